@@ -1,0 +1,256 @@
+//! The wire types. Field names of [`Status`] are a contract: scripts parse `msclawctl status --json`.
+//! Add fields and variants; never rename or remove one.
+//!
+//! A request is one JSON value on one line, externally tagged like niri's IPC:
+//! `"Status"`, `"Version"`, `{"Switch":{"model":"glm5"}}`. The daemon answers with one line:
+//! `{"protocol":1,"Ok":{"Status":{...}}}` or `{"protocol":1,"Err":{"code":"bad_request","message":"..."}}`.
+//! After `"EventStream"` is answered with `Ok: "Handled"`, the daemon only writes [`Event`] lines.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever a reply or request changes shape in a way an older peer would misread.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The longest request line the daemon reads; a longer one is answered with an error.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    Status,
+    Version,
+    Shutdown,
+    /// Pin a model (full ref or alias) until the next reset or `Auto`.
+    Switch { model: String },
+    /// Drop a pin and go back to automatic rotation.
+    Auto,
+    /// Stop automatic switching (counting goes on).
+    Pause,
+    /// Restart automatic switching.
+    Resume,
+    /// Per-day history, newest last.
+    History { days: u32 },
+    /// Turn this connection into a one-way stream of [`Event`] lines.
+    EventStream,
+}
+
+pub type Reply = Result<Response, Error>;
+
+/// One reply line: the protocol version beside the result, so a client can tell a stale daemon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyLine {
+    pub protocol: u32,
+    #[serde(flatten)]
+    pub reply: Reply,
+}
+
+impl ReplyLine {
+    pub fn new(reply: Reply) -> Self {
+        Self { protocol: PROTOCOL_VERSION, reply }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Response {
+    /// The request was carried out; the text says what happened.
+    Handled(String),
+    Status(Box<Status>),
+    Version(VersionInfo),
+    History(History),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, or not a request this daemon knows.
+    BadRequest,
+    /// The line was longer than [`MAX_LINE_BYTES`].
+    LineTooLong,
+    /// A well-formed request that cannot be done (unknown model, no OpenClaw config, ...).
+    Refused,
+    /// Something failed inside the daemon; the message says what.
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    pub protocol: u32,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Auto,
+    Pinned,
+    Paused,
+}
+
+/// The reply to `Status`; `msclawctl status --json` prints exactly this object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub protocol: u32,
+    pub version: String,
+    /// Full ref of the model `agents.defaults.model.primary` names now, e.g.
+    /// `modelscope/Qwen/Qwen3.5-397B-A17B`; null while there is no OpenClaw config.
+    pub active_model: Option<String>,
+    pub mode: Mode,
+    /// The next quota reset, RFC 3339 with offset.
+    pub next_reset: String,
+    /// In rotation order.
+    pub models: Vec<ModelStatus>,
+    pub last_switch: Option<LastSwitch>,
+    pub config_path: String,
+    pub warnings: Vec<String>,
+    // --- additions after the contract fields ---
+    /// The quota day the counts belong to (YYYY-MM-DD in the reset time zone).
+    pub day: String,
+    /// Set when every model is spent (or the account is rate-limited): no switching until then.
+    pub all_spent_until: Option<String>,
+    /// The model pinned by `msclawctl switch`, if any.
+    pub pinned: Option<String>,
+    /// Whether the OpenClaw config was found and parsed.
+    pub openclaw_config: ConfigState,
+    /// The OpenClaw profile this daemon serves, if any.
+    pub profile: Option<String>,
+    /// What each usage source has seen.
+    pub sources: Vec<SourceStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelStatus {
+    /// Full ref, `provider/model-id`.
+    pub model: String,
+    pub alias: Option<String>,
+    pub used: u32,
+    /// Daily limit; null when unknown (only quota errors mark the model spent).
+    pub limit: Option<u32>,
+    pub spent: bool,
+    pub spent_reason: Option<String>,
+    /// 429s seen today for this model.
+    pub rate_limited: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastSwitch {
+    pub from: Option<String>,
+    pub to: String,
+    /// RFC 3339.
+    pub at: String,
+    pub reason: String,
+    /// What became of it: `pending`, `applied`, `restarted`, `unconfirmed`, `not_needed`
+    /// (no gateway runs) or `failed: ...`.
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigState {
+    Ok,
+    Missing,
+    Invalid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceStatus {
+    /// `sqlite`, `jsonl` or `gateway_log`.
+    pub kind: String,
+    /// What it follows (a directory or file).
+    pub path: String,
+    pub records_seen: u64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub days: Vec<DayHistory>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayHistory {
+    /// YYYY-MM-DD, a quota day.
+    pub day: String,
+    /// Calls per model, in rotation order of that day.
+    pub models: Vec<DayModelUsage>,
+    pub switches: Vec<LastSwitch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayModelUsage {
+    pub model: String,
+    pub used: u32,
+    pub limit: Option<u32>,
+    /// RFC 3339 instant the model was marked spent, with the reason.
+    pub spent_at: Option<String>,
+    pub spent_reason: Option<String>,
+}
+
+/// One line of an event stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// RFC 3339.
+    pub at: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    Switched { from: Option<String>, to: String, reason: String },
+    ModelSpent { model: String, reason: String },
+    Reset { day: String },
+    ReloadApplied { model: String, outcome: String },
+    ReloadFailed { model: String, error: String },
+    Warning { message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_externally_tagged_like_niri() {
+        assert_eq!(serde_json::to_string(&Request::Status).unwrap(), r#""Status""#);
+        assert_eq!(
+            serde_json::to_string(&Request::Switch { model: "glm5".into() }).unwrap(),
+            r#"{"Switch":{"model":"glm5"}}"#
+        );
+    }
+
+    #[test]
+    fn reply_line_carries_protocol_beside_ok_or_err() {
+        let ok = ReplyLine::new(Ok(Response::Handled("done".into())));
+        let text = serde_json::to_string(&ok).unwrap();
+        assert_eq!(text, format!(r#"{{"protocol":{PROTOCOL_VERSION},"Ok":{{"Handled":"done"}}}}"#));
+        assert_eq!(serde_json::from_str::<ReplyLine>(&text).unwrap(), ok);
+
+        let err = ReplyLine::new(Err(Error::new(ErrorCode::LineTooLong, "too long")));
+        let text = serde_json::to_string(&err).unwrap();
+        assert!(text.contains(r#""Err":{"code":"line_too_long","message":"too long"}"#), "{text}");
+        assert_eq!(serde_json::from_str::<ReplyLine>(&text).unwrap(), err);
+    }
+
+    #[test]
+    fn events_are_flat_objects_with_an_event_tag() {
+        let event = Event {
+            at: "2026-11-25T00:00:00+08:00".into(),
+            kind: EventKind::Reset { day: "2026-11-25".into() },
+        };
+        let text = serde_json::to_string(&event).unwrap();
+        assert_eq!(text, r#"{"at":"2026-11-25T00:00:00+08:00","event":"reset","day":"2026-11-25"}"#);
+        assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), event);
+    }
+}

@@ -1,0 +1,1 @@
+//! Test support: daemon fixtures, a fake ModelScope server, real OpenClaw.
