@@ -10,3 +10,5 @@ pub mod atomic_write;
 pub mod config_editor;
 pub mod openclaw_config;
 pub mod usage;
+pub mod policy;
+pub mod settings;

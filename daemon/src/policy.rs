@@ -1,0 +1,374 @@
+//! Which model should be active, and when. Pure: no files, no clock, no I/O. The engine feeds it
+//! observations and the current time as plain values; tests drive it the same way.
+//!
+//! Rules:
+//! - the active model is the first model in rotation order that is not spent;
+//! - proactive: a model is spent when today's count reaches its limit minus the reserve;
+//! - reactive: a model is spent on quota evidence — OpenClaw's whole retry loop failing with 429,
+//!   or `rate_limit_errors` 429s within `rate_limit_window` with no success between (one stray 429
+//!   is a throttle, not a spent day);
+//! - gone: a model ModelScope no longer serves is skipped for the day;
+//! - account-wide: when the model just switched to is rate-limited at once too, or every model is
+//!   spent, stop switching until the reset (never flap);
+//! - reset: at the reset instant every mark is cleared and the first model is active again;
+//! - manual: a pin holds until the reset or `auto`; pause stops automatic switching.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::{Date, Time};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// When quota days begin: `reset` o'clock in `tz` (default 00:00 Asia/Shanghai).
+#[derive(Debug, Clone)]
+pub struct QuotaClock {
+    tz: TimeZone,
+    tz_name: String,
+    reset: Time,
+}
+
+impl QuotaClock {
+    /// `reset` is `HH:MM` or `HH:MM:SS`; errors name the bad setting.
+    pub fn new(tz_name: &str, reset: &str) -> Result<Self, String> {
+        let tz = TimeZone::get(tz_name).map_err(|e| format!("time_zone {tz_name:?} is not a known time zone: {e}"))?;
+        let valid_shape = matches!(reset.len(), 5 | 8) && reset.as_bytes()[2] == b':';
+        let reset_time: Time = reset
+            .parse()
+            .ok()
+            .filter(|_| valid_shape)
+            .ok_or_else(|| format!("reset_time {reset:?} is not a time of day as HH:MM or HH:MM:SS"))?;
+        Ok(Self { tz, tz_name: tz_name.to_owned(), reset: reset_time })
+    }
+
+    pub fn shanghai_midnight() -> Self {
+        Self::new("Asia/Shanghai", "00:00").expect("Asia/Shanghai is bundled")
+    }
+
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    pub fn describe(&self) -> String {
+        let t = self.reset;
+        if t.second() == 0 {
+            format!("{:02}:{:02} {}", t.hour(), t.minute(), self.tz_name)
+        } else {
+            format!("{:02}:{:02}:{:02} {}", t.hour(), t.minute(), t.second(), self.tz_name)
+        }
+    }
+
+    /// The quota day an instant belongs to.
+    pub fn day_of(&self, at: Timestamp) -> Date {
+        let dt = at.to_zoned_datetime(self.tz.clone()).datetime();
+        if dt.time() < self.reset { dt.date().yesterday().expect("not the first day of time") } else { dt.date() }
+    }
+
+    /// The instant a quota day begins.
+    pub fn start_of(&self, day: Date) -> Timestamp {
+        day.to_datetime(self.reset)
+            .to_zoned_datetime(self.tz.clone())
+            .map(|z| z.timestamp())
+            .expect("a reset instant within jiff's range")
+    }
+
+    /// The first reset strictly after `at`.
+    pub fn next_reset(&self, at: Timestamp) -> Timestamp {
+        self.start_of(self.day_of(at).tomorrow().expect("not the last day of time"))
+    }
+
+    /// RFC 3339 with the zone's offset, as status shows it.
+    pub fn format(&self, at: Timestamp) -> String {
+        at.to_zoned_datetime(self.tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    }
+}
+
+/// One rotation model and its daily limit (None: unknown, only evidence counts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationModel {
+    /// Full ref, `provider/model-id`.
+    pub model: String,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PolicyConfig {
+    pub models: Vec<RotationModel>,
+    pub reserve: u32,
+    pub rate_limit_errors: u32,
+    pub rate_limit_window: SignedDuration,
+    /// A model that is rate-limited within this long after it became active, with no success, is
+    /// taken as the whole account being limited.
+    pub account_window: SignedDuration,
+}
+
+impl PolicyConfig {
+    pub fn new(models: Vec<RotationModel>) -> Self {
+        Self {
+            models,
+            reserve: 0,
+            rate_limit_errors: 3,
+            rate_limit_window: SignedDuration::from_mins(5),
+            account_window: SignedDuration::from_secs(90),
+        }
+    }
+
+    fn limit_of(&self, model: &str) -> Option<u32> {
+        self.models.iter().find(|m| m.model == model).and_then(|m| m.limit)
+    }
+
+    fn position(&self, model: &str) -> Option<usize> {
+        self.models.iter().position(|m| m.model == model)
+    }
+}
+
+/// What a usage source saw, reduced to what the policy needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    /// A model call that ModelScope served (counts toward the day).
+    Call,
+    /// One 429; `retry_loop_failed` when OpenClaw gave up on the model after its whole retry loop.
+    RateLimited { retry_loop_failed: bool },
+    /// ModelScope no longer serves the model.
+    Gone { detail: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SpentReason {
+    LimitReached { used: u32, limit: u32 },
+    RateLimited { errors: u32 },
+    RetryLoopFailed,
+    Gone { detail: String },
+    /// Marked while the whole account was judged rate-limited.
+    AccountLimited,
+}
+
+impl std::fmt::Display for SpentReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpentReason::LimitReached { used, limit } => write!(f, "daily limit reached ({used}/{limit} calls)"),
+            SpentReason::RateLimited { errors } => {
+                write!(f, "quota exhausted ({errors} rate-limit errors with no success between)")
+            }
+            SpentReason::RetryLoopFailed => write!(f, "quota exhausted (OpenClaw's retry loop failed with 429)"),
+            SpentReason::Gone { detail } => write!(f, "not served by the provider ({detail})"),
+            SpentReason::AccountLimited => write!(f, "account rate-limited"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpentMark {
+    pub at: Timestamp,
+    pub reason: SpentReason,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelDay {
+    pub used: u32,
+    pub rate_limited: u32,
+    /// 429s since the last success, within the window (pruned as new ones come).
+    pub recent_429: Vec<Timestamp>,
+    pub last_success: Option<Timestamp>,
+    pub spent: Option<SpentMark>,
+}
+
+/// One quota day's marks. Everything here is cleared at the reset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayState {
+    pub day: Date,
+    pub models: BTreeMap<String, ModelDay>,
+    /// Pinned by `msclawctl switch` until the reset or `auto`.
+    pub pin: Option<String>,
+    /// Set when the account looks rate-limited as a whole: no switching until the reset.
+    pub account_limited: Option<Timestamp>,
+    /// When the current active model became active through a switch, and whether that switch
+    /// was forced by 429 evidence (for the account-wide rule).
+    pub activated: Option<Activation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activation {
+    pub model: String,
+    pub at: Timestamp,
+    pub after_rate_limit: bool,
+}
+
+/// Something the policy noticed while taking an observation; the engine turns these into events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Spent { model: String, reason: SpentReason },
+    /// A success after a 429-based mark: it was a throttle after all.
+    Recovered { model: String },
+    AccountLimited,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Leave `primary` as it is.
+    Keep,
+    SwitchTo { model: String, reason: String },
+    /// Nothing left to switch to: say so and stay.
+    AllSpent,
+}
+
+impl DayState {
+    pub fn new(day: Date) -> Self {
+        Self { day, models: BTreeMap::new(), pin: None, account_limited: None, activated: None }
+    }
+
+    pub fn model(&self, model: &str) -> Option<&ModelDay> {
+        self.models.get(model)
+    }
+
+    pub fn used(&self, model: &str) -> u32 {
+        self.models.get(model).map_or(0, |m| m.used)
+    }
+
+    pub fn is_spent(&self, model: &str) -> bool {
+        self.models.get(model).is_some_and(|m| m.spent.is_some())
+    }
+
+    /// Takes one observation for `model` at `at` (already known to belong to this day).
+    pub fn observe(&mut self, cfg: &PolicyConfig, model: &str, at: Timestamp, obs: &Observation) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        let limit = cfg.limit_of(model);
+        let entry = self.models.entry(model.to_owned()).or_default();
+        match obs {
+            Observation::Call => {
+                entry.used += 1;
+                entry.recent_429.retain(|t| *t > at);
+                entry.last_success = Some(entry.last_success.map_or(at, |t| t.max(at)));
+                // A success after a 429-based mark means it was a throttle (half-open recovery).
+                if let Some(mark) = &entry.spent {
+                    let evidence_based = matches!(mark.reason, SpentReason::RateLimited { .. } | SpentReason::RetryLoopFailed);
+                    if evidence_based && at > mark.at {
+                        entry.spent = None;
+                        notices.push(Notice::Recovered { model: model.to_owned() });
+                    }
+                }
+                if let Some(limit) = limit {
+                    let threshold = limit.saturating_sub(cfg.reserve);
+                    if entry.spent.is_none() && entry.used >= threshold {
+                        let reason = SpentReason::LimitReached { used: entry.used, limit };
+                        entry.spent = Some(SpentMark { at, reason: reason.clone() });
+                        notices.push(Notice::Spent { model: model.to_owned(), reason });
+                    }
+                }
+            }
+            Observation::RateLimited { retry_loop_failed } => {
+                entry.rate_limited += 1;
+                let since = at - cfg.rate_limit_window;
+                let last_success = entry.last_success;
+                entry.recent_429.push(at);
+                entry.recent_429.retain(|t| *t >= since && last_success.is_none_or(|s| *t > s));
+                let reason = if *retry_loop_failed {
+                    Some(SpentReason::RetryLoopFailed)
+                } else if entry.recent_429.len() as u32 >= cfg.rate_limit_errors {
+                    Some(SpentReason::RateLimited { errors: entry.recent_429.len() as u32 })
+                } else {
+                    None
+                };
+                // A late transcript record of a loop that failed before the last success proves nothing.
+                let stale = last_success.is_some_and(|s| s >= at);
+                if let (Some(reason), None, false) = (reason, &entry.spent, stale) {
+                    let no_success_today = entry.last_success.is_none();
+                    entry.spent = Some(SpentMark { at, reason: reason.clone() });
+                    notices.push(Notice::Spent { model: model.to_owned(), reason });
+                    let just_activated = self.activated.as_ref().is_some_and(|a| {
+                        a.model == model && a.after_rate_limit && at - a.at <= cfg.account_window
+                    });
+                    if no_success_today && just_activated && self.account_limited.is_none() {
+                        self.account_limited = Some(at);
+                        notices.push(Notice::AccountLimited);
+                    }
+                }
+            }
+            Observation::Gone { detail } => {
+                if entry.spent.is_none() {
+                    let reason = SpentReason::Gone { detail: detail.clone() };
+                    entry.spent = Some(SpentMark { at, reason: reason.clone() });
+                    notices.push(Notice::Spent { model: model.to_owned(), reason });
+                }
+            }
+        }
+        notices
+    }
+
+    /// The first model in rotation order that is not spent.
+    pub fn first_available<'a>(&self, cfg: &'a PolicyConfig) -> Option<&'a str> {
+        if self.account_limited.is_some() {
+            return None;
+        }
+        cfg.models.iter().map(|m| m.model.as_str()).find(|m| !self.is_spent(m))
+    }
+
+    /// What `primary` should be, given what it is now.
+    pub fn decide(&self, cfg: &PolicyConfig, paused: bool, current: Option<&str>) -> Decision {
+        if paused {
+            return Decision::Keep;
+        }
+        if let Some(pin) = &self.pin {
+            return if current == Some(pin.as_str()) {
+                Decision::Keep
+            } else {
+                Decision::SwitchTo { model: pin.clone(), reason: "pinned by msclawctl switch".into() }
+            };
+        }
+        // A primary outside the rotation was chosen by the user on purpose: leave it.
+        if let Some(cur) = current
+            && cfg.position(cur).is_none()
+        {
+            return Decision::Keep;
+        }
+        let Some(target) = self.first_available(cfg) else {
+            return Decision::AllSpent;
+        };
+        if current == Some(target) {
+            return Decision::Keep;
+        }
+        let reason = match current.and_then(|c| self.models.get(c)).and_then(|m| m.spent.as_ref()) {
+            Some(mark) => format!("{} {}", current.unwrap_or_default(), mark.reason),
+            None if current.is_none() => "no primary model set".to_owned(),
+            None => "an earlier model in the rotation has quota".to_owned(),
+        };
+        Decision::SwitchTo { model: target.to_owned(), reason }
+    }
+
+    /// Records that `model` became active at `at` (for the account-wide rule).
+    pub fn note_switch(&mut self, from: Option<&str>, model: &str, at: Timestamp) {
+        let after_rate_limit = from
+            .and_then(|f| self.models.get(f))
+            .and_then(|m| m.spent.as_ref())
+            .is_some_and(|mark| matches!(mark.reason, SpentReason::RateLimited { .. } | SpentReason::RetryLoopFailed));
+        self.activated = Some(Activation { model: model.to_owned(), at, after_rate_limit });
+    }
+}
+
+/// The `fallbacks` list to write with `active`: rotation models that are spent are left out, the
+/// others follow the active model in rotation order (no more of them than the user listed);
+/// entries of other providers keep their places.
+pub fn plan_fallbacks(original: &[String], rotation: &[String], is_spent: impl Fn(&str) -> bool, active: &str) -> Vec<String> {
+    let is_rotation = |m: &str| rotation.iter().any(|r| r == m);
+    let slots = original.iter().filter(|m| is_rotation(m)).count();
+    let start = rotation.iter().position(|r| r == active).map_or(0, |i| i + 1);
+    let mut next = (0..rotation.len())
+        .map(|i| &rotation[(start + i) % rotation.len()])
+        .filter(|m| m.as_str() != active && !is_spent(m))
+        .take(slots);
+    let mut out = Vec::with_capacity(original.len());
+    for entry in original {
+        if is_rotation(entry) {
+            if let Some(m) = next.next() {
+                out.push(m.clone());
+            }
+        } else {
+            out.push(entry.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,245 @@
+//! msclaw's own config (TOML, optional). Built-in defaults make `msclawd` with no file do the right
+//! thing. The key names are a contract (scripts and users' files depend on them): add, never rename.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::policy::QuotaClock;
+
+pub const DEFAULT_PROVIDER: &str = "modelscope";
+pub const DEFAULT_DAILY_LIMIT: u32 = 500;
+
+/// A daily limit: a number of calls, or `"unknown"` (only 429 evidence marks the model spent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Calls(u32),
+    Unknown,
+}
+
+impl Limit {
+    pub fn calls(self) -> Option<u32> {
+        match self {
+            Limit::Calls(n) => Some(n),
+            Limit::Unknown => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Calls(u32),
+            Word(String),
+        }
+        match Raw::deserialize(de).map_err(|_| {
+            serde::de::Error::custom("expected a whole number of calls or \"unknown\"")
+        })? {
+            Raw::Calls(n) => Ok(Limit::Calls(n)),
+            Raw::Word(w) if w == "unknown" => Ok(Limit::Unknown),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "expected a whole number of calls or \"unknown\", found {w:?}"
+            ))),
+        }
+    }
+}
+
+/// A command as argv, or one string run by `sh -c`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Command {
+    Argv(Vec<String>),
+    Shell(String),
+}
+
+impl Command {
+    pub fn to_argv(&self) -> Vec<String> {
+        match self {
+            Command::Argv(argv) => argv.clone(),
+            Command::Shell(line) => vec!["sh".into(), "-c".into(), line.clone()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookSettings {
+    /// Run on each switch with the event in `MSCLAW_*` variables and as JSON on stdin.
+    pub command: Command,
+    #[serde(default = "default_hook_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_hook_timeout() -> u64 {
+    10
+}
+
+/// The file as written by the user; everything optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    provider: Option<String>,
+    models: Option<Vec<String>>,
+    daily_limit: Option<Limit>,
+    reset_time: Option<String>,
+    time_zone: Option<String>,
+    #[serde(default)]
+    limits: BTreeMap<String, Limit>,
+    reserve: Option<u32>,
+    manage_fallbacks: Option<bool>,
+    restart_command: Option<Command>,
+    reload_timeout_secs: Option<f64>,
+    gateway_log: Option<PathBuf>,
+    rate_limit_errors: Option<u32>,
+    rate_limit_window_secs: Option<u64>,
+    hook: Option<HookSettings>,
+}
+
+/// The settings in force, defaults filled in.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub provider: String,
+    /// Refs or aliases; empty means the provider's models in config order.
+    pub models: Vec<String>,
+    pub daily_limit: Limit,
+    /// Per-model overrides, by ref or alias.
+    pub limits: BTreeMap<String, Limit>,
+    pub clock: QuotaClock,
+    /// Calls kept back from each limit: the switch happens at `limit - reserve`.
+    pub reserve: u32,
+    pub manage_fallbacks: bool,
+    pub restart_command: Option<Command>,
+    /// How long to wait for the gateway's "hot reload applied" line.
+    pub reload_timeout: std::time::Duration,
+    /// Where the gateway log lives, overriding `logging.file` and `/tmp/openclaw`.
+    pub gateway_log: Option<PathBuf>,
+    /// This many 429s for a model in `rate_limit_window` with no success between mark it spent.
+    pub rate_limit_errors: u32,
+    pub rate_limit_window: jiff::SignedDuration,
+    pub hook: Option<HookSettings>,
+    /// The file these came from, if any.
+    pub source: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::from_raw(RawSettings::default(), None).expect("built-in defaults are valid")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Settings {
+    /// Loads the file if it exists; a missing file means built-in defaults.
+    pub fn load(path: &Path) -> Result<Settings, SettingsError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Settings::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+            Err(source) => Err(SettingsError::Io { path: path.to_owned(), source }),
+        }
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Settings, SettingsError> {
+        // toml's message names the key and gives line and column.
+        let raw: RawSettings = toml::from_str(text)
+            .map_err(|e| SettingsError::Invalid { path: path.to_owned(), message: e.to_string().trim_end().to_owned() })?;
+        Settings::from_raw(raw, Some(path))
+    }
+
+    fn from_raw(raw: RawSettings, path: Option<&Path>) -> Result<Settings, SettingsError> {
+        let invalid = |message: String| SettingsError::Invalid {
+            path: path.map(Path::to_owned).unwrap_or_default(),
+            message,
+        };
+        let tz_name = raw.time_zone.unwrap_or_else(|| "Asia/Shanghai".to_owned());
+        let reset = raw.reset_time.unwrap_or_else(|| "00:00".to_owned());
+        let clock = QuotaClock::new(&tz_name, &reset).map_err(invalid)?;
+        let reload_timeout = raw.reload_timeout_secs.unwrap_or(8.0);
+        if !(0.0..=600.0).contains(&reload_timeout) {
+            return Err(invalid("reload_timeout_secs must be between 0 and 600".into()));
+        }
+        let rate_limit_errors = raw.rate_limit_errors.unwrap_or(3);
+        if rate_limit_errors == 0 {
+            return Err(invalid("rate_limit_errors must be at least 1".into()));
+        }
+        Ok(Settings {
+            provider: raw.provider.unwrap_or_else(|| DEFAULT_PROVIDER.to_owned()),
+            models: raw.models.unwrap_or_default(),
+            daily_limit: raw.daily_limit.unwrap_or(Limit::Calls(DEFAULT_DAILY_LIMIT)),
+            limits: raw.limits,
+            clock,
+            reserve: raw.reserve.unwrap_or(0),
+            manage_fallbacks: raw.manage_fallbacks.unwrap_or(true),
+            restart_command: raw.restart_command,
+            reload_timeout: std::time::Duration::from_secs_f64(reload_timeout),
+            gateway_log: raw.gateway_log,
+            rate_limit_errors,
+            rate_limit_window: jiff::SignedDuration::from_secs(raw.rate_limit_window_secs.unwrap_or(300) as i64),
+            hook: raw.hook,
+            source: path.map(Path::to_owned),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, SettingsError> {
+        Settings::parse(text, Path::new("/cfg/config.toml"))
+    }
+
+    #[test]
+    fn defaults_are_the_guides() {
+        let s = Settings::default();
+        assert_eq!(s.provider, "modelscope");
+        assert!(s.models.is_empty());
+        assert_eq!(s.daily_limit, Limit::Calls(500));
+        assert_eq!(s.clock.describe(), "00:00 Asia/Shanghai");
+        assert!(s.manage_fallbacks);
+    }
+
+    #[test]
+    fn the_documented_keys_parse() {
+        let s = parse(
+            r#"
+provider = "modelscope"
+models = ["glm5", "modelscope/Qwen/Qwen3.5-397B-A17B"]
+daily_limit = "unknown"
+reset_time = "04:30:15"
+time_zone = "UTC"
+[limits]
+kimi = 300
+glm5 = "unknown"
+"#,
+        )
+        .unwrap();
+        assert_eq!(s.models, vec!["glm5", "modelscope/Qwen/Qwen3.5-397B-A17B"]);
+        assert_eq!(s.daily_limit, Limit::Unknown);
+        assert_eq!(s.limits["kimi"], Limit::Calls(300));
+        assert_eq!(s.limits["glm5"], Limit::Unknown);
+        assert_eq!(s.clock.describe(), "04:30:15 UTC");
+    }
+
+    #[test]
+    fn an_unknown_key_or_wrong_type_is_named() {
+        let err = parse("daily_limt = 5\n").unwrap_err().to_string();
+        assert!(err.contains("daily_limt") && err.contains("/cfg/config.toml"), "{err}");
+        let err = parse("daily_limit = \"lots\"\n").unwrap_err().to_string();
+        assert!(err.contains("daily_limit") || err.contains("lots"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
+        let err = parse("reset_time = \"25:00\"\n").unwrap_err().to_string();
+        assert!(err.contains("reset_time"), "{err}");
+        let err = parse("time_zone = \"Mars/Olympus\"\n").unwrap_err().to_string();
+        assert!(err.contains("Mars/Olympus"), "{err}");
+    }
+}
