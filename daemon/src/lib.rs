@@ -1,14 +1,117 @@
 //! msclawd: counts each ModelScope model's calls today, and when the active one is spent rewrites
 //! OpenClaw's `agents.defaults.model.primary` to the next model with quota left.
 //!
-//! A file per concern: where usage comes from (`usage::*`), what to do about it (`policy`, pure),
-//! how the OpenClaw config is read (`openclaw_config`) and edited (`config_editor`, `atomic_write`),
-//! how the gateway is made to apply it (`reloader`), what is remembered (`state_store`), how clients
-//! talk to it (`ipc_server`), and the loop that ties them together (`engine`).
+//! A file per concern: where usage comes from (`usage::*`, followed by `usage_watcher`), what to
+//! do about it (`policy`, pure), how the OpenClaw config is read (`openclaw_config`) and edited
+//! (`config_editor`, `atomic_write`), how the gateway is made to apply it (`reloader`), what is
+//! remembered (`state_store`), how clients talk to it (`ipc_server`), and the loop that ties them
+//! together (`engine`). [`run`] starts it all; tests call it in-process.
 
 pub mod atomic_write;
+pub mod clock;
 pub mod config_editor;
+pub mod engine;
+pub mod hooks;
+pub mod ipc_server;
 pub mod openclaw_config;
-pub mod usage;
 pub mod policy;
+pub mod reloader;
 pub mod settings;
+pub mod single_instance;
+pub mod state_store;
+pub mod systemd;
+pub mod usage;
+pub mod usage_watcher;
+
+use std::ffi::OsString;
+use std::sync::Arc;
+
+use anyhow::Context;
+use msclaw_shared::paths::{MsclawPaths, OpenClawPaths};
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{Clock, SystemClock};
+use crate::engine::{Engine, EngineParts};
+use crate::settings::Settings;
+use crate::state_store::StateStore;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The environment as the daemon sees it (tests give each daemon its own).
+pub type EnvMap = Arc<dyn Fn(&str) -> Option<OsString> + Send + Sync>;
+
+pub struct DaemonOptions {
+    pub paths: MsclawPaths,
+    pub openclaw: OpenClawPaths,
+    pub profile: Option<String>,
+    pub settings: Settings,
+    pub clock: Arc<dyn Clock>,
+    pub env: EnvMap,
+}
+
+impl DaemonOptions {
+    /// Everything from the process environment, as `msclawd` runs for real.
+    pub fn from_process_env(profile_flag: Option<&str>, settings_flag: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let env = msclaw_shared::paths::process_env;
+        let profile = msclaw_shared::paths::effective_profile(profile_flag, &env)?;
+        let mut paths = MsclawPaths::resolve(profile.as_deref(), &env)?;
+        if let Some(path) = settings_flag {
+            paths.settings = path.to_owned();
+        }
+        let openclaw = OpenClawPaths::resolve(profile.as_deref(), &env)?;
+        let settings = Settings::load(&paths.settings)?;
+        Ok(Self { paths, openclaw, profile, settings, clock: Arc::new(SystemClock), env: Arc::new(env) })
+    }
+}
+
+/// Runs the daemon until `shutdown` is cancelled or a client asks it to stop.
+pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let guard = single_instance::acquire(&opts.paths)?;
+    let listener = ipc_server::bind(&opts.paths.socket)
+        .with_context(|| format!("cannot listen on {}", opts.paths.socket.display()))?;
+    let store = StateStore::new(opts.paths.state_file.clone());
+    let loaded = store.load();
+    let mut startup_warnings = Vec::new();
+    if let Some(warning) = loaded.warning {
+        tracing::warn!("{warning}");
+        startup_warnings.push(warning);
+    }
+    let (events, _) = broadcast::channel(256);
+    let (tx, rx) = mpsc::channel(1024);
+    let quota = opts.settings.clock.clone();
+    let clock = opts.clock.clone();
+    let mut engine = Engine::new(
+        EngineParts {
+            settings: opts.settings,
+            openclaw_paths: opts.openclaw,
+            profile: opts.profile,
+            store,
+            state: loaded.state,
+            startup_warnings,
+            clock: clock.clone(),
+            events: events.clone(),
+            env: opts.env,
+        },
+        tx.clone(),
+    );
+    let watcher = usage_watcher::spawn(engine.watch_targets(), engine.cursors(), clock, quota, tx.clone())
+        .context("cannot start watching OpenClaw's files")?;
+    engine.attach_watcher(watcher.clone());
+    let server = tokio::spawn(ipc_server::serve(listener, tx, events, shutdown.clone()));
+    tracing::info!(socket = %opts.paths.socket.display(), active = engine.active_model().as_deref().unwrap_or("-"), "msclawd {VERSION} listening");
+    systemd::ready();
+    engine.run(rx, shutdown.clone()).await;
+    systemd::stopping();
+    shutdown.cancel();
+    watcher.send(usage_watcher::WatcherCmd::Stop);
+    let _ = server.await;
+    match std::fs::remove_file(&guard.socket) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!("cannot remove socket {}: {e}", guard.socket.display()),
+    }
+    drop(guard);
+    tracing::info!("msclawd stopped");
+    Ok(())
+}

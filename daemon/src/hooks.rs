@@ -1,0 +1,51 @@
+//! The user's switch hook: run on each switch with the event in `MSCLAW_*` variables and as JSON on
+//! stdin, under a timeout. A failing or hanging hook is logged and never stops the daemon.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+
+use crate::settings::HookSettings;
+
+pub fn run_switch_hook(hook: HookSettings, from: Option<String>, to: String, reason: String, at: String) {
+    tokio::spawn(async move {
+        let argv = hook.command.to_argv();
+        let Some((program, args)) = argv.split_first() else { return };
+        let payload = serde_json::json!({ "event": "switch", "from": from, "to": to, "reason": reason, "at": at });
+        let mut command = tokio::process::Command::new(program);
+        command
+            .args(args)
+            .env("MSCLAW_EVENT", "switch")
+            .env("MSCLAW_FROM", from.unwrap_or_default())
+            .env("MSCLAW_TO", &to)
+            .env("MSCLAW_REASON", &reason)
+            .env("MSCLAW_AT", &at)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                tracing::warn!(hook = program.as_str(), "switch hook could not start: {e}");
+                return;
+            }
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(format!("{payload}\n").as_bytes()).await;
+        }
+        match tokio::time::timeout(Duration::from_secs(hook.timeout_secs), child.wait_with_output()).await {
+            Ok(Ok(out)) if out.status.success() => tracing::debug!("switch hook ran"),
+            Ok(Ok(out)) => tracing::warn!(
+                hook = program.as_str(),
+                "switch hook failed with {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            Ok(Err(e)) => tracing::warn!(hook = program.as_str(), "switch hook: {e}"),
+            // Dropping the future drops the child, which kill_on_drop ends.
+            Err(_) => tracing::warn!(hook = program.as_str(), "switch hook took longer than {}s and was killed", hook.timeout_secs),
+        }
+    });
+}

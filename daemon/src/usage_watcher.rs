@@ -1,0 +1,270 @@
+//! The thread that follows OpenClaw's files: notify events (no polling) wake it, it reads what is
+//! new from each usage source, and hands the engine one batch with the sources' cursors, so the
+//! engine can persist counts and cursors together.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use msclaw_shared::SourceStatus;
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use crate::clock::Clock;
+use crate::engine::EngineMsg;
+use crate::policy::QuotaClock;
+use crate::state_store::Cursors;
+use crate::usage::gateway_log::{GatewayLogSource, LogLocation};
+use crate::usage::jsonl::JsonlSource;
+use crate::usage::sqlite::SqliteSource;
+use crate::usage::{CallRecord, GatewaySignal};
+
+/// Events closer together than this are read as one batch.
+const COALESCE: Duration = Duration::from_millis(15);
+
+pub struct WatchTargets {
+    pub openclaw_state_dir: PathBuf,
+    /// The OpenClaw config and any file it includes.
+    pub config_files: Vec<PathBuf>,
+    pub log: LogLocation,
+}
+
+/// What the sources found since the last batch.
+#[derive(Debug)]
+pub struct UsageBatch {
+    pub records: Vec<CallRecord>,
+    pub signals: Vec<GatewaySignal>,
+    pub cursors: Cursors,
+    pub sources: Vec<SourceStatus>,
+}
+
+pub enum WatcherCmd {
+    /// Read every source now (the engine's once-a-minute safety net, and after a reset).
+    Rescan,
+    SetTargets(WatchTargets),
+    Stop,
+}
+
+enum Input {
+    Fs(notify::Result<notify::Event>),
+    Cmd(WatcherCmd),
+}
+
+#[derive(Clone)]
+pub struct WatcherHandle {
+    tx: std_mpsc::Sender<Input>,
+}
+
+impl WatcherHandle {
+    pub fn send(&self, cmd: WatcherCmd) {
+        let _ = self.tx.send(Input::Cmd(cmd));
+    }
+}
+
+struct Sources {
+    sqlite: SqliteSource,
+    jsonl: JsonlSource,
+    log: GatewayLogSource,
+    errors: [Option<String>; 3],
+}
+
+pub fn spawn(
+    targets: WatchTargets,
+    cursors: Cursors,
+    clock: Arc<dyn Clock>,
+    quota: QuotaClock,
+    engine: mpsc::Sender<EngineMsg>,
+) -> std::io::Result<WatcherHandle> {
+    let (tx, rx) = std_mpsc::channel();
+    let fs_tx = tx.clone();
+    let watcher = notify::recommended_watcher(move |event| {
+        let _ = fs_tx.send(Input::Fs(event));
+    })
+    .map_err(std::io::Error::other)?;
+    std::thread::Builder::new()
+        .name("usage-watcher".into())
+        .spawn(move || run(targets, cursors, clock, quota, engine, watcher, rx))?;
+    Ok(WatcherHandle { tx })
+}
+
+fn run(
+    mut targets: WatchTargets,
+    cursors: Cursors,
+    clock: Arc<dyn Clock>,
+    quota: QuotaClock,
+    engine: mpsc::Sender<EngineMsg>,
+    mut watcher: notify::RecommendedWatcher,
+    rx: std_mpsc::Receiver<Input>,
+) {
+    let mut sources = Sources {
+        sqlite: SqliteSource::new(&targets.openclaw_state_dir, cursors.sqlite),
+        jsonl: JsonlSource::new(&targets.openclaw_state_dir, cursors.jsonl),
+        log: GatewayLogSource::new(targets.log.clone(), cursors.gateway_log),
+        errors: Default::default(),
+    };
+    let mut watched = BTreeSet::new();
+    refresh_watches(&mut watcher, &targets, &mut watched);
+    // Catch up on today's records before following new ones.
+    let (mut transcripts, mut log, mut config) = (true, true, false);
+    loop {
+        if transcripts || log {
+            let batch = poll(&mut sources, &targets, transcripts, log, clock.as_ref(), &quota);
+            if engine.blocking_send(EngineMsg::Usage(batch)).is_err() {
+                return;
+            }
+        }
+        if config && engine.blocking_send(EngineMsg::ConfigChanged).is_err() {
+            return;
+        }
+        (transcripts, log, config) = (false, false, false);
+        let Ok(first) = rx.recv() else { return };
+        let mut next = Some(first);
+        while let Some(input) = next {
+            match input {
+                Input::Fs(Ok(event)) => {
+                    for path in &event.paths {
+                        let (t, l, c) = classify(path, &targets, &sources);
+                        transcripts |= t;
+                        log |= l;
+                        config |= c;
+                    }
+                }
+                Input::Fs(Err(e)) => tracing::warn!("file watch error: {e}; rescanning"),
+                Input::Cmd(WatcherCmd::Rescan) => (transcripts, log) = (true, true),
+                Input::Cmd(WatcherCmd::Stop) => return,
+                Input::Cmd(WatcherCmd::SetTargets(new)) => {
+                    if new.log != targets.log {
+                        sources.log = GatewayLogSource::new(new.log.clone(), Default::default());
+                    }
+                    targets = new;
+                    (transcripts, log) = (true, true);
+                }
+            }
+            next = rx.recv_timeout(COALESCE).ok();
+        }
+        refresh_watches(&mut watcher, &targets, &mut watched);
+    }
+}
+
+fn classify(path: &Path, targets: &WatchTargets, sources: &Sources) -> (bool, bool, bool) {
+    let agents = targets.openclaw_state_dir.join("agents");
+    let transcripts = path.starts_with(&agents) || path == agents;
+    let log = match &targets.log {
+        LogLocation::File(file) => path == file || path.parent() == file.parent() && is_rotation_of(path, file),
+        LogLocation::Dir(_) => path.starts_with(sources.log.watch_dir()),
+    };
+    let config = targets.config_files.iter().any(|f| path == f);
+    (transcripts, log, config)
+}
+
+/// `openclaw.1.log` beside `openclaw.log`: OpenClaw's size rotation of a fixed log file.
+fn is_rotation_of(path: &Path, file: &Path) -> bool {
+    let (Some(name), Some(stem)) = (path.file_name(), file.file_stem()) else { return false };
+    name.to_string_lossy().starts_with(&*stem.to_string_lossy())
+}
+
+fn poll(
+    sources: &mut Sources,
+    targets: &WatchTargets,
+    transcripts: bool,
+    log: bool,
+    clock: &dyn Clock,
+    quota: &QuotaClock,
+) -> UsageBatch {
+    let since = quota.start_of(quota.day_of(clock.now()));
+    let mut records = Vec::new();
+    let mut signals = Vec::new();
+    if transcripts {
+        match sources.sqlite.poll(since) {
+            Ok(found) => (records.extend(found), sources.errors[0] = None).1,
+            Err(e) => sources.errors[0] = Some(e.to_string()),
+        }
+        match sources.jsonl.poll(since) {
+            Ok(found) => (records.extend(found), sources.errors[1] = None).1,
+            Err(e) => sources.errors[1] = Some(e.to_string()),
+        }
+    }
+    if log {
+        match sources.log.poll() {
+            Ok(found) => (signals.extend(found), sources.errors[2] = None).1,
+            Err(e) => sources.errors[2] = Some(e.to_string()),
+        }
+    }
+    for (i, err) in sources.errors.iter().enumerate() {
+        if let Some(err) = err {
+            tracing::warn!(source = ["sqlite", "jsonl", "gateway_log"][i], "reading usage failed: {err}");
+        }
+    }
+    let agents = targets.openclaw_state_dir.join("agents").display().to_string();
+    let status = |kind: &str, path: String, seen: u64, err: &Option<String>| SourceStatus {
+        kind: kind.into(),
+        path,
+        records_seen: seen,
+        last_error: err.clone(),
+    };
+    UsageBatch {
+        records,
+        signals,
+        cursors: Cursors {
+            sqlite: sources.sqlite.cursors().clone(),
+            jsonl: sources.jsonl.cursors().clone(),
+            gateway_log: sources.log.cursor().clone(),
+        },
+        sources: vec![
+            status("sqlite", agents.clone(), sources.sqlite.records_seen(), &sources.errors[0]),
+            status("jsonl", agents, sources.jsonl.records_seen(), &sources.errors[1]),
+            status("gateway_log", sources.log.watch_dir().display().to_string(), 0, &sources.errors[2]),
+        ],
+    }
+}
+
+/// Watches directories, never single files (files are replaced by rename and logs roll by date),
+/// and for a directory that does not exist yet its nearest existing parent, so its creation is seen.
+fn desired_watches(targets: &WatchTargets, log_dir: &Path) -> BTreeSet<PathBuf> {
+    let mut dirs = BTreeSet::new();
+    let state = &targets.openclaw_state_dir;
+    let agents = state.join("agents");
+    dirs.insert(state.clone());
+    dirs.insert(agents.clone());
+    if let Ok(entries) = std::fs::read_dir(&agents) {
+        for entry in entries.flatten() {
+            dirs.insert(entry.path());
+            dirs.insert(entry.path().join("agent"));
+            dirs.insert(entry.path().join("sessions"));
+        }
+    }
+    for file in &targets.config_files {
+        if let Some(dir) = file.parent() {
+            dirs.insert(dir.to_owned());
+        }
+    }
+    dirs.insert(log_dir.to_owned());
+    dirs.into_iter().filter_map(|d| nearest_existing(&d)).collect()
+}
+
+fn nearest_existing(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors().take(4).find(|d| d.is_dir()).map(Path::to_owned)
+}
+
+fn refresh_watches(watcher: &mut notify::RecommendedWatcher, targets: &WatchTargets, watched: &mut BTreeSet<PathBuf>) {
+    let log_dir = match &targets.log {
+        LogLocation::Dir(dir) => dir.clone(),
+        LogLocation::File(file) => file.parent().map(Path::to_owned).unwrap_or_default(),
+    };
+    let desired = desired_watches(targets, &log_dir);
+    for gone in watched.difference(&desired) {
+        let _ = watcher.unwatch(gone);
+    }
+    // Re-add everything each time: a directory deleted and recreated needs a new watch.
+    watched.clear();
+    for dir in desired {
+        match watcher.watch(&dir, RecursiveMode::NonRecursive) {
+            Ok(()) => {
+                watched.insert(dir);
+            }
+            Err(e) => tracing::debug!(dir = %dir.display(), "cannot watch: {e}"),
+        }
+    }
+}
