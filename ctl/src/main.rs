@@ -1,1 +1,127 @@
-fn main() {}
+//! `msclawctl`: connects to msclawd, sends one request, renders the reply. It holds no state.
+
+mod cli;
+mod render;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use msclaw_shared::client::{Client, ClientError};
+use msclaw_shared::{PROTOCOL_VERSION, ReplyLine, Request, Response};
+
+use crate::cli::{Cli, ColorChoice, Command};
+use crate::render::Style;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("msclawctl: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("msclawctl: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn socket_path(cli: &Cli) -> anyhow::Result<PathBuf> {
+    if let Some(socket) = &cli.socket {
+        return Ok(socket.clone());
+    }
+    let env = msclaw_shared::paths::process_env;
+    let profile = msclaw_shared::paths::effective_profile(cli.profile.as_deref(), &env)?;
+    Ok(msclaw_shared::paths::MsclawPaths::resolve(profile.as_deref(), &env)?.socket)
+}
+
+fn not_running_hint(cli: &Cli) -> String {
+    let profile = cli.profile.as_ref().map(|p| format!(" --profile {p}")).unwrap_or_default();
+    format!("msclawd is not running; start it with `msclawd{profile}` (or `systemctl --user start msclawd`)")
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let style = Style::new(match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    });
+    let socket = socket_path(&cli)?;
+    let mut client = match Client::connect(&socket).await {
+        Ok(client) => client,
+        Err(ClientError::NotRunning(_)) => {
+            if matches!(cli.command, Command::Version) {
+                // The client's own version is worth printing even with no daemon.
+                render::version(&cli, None);
+            }
+            eprintln!("{}", not_running_hint(&cli));
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let request = match &cli.command {
+        Command::Status => Request::Status,
+        Command::Version => Request::Version,
+        Command::Switch { model } => Request::Switch { model: model.clone() },
+        Command::Auto => Request::Auto,
+        Command::Pause => Request::Pause,
+        Command::Resume => Request::Resume,
+        Command::History { days } => Request::History { days: *days },
+        Command::Watch => Request::EventStream,
+        Command::Stop => Request::Shutdown,
+    };
+    let reply = match client.request(&request).await {
+        Ok(reply) => reply,
+        Err(ClientError::Frame(e)) => {
+            anyhow::bail!("msclawd sent a reply this msclawctl ({VERSION}, protocol {PROTOCOL_VERSION}) cannot read ({e}); restart msclawd after an update")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if reply.protocol != PROTOCOL_VERSION {
+        eprintln!(
+            "msclawctl: warning: msclawd speaks protocol {}, this msclawctl {PROTOCOL_VERSION}; restart msclawd after an update",
+            reply.protocol
+        );
+    }
+    let ReplyLine { reply, .. } = reply;
+    let response = match reply {
+        Ok(response) => response,
+        Err(e) => {
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&e)?);
+            } else {
+                eprintln!("msclawctl: {}", e.message);
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    match response {
+        Response::Status(status) => render::status(&cli, &style, &status)?,
+        Response::Version(v) => render::version(&cli, Some(&v)),
+        Response::History(h) => render::history(&cli, &style, &h)?,
+        Response::Handled(text) if matches!(cli.command, Command::Watch) => {
+            if !cli.json {
+                eprintln!("msclawctl: {text}; Ctrl-C to stop");
+            }
+            while let Some(event) = client.next_event().await? {
+                render::event(&cli, &style, &event)?;
+            }
+        }
+        Response::Handled(text) => {
+            if cli.json {
+                println!("{}", serde_json::json!({ "ok": true, "message": text }));
+            } else {
+                println!("{text}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

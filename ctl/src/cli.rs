@@ -1,0 +1,58 @@
+//! The command line. Binary name, subcommands and flags are a contract for scripts.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "msclawctl", version, about = "Ask and steer msclawd, which rotates OpenClaw's ModelScope models")]
+pub struct Cli {
+    /// Print machine-readable JSON instead of the human view.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The OpenClaw profile whose msclawd to talk to (also OPENCLAW_PROFILE).
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// The daemon's socket (default from MSCLAW_SOCKET or the runtime dir).
+    #[arg(long, global = true, env = "MSCLAW_SOCKET", hide_env_values = true)]
+    pub socket: Option<PathBuf>,
+    /// When to colour the output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// The active model, each model's calls today, the next reset.
+    Status,
+    /// Client, daemon and protocol versions.
+    Version,
+    /// Pin a model (ref or alias) until the next reset.
+    Switch {
+        model: String,
+    },
+    /// Drop a pin and rotate automatically again.
+    Auto,
+    /// Stop automatic switching (counting goes on).
+    Pause,
+    /// Restart automatic switching.
+    Resume,
+    /// Calls per model per day, switches and when each model ran out.
+    History {
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
+    /// Follow the daemon's events (switches, spent models, resets) as they happen.
+    Watch,
+    /// Ask msclawd to stop.
+    Stop,
+}
