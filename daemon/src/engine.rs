@@ -156,7 +156,7 @@ impl Engine {
                 _ = shutdown.cancelled() => break,
                 msg = rx.recv() => match msg {
                     Some(msg) => {
-                        if self.handle(msg, &shutdown).await {
+                        if self.handle(msg).await {
                             break;
                         }
                     }
@@ -175,15 +175,12 @@ impl Engine {
     }
 
     /// Returns true when the daemon should stop.
-    async fn handle(&mut self, msg: EngineMsg, shutdown: &CancellationToken) -> bool {
+    async fn handle(&mut self, msg: EngineMsg) -> bool {
         match msg {
             EngineMsg::Request { request, reply } => {
                 let stop = request == Request::Shutdown;
                 let answer = self.answer(request).await;
                 let _ = reply.send(answer);
-                if stop {
-                    shutdown.cancel();
-                }
                 stop
             }
             EngineMsg::Usage(batch) => {

@@ -62,13 +62,8 @@ pub async fn serve(
                 let _ = tokio::time::timeout(WRITE_TIMEOUT, framing::write_json(&mut writer, &ReplyLine::new(Err(busy)))).await;
                 return;
             };
-            tokio::select! {
-                _ = shutdown.cancelled() => {}
-                result = handle_connection(stream, engine, events) => {
-                    if let Err(e) = result {
-                        tracing::debug!("client connection ended: {e}");
-                    }
-                }
+            if let Err(e) = handle_connection(stream, engine, events, shutdown).await {
+                tracing::debug!("client connection ended: {e}");
             }
         });
     }
@@ -84,12 +79,18 @@ async fn handle_connection(
     stream: Stream,
     engine: mpsc::Sender<EngineMsg>,
     events: broadcast::Sender<Event>,
+    shutdown: CancellationToken,
 ) -> Result<(), FrameError> {
     let (read, write) = tokio::io::split(stream);
     let mut reader = framing::line_reader(read);
     let mut writer = framing::line_writer(write);
     loop {
-        let line = match tokio::time::timeout(IDLE_TIMEOUT, framing::read_line(&mut reader)).await {
+        // Shutdown interrupts only the wait for a request: a request in hand gets its reply.
+        let read = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            read = tokio::time::timeout(IDLE_TIMEOUT, framing::read_line(&mut reader)) => read,
+        };
+        let line = match read {
             Err(_) => return Ok(()), // idle: close quietly
             Ok(Ok(None)) => return Ok(()),
             Ok(Ok(Some(line))) => line,
@@ -111,7 +112,10 @@ async fn handle_connection(
         if request == Request::EventStream {
             let subscription = events.subscribe();
             write_reply(&mut writer, ReplyLine::new(Ok(Response::Handled("event stream follows".into())))).await?;
-            return stream_events(subscription, writer).await;
+            return tokio::select! {
+                _ = shutdown.cancelled() => Ok(()),
+                result = stream_events(subscription, writer) => result,
+            };
         }
         let (tx, rx) = oneshot::channel();
         let reply = if engine.send(EngineMsg::Request { request, reply: tx }).await.is_err() {

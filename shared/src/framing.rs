@@ -1,20 +1,54 @@
 //! Newline-delimited JSON framing over any async byte stream.
 //!
 //! tokio-util's `LinesCodec` does the line splitting and enforces [`MAX_LINE_BYTES`]: a longer line
-//! becomes an error the caller answers, and the codec skips to the next newline by itself.
+//! becomes [`Line::TooLong`] for the caller to answer, and the codec skips to the next newline by
+//! itself. (Surfacing it as an item rather than an error keeps `FramedRead` going: it ends the
+//! stream after any decoder error.)
 
 use futures::{SinkExt, StreamExt};
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec, LinesCodecError};
+use tokio_util::bytes::BytesMut;
+use tokio_util::codec::{Decoder, FramedRead, FramedWrite, LinesCodec, LinesCodecError};
 
 use crate::MAX_LINE_BYTES;
 
-pub type LineReader<R> = FramedRead<R, LinesCodec>;
+pub type LineReader<R> = FramedRead<R, CappedLines>;
 pub type LineWriter<W> = FramedWrite<W, LinesCodec>;
 
+/// One line as read: its text, or the news that it was too long (and was skipped).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    Text(String),
+    TooLong,
+}
+
+/// `LinesCodec` with its length cap reported as an item.
+pub struct CappedLines(LinesCodec);
+
+impl Decoder for CappedLines {
+    type Item = Line;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Line>, std::io::Error> {
+        lift(self.0.decode(buf))
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Line>, std::io::Error> {
+        lift(self.0.decode_eof(buf))
+    }
+}
+
+fn lift(result: Result<Option<String>, LinesCodecError>) -> Result<Option<Line>, std::io::Error> {
+    match result {
+        Ok(line) => Ok(line.map(Line::Text)),
+        Err(LinesCodecError::MaxLineLengthExceeded) => Ok(Some(Line::TooLong)),
+        Err(LinesCodecError::Io(e)) => Err(e),
+    }
+}
+
 pub fn line_reader<R: AsyncRead>(read: R) -> LineReader<R> {
-    FramedRead::new(read, LinesCodec::new_with_max_length(MAX_LINE_BYTES))
+    FramedRead::new(read, CappedLines(LinesCodec::new_with_max_length(MAX_LINE_BYTES)))
 }
 
 /// Replies and events can be larger than a request (a long history); the writer does not cap them.
@@ -43,11 +77,13 @@ impl From<LinesCodecError> for FrameError {
     }
 }
 
-/// Reads one line; `Ok(None)` at a clean end of stream.
+/// Reads one line; `Ok(None)` at a clean end of stream, `Err(TooLong)` for a skipped long line.
 pub async fn read_line<R: AsyncRead + Unpin>(reader: &mut LineReader<R>) -> Result<Option<String>, FrameError> {
     match reader.next().await {
         None => Ok(None),
-        Some(line) => Ok(Some(line?)),
+        Some(Ok(Line::Text(line))) => Ok(Some(line)),
+        Some(Ok(Line::TooLong)) => Err(FrameError::TooLong),
+        Some(Err(e)) => Err(e.into()),
     }
 }
 

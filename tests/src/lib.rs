@@ -1,1 +1,2 @@
 //! Test support: daemon fixtures, a fake ModelScope server, real OpenClaw.
+pub mod daemon;

@@ -22,7 +22,7 @@ pub mod sqlite {
     impl SqliteSource {
         pub fn new(_state: &Path, _c: SqliteCursors) -> Self { SqliteSource }
         pub fn poll(&mut self, _since: Timestamp) -> Result<Vec<CallRecord>, SourceError> { Ok(vec![]) }
-        pub fn cursors(&self) -> &SqliteCursors { todo!() }
+        pub fn cursors(&self) -> &SqliteCursors { &SqliteCursors {} }
         pub fn records_seen(&self) -> u64 { 0 }
     }
 }
@@ -32,7 +32,7 @@ pub mod jsonl {
     impl JsonlSource {
         pub fn new(_state: &Path, _c: JsonlCursors) -> Self { JsonlSource }
         pub fn poll(&mut self, _since: Timestamp) -> Result<Vec<CallRecord>, SourceError> { Ok(vec![]) }
-        pub fn cursors(&self) -> &JsonlCursors { todo!() }
+        pub fn cursors(&self) -> &JsonlCursors { &JsonlCursors {} }
         pub fn records_seen(&self) -> u64 { 0 }
     }
 }
@@ -44,7 +44,7 @@ pub mod gateway_log {
     impl GatewayLogSource {
         pub fn new(_l: LogLocation, _c: GatewayLogCursor) -> Self { GatewayLogSource }
         pub fn poll(&mut self) -> Result<Vec<GatewaySignal>, SourceError> { Ok(vec![]) }
-        pub fn cursor(&self) -> &GatewayLogCursor { todo!() }
-        pub fn watch_dir(&self) -> PathBuf { todo!() }
+        pub fn cursor(&self) -> &GatewayLogCursor { &GatewayLogCursor {} }
+        pub fn watch_dir(&self) -> PathBuf { PathBuf::from("/tmp/openclaw") }
     }
 }

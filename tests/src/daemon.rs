@@ -1,0 +1,175 @@
+//! An in-process msclawd on temporary directories, the way pueue's tests start pueued.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use msclaw_shared::client::Client;
+use msclaw_shared::paths::{ConfigRule, MsclawPaths, OpenClawPaths};
+use msclaw_shared::{ReplyLine, Request, Response, Status};
+use msclawd::clock::ShiftedClock;
+use msclawd::settings::Settings;
+use tokio_util::sync::CancellationToken;
+
+/// Where one test's daemon and OpenClaw files live.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub root: PathBuf,
+    pub socket: PathBuf,
+    pub state_file: PathBuf,
+    pub settings_file: PathBuf,
+    pub openclaw_state: PathBuf,
+    pub openclaw_config: PathBuf,
+    pub gateway_log_dir: PathBuf,
+}
+
+impl Layout {
+    pub fn in_dir(root: &Path) -> Self {
+        let openclaw_state = root.join("openclaw");
+        Self {
+            root: root.to_owned(),
+            socket: root.join("run/msclaw/msclawd.sock"),
+            state_file: root.join("state/state.json"),
+            settings_file: root.join("msclaw.toml"),
+            openclaw_config: openclaw_state.join("openclaw.json"),
+            openclaw_state,
+            gateway_log_dir: root.join("gateway-log"),
+        }
+    }
+
+    pub fn paths(&self) -> MsclawPaths {
+        MsclawPaths {
+            socket: self.socket.clone(),
+            lock: msclaw_shared::paths::lock_path_for(&self.socket),
+            state_file: self.state_file.clone(),
+            settings: self.settings_file.clone(),
+        }
+    }
+
+    pub fn openclaw_paths(&self) -> OpenClawPaths {
+        OpenClawPaths { config: self.openclaw_config.clone(), state_dir: self.openclaw_state.clone(), rule: ConfigRule::Env }
+    }
+
+    /// The environment a real `msclawd` process needs to use this layout.
+    pub fn env_vars(&self) -> Vec<(String, OsString)> {
+        vec![
+            ("MSCLAW_SOCKET".into(), self.socket.clone().into()),
+            ("MSCLAW_STATE_DIR".into(), self.state_file.parent().unwrap().to_owned().into()),
+            ("MSCLAW_CONFIG".into(), self.settings_file.clone().into()),
+            ("OPENCLAW_CONFIG_PATH".into(), self.openclaw_config.clone().into()),
+            ("OPENCLAW_STATE_DIR".into(), self.openclaw_state.clone().into()),
+            ("HOME".into(), self.root.clone().into()),
+        ]
+    }
+
+    /// msclaw settings for tests: the gateway log in this layout, plus `extra` TOML.
+    pub fn settings(&self, extra: &str) -> Settings {
+        let text = format!("gateway_log = {:?}\n{extra}", self.gateway_log_dir.display().to_string());
+        std::fs::write(&self.settings_file, &text).expect("write msclaw settings");
+        Settings::parse(&text, &self.settings_file).expect("test settings parse")
+    }
+}
+
+pub struct TestDaemon {
+    pub layout: Layout,
+    pub clock: Arc<ShiftedClock>,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestDaemon {
+    /// Starts msclawd in this process and waits until its socket answers.
+    pub async fn start(layout: &Layout, settings: Settings) -> anyhow::Result<Self> {
+        Self::start_with_clock(layout, settings, ShiftedClock::new()).await
+    }
+
+    pub async fn start_with_clock(layout: &Layout, settings: Settings, clock: Arc<ShiftedClock>) -> anyhow::Result<Self> {
+        let opts = msclawd::DaemonOptions {
+            paths: layout.paths(),
+            openclaw: layout.openclaw_paths(),
+            profile: None,
+            settings,
+            clock: clock.clone(),
+            env: Arc::new(|_: &str| None),
+        };
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(msclawd::run(opts, shutdown.clone()));
+        let daemon = Self { layout: layout.clone(), clock, shutdown, task: Some(task) };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut client) = Client::connect(&layout.socket).await
+                && client.request(&Request::Version).await.is_ok()
+            {
+                return Ok(daemon);
+            }
+            if daemon.task.as_ref().is_some_and(|t| t.is_finished()) {
+                let mut daemon = daemon;
+                let result = daemon.task.take().unwrap().await?;
+                anyhow::bail!("msclawd stopped at start: {:?}", result.err());
+            }
+            anyhow::ensure!(tokio::time::Instant::now() < deadline, "msclawd did not answer within 10 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Runs msclawd to completion (for start-up failures); `run`'s result.
+    pub async fn run_to_end(layout: &Layout, settings: Settings) -> anyhow::Result<()> {
+        let opts = msclawd::DaemonOptions {
+            paths: layout.paths(),
+            openclaw: layout.openclaw_paths(),
+            profile: None,
+            settings,
+            clock: ShiftedClock::new(),
+            env: Arc::new(|_: &str| None),
+        };
+        let shutdown = CancellationToken::new();
+        tokio::time::timeout(Duration::from_secs(10), msclawd::run(opts, shutdown)).await?
+    }
+
+    pub async fn request(&self, request: &Request) -> anyhow::Result<ReplyLine> {
+        let mut client = Client::connect(&self.layout.socket).await?;
+        Ok(client.request(request).await?)
+    }
+
+    pub async fn status(&self) -> anyhow::Result<Status> {
+        match self.request(&Request::Status).await?.reply {
+            Ok(Response::Status(status)) => Ok(*status),
+            other => anyhow::bail!("unexpected status reply: {other:?}"),
+        }
+    }
+
+    /// Polls status until `pred` holds (the daemon acts on file events asynchronously).
+    pub async fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&Status) -> bool) -> anyhow::Result<Status> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let status = self.status().await?;
+            if pred(&status) {
+                return Ok(status);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                anyhow::bail!("timed out after {timeout:?} waiting for {what}; last status:\n{}", serde_json::to_string_pretty(&status)?);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Stops it the way SIGTERM does and returns what `run` returned.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        match self.task.take() {
+            Some(task) => task.await?,
+            None => Ok(()),
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(|t| t.is_finished())
+    }
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
