@@ -55,4 +55,30 @@ pub enum Command {
     Watch,
     /// Ask msclawd to stop.
     Stop,
+    /// Install, remove or inspect msclawd as a user service (systemd, or launchd on macOS).
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
+    },
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceAction {
+    /// Write the unit (or plist) with this machine's msclawd path, enable and start it.
+    Install {
+        /// Only print the file; install nothing.
+        #[arg(long)]
+        print: bool,
+    },
+    /// Stop, disable and remove it.
+    Uninstall,
+    /// Whether it is installed, enabled and running.
+    Status,
 }

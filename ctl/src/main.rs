@@ -2,12 +2,13 @@
 
 mod cli;
 mod render;
+mod service;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use msclaw_shared::client::{Client, ClientError};
 use msclaw_shared::{PROTOCOL_VERSION, ReplyLine, Request, Response};
 
@@ -54,6 +55,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ColorChoice::Never => false,
         ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     });
+    // Commands that need no daemon.
+    match &cli.command {
+        Command::Service { action } => {
+            let env = msclaw_shared::paths::process_env;
+            let profile = msclaw_shared::paths::effective_profile(cli.profile.as_deref(), &env)?;
+            return service::service(*action, profile.as_deref(), cli.json);
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "msclawctl", &mut std::io::stdout());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let socket = socket_path(&cli)?;
     let mut client = match Client::connect(&socket).await {
         Ok(client) => client,
@@ -77,6 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History { days } => Request::History { days: *days },
         Command::Watch => Request::EventStream,
         Command::Stop => Request::Shutdown,
+        Command::Service { .. } | Command::Completions { .. } | Command::Man => unreachable!("handled above"),
     };
     let reply = match client.request(&request).await {
         Ok(reply) => reply,

@@ -55,3 +55,64 @@ async fn status_json_keeps_the_contract_field_names() {
     assert_eq!(json["daemon"]["protocol"], json["client"]["protocol"]);
     daemon.stop().await.unwrap();
 }
+
+fn fake_tool(dir: &std::path::Path, name: &str, log: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join(name);
+    std::fs::write(&script, format!("#!/bin/sh\necho \"{name} $*\" >> {}\n", log.display())).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[tokio::test]
+async fn service_install_print_is_a_unit_with_this_machines_msclawd() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::in_dir(dir.path());
+    let out = msclawctl(&layout, &["service", "install", "--print"]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let exec = text.lines().find_map(|l| l.strip_prefix("ExecStart=")).expect("ExecStart");
+    let msclawd = std::path::Path::new(env!("CARGO_BIN_EXE_msclawctl")).with_file_name("msclawd");
+    assert_eq!(exec, msclawd.display().to_string());
+    assert!(text.contains("Type=notify") && text.contains("WantedBy=default.target"), "{text}");
+    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        assert!(line.starts_with('[') || line.contains('='), "not a unit-file line: {line}");
+    }
+}
+
+#[tokio::test]
+async fn service_install_and_uninstall_drive_systemctl() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::in_dir(dir.path());
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.path().join("calls.log");
+    fake_tool(&bin, "systemctl", &log);
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let run = |args: &'static [&'static str]| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_msclawctl"));
+        cmd.args(args).env("HOME", dir.path()).env_remove("XDG_CONFIG_HOME").env("PATH", &path).env("MSCLAW_SOCKET", &layout.socket);
+        cmd
+    };
+    let out = run(&["service", "install"]).output().await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let unit = dir.path().join(".config/systemd/user/msclawd.service");
+    assert!(std::fs::read_to_string(&unit).unwrap().contains("Type=notify"));
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(calls.contains("systemctl --user daemon-reload") && calls.contains("systemctl --user enable --now msclawd.service"), "{calls}");
+    let out = run(&["service", "uninstall"]).output().await.unwrap();
+    assert!(out.status.success());
+    assert!(!unit.exists());
+    assert!(std::fs::read_to_string(&log).unwrap().contains("systemctl --user disable --now msclawd.service"));
+}
+
+#[tokio::test]
+async fn completions_and_man_page_come_from_the_clap_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::in_dir(dir.path());
+    let bash = msclawctl(&layout, &["completions", "bash"]).await;
+    let text = String::from_utf8_lossy(&bash.stdout);
+    assert!(text.contains("msclawctl") && text.contains("switch") && text.contains("history"), "{text}");
+    let man = msclawctl(&layout, &["man"]).await;
+    let text = String::from_utf8_lossy(&man.stdout);
+    assert!(text.starts_with(".ie") || text.contains(".TH msclawctl"), "{}", &text[..text.len().min(200)]);
+}
