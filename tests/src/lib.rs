@@ -1,2 +1,3 @@
 //! Test support: daemon fixtures, a fake ModelScope server, real OpenClaw.
 pub mod daemon;
+pub mod transcripts;
