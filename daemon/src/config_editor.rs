@@ -262,10 +262,13 @@ struct Splice {
     text: String,
 }
 
-fn apply_splices(text: &str, mut splices: Vec<Splice>) -> String {
-    splices.sort_by_key(|s| std::cmp::Reverse(s.start));
+/// Applies the splices (which must not overlap) from the end of the text backwards. Insertions
+/// at the same position end up in the order they were planned.
+fn apply_splices(text: &str, splices: Vec<Splice>) -> String {
+    let mut ordered: Vec<(usize, Splice)> = splices.into_iter().enumerate().collect();
+    ordered.sort_by_key(|(i, s)| std::cmp::Reverse((s.start, *i)));
     let mut out = text.to_owned();
-    for s in splices {
+    for (_, s) in ordered {
         out.replace_range(s.start..s.end, &s.text);
     }
     out
@@ -550,7 +553,12 @@ fn plan(
                 obj = value.as_object().ok_or_else(|| not_object(path, level))?;
             }
             None => {
-                if last_prop(&obj, "$include").is_some() {
+                // A single-file include is followed by `apply_model_edit`; beside an include
+                // array the missing key is added here (siblings override what is included).
+                if last_prop(&obj, "$include")
+                    .and_then(|p| p.value())
+                    .is_some_and(|v| v.as_string_lit().is_some())
+                {
                     return Err(ConfigError::Include {
                         path: path.to_path_buf(),
                         message: format!(
@@ -783,6 +791,12 @@ fn insert_props(doc: &Doc<'_>, obj: &CstObject, props: Vec<(&'static str, New)>,
             }
             let body = render_props(&indent, true, comma.is_some());
             let at_line_end = at >= doc.text.len() || matches!(doc.text.as_bytes()[at], b'\n' | b'\r');
+            // `"a": 1 }`: the spaces before the brace would end up trailing the line; they go.
+            let start = if at == close && doc.text[after..at].chars().all(|c| c == ' ' || c == '\t') {
+                after
+            } else {
+                at
+            };
             let text = if at_line_end {
                 format!("{}{indent}{body}", doc.newline)
             } else {
@@ -791,11 +805,7 @@ fn insert_props(doc: &Doc<'_>, obj: &CstObject, props: Vec<(&'static str, New)>,
                 let rest_indent = if at == close { doc.line_indent(os) } else { indent.as_str() };
                 format!("{nl}{indent}{body}{nl}{rest_indent}", nl = doc.newline)
             };
-            out.push(Splice {
-                start: at,
-                end: at,
-                text,
-            });
+            out.push(Splice { start, end: at, text });
         } else {
             let body = render_props("", false, false);
             match comma {
