@@ -382,8 +382,8 @@ impl<'t> Doc<'t> {
                 i += 1;
             } else if rest.starts_with("//") {
                 i += rest.find(['\n', '\r']).unwrap_or(rest.len());
-            } else if rest.starts_with("/*") {
-                let end = rest[2..].find("*/").map_or(rest.len(), |e| e + 4);
+            } else if let Some(body) = rest.strip_prefix("/*") {
+                let end = body.find("*/").map_or(rest.len(), |e| e + 4);
                 if same_line && rest[..end].contains('\n') {
                     break;
                 }

@@ -451,3 +451,533 @@ fn secrets_stay_out_of_edit_errors() {
     assert!(!format!("{cfg:?}").contains("7f3a9c"));
     assert!(fs::read_to_string(&path).unwrap().contains(secret), "the key itself is kept in the file");
 }
+
+/// Property tests: random configs in random styles; only the model may change.
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Q {
+        Double,
+        Single,
+    }
+
+    #[derive(Debug, Clone)]
+    struct Style {
+        indent: &'static str,
+        nl: &'static str,
+        /// None: unquoted keys.
+        keys: Option<Q>,
+        strings: Q,
+        trailing: bool,
+        bom: bool,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Shape {
+        NoAgents,
+        NoDefaults,
+        NoModel,
+        Str,
+        Obj {
+            has_primary: bool,
+            fallbacks: Option<Vec<String>>,
+            fb_multiline: bool,
+            primary_first: bool,
+        },
+    }
+
+    /// A generated JSON5 value.
+    #[derive(Debug, Clone)]
+    enum G {
+        Obj(Vec<(String, G)>),
+        Arr(Vec<G>, bool),
+        Str(String),
+        Num(&'static str),
+        Bool(bool),
+    }
+
+    /// Random choices for comments and order, consumed as the text is written.
+    struct Tape {
+        bytes: Vec<u8>,
+        at: usize,
+    }
+
+    impl Tape {
+        fn next(&mut self) -> u8 {
+            let b = self.bytes.get(self.at % self.bytes.len().max(1)).copied().unwrap_or(0);
+            self.at += 1;
+            b
+        }
+    }
+
+    fn q(s: &str, q: Q) -> String {
+        let c = if q == Q::Double { '"' } else { '\'' };
+        let mut out = String::new();
+        out.push(c);
+        for ch in s.chars() {
+            if ch == c || ch == '\\' {
+                out.push('\\');
+            }
+            out.push(ch);
+        }
+        out.push(c);
+        out
+    }
+
+    fn key(k: &str, st: &Style) -> String {
+        match st.keys {
+            None if k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') => k.to_owned(),
+            None | Some(Q::Double) => q(k, Q::Double),
+            Some(Q::Single) => q(k, Q::Single),
+        }
+    }
+
+    const COMMENTS: &[&str] = &["// note", "/* block */", "// a, b: {c}", "/* multi\n   line */"];
+
+    fn render(g: &G, st: &Style, lvl: usize, tape: &mut Tape) -> String {
+        let ind = |n: usize| st.indent.repeat(n);
+        match g {
+            G::Str(s) => q(s, st.strings),
+            G::Num(n) => (*n).to_owned(),
+            G::Bool(b) => b.to_string(),
+            G::Arr(items, false) => format!(
+                "[{}]",
+                items.iter().map(|i| render(i, st, lvl, tape)).collect::<Vec<_>>().join(", ")
+            ),
+            G::Arr(items, true) if !items.is_empty() => {
+                let mut out = String::from("[");
+                for (n, item) in items.iter().enumerate() {
+                    out.push_str(st.nl);
+                    out.push_str(&ind(lvl + 1));
+                    out.push_str(&render(item, st, lvl + 1, tape));
+                    if n + 1 < items.len() || st.trailing {
+                        out.push(',');
+                    }
+                    if tape.next().is_multiple_of(4) {
+                        out.push_str(" // why");
+                    }
+                }
+                out.push_str(st.nl);
+                out.push_str(&ind(lvl));
+                out.push(']');
+                out
+            }
+            G::Arr(_, true) => "[]".to_owned(),
+            G::Obj(props) if props.is_empty() => "{}".to_owned(),
+            G::Obj(props) => {
+                let mut out = String::from("{");
+                for (n, (k, v)) in props.iter().enumerate() {
+                    out.push_str(st.nl);
+                    let roll = tape.next();
+                    if roll.is_multiple_of(5) {
+                        out.push_str(st.nl); // blank line
+                    }
+                    out.push_str(&ind(lvl + 1));
+                    if roll.is_multiple_of(3) {
+                        out.push_str(COMMENTS[(roll as usize / 3) % COMMENTS.len()].replace('\n', st.nl).as_str());
+                        out.push_str(st.nl);
+                        out.push_str(&ind(lvl + 1));
+                    }
+                    if roll % 7 == 1 {
+                        out.push_str("/* before */ ");
+                    }
+                    out.push_str(&key(k, st));
+                    out.push_str(if roll.is_multiple_of(2) { ": " } else { ":" });
+                    out.push_str(&render(v, st, lvl + 1, tape));
+                    if n + 1 < props.len() || st.trailing {
+                        out.push(',');
+                    }
+                    if roll % 4 == 1 {
+                        out.push_str(" // after");
+                    } else if roll % 11 == 2 {
+                        out.push_str(" /* after */");
+                    }
+                }
+                if tape.next().is_multiple_of(6) {
+                    out.push_str(st.nl);
+                    out.push_str(&ind(lvl + 1));
+                    out.push_str("// last words");
+                }
+                out.push_str(st.nl);
+                out.push_str(&ind(lvl));
+                out.push('}');
+                out
+            }
+        }
+    }
+
+    const OLD_PRIMARY: &str = "modelscope/OLD-primary";
+
+    fn model_tree(shape: &Shape) -> Option<G> {
+        match shape {
+            Shape::Str => Some(G::Str(OLD_PRIMARY.into())),
+            Shape::Obj {
+                has_primary,
+                fallbacks,
+                fb_multiline,
+                primary_first,
+            } => {
+                let mut props = Vec::new();
+                if *has_primary {
+                    props.push(("primary".to_owned(), G::Str(OLD_PRIMARY.into())));
+                }
+                if let Some(f) = fallbacks {
+                    let arr = G::Arr(f.iter().map(|s| G::Str(s.clone())).collect(), *fb_multiline);
+                    if *primary_first {
+                        props.push(("fallbacks".to_owned(), arr));
+                    } else {
+                        props.insert(0, ("fallbacks".to_owned(), arr));
+                    }
+                }
+                Some(G::Obj(props))
+            }
+            _ => None,
+        }
+    }
+
+    /// The whole config: filler keys around `agents`, in an order chosen by `order`.
+    fn config_tree(shape: &Shape, order: &[usize]) -> G {
+        let mut root: Vec<(String, G)> = vec![
+            ("gateway".into(), G::Obj(vec![("port".into(), G::Num("18789")), ("reload".into(), G::Obj(vec![("mode".into(), G::Str("hybrid".into()))]))])),
+            ("models".into(), G::Obj(vec![("providers".into(), G::Obj(vec![("modelscope".into(), G::Obj(vec![
+                ("apiKey".into(), G::Str("${MODELSCOPE_API_KEY}".into())),
+                ("models".into(), G::Arr(vec![G::Obj(vec![("id".into(), G::Str("Qwen/Qwen3.5".into()))])], false)),
+            ]))]))])),
+            ("logging".into(), G::Obj(vec![("file".into(), G::Str("/tmp/it's \"here\".log".into())), ("debug".into(), G::Bool(false))])),
+        ];
+        if *shape != Shape::NoAgents {
+            let mut defaults = vec![
+                ("workspace".into(), G::Str("~/clawd".into())),
+                ("models".into(), G::Obj(vec![("modelscope/aliased".into(), G::Obj(vec![("alias".into(), G::Str("old".into()))]))])),
+            ];
+            if let Some(m) = model_tree(shape) {
+                defaults.push(("model".into(), m));
+            }
+            let mut agents = vec![("list".into(), G::Arr(vec![G::Obj(vec![("id".into(), G::Str("main".into()))])], true))];
+            if *shape != Shape::NoDefaults {
+                agents.push(("defaults".into(), G::Obj(permute(defaults, order))));
+            }
+            root.push(("agents".into(), G::Obj(permute(agents, order))));
+        }
+        G::Obj(permute(root, order))
+    }
+
+    fn permute<T>(mut items: Vec<T>, order: &[usize]) -> Vec<T> {
+        let mut out = Vec::new();
+        for o in order {
+            if items.is_empty() {
+                break;
+            }
+            out.push(items.remove(o % items.len()));
+        }
+        out.append(&mut items);
+        out
+    }
+
+    fn style() -> impl Strategy<Value = Style> {
+        (
+            prop::sample::select(vec!["  ", "    ", "\t"]),
+            prop::sample::select(vec!["\n", "\r\n"]),
+            prop::sample::select(vec![None, Some(Q::Double), Some(Q::Single)]),
+            prop::sample::select(vec![Q::Double, Q::Single]),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(indent, nl, keys, strings, trailing, bom)| Style {
+                indent,
+                nl,
+                keys,
+                strings,
+                trailing,
+                bom,
+            })
+    }
+
+    fn model_names() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "modelscope/ZhipuAI/GLM-5",
+            "modelscope/Qwen/Qwen3.5-397B-A17B",
+            "modelscope/it's \"quoted\"",
+            "p/back\\slash",
+            "p/ünïcödé/模型",
+            "p/tab\there",
+        ])
+        .prop_map(str::to_owned)
+    }
+
+    fn shape() -> impl Strategy<Value = Shape> {
+        prop_oneof![
+            1 => Just(Shape::NoAgents),
+            1 => Just(Shape::NoDefaults),
+            2 => Just(Shape::NoModel),
+            2 => Just(Shape::Str),
+            8 => (
+                any::<bool>(),
+                prop::option::of(prop::collection::vec(
+                    prop::sample::select(vec!["modelscope/OLD-fb-1", "modelscope/OLD-fb-2", "x/OLD-fb-3"]).prop_map(str::to_owned),
+                    0..3
+                )),
+                any::<bool>(),
+                any::<bool>(),
+            )
+                .prop_map(|(has_primary, fallbacks, fb_multiline, primary_first)| Shape::Obj {
+                    has_primary,
+                    fallbacks,
+                    fb_multiline,
+                    primary_first,
+                }),
+        ]
+    }
+
+    fn edit_strategy() -> impl Strategy<Value = ModelEdit> {
+        (model_names(), prop::option::of(prop::collection::vec(model_names(), 0..3)))
+            .prop_map(|(primary, fallbacks)| ModelEdit { primary, fallbacks })
+    }
+
+    fn data(text: &str) -> Value {
+        let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+        jsonc_parser::parse_to_serde_value(body, &Default::default()).unwrap()
+    }
+
+    /// Independent of the crate: what the data must be after the edit.
+    fn expected_data(mut old: Value, e: &ModelEdit) -> Value {
+        let defaults = old
+            .as_object_mut()
+            .unwrap()
+            .entry("agents")
+            .or_insert_with(|| Value::Object(Default::default()))
+            .as_object_mut()
+            .unwrap()
+            .entry("defaults")
+            .or_insert_with(|| Value::Object(Default::default()))
+            .as_object_mut()
+            .unwrap();
+        let model = match (defaults.remove("model"), &e.fallbacks) {
+            (Some(Value::String(_)), None) => Value::String(e.primary.clone()),
+            (old_model, fallbacks) => {
+                let mut m = match old_model {
+                    Some(Value::Object(m)) => m,
+                    _ => Default::default(),
+                };
+                m.insert("primary".into(), Value::String(e.primary.clone()));
+                if let Some(f) = fallbacks {
+                    m.insert("fallbacks".into(), Value::Array(f.iter().cloned().map(Value::String).collect()));
+                }
+                Value::Object(m)
+            }
+        };
+        defaults.insert("model".into(), model);
+        old
+    }
+
+    fn is_subsequence(small: &str, big: &str) -> bool {
+        let mut it = big.bytes();
+        small.bytes().all(|b| it.any(|c| c == b))
+    }
+
+    /// Every line of `old` is a line of `new` as it was, or with one comma added (the property
+    /// before an insertion gains its comma); nothing of a line moved elsewhere.
+    fn lines_kept(old: &str, new: &str) -> Result<(), String> {
+        // CRLF is checked elsewhere; here a line is what is between line breaks.
+        let mut pool: Vec<&str> = new.split('\n').map(|l| l.trim_end_matches('\r')).collect();
+        for line in old.split('\n').map(|l| l.trim_end_matches('\r')) {
+            let found = pool.iter().position(|l| {
+                *l == line
+                    || (l.len() == line.len() + 1
+                        && (0..l.len()).any(|i| l.as_bytes()[i] == b',' && l[..i] == line[..i] && l[i + 1..] == line[i..]))
+            });
+            match found {
+                Some(i) => {
+                    pool.remove(i);
+                }
+                // An empty object that got properties: `x: {}` opens here and closes later.
+                None if line.contains("{}") => {
+                    let at = line.find("{}").unwrap();
+                    let open = pool.iter().position(|l| *l == &line[..at + 1]);
+                    let close = pool
+                        .iter()
+                        .position(|l| l.trim_start_matches([' ', '\t']) == &line[at + 1..]);
+                    match (open, close) {
+                        (Some(o), Some(c)) if o < c => {
+                            pool.remove(c);
+                            pool.remove(o);
+                        }
+                        _ => return Err(format!("line {line:?} is gone")),
+                    }
+                }
+                None => return Err(format!("line {line:?} is gone")),
+            }
+        }
+        Ok(())
+    }
+
+    fn render_config(st: &Style, shape: &Shape, order: &[usize], tape: Vec<u8>) -> String {
+        let mut tape = Tape { bytes: tape, at: 0 };
+        let head = if tape.next().is_multiple_of(2) { format!("// openclaw.json{}", st.nl) } else { String::new() };
+        format!(
+            "{}{head}{}{}",
+            if st.bom { "\u{feff}" } else { "" },
+            render(&config_tree(shape, order), st, 0, &mut tape),
+            st.nl
+        )
+    }
+
+    /// The text with the in-place replacements the edit needs (primary literal, fallbacks array)
+    /// done by the documented rules, and whether properties must also be inserted. `None` for the
+    /// string form turned into an object.
+    fn expected_in_place(text: &str, st: &Style, shape: &Shape, e: &ModelEdit) -> Option<(String, bool)> {
+        // The editor escapes control characters; the generator's quoting does not.
+        let lit = |s: &str, qq: Q| q(s, qq).replace('\t', "\\t");
+        let old_lit = q(OLD_PRIMARY, st.strings);
+        match shape {
+            Shape::NoAgents | Shape::NoDefaults | Shape::NoModel => Some((text.to_owned(), true)),
+            Shape::Str if e.fallbacks.is_none() => {
+                Some((replace_once(text, &old_lit, &lit(&e.primary, st.strings)), false))
+            }
+            Shape::Str => None,
+            Shape::Obj {
+                has_primary,
+                fallbacks,
+                fb_multiline,
+                ..
+            } => {
+                let mut out = if *has_primary {
+                    replace_once(text, &old_lit, &lit(&e.primary, st.strings))
+                } else {
+                    text.to_owned()
+                };
+                let mut insert = !has_primary;
+                match (&e.fallbacks, fallbacks) {
+                    (None, _) => {}
+                    (Some(want), Some(have)) if want == have => {}
+                    (Some(_), None) => insert = true,
+                    (Some(want), Some(have)) => {
+                        // Locate the old array in the text and build the new one by the rules.
+                        let start = out.find("fallbacks").unwrap();
+                        let open = start + out[start..].find('[').unwrap();
+                        let close = open + out[open..].find(']').unwrap() + 1;
+                        let qq = if !have.is_empty() && st.strings == Q::Single { Q::Single } else { Q::Double };
+                        let items: Vec<String> = want.iter().map(|s| lit(s, qq)).collect();
+                        let new_arr = if want.is_empty() {
+                            "[]".to_owned()
+                        } else if *fb_multiline && !have.is_empty() {
+                            let line_start = out[..open].rfind('\n').map_or(0, |i| i + 1);
+                            let base: String = out[line_start..].chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+                            let mut s = String::from("[");
+                            for (n, it) in items.iter().enumerate() {
+                                s.push_str(st.nl);
+                                s.push_str(&base);
+                                s.push_str(st.indent);
+                                s.push_str(it);
+                                if n + 1 < items.len() || st.trailing {
+                                    s.push(',');
+                                }
+                            }
+                            s.push_str(st.nl);
+                            s.push_str(&base);
+                            s.push(']');
+                            s
+                        } else {
+                            format!("[{}]", items.join(", "))
+                        };
+                        out.replace_range(open..close, &new_arr);
+                    }
+                }
+                Some((out, insert))
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn only_the_model_changes(
+            st in style(),
+            shape in shape(),
+            order in prop::collection::vec(0usize..8, 0..6),
+            tape in prop::collection::vec(any::<u8>(), 1..48),
+            e in edit_strategy(),
+        ) {
+            let text = render_config(&st, &shape, &order, tape);
+            let old = data(&text);
+            let out = edit_model_text(&text, &e).map_err(|err| TestCaseError::fail(format!("{err}\n{text}")))?;
+
+            let cfg = openclaw_config::parse(&out, Path::new("t")).unwrap();
+            prop_assert_eq!(cfg.primary.as_deref(), Some(e.primary.as_str()));
+            if let Some(f) = &e.fallbacks {
+                prop_assert_eq!(cfg.fallbacks.as_ref(), Some(f));
+            }
+            prop_assert_eq!(data(&out), expected_data(old, &e), "data changed:\n{}\n---\n{}", text, out);
+            prop_assert_eq!(out.starts_with('\u{feff}'), st.bom);
+            if st.nl == "\r\n" {
+                prop_assert_eq!(out.matches('\n').count(), out.matches("\r\n").count(), "lone LF in\n{}", out);
+            } else {
+                prop_assert!(!out.contains('\r'));
+            }
+            match expected_in_place(&text, &st, &shape, &e) {
+                Some((expected, false)) => prop_assert_eq!(&out, &expected, "\n{}", text),
+                // Properties were added: every byte of the text (after the in-place
+                // replacements) is still there, in order.
+                Some((partial, true)) => {
+                    prop_assert!(is_subsequence(&partial, &out), "bytes lost:\n{}\n---\n{}", partial, out);
+                    if let Err(why) = lines_kept(&partial, &out) {
+                        prop_assert!(false, "{}:\n{}\n---\n{}", why, partial, out);
+                    }
+                }
+                None => {
+                    // String form turned into an object: only the literal's bytes were replaced.
+                    let lit = q(OLD_PRIMARY, st.strings);
+                    let at = text.find(&lit).unwrap();
+                    prop_assert!(out.starts_with(&text[..at]));
+                    prop_assert!(out.ends_with(&text[at + lit.len()..]));
+                }
+            }
+            // Once more changes nothing.
+            prop_assert_eq!(edit_model_text(&out, &e).unwrap(), out);
+        }
+
+        #[test]
+        fn random_bytes_never_panic_and_never_write(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let e = edit("modelscope/ZhipuAI/GLM-5", None);
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if let Ok(out) = edit_model_text(&text, &e) {
+                let cfg = openclaw_config::parse(&out, Path::new("t")).unwrap();
+                prop_assert_eq!(cfg.primary.as_deref(), Some(e.primary.as_str()));
+            }
+            let (_dir, path) = temp_config("");
+            fs::write(&path, &bytes).unwrap();
+            if apply_model_edit(&path, &e).is_err() {
+                prop_assert_eq!(fs::read(&path).unwrap(), bytes);
+            }
+        }
+
+        #[test]
+        fn damaged_configs_never_panic(
+            st in style(),
+            shape in shape(),
+            tape in prop::collection::vec(any::<u8>(), 1..32),
+            cut in any::<prop::sample::Index>(),
+            junk in prop::sample::select(vec!["", "{", "}", ",", "'", "\"", "/*", "//", ":", "[", "\\", "\u{0}"]),
+        ) {
+            let text = render_config(&st, &shape, &[], tape);
+            let mut chars: Vec<char> = text.chars().collect();
+            let at = cut.index(chars.len());
+            chars.remove(at);
+            let broken: String = chars.iter().take(at).chain(junk.chars().collect::<Vec<_>>().iter()).chain(chars.iter().skip(at)).collect();
+            let e = edit("modelscope/ZhipuAI/GLM-5", Some(&["p/x"]));
+            match edit_model_text(&broken, &e) {
+                Ok(out) => {
+                    let cfg = openclaw_config::parse(&out, Path::new("t")).unwrap();
+                    prop_assert_eq!(cfg.primary.as_deref(), Some(e.primary.as_str()));
+                    prop_assert_eq!(cfg.fallbacks, e.fallbacks.clone());
+                }
+                Err(EditError::Config(_)) => {}
+                Err(other) => prop_assert!(false, "unexpected error kind {other:?} for\n{broken}"),
+            }
+        }
+    }
+}
