@@ -56,13 +56,22 @@ pub fn replace_if_unchanged(
     expected_current: Option<&[u8]>,
 ) -> Result<(), WriteError> {
     let target = resolve_symlinks(path)?;
-    write_via_temp(&target, new_contents, DEFAULT_NEW_MODE, Some(expected_current))
+    write_via_temp(
+        &target,
+        new_contents,
+        DEFAULT_NEW_MODE,
+        Some(expected_current),
+    )
 }
 
 /// Writes `contents` to `path` atomically, whatever the file holds now. An existing file keeps
 /// its permission bits; a new one gets `mode_if_new` (e.g. 0o600). Symlinks are followed as in
 /// [`replace_if_unchanged`].
-pub fn write_new_or_replace(path: &Path, contents: &[u8], mode_if_new: u32) -> Result<(), WriteError> {
+pub fn write_new_or_replace(
+    path: &Path,
+    contents: &[u8],
+    mode_if_new: u32,
+) -> Result<(), WriteError> {
     let target = resolve_symlinks(path)?;
     write_via_temp(&target, contents, mode_if_new, None)
 }
@@ -153,8 +162,11 @@ fn write_via_temp(
 
     set_mode_and_owner(tmp.as_file(), existing.as_ref(), mode_if_new)
         .map_err(io_err(tmp.path(), "set the permissions of"))?;
-    tmp.write_all(contents).map_err(io_err(tmp.path(), "write"))?;
-    tmp.as_file().sync_all().map_err(io_err(tmp.path(), "fsync"))?;
+    tmp.write_all(contents)
+        .map_err(io_err(tmp.path(), "write"))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(io_err(tmp.path(), "fsync"))?;
 
     #[cfg(test)]
     tests::run_before_final_check();
@@ -192,7 +204,11 @@ fn check_unchanged(target: &Path, expected: Option<&[u8]>) -> Result<(), WriteEr
 }
 
 #[cfg(unix)]
-fn set_mode_and_owner(tmp: &File, existing: Option<&fs::Metadata>, mode_if_new: u32) -> io::Result<()> {
+fn set_mode_and_owner(
+    tmp: &File,
+    existing: Option<&fs::Metadata>,
+    mode_if_new: u32,
+) -> io::Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let mode = existing.map_or(mode_if_new, |m| m.mode()) & 0o7777;
     tmp.set_permissions(fs::Permissions::from_mode(mode))?;
@@ -212,7 +228,11 @@ fn set_mode_and_owner(tmp: &File, existing: Option<&fs::Metadata>, mode_if_new: 
 }
 
 #[cfg(not(unix))]
-fn set_mode_and_owner(tmp: &File, existing: Option<&fs::Metadata>, _mode_if_new: u32) -> io::Result<()> {
+fn set_mode_and_owner(
+    tmp: &File,
+    existing: Option<&fs::Metadata>,
+    _mode_if_new: u32,
+) -> io::Result<()> {
     if let Some(meta) = existing {
         tmp.set_permissions(meta.permissions())?;
     }
@@ -292,7 +312,10 @@ mod tests {
         let p = dir.path().join("openclaw.json");
         fs::write(&p, b"someone else's edit").unwrap();
         let err = replace_if_unchanged(&p, b"mine", Some(b"what I read")).unwrap_err();
-        assert!(matches!(err, WriteError::Conflict { ref path } if path == &p), "{err:?}");
+        assert!(
+            matches!(err, WriteError::Conflict { ref path } if path == &p),
+            "{err:?}"
+        );
         assert_eq!(fs::read(&p).unwrap(), b"someone else's edit");
         assert!(leftovers(dir.path()).is_empty());
     }
@@ -328,8 +351,16 @@ mod tests {
         std::os::unix::fs::symlink("dotfiles/openclaw.json", &link).unwrap();
 
         replace_if_unchanged(&link, b"new", Some(b"old")).unwrap();
-        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
-        assert_eq!(fs::read_link(&link).unwrap(), Path::new("dotfiles/openclaw.json"));
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            fs::read_link(&link).unwrap(),
+            Path::new("dotfiles/openclaw.json")
+        );
         assert_eq!(fs::read(&real).unwrap(), b"new");
         assert_eq!(mode_of(&real), 0o600);
         assert!(leftovers(dir.path()).is_empty());

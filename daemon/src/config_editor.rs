@@ -89,7 +89,11 @@ pub fn edit_model_text(text: &str, edit: &ModelEdit) -> Result<String, EditError
 
 /// [`edit_model_text`] for a file whose root stands for `level` (a file `$include`d as `agents`,
 /// `agents.defaults` or `agents.defaults.model`).
-pub fn edit_model_text_at(text: &str, level: FileLevel, edit: &ModelEdit) -> Result<String, EditError> {
+pub fn edit_model_text_at(
+    text: &str,
+    level: FileLevel,
+    edit: &ModelEdit,
+) -> Result<String, EditError> {
     edit_text(text, level, edit, Path::new(TEXT_PATH))
 }
 
@@ -121,10 +125,11 @@ fn apply_with_hook(
         // The whole config, with the edited file in place, must say what was asked (a key beside
         // a `$include`, or a later file of an include array, could still override it).
         let overrides = HashMap::from([(location.file.clone(), new_text.clone())]);
-        let after = load_with_overrides(config_path, &overrides).map_err(|e| EditError::Verify {
-            path: location.file.clone(),
-            message: format!("the edited config does not load: {e}"),
-        })?;
+        let after =
+            load_with_overrides(config_path, &overrides).map_err(|e| EditError::Verify {
+                path: location.file.clone(),
+                message: format!("the edited config does not load: {e}"),
+            })?;
         if !satisfies(&after.primary, &after.fallbacks, edit) {
             return Err(EditError::Verify {
                 path: location.file.clone(),
@@ -137,8 +142,16 @@ fn apply_with_hook(
         }
 
         before_write(&location.file);
-        match atomic_write::replace_if_unchanged(&location.file, new_text.as_bytes(), Some(original.as_bytes())) {
-            Ok(()) => return Ok(EditOutcome::Written { file: location.file }),
+        match atomic_write::replace_if_unchanged(
+            &location.file,
+            new_text.as_bytes(),
+            Some(original.as_bytes()),
+        ) {
+            Ok(()) => {
+                return Ok(EditOutcome::Written {
+                    file: location.file,
+                });
+            }
             Err(WriteError::Conflict { .. }) => {
                 tracing::debug!(file = %location.file.display(), "config changed while editing; redoing the edit");
                 continue;
@@ -166,11 +179,19 @@ fn check_edit(edit: &ModelEdit) -> Result<(), EditError> {
 
 fn satisfies(primary: &Option<String>, fallbacks: &Option<Vec<String>>, edit: &ModelEdit) -> bool {
     primary.as_deref() == Some(edit.primary.as_str())
-        && edit.fallbacks.as_ref().is_none_or(|f| fallbacks.as_ref() == Some(f))
+        && edit
+            .fallbacks
+            .as_ref()
+            .is_none_or(|f| fallbacks.as_ref() == Some(f))
 }
 
 /// The edit of one file's text; `path` is only for messages.
-fn edit_text(text: &str, level: FileLevel, edit: &ModelEdit, path: &Path) -> Result<String, EditError> {
+fn edit_text(
+    text: &str,
+    level: FileLevel,
+    edit: &ModelEdit,
+    path: &Path,
+) -> Result<String, EditError> {
     check_edit(edit)?;
     let (bom, body) = split_bom(text);
     let old_value = parse_value(body, path)?;
@@ -178,7 +199,8 @@ fn edit_text(text: &str, level: FileLevel, edit: &ModelEdit, path: &Path) -> Res
     if satisfies(&current.primary, &current.fallbacks, edit) {
         return Ok(text.to_owned());
     }
-    let root = CstRootNode::parse(body, &parse_options()).map_err(|e| parse_error(&e, body, path))?;
+    let root =
+        CstRootNode::parse(body, &parse_options()).map_err(|e| parse_error(&e, body, path))?;
     let doc = Doc::new(body, &root);
     let mut splices = Vec::new();
     plan(&doc, &root, level, edit, &current, path, &mut splices)?;
@@ -190,13 +212,19 @@ fn edit_text(text: &str, level: FileLevel, edit: &ModelEdit, path: &Path) -> Res
 
 /// Checks the new text: it parses, reads back as asked, and differs from the old one only in the
 /// model.
-fn verify(old: &Value, new_text: &str, level: FileLevel, edit: &ModelEdit, path: &Path) -> Result<(), EditError> {
+fn verify(
+    old: &Value,
+    new_text: &str,
+    level: FileLevel,
+    edit: &ModelEdit,
+    path: &Path,
+) -> Result<(), EditError> {
     let fail = |message: String| EditError::Verify {
         path: path.to_path_buf(),
         message,
     };
-    let new_value =
-        parse_value(new_text, path).map_err(|e| fail(format!("the edited text does not parse: {e}")))?;
+    let new_value = parse_value(new_text, path)
+        .map_err(|e| fail(format!("the edited text does not parse: {e}")))?;
     let model = model_at(&new_value, level, path).map_err(|e| fail(e.to_string()))?;
     if !satisfies(&model.primary, &model.fallbacks, edit) {
         return Err(fail(format!(
@@ -211,7 +239,9 @@ fn verify(old: &Value, new_text: &str, level: FileLevel, edit: &ModelEdit, path:
         }
     }
     if new_value != expected_value(old, level, edit) {
-        return Err(fail("values other than agents.defaults.model changed".into()));
+        return Err(fail(
+            "values other than agents.defaults.model changed".into(),
+        ));
     }
     Ok(())
 }
@@ -220,7 +250,9 @@ fn verify(old: &Value, new_text: &str, level: FileLevel, edit: &ModelEdit, path:
 fn expected_value(old: &Value, level: FileLevel, edit: &ModelEdit) -> Value {
     fn new_model(old: Option<&Value>, edit: &ModelEdit) -> Value {
         match old {
-            Some(Value::String(_)) if edit.fallbacks.is_none() => Value::String(edit.primary.clone()),
+            Some(Value::String(_)) if edit.fallbacks.is_none() => {
+                Value::String(edit.primary.clone())
+            }
             _ => {
                 let mut m = match old {
                     Some(Value::Object(m)) => m.clone(),
@@ -244,7 +276,9 @@ fn expected_value(old: &Value, level: FileLevel, edit: &ModelEdit) -> Value {
     };
     let mut cur = &mut value;
     for key in parents {
-        let Value::Object(map) = cur else { return value };
+        let Value::Object(map) = cur else {
+            return value;
+        };
         cur = map.entry(*key).or_insert_with(|| Value::Object(Map::new()));
     }
     if let Value::Object(map) = cur {
@@ -409,7 +443,14 @@ impl<'t> Doc<'t> {
     }
 
     /// Renders `value`; `indent` is the indent of the line the value starts on.
-    fn render(&self, value: &New, indent: &str, multiline: bool, keys: KeyStyle, sep: &str) -> String {
+    fn render(
+        &self,
+        value: &New,
+        indent: &str,
+        multiline: bool,
+        keys: KeyStyle,
+        sep: &str,
+    ) -> String {
         match value {
             New::Raw(s) => s.clone(),
             New::Strings(items) => format!(
@@ -540,7 +581,9 @@ fn plan(
         return Ok(());
     }
     // `model_at` already checked that the objects on the way are objects.
-    let mut obj = root_value.as_object().ok_or_else(|| not_object(path, level))?;
+    let mut obj = root_value
+        .as_object()
+        .ok_or_else(|| not_object(path, level))?;
     let keys = level.keys_to_model();
     for (i, key) in keys.iter().enumerate() {
         match last_prop(&obj, key) {
@@ -583,7 +626,9 @@ fn plan(
 fn not_object(path: &Path, level: FileLevel) -> EditError {
     ConfigError::Invalid {
         path: path.to_path_buf(),
-        message: format!("an object on the way to agents.defaults.model (from {level:?}) is not an object"),
+        message: format!(
+            "an object on the way to agents.defaults.model (from {level:?}) is not an object"
+        ),
     }
     .into()
 }
@@ -649,7 +694,9 @@ fn edit_model_value(
         Some(prop) if current.primary.as_deref() != Some(edit.primary.as_str()) => {
             if let Some(v) = prop.value() {
                 let (s, e) = doc.range(&v);
-                let q = v.as_string_lit().map_or(Quote::Double, |l| quote_of(&l.raw_value()));
+                let q = v
+                    .as_string_lit()
+                    .map_or(Quote::Double, |l| quote_of(&l.raw_value()));
                 out.push(Splice {
                     start: s,
                     end: e,
@@ -708,7 +755,9 @@ fn replace_array(doc: &Doc<'_>, array: &CstNode, items: &[String]) -> Splice {
             doc.line_indent(start)
         };
         let trailing = match elements.last() {
-            Some(last) => doc.comma_after(doc.range(last).1).is_some_and(|c| c < close),
+            Some(last) => doc
+                .comma_after(doc.range(last).1)
+                .is_some_and(|c| c < close),
             None => doc.trailing_commas,
         };
         let mut out = String::from("[");
@@ -749,7 +798,12 @@ fn separator_of(doc: &Doc<'_>, obj: &CstObject) -> String {
 
 /// Appends `props` as the last properties of `obj`, in the file's style, without touching any
 /// other byte.
-fn insert_props(doc: &Doc<'_>, obj: &CstObject, props: Vec<(&'static str, New)>, out: &mut Vec<Splice>) {
+fn insert_props(
+    doc: &Doc<'_>,
+    obj: &CstObject,
+    props: Vec<(&'static str, New)>,
+    out: &mut Vec<Splice>,
+) {
     let node = CstNode::Container(obj.clone().into());
     let (os, oe) = doc.range(&node);
     let close = oe - 1; // the `}`
@@ -759,10 +813,20 @@ fn insert_props(doc: &Doc<'_>, obj: &CstObject, props: Vec<(&'static str, New)>,
 
     let render_props = |indent: &str, multiline: bool, trailing: bool| -> String {
         let nl_indent = format!("{}{indent}", doc.newline);
-        let joiner = if multiline { format!(",{nl_indent}") } else { ", ".to_owned() };
+        let joiner = if multiline {
+            format!(",{nl_indent}")
+        } else {
+            ", ".to_owned()
+        };
         let mut s = props
             .iter()
-            .map(|(k, v)| format!("{}{sep}{}", doc.key_text(k, keys), doc.render(v, indent, multiline, keys, &sep)))
+            .map(|(k, v)| {
+                format!(
+                    "{}{sep}{}",
+                    doc.key_text(k, keys),
+                    doc.render(v, indent, multiline, keys, &sep)
+                )
+            })
             .collect::<Vec<_>>()
             .join(&joiner);
         if trailing {
@@ -790,9 +854,11 @@ fn insert_props(doc: &Doc<'_>, obj: &CstObject, props: Vec<(&'static str, New)>,
                 });
             }
             let body = render_props(&indent, true, comma.is_some());
-            let at_line_end = at >= doc.text.len() || matches!(doc.text.as_bytes()[at], b'\n' | b'\r');
+            let at_line_end =
+                at >= doc.text.len() || matches!(doc.text.as_bytes()[at], b'\n' | b'\r');
             // `"a": 1 }`: the spaces before the brace would end up trailing the line; they go.
-            let start = if at == close && doc.text[after..at].chars().all(|c| c == ' ' || c == '\t') {
+            let start = if at == close && doc.text[after..at].chars().all(|c| c == ' ' || c == '\t')
+            {
                 after
             } else {
                 at
@@ -802,10 +868,18 @@ fn insert_props(doc: &Doc<'_>, obj: &CstObject, props: Vec<(&'static str, New)>,
             } else {
                 // Something follows on the same line (the `}`, or a comment spanning lines): it
                 // goes to the next line, the brace at the object's indent.
-                let rest_indent = if at == close { doc.line_indent(os) } else { indent.as_str() };
+                let rest_indent = if at == close {
+                    doc.line_indent(os)
+                } else {
+                    indent.as_str()
+                };
                 format!("{nl}{indent}{body}{nl}{rest_indent}", nl = doc.newline)
             };
-            out.push(Splice { start, end: at, text });
+            out.push(Splice {
+                start,
+                end: at,
+                text,
+            });
         } else {
             let body = render_props("", false, false);
             match comma {
@@ -911,7 +985,10 @@ mod tests {
         .unwrap();
         assert_eq!(out, EditOutcome::Written { file: path.clone() });
         assert_eq!(calls, 2, "one conflict, one retry");
-        assert_eq!(fs::read_to_string(&path).unwrap(), theirs.replace("'x/0'", "'x/new'"));
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            theirs.replace("'x/0'", "'x/new'")
+        );
     }
 
     #[test]
@@ -938,16 +1015,32 @@ mod tests {
         let mut n = 0;
         let err = apply_with_hook(&path, &edit("x/new"), &mut |file| {
             n += 1;
-            fs::write(file, format!("{{ agents: {{ defaults: {{ model: 'x/0' }} }} }} // edit {n}")).unwrap();
+            fs::write(
+                file,
+                format!("{{ agents: {{ defaults: {{ model: 'x/0' }} }} }} // edit {n}"),
+            )
+            .unwrap();
         })
         .unwrap_err();
-        assert!(matches!(err, EditError::Conflict { attempts: MAX_ATTEMPTS, .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                EditError::Conflict {
+                    attempts: MAX_ATTEMPTS,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert_eq!(n, MAX_ATTEMPTS);
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
             format!("{{ agents: {{ defaults: {{ model: 'x/0' }} }} }} // edit {MAX_ATTEMPTS}")
         );
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "no temp files: {names:?}");
     }
 
@@ -956,9 +1049,21 @@ mod tests {
         let s = apply_splices(
             "ab",
             vec![
-                Splice { start: 1, end: 1, text: "1".into() },
-                Splice { start: 1, end: 1, text: "2".into() },
-                Splice { start: 0, end: 1, text: "A".into() },
+                Splice {
+                    start: 1,
+                    end: 1,
+                    text: "1".into(),
+                },
+                Splice {
+                    start: 1,
+                    end: 1,
+                    text: "2".into(),
+                },
+                Splice {
+                    start: 0,
+                    end: 1,
+                    text: "A".into(),
+                },
             ],
         );
         assert_eq!(s, "A12b");
@@ -968,13 +1073,20 @@ mod tests {
     fn quoting() {
         assert_eq!(quote("a\"b'c\\", Quote::Double), r#""a\"b'c\\""#);
         assert_eq!(quote("a\"b'c\\", Quote::Single), r#"'a"b\'c\\'"#);
-        assert_eq!(quote("\u{1}\t\u{2029}é", Quote::Double), "\"\\u0001\\t\\u2029é\"");
+        assert_eq!(
+            quote("\u{1}\t\u{2029}é", Quote::Double),
+            "\"\\u0001\\t\\u2029é\""
+        );
     }
 
     #[test]
     fn verify_catches_a_bad_plan() {
         // If a splice ever broke other data, `verify` refuses the text.
-        let old = parse_value("{ a: 1, agents: { defaults: { model: 'x' } } }", Path::new("t")).unwrap();
+        let old = parse_value(
+            "{ a: 1, agents: { defaults: { model: 'x' } } }",
+            Path::new("t"),
+        )
+        .unwrap();
         let err = verify(
             &old,
             "{ a: 2, agents: { defaults: { model: 'y' } } }",
@@ -1014,7 +1126,8 @@ mod tests {
             "{\n  model: {\n    primary: 'p/n',\n    fallbacks: [\"p/f\"],\n  },\n}\n"
         );
         assert_eq!(
-            edit_model_text_at("// just the model\n'p/o'\n", FileLevel::Model, &edit("p/n")).unwrap(),
+            edit_model_text_at("// just the model\n'p/o'\n", FileLevel::Model, &edit("p/n"))
+                .unwrap(),
             "// just the model\n'p/n'\n"
         );
         assert_eq!(

@@ -318,7 +318,9 @@ fn locate_in_value(
                 level: current_level,
             }),
             Some(Value::Array(items)) => {
-                let Some(reader) = reader else { return Ok(here) };
+                let Some(reader) = reader else {
+                    return Ok(here);
+                };
                 let rest: Vec<&str> = std::iter::once(key).chain(keys.copied()).collect();
                 for item in items.iter().rev() {
                     let Value::String(inc) = item else {
@@ -617,9 +619,9 @@ pub(crate) fn parse_error(e: &ParseError, text: &str, path: &Path) -> ConfigErro
             }
         }
         ParseErrorKind::Custom(_) => "invalid value".to_owned(),
-        ParseErrorKind::String(jsonc_parser::ParseStringErrorKind::InvalidUnicodeEscapeSequence(
-            _,
-        )) => "invalid \\u escape in a string".to_owned(),
+        ParseErrorKind::String(
+            jsonc_parser::ParseStringErrorKind::InvalidUnicodeEscapeSequence(_),
+        ) => "invalid \\u escape in a string".to_owned(),
         ParseErrorKind::UnexpectedToken if token.starts_with('`') => {
             "unexpected token (template strings are not JSON5; use quotes)".to_owned()
         }
@@ -656,7 +658,11 @@ pub(crate) struct ModelValue {
 
 /// Reads the model from `root` (a file's value, standing for `level`). Strict: the objects on the
 /// way and the model itself must have the documented types.
-pub(crate) fn model_at(root: &Value, level: FileLevel, file: &Path) -> Result<ModelValue, ConfigError> {
+pub(crate) fn model_at(
+    root: &Value,
+    level: FileLevel,
+    file: &Path,
+) -> Result<ModelValue, ConfigError> {
     let missing = ModelValue {
         form: ModelForm::Missing,
         primary: None,
@@ -695,7 +701,10 @@ pub(crate) fn model_at(root: &Value, level: FileLevel, file: &Path) -> Result<Mo
                 None => None,
                 Some(Value::String(s)) => Some(s.clone()),
                 Some(_) => {
-                    return Err(invalid(file, "agents.defaults.model.primary is not a string"));
+                    return Err(invalid(
+                        file,
+                        "agents.defaults.model.primary is not a string",
+                    ));
                 }
             };
             let fallbacks = match map.get("fallbacks") {
@@ -935,11 +944,18 @@ mod tests {
         assert_eq!(c.agents_file, p());
         assert_eq!(c.files, vec![p().to_path_buf()]);
         let ms = &c.providers["modelscope"];
-        assert_eq!(ms.base_url.as_deref(), Some("https://api-inference.modelscope.cn/v1"));
+        assert_eq!(
+            ms.base_url.as_deref(),
+            Some("https://api-inference.modelscope.cn/v1")
+        );
         assert_eq!(ms.api.as_deref(), Some("openai-completions"));
         assert_eq!(
             ms.model_ids,
-            vec!["Qwen/Qwen3.5-397B-A17B", "ZhipuAI/GLM-5", "deepseek-ai/DeepSeek-V3.2"]
+            vec![
+                "Qwen/Qwen3.5-397B-A17B",
+                "ZhipuAI/GLM-5",
+                "deepseek-ai/DeepSeek-V3.2"
+            ]
         );
         assert_eq!(ms.api_key, ApiKeyKind::EnvRef("MODELSCOPE_API_KEY".into()));
         assert_eq!(c.providers["other"].api_key, ApiKeyKind::Literal);
@@ -948,7 +964,10 @@ mod tests {
         assert_eq!(c.providers["mixed"].api_key, ApiKeyKind::Literal);
         assert_eq!(c.providers["escaped"].api_key, ApiKeyKind::Literal);
         assert_eq!(c.model_form, ModelForm::Object);
-        assert_eq!(c.primary.as_deref(), Some("modelscope/Qwen/Qwen3.5-397B-A17B"));
+        assert_eq!(
+            c.primary.as_deref(),
+            Some("modelscope/Qwen/Qwen3.5-397B-A17B")
+        );
         assert_eq!(
             c.fallbacks,
             Some(vec![
@@ -963,12 +982,18 @@ mod tests {
             c.per_agent_models,
             vec![
                 ("coder".to_owned(), "modelscope/ZhipuAI/GLM-5".to_owned()),
-                ("helper".to_owned(), "modelscope/deepseek-ai/DeepSeek-V3.2".to_owned()),
+                (
+                    "helper".to_owned(),
+                    "modelscope/deepseek-ai/DeepSeek-V3.2".to_owned()
+                ),
             ]
         );
         assert_eq!(c.reload_mode.as_deref(), Some("hybrid"));
         assert_eq!(c.gateway_port, Some(18789));
-        assert_eq!(c.log_file.as_deref(), Some(Path::new("/var/log/openclaw.log")));
+        assert_eq!(
+            c.log_file.as_deref(),
+            Some(Path::new("/var/log/openclaw.log"))
+        );
     }
 
     #[test]
@@ -977,11 +1002,17 @@ mod tests {
         let glm = Some("modelscope/ZhipuAI/GLM-5".to_owned());
         assert_eq!(c.resolve_model("modelscope", "glm"), glm);
         assert_eq!(c.resolve_model("modelscope", "ZhipuAI/GLM-5"), glm);
-        assert_eq!(c.resolve_model("modelscope", "modelscope/ZhipuAI/GLM-5"), glm);
+        assert_eq!(
+            c.resolve_model("modelscope", "modelscope/ZhipuAI/GLM-5"),
+            glm
+        );
         // An alias of another provider, an unlisted id, an unknown provider: nothing.
         assert_eq!(c.resolve_model("modelscope", "gpt"), None);
         assert_eq!(c.resolve_model("modelscope", "ZhipuAI/GLM-4"), None);
-        assert_eq!(c.resolve_model("modelscope", "modelscope/ZhipuAI/GLM-4"), None);
+        assert_eq!(
+            c.resolve_model("modelscope", "modelscope/ZhipuAI/GLM-4"),
+            None
+        );
         assert_eq!(c.resolve_model("nope", "m1"), None);
         assert_eq!(c.resolve_model("other", "m1"), Some("other/m1".into()));
         assert_eq!(c.resolve_model("modelscope", ""), None);
@@ -992,16 +1023,37 @@ mod tests {
 
     #[test]
     fn model_forms() {
-        let c = parse(r#"{ agents: { defaults: { model: "modelscope/a" } } }"#, p()).unwrap();
-        assert_eq!((c.model_form, c.primary.as_deref(), c.fallbacks), (ModelForm::String, Some("modelscope/a"), None));
+        let c = parse(
+            r#"{ agents: { defaults: { model: "modelscope/a" } } }"#,
+            p(),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.model_form, c.primary.as_deref(), c.fallbacks),
+            (ModelForm::String, Some("modelscope/a"), None)
+        );
         let c = parse("{ agents: { defaults: {} } }", p()).unwrap();
-        assert_eq!((c.model_form, c.primary, c.fallbacks), (ModelForm::Missing, None, None));
+        assert_eq!(
+            (c.model_form, c.primary, c.fallbacks),
+            (ModelForm::Missing, None, None)
+        );
         let c = parse("{}", p()).unwrap();
         assert_eq!(c.model_form, ModelForm::Missing);
-        let c = parse("{ agents: { defaults: { model: { fallbacks: [] } } } }", p()).unwrap();
-        assert_eq!((c.model_form, c.primary, c.fallbacks), (ModelForm::Object, None, Some(vec![])));
+        let c = parse(
+            "{ agents: { defaults: { model: { fallbacks: [] } } } }",
+            p(),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.model_form, c.primary, c.fallbacks),
+            (ModelForm::Object, None, Some(vec![]))
+        );
         // Duplicate keys: the last one wins, as in JSON5.
-        let c = parse("{ agents: { defaults: { model: 'a/x', model: 'a/y' } } }", p()).unwrap();
+        let c = parse(
+            "{ agents: { defaults: { model: 'a/x', model: 'a/y' } } }",
+            p(),
+        )
+        .unwrap();
         assert_eq!(c.primary.as_deref(), Some("a/y"));
     }
 
@@ -1012,14 +1064,32 @@ mod tests {
             ("", "empty"),
             ("  // nothing\n", "empty"),
             ("{ agents: 3 }", "agents is not an object"),
-            ("{ agents: { defaults: [] } }", "agents.defaults is not an object"),
-            ("{ agents: { defaults: { model: 3 } } }", "neither a string nor an object"),
-            ("{ agents: { defaults: { model: { primary: null } } } }", "primary is not a string"),
-            ("{ agents: { defaults: { model: { fallbacks: 'x' } } } }", "fallbacks is not an array"),
-            ("{ agents: { defaults: { model: { fallbacks: [1] } } } }", "other than strings"),
+            (
+                "{ agents: { defaults: [] } }",
+                "agents.defaults is not an object",
+            ),
+            (
+                "{ agents: { defaults: { model: 3 } } }",
+                "neither a string nor an object",
+            ),
+            (
+                "{ agents: { defaults: { model: { primary: null } } } }",
+                "primary is not a string",
+            ),
+            (
+                "{ agents: { defaults: { model: { fallbacks: 'x' } } } }",
+                "fallbacks is not an array",
+            ),
+            (
+                "{ agents: { defaults: { model: { fallbacks: [1] } } } }",
+                "other than strings",
+            ),
         ] {
             let err = parse(text, p()).unwrap_err();
-            assert!(matches!(err, ConfigError::Invalid { .. }), "{text}: {err:?}");
+            assert!(
+                matches!(err, ConfigError::Invalid { .. }),
+                "{text}: {err:?}"
+            );
             assert!(err.to_string().contains(needle), "{text}: {err}");
             assert!(err.to_string().starts_with("/cfg/openclaw.json: "), "{err}");
         }
@@ -1038,7 +1108,12 @@ mod tests {
         assert!(!c.providers.contains_key("a"));
         assert_eq!(c.providers["b"].model_ids, Vec::<String>::new());
         assert_eq!(c.providers["b"].base_url, None);
-        assert_eq!(parse("{ gateway: { port: 70000 } }", p()).unwrap().gateway_port, None);
+        assert_eq!(
+            parse("{ gateway: { port: 70000 } }", p())
+                .unwrap()
+                .gateway_port,
+            None
+        );
     }
 
     #[test]
@@ -1052,7 +1127,10 @@ mod tests {
     fn parse_err(text: &str) -> (usize, usize, String) {
         match parse(text, p()).unwrap_err() {
             ConfigError::Parse {
-                line, column, message, ..
+                line,
+                column,
+                message,
+                ..
             } => (line, column, message),
             other => panic!("expected a parse error, got {other:?}"),
         }
@@ -1111,7 +1189,10 @@ mod tests {
         let err = parse(text, p()).unwrap_err();
         assert!(matches!(err, ConfigError::Parse { .. }), "{err:?}");
         let shown = format!("{err} {err:?}");
-        assert!(!shown.contains("dead") && !shown.contains("beef"), "leaked in {shown}");
+        assert!(
+            !shown.contains("dead") && !shown.contains("beef"),
+            "leaked in {shown}"
+        );
         assert!(shown.contains("invalid \\u escape"), "{shown}");
     }
 
@@ -1121,7 +1202,12 @@ mod tests {
         let f = dir.path().join("openclaw.json");
         fs::write(&f, b"{\n  a: \"\xff\"\n}").unwrap();
         match load(&f).unwrap_err() {
-            ConfigError::Parse { line, column, message, .. } => {
+            ConfigError::Parse {
+                line,
+                column,
+                message,
+                ..
+            } => {
                 assert_eq!((line, column), (2, 7));
                 assert!(message.contains("UTF-8"));
             }
@@ -1168,7 +1254,7 @@ mod tests {
         assert_eq!(c.primary.as_deref(), Some("modelscope/a"));
         assert_eq!(c.providers["modelscope"].model_ids, vec!["a"]);
         assert_eq!(c.agents_file, agents);
-        assert_eq!(c.files, vec![main.clone(), agents.clone(), models, ms, agents.clone()][..4].to_vec());
+        assert_eq!(c.files, vec![main.clone(), agents.clone(), models, ms]);
         // `parse` does not follow, but still names the file the agents come from.
         let c = parse(&fs::read_to_string(&main).unwrap(), &main).unwrap();
         assert_eq!(c.primary, None);
@@ -1178,9 +1264,21 @@ mod tests {
     #[test]
     fn include_array_merges_in_order_and_siblings_override() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "a.json5", "{ agents: { defaults: { model: { primary: 'p/a', fallbacks: ['p/f'] } } }, gateway: { port: 1 } }");
-        write(dir.path(), "b.json5", "{ agents: { defaults: { model: { primary: 'p/b' } } }, gateway: { reload: { mode: 'off' } } }");
-        let main = write(dir.path(), "openclaw.json", "{ $include: ['a.json5', 'b.json5'], gateway: { port: 2 } }");
+        write(
+            dir.path(),
+            "a.json5",
+            "{ agents: { defaults: { model: { primary: 'p/a', fallbacks: ['p/f'] } } }, gateway: { port: 1 } }",
+        );
+        write(
+            dir.path(),
+            "b.json5",
+            "{ agents: { defaults: { model: { primary: 'p/b' } } }, gateway: { reload: { mode: 'off' } } }",
+        );
+        let main = write(
+            dir.path(),
+            "openclaw.json",
+            "{ $include: ['a.json5', 'b.json5'], gateway: { port: 2 } }",
+        );
         let c = load(&main).unwrap();
         assert_eq!(c.primary.as_deref(), Some("p/b"));
         assert_eq!(c.fallbacks, Some(vec!["p/f".to_owned()]));
@@ -1192,24 +1290,60 @@ mod tests {
     #[test]
     fn include_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let main = write(dir.path(), "openclaw.json", "{ agents: { $include: 'nope.json5' } }");
+        let main = write(
+            dir.path(),
+            "openclaw.json",
+            "{ agents: { $include: 'nope.json5' } }",
+        );
         let err = load(&main).unwrap_err();
-        assert!(matches!(err, ConfigError::Include { ref path, .. } if path == &main), "{err:?}");
-        assert!(err.to_string().contains("nope.json5") && err.to_string().contains("not found"), "{err}");
+        assert!(
+            matches!(err, ConfigError::Include { ref path, .. } if path == &main),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("nope.json5") && err.to_string().contains("not found"),
+            "{err}"
+        );
 
-        let main = write(dir.path(), "cycle.json", "{ agents: { $include: 'cycle2.json5' } }");
-        write(dir.path(), "cycle2.json5", "{ defaults: { $include: 'cycle.json' } }");
+        let main = write(
+            dir.path(),
+            "cycle.json",
+            "{ agents: { $include: 'cycle2.json5' } }",
+        );
+        write(
+            dir.path(),
+            "cycle2.json5",
+            "{ defaults: { $include: 'cycle.json' } }",
+        );
         let err = load(&main).unwrap_err();
         assert!(err.to_string().contains("cycle"), "{err}");
 
         let main = write(dir.path(), "bad.json", "{ agents: { $include: 3 } }");
-        assert!(load(&main).unwrap_err().to_string().contains("$include in agents must be a file name"));
+        assert!(
+            load(&main)
+                .unwrap_err()
+                .to_string()
+                .contains("$include in agents must be a file name")
+        );
 
-        let main = write(dir.path(), "sib.json", "{ agents: { $include: 'str.json5', x: 1 } }");
+        let main = write(
+            dir.path(),
+            "sib.json",
+            "{ agents: { $include: 'str.json5', x: 1 } }",
+        );
         write(dir.path(), "str.json5", "'a string'");
-        assert!(load(&main).unwrap_err().to_string().contains("not an object"));
+        assert!(
+            load(&main)
+                .unwrap_err()
+                .to_string()
+                .contains("not an object")
+        );
 
-        let main = write(dir.path(), "broken.json", "{ agents: { $include: 'broken.json5' } }");
+        let main = write(
+            dir.path(),
+            "broken.json",
+            "{ agents: { $include: 'broken.json5' } }",
+        );
         let broken = write(dir.path(), "broken.json5", "{\n  defaults: {\n");
         match load(&main).unwrap_err() {
             ConfigError::Parse { path, line, .. } => {
@@ -1224,8 +1358,16 @@ mod tests {
     fn agents_file_follows_single_includes_down_to_the_model() {
         let dir = tempfile::tempdir().unwrap();
         let main = write(dir.path(), "openclaw.json", "{ $include: 'base.json5' }");
-        write(dir.path(), "base.json5", "{ agents: { defaults: { $include: 'd/defaults.json5' } } }");
-        let defaults = write(dir.path(), "d/defaults.json5", "{ model: { $include: 'model.json5' } }");
+        write(
+            dir.path(),
+            "base.json5",
+            "{ agents: { defaults: { $include: 'd/defaults.json5' } } }",
+        );
+        let defaults = write(
+            dir.path(),
+            "d/defaults.json5",
+            "{ model: { $include: 'model.json5' } }",
+        );
         let model = write(dir.path(), "d/model.json5", "{ primary: 'p/m' }");
         let c = load(&main).unwrap();
         assert_eq!(c.primary.as_deref(), Some("p/m"));
@@ -1233,8 +1375,16 @@ mod tests {
         assert!(c.files.contains(&defaults));
 
         // A sibling `model` beside the include wins and is edited where it is.
-        let main = write(dir.path(), "sib.json", "{ agents: { $include: 'd/agents.json5', defaults: { model: 'p/x' } } }");
-        write(dir.path(), "d/agents.json5", "{ defaults: { model: 'p/y', workspace: '~' } }");
+        let main = write(
+            dir.path(),
+            "sib.json",
+            "{ agents: { $include: 'd/agents.json5', defaults: { model: 'p/x' } } }",
+        );
+        write(
+            dir.path(),
+            "d/agents.json5",
+            "{ defaults: { model: 'p/y', workspace: '~' } }",
+        );
         let c = load(&main).unwrap();
         assert_eq!(c.primary.as_deref(), Some("p/x"));
         assert_eq!(c.agents_file, main);
@@ -1245,12 +1395,27 @@ mod tests {
             "arr.json",
             "{ agents: { $include: ['d/agents.json5', 'd/other.json5', 'd/none.json5'] } }",
         );
-        let other = write(dir.path(), "d/other.json5", "{ defaults: { model: 'p/o' } }");
-        write(dir.path(), "d/none.json5", "{ defaults: { workspace: '/w' } }");
+        let other = write(
+            dir.path(),
+            "d/other.json5",
+            "{ defaults: { model: 'p/o' } }",
+        );
+        write(
+            dir.path(),
+            "d/none.json5",
+            "{ defaults: { workspace: '/w' } }",
+        );
         let c = load(&main).unwrap();
-        assert_eq!((c.primary.as_deref(), &c.agents_file), (Some("p/o"), &other));
+        assert_eq!(
+            (c.primary.as_deref(), &c.agents_file),
+            (Some("p/o"), &other)
+        );
         // None of them does: the model goes beside the $include.
-        let main = write(dir.path(), "arr2.json", "{ agents: { $include: ['d/none.json5'] } }");
+        let main = write(
+            dir.path(),
+            "arr2.json",
+            "{ agents: { $include: ['d/none.json5'] } }",
+        );
         let c = load(&main).unwrap();
         assert_eq!((c.primary.as_deref(), &c.agents_file), (None, &main));
     }

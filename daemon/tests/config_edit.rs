@@ -5,7 +5,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use msclawd::config_editor::{EditError, EditOutcome, ModelEdit, apply_model_edit, edit_model_text};
+use msclawd::config_editor::{
+    EditError, EditOutcome, ModelEdit, apply_model_edit, edit_model_text,
+};
 use msclawd::openclaw_config::{self, ConfigError, ModelForm};
 
 const QWEN: &str = "modelscope/Qwen/Qwen3.5-397B-A17B";
@@ -13,7 +15,9 @@ const GLM: &str = "modelscope/ZhipuAI/GLM-5";
 const DEEPSEEK: &str = "modelscope/deepseek-ai/DeepSeek-V3.2";
 
 fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/configs")
+        .join(name);
     fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -26,7 +30,11 @@ fn edit(primary: &str, fallbacks: Option<&[&str]>) -> ModelEdit {
 
 /// `text` with the one occurrence of `from` replaced by `to` (panics unless there is exactly one).
 fn replace_once(text: &str, from: &str, to: &str) -> String {
-    assert_eq!(text.matches(from).count(), 1, "{from:?} must occur exactly once");
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "{from:?} must occur exactly once"
+    );
     text.replacen(from, to, 1)
 }
 
@@ -55,7 +63,12 @@ fn mode(path: &Path) -> u32 {
 /// Sets a file's mtime an hour back, so that "not written" can be told from the mtime.
 fn age(path: &Path) -> SystemTime {
     let t = SystemTime::now() - Duration::from_secs(3600);
-    fs::File::options().write(true).open(path).unwrap().set_modified(t).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
     fs::metadata(path).unwrap().modified().unwrap()
 }
 
@@ -72,7 +85,10 @@ fn no_temp_files(dir: &Path) {
 fn check_case(input: &str, e: &ModelEdit, expected: &str) {
     assert_ne!(input, expected, "a case must change something");
     let out = edit_model_text(input, e).unwrap();
-    assert_eq!(out, expected, "\n--- got ---\n{out}\n--- expected ---\n{expected}");
+    assert_eq!(
+        out, expected,
+        "\n--- got ---\n{out}\n--- expected ---\n{expected}"
+    );
 
     let (dir, path) = temp_config(input);
     let outcome = apply_model_edit(&path, e).unwrap();
@@ -107,7 +123,10 @@ fn commented_json5_primary_only() {
     check_case(&input, &edit(GLM, None), &expected);
     // Fallbacks were left alone, comments and all.
     let cfg = openclaw_config::parse(&expected, Path::new("x")).unwrap();
-    assert_eq!(cfg.fallbacks, Some(vec![GLM.to_owned(), DEEPSEEK.to_owned()]));
+    assert_eq!(
+        cfg.fallbacks,
+        Some(vec![GLM.to_owned(), DEEPSEEK.to_owned()])
+    );
 }
 
 #[test]
@@ -156,7 +175,10 @@ fn four_spaces_double_quotes_add_fallbacks() {
 
 #[test]
 fn crlf_and_bom_are_kept() {
-    let input = format!("\u{feff}{}", fixture("four_spaces.json").replace('\n', "\r\n"));
+    let input = format!(
+        "\u{feff}{}",
+        fixture("four_spaces.json").replace('\n', "\r\n")
+    );
     let expected = replace_once(
         &input,
         "                \"primary\": \"modelscope/Qwen/Qwen3.5-397B-A17B\"\r\n",
@@ -164,7 +186,10 @@ fn crlf_and_bom_are_kept() {
     );
     check_case(&input, &edit(GLM, Some(&[QWEN])), &expected);
     assert!(expected.starts_with('\u{feff}'));
-    assert_eq!(expected.matches('\n').count(), expected.matches("\r\n").count());
+    assert_eq!(
+        expected.matches('\n').count(),
+        expected.matches("\r\n").count()
+    );
 }
 
 #[test]
@@ -177,7 +202,9 @@ fn tabs_string_form_stays_a_string() {
     );
     check_case(&input, &edit(GLM, None), &expected);
     assert_eq!(
-        openclaw_config::parse(&expected, Path::new("x")).unwrap().model_form,
+        openclaw_config::parse(&expected, Path::new("x"))
+            .unwrap()
+            .model_form,
         ModelForm::String
     );
 }
@@ -216,7 +243,8 @@ fn missing_agents_in_crlf_file_uses_crlf() {
 
 #[test]
 fn missing_defaults_keeps_blank_lines_and_comments_around() {
-    let input = "{\n  agents: {\n\n    list: [{ id: 'main' }]\n\n    /* end of agents */\n  },\n}\n";
+    let input =
+        "{\n  agents: {\n\n    list: [{ id: 'main' }]\n\n    /* end of agents */\n  },\n}\n";
     let expected = "{\n  agents: {\n\n    list: [{ id: 'main' }],\n    defaults: {\n      model: {\n        primary: \"modelscope/ZhipuAI/GLM-5\",\n      },\n    }\n\n    /* end of agents */\n  },\n}\n";
     check_case(input, &edit(GLM, None), expected);
 }
@@ -249,7 +277,11 @@ fn single_line_config_stays_on_one_line() {
 #[test]
 fn fallbacks_left_untouched_when_not_asked() {
     let input = "{\n  agents: { defaults: { model: {\n    fallbacks: [\"x/1\" /* keep */, \"x/2\"],\n    primary: \"x/0\",\n  } } },\n}";
-    let expected = replace_once(input, "primary: \"x/0\"", "primary: \"modelscope/ZhipuAI/GLM-5\"");
+    let expected = replace_once(
+        input,
+        "primary: \"x/0\"",
+        "primary: \"modelscope/ZhipuAI/GLM-5\"",
+    );
     check_case(input, &edit(GLM, None), &expected);
 }
 
@@ -290,7 +322,8 @@ fn quotes_and_escapes() {
 #[test]
 fn duplicate_keys_edit_the_one_that_counts() {
     let input = "{ agents: { defaults: { model: 'x/first', model: 'x/last' } } }";
-    let expected = "{ agents: { defaults: { model: 'x/first', model: 'modelscope/ZhipuAI/GLM-5' } } }";
+    let expected =
+        "{ agents: { defaults: { model: 'x/first', model: 'modelscope/ZhipuAI/GLM-5' } } }";
     check_case(input, &edit(GLM, None), expected);
 }
 
@@ -307,12 +340,21 @@ fn include_for_agents_edits_the_included_file_only() {
     let main_mtime = age(&main);
 
     let out = apply_model_edit(&main, &edit(GLM, None)).unwrap();
-    assert_eq!(out, EditOutcome::Written { file: dir.path().join("./agents.json5") });
+    assert_eq!(
+        out,
+        EditOutcome::Written {
+            file: dir.path().join("./agents.json5")
+        }
+    );
     assert_eq!(fs::read_to_string(&main).unwrap(), main_text);
     assert_eq!(fs::metadata(&main).unwrap().modified().unwrap(), main_mtime);
     assert_eq!(
         fs::read_to_string(&agents).unwrap(),
-        replace_once(agents_text, "'modelscope/Qwen/Qwen3.5-397B-A17B'", "'modelscope/ZhipuAI/GLM-5'")
+        replace_once(
+            agents_text,
+            "'modelscope/Qwen/Qwen3.5-397B-A17B'",
+            "'modelscope/ZhipuAI/GLM-5'"
+        )
     );
     #[cfg(unix)]
     assert_eq!(mode(&agents), 0o600);
@@ -322,7 +364,10 @@ fn include_for_agents_edits_the_included_file_only() {
 
     // The pure text edit refuses to guess.
     let err = edit_model_text(main_text, &edit(GLM, None)).unwrap_err();
-    assert!(matches!(err, EditError::Config(ConfigError::Include { .. })), "{err:?}");
+    assert!(
+        matches!(err, EditError::Config(ConfigError::Include { .. })),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -330,14 +375,23 @@ fn include_array_edits_the_file_that_holds_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let main = dir.path().join("openclaw.json");
     fs::write(&main, "{ $include: ['base.json5', 'local.json5'] }").unwrap();
-    let base_text = "{ agents: { defaults: { model: { primary: 'x/base', fallbacks: ['x/f'] } } } }";
+    let base_text =
+        "{ agents: { defaults: { model: { primary: 'x/base', fallbacks: ['x/f'] } } } }";
     fs::write(dir.path().join("base.json5"), base_text).unwrap();
     let local_text = "{ agents: { defaults: { model: { primary: 'x/local' } } } }";
     fs::write(dir.path().join("local.json5"), local_text).unwrap();
 
     let out = apply_model_edit(&main, &edit(GLM, Some(&[QWEN]))).unwrap();
-    assert_eq!(out, EditOutcome::Written { file: dir.path().join("local.json5") });
-    assert_eq!(fs::read_to_string(dir.path().join("base.json5")).unwrap(), base_text);
+    assert_eq!(
+        out,
+        EditOutcome::Written {
+            file: dir.path().join("local.json5")
+        }
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("base.json5")).unwrap(),
+        base_text
+    );
     let cfg = openclaw_config::load(&main).unwrap();
     assert_eq!(cfg.primary.as_deref(), Some(GLM));
     assert_eq!(cfg.fallbacks, Some(vec![QWEN.to_owned()]));
@@ -358,9 +412,18 @@ fn symlinked_config_target_changes_link_stays() {
 
     let out = apply_model_edit(&link, &edit(GLM, None)).unwrap();
     assert_eq!(out, EditOutcome::Written { file: link.clone() });
-    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(fs::read_link(&link).unwrap(), real);
-    let expected = replace_once(&input, "primary: 'modelscope/Qwen/Qwen3.5-397B-A17B'", "primary: 'modelscope/ZhipuAI/GLM-5'");
+    let expected = replace_once(
+        &input,
+        "primary: 'modelscope/Qwen/Qwen3.5-397B-A17B'",
+        "primary: 'modelscope/ZhipuAI/GLM-5'",
+    );
     assert_eq!(fs::read_to_string(&real).unwrap(), expected);
     assert_eq!(mode(&real), 0o600);
     no_temp_files(dir.path());
@@ -383,7 +446,12 @@ fn broken_config_is_reported_with_position_and_left_alone() {
     let mtime = age(&path);
     let err = apply_model_edit(&path, &edit(GLM, None)).unwrap_err();
     match &err {
-        EditError::Config(ConfigError::Parse { path: p, line, column, message }) => {
+        EditError::Config(ConfigError::Parse {
+            path: p,
+            line,
+            column,
+            message,
+        }) => {
             assert_eq!(p, &path);
             assert_eq!((*line, *column), (5, 19));
             assert!(!message.is_empty());
@@ -397,7 +465,17 @@ fn broken_config_is_reported_with_position_and_left_alone() {
     no_temp_files(dir.path());
 
     let err = edit_model_text(input, &edit(GLM, None)).unwrap_err();
-    assert!(matches!(err, EditError::Config(ConfigError::Parse { line: 5, column: 19, .. })), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            EditError::Config(ConfigError::Parse {
+                line: 5,
+                column: 19,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -406,7 +484,10 @@ fn infinity_is_refused_clearly() {
     let (_dir, path) = temp_config(input);
     let err = apply_model_edit(&path, &edit(GLM, None)).unwrap_err();
     let shown = err.to_string();
-    assert!(shown.contains(":2:55:") && shown.contains("Infinity"), "{shown}");
+    assert!(
+        shown.contains(":2:55:") && shown.contains("Infinity"),
+        "{shown}"
+    );
     assert_eq!(fs::read_to_string(&path).unwrap(), input);
 }
 
@@ -414,12 +495,21 @@ fn infinity_is_refused_clearly() {
 fn missing_config_and_bad_shapes() {
     let dir = tempfile::tempdir().unwrap();
     let err = apply_model_edit(&dir.path().join("nope.json"), &edit(GLM, None)).unwrap_err();
-    assert!(matches!(err, EditError::Config(ConfigError::NotFound(_))), "{err:?}");
+    assert!(
+        matches!(err, EditError::Config(ConfigError::NotFound(_))),
+        "{err:?}"
+    );
 
     let (_d, path) = temp_config("{ agents: { defaults: { model: 42 } } }");
     let err = apply_model_edit(&path, &edit(GLM, None)).unwrap_err();
-    assert!(matches!(err, EditError::Config(ConfigError::Invalid { .. })), "{err:?}");
-    assert_eq!(fs::read_to_string(&path).unwrap(), "{ agents: { defaults: { model: 42 } } }");
+    assert!(
+        matches!(err, EditError::Config(ConfigError::Invalid { .. })),
+        "{err:?}"
+    );
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        "{ agents: { defaults: { model: 42 } } }"
+    );
 
     let err = apply_model_edit(&path, &edit("  ", None)).unwrap_err();
     assert!(matches!(err, EditError::BadEdit(_)), "{err:?}");
@@ -429,10 +519,16 @@ fn missing_config_and_bad_shapes() {
 fn secrets_stay_out_of_edit_errors() {
     let secret = "sk-msclaw-SECRET-7f3a9c51e2";
     let texts = [
-        format!("{{ models: {{ providers: {{ m: {{ apiKey: '{secret}' }} }} }}, agents: {{ defaults: {{ model: 7 }} }} }}"),
+        format!(
+            "{{ models: {{ providers: {{ m: {{ apiKey: '{secret}' }} }} }}, agents: {{ defaults: {{ model: 7 }} }} }}"
+        ),
         format!("{{ models: {{ providers: {{ m: {{ apiKey: '{secret}' \n"),
-        format!("{{ models: {{ providers: {{ m: {{ apiKey: {{ source: 'env', id: '{secret}' }} x }} }} }} }}"),
-        format!("{{ apiKey: \"${{{secret}}}\", agents: {{ defaults: {{ model: {{ primary: 3 }} }} }} }}"),
+        format!(
+            "{{ models: {{ providers: {{ m: {{ apiKey: {{ source: 'env', id: '{secret}' }} x }} }} }} }}"
+        ),
+        format!(
+            "{{ apiKey: \"${{{secret}}}\", agents: {{ defaults: {{ model: {{ primary: 3 }} }} }} }}"
+        ),
     ];
     for text in &texts {
         let (_d, path) = temp_config(text);
@@ -449,7 +545,10 @@ fn secrets_stay_out_of_edit_errors() {
     apply_model_edit(&path, &edit(GLM, None)).unwrap();
     let cfg = openclaw_config::load(&path).unwrap();
     assert!(!format!("{cfg:?}").contains("7f3a9c"));
-    assert!(fs::read_to_string(&path).unwrap().contains(secret), "the key itself is kept in the file");
+    assert!(
+        fs::read_to_string(&path).unwrap().contains(secret),
+        "the key itself is kept in the file"
+    );
 }
 
 /// Property tests: random configs in random styles; only the model may change.
@@ -507,7 +606,11 @@ mod props {
 
     impl Tape {
         fn next(&mut self) -> u8 {
-            let b = self.bytes.get(self.at % self.bytes.len().max(1)).copied().unwrap_or(0);
+            let b = self
+                .bytes
+                .get(self.at % self.bytes.len().max(1))
+                .copied()
+                .unwrap_or(0);
             self.at += 1;
             b
         }
@@ -529,13 +632,23 @@ mod props {
 
     fn key(k: &str, st: &Style) -> String {
         match st.keys {
-            None if k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') => k.to_owned(),
+            None if k
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') =>
+            {
+                k.to_owned()
+            }
             None | Some(Q::Double) => q(k, Q::Double),
             Some(Q::Single) => q(k, Q::Single),
         }
     }
 
-    const COMMENTS: &[&str] = &["// note", "/* block */", "// a, b: {c}", "/* multi\n   line */"];
+    const COMMENTS: &[&str] = &[
+        "// note",
+        "/* block */",
+        "// a, b: {c}",
+        "/* multi\n   line */",
+    ];
 
     fn render(g: &G, st: &Style, lvl: usize, tape: &mut Tape) -> String {
         let ind = |n: usize| st.indent.repeat(n);
@@ -545,7 +658,11 @@ mod props {
             G::Bool(b) => b.to_string(),
             G::Arr(items, false) => format!(
                 "[{}]",
-                items.iter().map(|i| render(i, st, lvl, tape)).collect::<Vec<_>>().join(", ")
+                items
+                    .iter()
+                    .map(|i| render(i, st, lvl, tape))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             G::Arr(items, true) if !items.is_empty() => {
                 let mut out = String::from("[");
@@ -577,7 +694,11 @@ mod props {
                     }
                     out.push_str(&ind(lvl + 1));
                     if roll.is_multiple_of(3) {
-                        out.push_str(COMMENTS[(roll as usize / 3) % COMMENTS.len()].replace('\n', st.nl).as_str());
+                        out.push_str(
+                            COMMENTS[(roll as usize / 3) % COMMENTS.len()]
+                                .replace('\n', st.nl)
+                                .as_str(),
+                        );
                         out.push_str(st.nl);
                         out.push_str(&ind(lvl + 1));
                     }
@@ -641,22 +762,67 @@ mod props {
     /// The whole config: filler keys around `agents`, in an order chosen by `order`.
     fn config_tree(shape: &Shape, order: &[usize]) -> G {
         let mut root: Vec<(String, G)> = vec![
-            ("gateway".into(), G::Obj(vec![("port".into(), G::Num("18789")), ("reload".into(), G::Obj(vec![("mode".into(), G::Str("hybrid".into()))]))])),
-            ("models".into(), G::Obj(vec![("providers".into(), G::Obj(vec![("modelscope".into(), G::Obj(vec![
-                ("apiKey".into(), G::Str("${MODELSCOPE_API_KEY}".into())),
-                ("models".into(), G::Arr(vec![G::Obj(vec![("id".into(), G::Str("Qwen/Qwen3.5".into()))])], false)),
-            ]))]))])),
-            ("logging".into(), G::Obj(vec![("file".into(), G::Str("/tmp/it's \"here\".log".into())), ("debug".into(), G::Bool(false))])),
+            (
+                "gateway".into(),
+                G::Obj(vec![
+                    ("port".into(), G::Num("18789")),
+                    (
+                        "reload".into(),
+                        G::Obj(vec![("mode".into(), G::Str("hybrid".into()))]),
+                    ),
+                ]),
+            ),
+            (
+                "models".into(),
+                G::Obj(vec![(
+                    "providers".into(),
+                    G::Obj(vec![(
+                        "modelscope".into(),
+                        G::Obj(vec![
+                            ("apiKey".into(), G::Str("${MODELSCOPE_API_KEY}".into())),
+                            (
+                                "models".into(),
+                                G::Arr(
+                                    vec![G::Obj(vec![(
+                                        "id".into(),
+                                        G::Str("Qwen/Qwen3.5".into()),
+                                    )])],
+                                    false,
+                                ),
+                            ),
+                        ]),
+                    )]),
+                )]),
+            ),
+            (
+                "logging".into(),
+                G::Obj(vec![
+                    ("file".into(), G::Str("/tmp/it's \"here\".log".into())),
+                    ("debug".into(), G::Bool(false)),
+                ]),
+            ),
         ];
         if *shape != Shape::NoAgents {
             let mut defaults = vec![
                 ("workspace".into(), G::Str("~/clawd".into())),
-                ("models".into(), G::Obj(vec![("modelscope/aliased".into(), G::Obj(vec![("alias".into(), G::Str("old".into()))]))])),
+                (
+                    "models".into(),
+                    G::Obj(vec![(
+                        "modelscope/aliased".into(),
+                        G::Obj(vec![("alias".into(), G::Str("old".into()))]),
+                    )]),
+                ),
             ];
             if let Some(m) = model_tree(shape) {
                 defaults.push(("model".into(), m));
             }
-            let mut agents = vec![("list".into(), G::Arr(vec![G::Obj(vec![("id".into(), G::Str("main".into()))])], true))];
+            let mut agents = vec![(
+                "list".into(),
+                G::Arr(
+                    vec![G::Obj(vec![("id".into(), G::Str("main".into()))])],
+                    true,
+                ),
+            )];
             if *shape != Shape::NoDefaults {
                 agents.push(("defaults".into(), G::Obj(permute(defaults, order))));
             }
@@ -733,7 +899,10 @@ mod props {
     }
 
     fn edit_strategy() -> impl Strategy<Value = ModelEdit> {
-        (model_names(), prop::option::of(prop::collection::vec(model_names(), 0..3)))
+        (
+            model_names(),
+            prop::option::of(prop::collection::vec(model_names(), 0..3)),
+        )
             .prop_map(|(primary, fallbacks)| ModelEdit { primary, fallbacks })
     }
 
@@ -764,7 +933,10 @@ mod props {
                 };
                 m.insert("primary".into(), Value::String(e.primary.clone()));
                 if let Some(f) = fallbacks {
-                    m.insert("fallbacks".into(), Value::Array(f.iter().cloned().map(Value::String).collect()));
+                    m.insert(
+                        "fallbacks".into(),
+                        Value::Array(f.iter().cloned().map(Value::String).collect()),
+                    );
                 }
                 Value::Object(m)
             }
@@ -787,7 +959,11 @@ mod props {
             let found = pool.iter().position(|l| {
                 *l == line
                     || (l.len() == line.len() + 1
-                        && (0..l.len()).any(|i| l.as_bytes()[i] == b',' && l[..i] == line[..i] && l[i + 1..] == line[i..]))
+                        && (0..l.len()).any(|i| {
+                            l.as_bytes()[i] == b','
+                                && l[..i] == line[..i]
+                                && l[i + 1..] == line[i..]
+                        }))
             });
             match found {
                 Some(i) => {
@@ -816,7 +992,11 @@ mod props {
 
     fn render_config(st: &Style, shape: &Shape, order: &[usize], tape: Vec<u8>) -> String {
         let mut tape = Tape { bytes: tape, at: 0 };
-        let head = if tape.next().is_multiple_of(2) { format!("// openclaw.json{}", st.nl) } else { String::new() };
+        let head = if tape.next().is_multiple_of(2) {
+            format!("// openclaw.json{}", st.nl)
+        } else {
+            String::new()
+        };
         format!(
             "{}{head}{}{}",
             if st.bom { "\u{feff}" } else { "" },
@@ -828,15 +1008,21 @@ mod props {
     /// The text with the in-place replacements the edit needs (primary literal, fallbacks array)
     /// done by the documented rules, and whether properties must also be inserted. `None` for the
     /// string form turned into an object.
-    fn expected_in_place(text: &str, st: &Style, shape: &Shape, e: &ModelEdit) -> Option<(String, bool)> {
+    fn expected_in_place(
+        text: &str,
+        st: &Style,
+        shape: &Shape,
+        e: &ModelEdit,
+    ) -> Option<(String, bool)> {
         // The editor escapes control characters; the generator's quoting does not.
         let lit = |s: &str, qq: Q| q(s, qq).replace('\t', "\\t");
         let old_lit = q(OLD_PRIMARY, st.strings);
         match shape {
             Shape::NoAgents | Shape::NoDefaults | Shape::NoModel => Some((text.to_owned(), true)),
-            Shape::Str if e.fallbacks.is_none() => {
-                Some((replace_once(text, &old_lit, &lit(&e.primary, st.strings)), false))
-            }
+            Shape::Str if e.fallbacks.is_none() => Some((
+                replace_once(text, &old_lit, &lit(&e.primary, st.strings)),
+                false,
+            )),
             Shape::Str => None,
             Shape::Obj {
                 has_primary,
@@ -859,13 +1045,20 @@ mod props {
                         let start = out.find("fallbacks").unwrap();
                         let open = start + out[start..].find('[').unwrap();
                         let close = open + out[open..].find(']').unwrap() + 1;
-                        let qq = if !have.is_empty() && st.strings == Q::Single { Q::Single } else { Q::Double };
+                        let qq = if !have.is_empty() && st.strings == Q::Single {
+                            Q::Single
+                        } else {
+                            Q::Double
+                        };
                         let items: Vec<String> = want.iter().map(|s| lit(s, qq)).collect();
                         let new_arr = if want.is_empty() {
                             "[]".to_owned()
                         } else if *fb_multiline && !have.is_empty() {
                             let line_start = out[..open].rfind('\n').map_or(0, |i| i + 1);
-                            let base: String = out[line_start..].chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+                            let base: String = out[line_start..]
+                                .chars()
+                                .take_while(|c| *c == ' ' || *c == '\t')
+                                .collect();
                             let mut s = String::from("[");
                             for (n, it) in items.iter().enumerate() {
                                 s.push_str(st.nl);
