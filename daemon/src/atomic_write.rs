@@ -1,4 +1,426 @@
-//! STUB (replaced by the config branch).
-use std::path::Path;
-#[derive(Debug, thiserror::Error)] #[error("write: {0}")] pub struct WriteError(std::io::Error);
-pub fn write_new_or_replace(path: &Path, contents: &[u8], _mode_if_new: u32) -> Result<(), WriteError> { std::fs::write(path, contents).map_err(WriteError) }
+//! Atomic file replacement: write a temp file beside the target, fsync it, rename it over the
+//! target, fsync the directory.
+//!
+//! Two entry points:
+//! - [`replace_if_unchanged`] for files someone else owns (OpenClaw's config): just before the rename
+//!   the target is read again and compared with what the caller based its edit on, so a concurrent
+//!   edit by the user or by OpenClaw is never silently overwritten ([`WriteError::Conflict`]).
+//! - [`write_new_or_replace`] for msclaw's own files (its state file), written unconditionally.
+//!
+//! Both keep the target's permission bits (OpenClaw keeps its config at 0600) and, when the process
+//! may (root), its owner. A symlinked target is replaced *through* the link: the file the link
+//! points to is replaced and the link stays a link (OpenClaw's own writer replaces the link with a
+//! regular file, which msclaw must not copy).
+//!
+//! Any failure before the rename leaves the target untouched and no temp file behind (the temp file
+//! is a [`tempfile::NamedTempFile`], deleted on drop). The one window that cannot be closed: a write
+//! by someone else between the final comparison and the rename (microseconds) is lost; the
+//! comparison makes the common case (an edit seconds earlier) safe.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Why a write did not happen. Every variant names the file; none carries file contents.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The file no longer holds what the caller read (someone else wrote it meanwhile). Nothing was
+    /// written; read the file again and redo the edit.
+    #[error("{path} changed while it was being edited; nothing was written")]
+    Conflict { path: PathBuf },
+    /// An I/O step failed; `action` says which ("create a temp file in", "rename over", ...).
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// How many symlinks are followed at most before giving up (as the kernel's MAXSYMLINKS).
+const MAX_SYMLINK_HOPS: usize = 40;
+
+/// The mode a file gets when [`replace_if_unchanged`] creates it (`expected_current == None`).
+const DEFAULT_NEW_MODE: u32 = 0o600;
+
+/// Replaces `path` with `new_contents`, but only if the file still holds `expected_current`
+/// (`None`: only if it does not exist). Otherwise returns [`WriteError::Conflict`] and writes
+/// nothing.
+///
+/// The permission bits of the current file are kept (a new file gets 0600). If `path` is a
+/// symlink, the file it points to is replaced and the link is left as it is.
+pub fn replace_if_unchanged(
+    path: &Path,
+    new_contents: &[u8],
+    expected_current: Option<&[u8]>,
+) -> Result<(), WriteError> {
+    let target = resolve_symlinks(path)?;
+    write_via_temp(
+        &target,
+        new_contents,
+        DEFAULT_NEW_MODE,
+        Some(expected_current),
+    )
+}
+
+/// Writes `contents` to `path` atomically, whatever the file holds now. An existing file keeps
+/// its permission bits; a new one gets `mode_if_new` (e.g. 0o600). Symlinks are followed as in
+/// [`replace_if_unchanged`].
+pub fn write_new_or_replace(
+    path: &Path,
+    contents: &[u8],
+    mode_if_new: u32,
+) -> Result<(), WriteError> {
+    let target = resolve_symlinks(path)?;
+    write_via_temp(&target, contents, mode_if_new, None)
+}
+
+fn io_err(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> WriteError {
+    let path = path.to_path_buf();
+    move |source| WriteError::Io {
+        path,
+        action,
+        source,
+    }
+}
+
+/// Follows `path` through any chain of symlinks to the file that would be written. The final
+/// target need not exist (a dangling link gets its target created).
+fn resolve_symlinks(path: &Path) -> Result<PathBuf, WriteError> {
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_SYMLINK_HOPS {
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = fs::read_link(&current).map_err(io_err(&current, "read the symlink"))?;
+                current = match current.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            Ok(_) => return Ok(current),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(current),
+            Err(e) => return Err(io_err(&current, "inspect")(e)),
+        }
+    }
+    Err(WriteError::Io {
+        path: path.to_path_buf(),
+        action: "resolve the symlinks of",
+        source: io::Error::other(format!("more than {MAX_SYMLINK_HOPS} levels of symlinks")),
+    })
+}
+
+/// Reads the whole file, `None` when it does not exist.
+fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, WriteError> {
+    match File::open(path) {
+        Ok(mut f) => {
+            let mut buf = Vec::new();
+            f.read_to_end(&mut buf).map_err(io_err(path, "read"))?;
+            Ok(Some(buf))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path, "open")(e)),
+    }
+}
+
+/// The body shared by both entry points. `target` has no symlink left in its last component.
+/// `expected`: `None` = write unconditionally; `Some(x)` = the file must equal `x` (`Some(None)`:
+/// must not exist) right before the rename.
+fn write_via_temp(
+    target: &Path,
+    contents: &[u8],
+    mode_if_new: u32,
+    expected: Option<Option<&[u8]>>,
+) -> Result<(), WriteError> {
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".to_owned());
+
+    // An early check spares the temp file when the conflict is already visible; the decisive
+    // check is the one right before the rename.
+    if let Some(expected) = expected {
+        check_unchanged(target, expected)?;
+    }
+
+    let existing = match fs::metadata(target) {
+        Ok(meta) => Some(meta),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_err(target, "inspect")(e)),
+    };
+
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{file_name}.msclaw-"))
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(io_err(&dir, "create a temp file in"))?;
+    // From here on, returning early drops `tmp`, which deletes the temp file.
+
+    set_mode_and_owner(tmp.as_file(), existing.as_ref(), mode_if_new)
+        .map_err(io_err(tmp.path(), "set the permissions of"))?;
+    tmp.write_all(contents)
+        .map_err(io_err(tmp.path(), "write"))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(io_err(tmp.path(), "fsync"))?;
+
+    #[cfg(test)]
+    tests::run_before_final_check();
+
+    if let Some(expected) = expected {
+        check_unchanged(target, expected)?;
+    }
+
+    tmp.persist(target).map_err(|e| {
+        // `e.file` is the temp file; dropping it (with `e`) removes it.
+        WriteError::Io {
+            path: target.to_path_buf(),
+            action: "rename the temp file over",
+            source: e.error,
+        }
+    })?;
+
+    // The rename is done; a failed directory fsync only weakens durability after a power cut.
+    // Reporting an error now would make the caller think nothing was written.
+    if let Err(e) = File::open(&dir).and_then(|d| d.sync_all()) {
+        tracing::warn!(dir = %dir.display(), error = %e, "fsync of the directory failed after an atomic replace");
+    }
+    Ok(())
+}
+
+fn check_unchanged(target: &Path, expected: Option<&[u8]>) -> Result<(), WriteError> {
+    let current = read_if_exists(target)?;
+    if current.as_deref() == expected {
+        Ok(())
+    } else {
+        Err(WriteError::Conflict {
+            path: target.to_path_buf(),
+        })
+    }
+}
+
+#[cfg(unix)]
+fn set_mode_and_owner(
+    tmp: &File,
+    existing: Option<&fs::Metadata>,
+    mode_if_new: u32,
+) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mode = existing.map_or(mode_if_new, |m| m.mode()) & 0o7777;
+    tmp.set_permissions(fs::Permissions::from_mode(mode))?;
+    if let Some(meta) = existing {
+        let mine = tmp.metadata()?;
+        if mine.uid() != meta.uid() || mine.gid() != meta.gid() {
+            // Only root (or the owner, for the group) may do this; when it fails the file ends up
+            // owned by msclaw's user, who could write the directory anyway.
+            if let Err(e) = std::os::unix::fs::fchown(tmp, Some(meta.uid()), Some(meta.gid())) {
+                tracing::debug!(error = %e, "could not keep the owner of the replaced file");
+            }
+            // chown may clear set-id bits; set the mode again.
+            tmp.set_permissions(fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn set_mode_and_owner(
+    tmp: &File,
+    existing: Option<&fs::Metadata>,
+    _mode_if_new: u32,
+) -> io::Result<()> {
+    if let Some(meta) = existing {
+        tmp.set_permissions(meta.permissions())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(unix)]
+    use std::os::unix::fs::PermissionsExt;
+
+    thread_local! {
+        static BEFORE_FINAL_CHECK: std::cell::RefCell<Option<Box<dyn FnOnce()>>> =
+            std::cell::RefCell::new(None);
+    }
+
+    /// Runs (once) what a test scheduled for the moment between writing the temp file and the
+    /// final comparison.
+    pub(super) fn run_before_final_check() {
+        if let Some(f) = BEFORE_FINAL_CHECK.with(|h| h.borrow_mut().take()) {
+            f();
+        }
+    }
+
+    #[test]
+    fn change_after_temp_written_is_caught_by_final_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("openclaw.json");
+        fs::write(&p, b"old").unwrap();
+        let p2 = p.clone();
+        let dir2 = dir.path().to_path_buf();
+        BEFORE_FINAL_CHECK.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move || {
+                // The temp file exists at this point...
+                assert_eq!(leftovers(&dir2).len(), 1);
+                // ...and someone else writes the config.
+                fs::write(&p2, b"user edit").unwrap();
+            }))
+        });
+        let err = replace_if_unchanged(&p, b"mine", Some(b"old")).unwrap_err();
+        assert!(matches!(err, WriteError::Conflict { .. }), "{err:?}");
+        assert_eq!(fs::read(&p).unwrap(), b"user edit");
+        assert!(leftovers(dir.path()).is_empty(), "temp file removed");
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".msclaw-"))
+            .collect()
+    }
+
+    #[cfg(unix)]
+    fn mode_of(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn replaces_when_unchanged_and_keeps_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("openclaw.json");
+        fs::write(&p, b"old").unwrap();
+        #[cfg(unix)]
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+        replace_if_unchanged(&p, b"new", Some(b"old")).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        #[cfg(unix)]
+        assert_eq!(mode_of(&p), 0o640);
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn conflict_writes_nothing_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("openclaw.json");
+        fs::write(&p, b"someone else's edit").unwrap();
+        let err = replace_if_unchanged(&p, b"mine", Some(b"what I read")).unwrap_err();
+        assert!(
+            matches!(err, WriteError::Conflict { ref path } if path == &p),
+            "{err:?}"
+        );
+        assert_eq!(fs::read(&p).unwrap(), b"someone else's edit");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn none_expected_means_must_not_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("new.json");
+        replace_if_unchanged(&p, b"first", None).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"first");
+        #[cfg(unix)]
+        assert_eq!(mode_of(&p), 0o600);
+        let err = replace_if_unchanged(&p, b"second", None).unwrap_err();
+        assert!(matches!(err, WriteError::Conflict { .. }));
+        assert_eq!(fs::read(&p).unwrap(), b"first");
+        // A file that vanished is a conflict too, and is not recreated.
+        fs::remove_file(&p).unwrap();
+        let err = replace_if_unchanged(&p, b"third", Some(b"first")).unwrap_err();
+        assert!(matches!(err, WriteError::Conflict { .. }));
+        assert!(!p.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_target_is_replaced_link_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let real_dir = dir.path().join("dotfiles");
+        fs::create_dir(&real_dir).unwrap();
+        let real = real_dir.join("openclaw.json");
+        fs::write(&real, b"old").unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.path().join("openclaw.json");
+        std::os::unix::fs::symlink("dotfiles/openclaw.json", &link).unwrap();
+
+        replace_if_unchanged(&link, b"new", Some(b"old")).unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            fs::read_link(&link).unwrap(),
+            Path::new("dotfiles/openclaw.json")
+        );
+        assert_eq!(fs::read(&real).unwrap(), b"new");
+        assert_eq!(mode_of(&real), 0o600);
+        assert!(leftovers(dir.path()).is_empty());
+        assert!(leftovers(&real_dir).is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_loop_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        let err = write_new_or_replace(&a, b"x", 0o600).unwrap_err();
+        assert!(matches!(err, WriteError::Io { .. }), "{err:?}");
+        assert!(err.to_string().contains("symlinks"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_new_or_replace_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        write_new_or_replace(&p, b"1", 0o640).unwrap();
+        assert_eq!(mode_of(&p), 0o640);
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+        write_new_or_replace(&p, b"2", 0o644).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"2");
+        assert_eq!(mode_of(&p), 0o600, "an existing file keeps its mode");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn failed_rename_leaves_target_and_no_temp() {
+        // A directory where the file should be: the rename fails after the temp file was written.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("openclaw.json");
+        fs::create_dir(&p).unwrap();
+        fs::write(p.join("inside"), b"keep").unwrap();
+        let err = write_new_or_replace(&p, b"x", 0o600).unwrap_err();
+        match &err {
+            WriteError::Io { path, action, .. } => {
+                assert_eq!(path, &p);
+                assert_eq!(*action, "rename the temp file over");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(err.to_string().contains("openclaw.json"), "{err}");
+        assert!(p.is_dir());
+        assert_eq!(fs::read(p.join("inside")).unwrap(), b"keep");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn missing_directory_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("no-such-dir").join("f.json");
+        let err = write_new_or_replace(&p, b"x", 0o600).unwrap_err();
+        assert!(err.to_string().contains("no-such-dir"), "{err}");
+        assert!(err.to_string().contains("create a temp file in"), "{err}");
+    }
+}

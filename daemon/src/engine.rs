@@ -73,6 +73,8 @@ pub struct Engine {
     failed_switch: Option<(String, tokio::time::Instant)>,
     all_spent_announced: bool,
     watcher: Option<WatcherHandle>,
+    /// What the watcher was last told to follow.
+    watched: Option<(LogLocation, Vec<PathBuf>)>,
     tx: mpsc::Sender<EngineMsg>,
 }
 
@@ -97,6 +99,7 @@ impl Engine {
             failed_switch: None,
             all_spent_announced: false,
             watcher: None,
+            watched: None,
             tx,
         };
         let now = engine.clock.now();
@@ -111,10 +114,8 @@ impl Engine {
     /// Where the watcher should look, from the settings and the config as read now.
     pub fn watch_targets(&self) -> WatchTargets {
         let mut config_files = vec![self.openclaw_paths.config.clone()];
-        if let Ok(cfg) = &self.config
-            && cfg.agents_file != cfg.path
-        {
-            config_files.push(cfg.agents_file.clone());
+        if let Ok(cfg) = &self.config {
+            config_files.extend(cfg.files.iter().filter(|f| **f != self.openclaw_paths.config).cloned());
         }
         WatchTargets { openclaw_state_dir: self.openclaw_paths.state_dir.clone(), config_files, log: self.log_location() }
     }
@@ -268,7 +269,6 @@ impl Engine {
 
     /// Re-reads the OpenClaw config and works out the rotation from it and the settings.
     fn reload_config(&mut self) {
-        let old_targets_log = self.log_location();
         self.config = match openclaw_config::load(&self.openclaw_paths.config) {
             Ok(cfg) => {
                 self.config_state = ConfigState::Ok;
@@ -302,11 +302,14 @@ impl Engine {
                 self.state.fallbacks.written = on_disk;
             }
         }
-        if self.watcher.is_some() && self.log_location() != old_targets_log {
-            let targets = self.watch_targets();
+        // The log may have moved (logging.file) or includes changed: tell the watcher.
+        let targets = self.watch_targets();
+        let key = (targets.log.clone(), targets.config_files.clone());
+        if self.watched.as_ref() != Some(&key) {
             if let Some(w) = &self.watcher {
                 w.send(WatcherCmd::SetTargets(targets));
             }
+            self.watched = Some(key);
         }
     }
 
@@ -410,9 +413,8 @@ impl Engine {
     /// Writes `model` as `primary` (and the managed fallbacks) and starts waiting for the gateway.
     async fn switch_to(&mut self, model: &str, reason: &str) -> Result<(), String> {
         let cfg = self.config.as_ref().map_err(Clone::clone)?.clone();
-        let (provider, id) = model.split_once('/').ok_or_else(|| format!("{model} is not a provider/model ref"))?;
-        let listed = cfg.providers.get(provider).is_some_and(|p| p.model_ids.iter().any(|m| m == id));
-        if !listed {
+        let (provider, _) = model.split_once('/').ok_or_else(|| format!("{model} is not a provider/model ref"))?;
+        if !cfg.is_listed(model) {
             return Err(format!("{model} is not listed in models.providers.{provider}.models[] of {}", cfg.path.display()));
         }
         let fallbacks = self.planned_fallbacks(model);
