@@ -1,0 +1,567 @@
+//! The usage readers against real files: SQLite agent databases built from OpenClaw's own schema,
+//! JSONL transcripts, and gateway log files.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use jiff::{Timestamp, ToSpan};
+use msclawd::usage::{CallOutcome, CallRecord, SourceErrorKind, SourceKind, SqliteCursors, SqliteSource};
+use rusqlite::{Connection, params};
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------------------------
+// A fake OpenClaw writing its agent database the way openclaw@2026.9.6 does.
+
+/// OpenClaw's agent schema v23, extracted from the npm package (see the file's header).
+const AGENT_SCHEMA: &str = include_str!("fixtures/openclaw-agent-schema-v23.sql");
+
+/// `transcript_events` before agent schema 23 (LEGACY_STORAGE_TABLES in OpenClaw's
+/// openclaw-agent-db-schema-helpers): JSON only, no compression columns.
+const LEGACY_TRANSCRIPT_EVENTS: &str = "CREATE TABLE IF NOT EXISTS transcript_events (
+  session_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  event_json TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (session_id, seq),
+  FOREIGN KEY (session_id) REFERENCES \"session_windows\"(session_id) ON DELETE CASCADE
+) STRICT;";
+
+/// The navigation projection OpenClaw stores beside a compressed event, ported from
+/// `navigationProjection` / `projectModelContextNavigationSql` / `projectResetBoundaryNavigationSql`
+/// in src/config/sessions/transcript-payload.ts (dist/transcript-payload-*.mjs of 2026.9.6).
+/// ?1 = event JSON, ?2 = report facts JSON.
+const NAVIGATION_SQL: &str = "
+WITH ev(e) AS (SELECT ?1)
+SELECT json_object('version', 1,
+  'report', json(?2),
+  'navigation', json_set(
+      (SELECT json_group_object(key, CASE type WHEN 'object' THEN json(value) WHEN 'array' THEN json(value)
+              WHEN 'true' THEN json('true') WHEN 'false' THEN json('false') ELSE value END)
+       FROM json_each(e) WHERE key IN ('type','id','parentId','targetId','appendParentId','appendMode','timestamp',
+         'version','cwd','firstKeptEntryId','reason','tokensBefore','thinkingLevel','provider','modelId','fromId',
+         'customType','display','label','name')),
+      '$.message', (SELECT json_group_object(key, CASE type WHEN 'object' THEN json(value) WHEN 'array' THEN json(value)
+              WHEN 'true' THEN json('true') WHEN 'false' THEN json('false') ELSE value END)
+       FROM json_each(e, '$.message') WHERE key IN ('role','idempotencyKey','provenance','excludeFromContext'))),
+  'reset', json_set(
+      (SELECT json_group_object(key, CASE type WHEN 'object' THEN json(value) WHEN 'array' THEN json(value)
+              WHEN 'true' THEN json('true') WHEN 'false' THEN json('false') ELSE value END)
+       FROM json_each(e) WHERE key IN ('type','id','parentId','targetId','appendParentId','appendMode','timestamp',
+         'firstKeptEntryId','customType','display')),
+      '$.message', json_object('role', json_extract(e, '$.message.role'))),
+  'model', CASE json_extract(e, '$.type') WHEN 'message' THEN json_set(
+      (SELECT json_group_object(key, CASE type WHEN 'object' THEN json(value) WHEN 'array' THEN json(value)
+              WHEN 'true' THEN json('true') WHEN 'false' THEN json('false') ELSE value END)
+       FROM json_each(e) WHERE key IN ('type','id','parentId','targetId','appendParentId','appendMode','timestamp',
+         'version','cwd','firstKeptEntryId','reason','tokensBefore','thinkingLevel','provider','modelId','fromId',
+         'customType','display','label','name')),
+      '$.message', json_set(
+        (SELECT json_group_object(key, CASE type WHEN 'object' THEN json(value) WHEN 'array' THEN json(value)
+                WHEN 'true' THEN json('true') WHEN 'false' THEN json('false') ELSE value END)
+         FROM json_each(e, '$.message') WHERE key IN ('role','provider','model','timestamp','excludeFromContext',
+           'toolCallId','toolUseId','tool_call_id','tool_use_id','callId','call_id','toolName','isError','stopReason',
+           'customType','display')),
+        '$.content', json((SELECT json_group_array(json_object('type', json_extract(value, '$.type'),
+              'id', json_extract(value, '$.id'), 'name', json_extract(value, '$.name')))
+            FROM json_each(e, '$.message.content') WHERE type = 'object'
+              AND json_extract(value, '$.type') IN ('toolCall','toolUse','functionCall'))),
+        '$.command', '', '$.output', '',
+        '$.providerReplay', json_object('type', json_extract(e, '$.message.providerReplay.type')),
+        '$.details', json_object('openclawSyntheticMissingToolResult', json('false'))))
+    ELSE (SELECT json_group_object(key, CASE type WHEN 'object' THEN json(value) WHEN 'array' THEN json(value)
+              WHEN 'true' THEN json('true') WHEN 'false' THEN json('false') ELSE value END)
+       FROM json_each(e) WHERE key IN ('type','id','parentId','timestamp')) END,
+  'modelBytes', octet_length(e),
+  'modelWithoutCheckpointBytes', octet_length(json_remove(e, '$.message.providerReplay')),
+  'withoutCustomDataBytes', octet_length(json_remove(e, '$.data')))
+FROM ev";
+
+struct FakeAgentDb {
+    path: PathBuf,
+    conn: Connection,
+    legacy: bool,
+}
+
+fn agent_db_path(state: &Path, agent: &str) -> PathBuf {
+    state.join("agents").join(agent).join("agent").join("openclaw-agent.sqlite")
+}
+
+impl FakeAgentDb {
+    fn create(state: &Path, agent: &str) -> FakeAgentDb {
+        Self::create_at(&agent_db_path(state, agent), agent, false)
+    }
+
+    fn create_legacy(state: &Path, agent: &str) -> FakeAgentDb {
+        Self::create_at(&agent_db_path(state, agent), agent, true)
+    }
+
+    fn create_at(path: &Path, agent: &str, legacy: bool) -> FakeAgentDb {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = OFF;")
+            .unwrap();
+        let schema = if legacy {
+            let start = AGENT_SCHEMA.find("CREATE TABLE IF NOT EXISTS transcript_events (").unwrap();
+            let end = start + AGENT_SCHEMA[start..].find(") STRICT;").unwrap() + ") STRICT;".len();
+            format!("{}{}{}", &AGENT_SCHEMA[..start], LEGACY_TRANSCRIPT_EVENTS, &AGENT_SCHEMA[end..])
+        } else {
+            AGENT_SCHEMA.to_owned()
+        };
+        conn.execute_batch(&schema).unwrap();
+        let version = if legacy { 22 } else { 23 };
+        conn.execute_batch(&format!("PRAGMA user_version = {version};")).unwrap();
+        conn.execute(
+            "INSERT INTO schema_meta (meta_key, role, schema_version, agent_id, app_version, created_at, updated_at)
+             VALUES ('primary', 'agent', ?1, ?2, '2026.9.6', ?3, ?3)",
+            params![version, agent, Timestamp::now().as_millisecond()],
+        )
+        .unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        FakeAgentDb { path: path.to_path_buf(), conn, legacy }
+    }
+
+    /// A session the way OpenClaw creates one: node (marked valid after the trigger reset it),
+    /// window, then the session header as seq 0.
+    fn add_session(&self, session_id: &str, at: Timestamp) {
+        let ms = at.as_millisecond();
+        let key = format!("agent:main:{session_id}");
+        let entry = json!({"sessionId": session_id, "updatedAt": ms}).to_string();
+        self.conn
+            .execute(
+                "INSERT INTO session_nodes (session_key, current_session_id, entry_json, entry_valid, updated_at, created_at, created_via)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?4, 'operator')",
+                params![key, session_id, entry, ms],
+            )
+            .unwrap();
+        let valid: i64 = self.conn.query_row("SELECT entry_valid FROM session_nodes WHERE session_key = ?1", [&key], |r| r.get(0)).unwrap();
+        assert_eq!(valid, 0, "OpenClaw's trigger marks a new node for validation");
+        self.conn.execute("UPDATE session_nodes SET entry_valid = 1 WHERE session_key = ?1", [&key]).unwrap();
+        self.conn
+            .execute(
+                "INSERT INTO session_windows (session_id, session_key, reason, created_at, updated_at) VALUES (?1, ?2, 'initial', ?3, ?3)",
+                params![session_id, key, ms],
+            )
+            .unwrap();
+        let header = json!({"type": "session", "version": 4, "id": session_id, "timestamp": at.to_string(), "cwd": "/work"});
+        self.append_at(session_id, &header, at);
+    }
+
+    fn next_seq(&self, session_id: &str) -> i64 {
+        self.conn
+            .query_row("SELECT coalesce(max(seq) + 1, 0) FROM transcript_events WHERE session_id = ?1", [session_id], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// Appends an event like prepareTranscriptPayload: compressed (zstd level 1 with checksum,
+    /// plus navigation) when it is ≥ 1 KiB, has no `\u` escape and saves enough; JSON otherwise.
+    fn append_at(&self, session_id: &str, event: &Value, created: Timestamp) -> i64 {
+        let seq = self.next_seq(session_id);
+        self.insert_row(session_id, seq, event, created);
+        seq
+    }
+
+    fn insert_row(&self, session_id: &str, seq: i64, event: &Value, created: Timestamp) {
+        let text = event.to_string();
+        let raw = text.len();
+        if self.legacy {
+            self.conn
+                .execute(
+                    "INSERT INTO transcript_events (session_id, seq, event_json, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![session_id, seq, text, created.as_millisecond()],
+                )
+                .unwrap();
+            return;
+        }
+        let mut compressed = None;
+        if raw >= 1024 && !text.contains("\\u") && event["type"] != "session" {
+            let mut enc = zstd::stream::Encoder::new(Vec::new(), 1).unwrap();
+            enc.include_checksum(true).unwrap();
+            enc.write_all(text.as_bytes()).unwrap();
+            let blob = enc.finish().unwrap();
+            let max_stored = raw - std::cmp::max(64, raw.div_ceil(10));
+            let report = json!({"kind": "canonical", "hasParentId": event.get("parentId").is_some(),
+                "entry": {"id": event["id"], "parentId": event["parentId"], "timestamp": event["timestamp"], "type": event["type"]}});
+            let nav: String = self.conn.query_row(NAVIGATION_SQL, params![text, report.to_string()], |r| r.get(0)).unwrap();
+            if blob.len() + nav.len() <= max_stored {
+                compressed = Some((blob, nav));
+            }
+        }
+        match compressed {
+            Some((blob, nav)) => self.conn.execute(
+                "INSERT INTO transcript_events (session_id, seq, event_json, created_at, event_zstd, event_utf8_bytes, navigation_json)
+                 VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6)",
+                params![session_id, seq, created.as_millisecond(), blob, raw as i64, nav],
+            ),
+            None => self.conn.execute(
+                "INSERT INTO transcript_events (session_id, seq, event_json, created_at, event_zstd, event_utf8_bytes, navigation_json)
+                 VALUES (?1, ?2, ?3, ?4, NULL, ?5, NULL)",
+                params![session_id, seq, text, created.as_millisecond(), raw as i64],
+            ),
+        }
+        .unwrap();
+    }
+
+    fn is_compressed(&self, session_id: &str, seq: i64) -> bool {
+        self.conn
+            .query_row(
+                "SELECT event_zstd IS NOT NULL FROM transcript_events WHERE session_id = ?1 AND seq = ?2",
+                params![session_id, seq],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+}
+
+// Events, shaped like OpenClaw's (see research: openclaw.md §3).
+
+fn assistant(id: &str, provider: &str, model: &str, stop: &str, at: Timestamp, text_len: usize) -> Value {
+    let text: String = "The quick brown fox jumps over the lazy dog. ".repeat(text_len / 45 + 1)[..text_len].to_owned();
+    json!({"type": "message", "id": id, "parentId": "p0", "timestamp": at.to_string(),
+        "message": {"role": "assistant", "content": [{"type": "text", "text": text}], "api": "openai-completions",
+            "provider": provider, "model": model,
+            "usage": {"input": 10, "output": 5, "cacheRead": 0, "cacheWrite": 0, "totalTokens": 15,
+                      "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0, "total": 0}},
+            "stopReason": stop, "timestamp": at.as_millisecond()}})
+}
+
+fn assistant_error(id: &str, model: &str, code: &str, message: &str, at: Timestamp, pad: usize) -> Value {
+    let mut ev = assistant(id, "modelscope", model, "error", at, pad.max(1));
+    if pad == 0 {
+        ev["message"]["content"] = json!([]);
+    }
+    ev["message"]["errorMessage"] = json!(message);
+    ev["message"]["errorCode"] = json!(code);
+    ev
+}
+
+fn user(id: &str, at: Timestamp, text_len: usize) -> Value {
+    json!({"type": "message", "id": id, "parentId": null, "timestamp": at.to_string(),
+        "message": {"role": "user", "content": "x".repeat(text_len), "timestamp": at.as_millisecond()}})
+}
+
+fn tool_result(id: &str, at: Timestamp, text_len: usize) -> Value {
+    json!({"type": "message", "id": id, "parentId": "p", "timestamp": at.to_string(),
+        "message": {"role": "toolResult", "toolCallId": "c1", "toolName": "read", "isError": false,
+            "content": [{"type": "text", "text": "assistant output line\n".repeat(text_len / 22 + 1)}], "timestamp": at.as_millisecond()}})
+}
+
+fn mirror(id: &str, at: Timestamp) -> Value {
+    json!({"type": "message", "id": id, "parentId": "p", "timestamp": at.to_string(),
+        "message": {"role": "assistant", "content": [{"type": "text", "text": "delivered"}], "api": "openclaw-transcript",
+            "provider": "openclaw", "model": "delivery-mirror", "stopReason": "stop", "timestamp": at.as_millisecond()}})
+}
+
+const QWEN: &str = "Qwen/Qwen3.5-397B-A17B";
+const GLM: &str = "ZhipuAI/GLM-5";
+
+fn now_ms() -> Timestamp {
+    Timestamp::from_millisecond(Timestamp::now().as_millisecond()).unwrap()
+}
+
+fn summary(records: &[CallRecord]) -> Vec<(String, CallOutcome)> {
+    records.iter().map(|r| (r.model.clone(), r.outcome.clone())).collect()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQLite
+
+#[test]
+fn sqlite_json_and_zstd_rows_are_read_once_and_new_rows_seen_through_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let db = FakeAgentDb::create(state, "main");
+    db.conn.execute_batch("PRAGMA wal_autocheckpoint = 0;").unwrap();
+    let t0 = now_ms() - 10.minutes();
+    let since = t0 - 1.hour();
+    db.add_session("s1", t0);
+    db.append_at("s1", &user("u1", t0, 20), t0);
+    let small_ok = db.append_at("s1", &assistant("a1", "modelscope", QWEN, "stop", t0 + 1.second(), 40), t0 + 2.seconds());
+    let big_tool = db.append_at("s1", &tool_result("t1", t0, 5000), t0 + 3.seconds());
+    let big_ok = db.append_at("s1", &assistant("a2", "modelscope", QWEN, "toolUse", t0 + 4.seconds(), 4000), t0 + 5.seconds());
+    db.append_at("s1", &mirror("m1", t0 + 6.seconds()), t0 + 6.seconds());
+    let big_mirror = db.append_at("s1", &{
+        let mut m = mirror("m2", t0 + 6.seconds());
+        m["message"]["content"][0]["text"] = json!("delivered again. ".repeat(200));
+        m
+    }, t0 + 6.seconds());
+    let big_429 = db.append_at(
+        "s1",
+        &assistant_error("a3", QWEN, "429", "429 {\"errors\":{\"message\":\"Request limit exceeded.\"}}", t0 + 7.seconds(), 3000),
+        t0 + 150.seconds(),
+    );
+    db.append_at("s1", &assistant_error("a4", GLM, "400", "400 Model ZhipuAI/GLM-5 has no provider supported", t0 + 8.seconds(), 0), t0 + 151.seconds());
+    db.append_at("s1", &assistant("a5", "other", "gpt-x", "length", t0 + 9.seconds(), 10), t0 + 152.seconds());
+    assert!(!db.is_compressed("s1", small_ok));
+    assert!(db.is_compressed("s1", big_tool) && db.is_compressed("s1", big_ok) && db.is_compressed("s1", big_429) && db.is_compressed("s1", big_mirror));
+
+    let mut src = SqliteSource::new(state, SqliteCursors::default());
+    let got = src.poll(since).unwrap();
+    assert_eq!(
+        summary(&got),
+        vec![
+            (QWEN.into(), CallOutcome::Success),
+            (QWEN.into(), CallOutcome::Success),
+            (QWEN.into(), CallOutcome::RateLimited { retry_loop_failed: true }),
+            (GLM.into(), CallOutcome::Gone { detail: "400 Model ZhipuAI/GLM-5 has no provider supported".into() }),
+            ("gpt-x".into(), CallOutcome::Success),
+        ]
+    );
+    assert!(got.iter().all(|r| r.source == SourceKind::Sqlite));
+    assert_eq!(got[0].provider, "modelscope");
+    assert_eq!(got[0].at, t0 + 1.second(), "message.timestamp, not the row time");
+    assert_eq!(got[2].at, t0 + 7.seconds());
+    assert_eq!(src.records_seen(), 5);
+    assert!(src.poll(since).unwrap().is_empty(), "nothing new");
+
+    // OpenClaw keeps writing through its own connection; with no checkpoint the rows exist only
+    // in the -wal file.
+    let t1 = t0 + 5.minutes();
+    db.append_at("s1", &assistant("a6", "modelscope", "marker-model-only-in-wal", "stop", t1, 30), t1);
+    db.append_at("s1", &assistant("a7", "modelscope", QWEN, "stop", t1, 3000), t1);
+    let main_file = fs::read(&db.path).unwrap();
+    let wal = fs::read(db.path.with_extension("sqlite-wal")).unwrap();
+    assert!(!contains(&main_file, "marker-model-only-in-wal") && contains(&wal, "marker-model-only-in-wal"));
+    let got = src.poll(since).unwrap();
+    assert_eq!(summary(&got), vec![("marker-model-only-in-wal".into(), CallOutcome::Success), (QWEN.into(), CallOutcome::Success)]);
+
+    // The reader holds no read transaction between polls: a full checkpoint goes through.
+    let (busy, _, _): (i64, i64, i64) =
+        db.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap();
+    assert_eq!(busy, 0, "checkpoint not blocked by the reader");
+    db.append_at("s1", &assistant("a8", "modelscope", GLM, "stop", t1, 30), t1);
+    assert_eq!(summary(&src.poll(since).unwrap()), vec![(GLM.into(), CallOutcome::Success)]);
+    assert!(src.take_errors().is_empty());
+}
+
+#[test]
+fn sqlite_restart_from_persisted_cursors_counts_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = FakeAgentDb::create(dir.path(), "main");
+    let t0 = now_ms() - 5.minutes();
+    let since = t0 - 1.hour();
+    db.add_session("s1", t0);
+    db.append_at("s1", &assistant("a1", "modelscope", QWEN, "stop", t0, 30), t0);
+    db.append_at("s1", &assistant("a2", "modelscope", QWEN, "stop", t0, 3000), t0);
+
+    let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
+    assert_eq!(src.poll(since).unwrap().len(), 2);
+    let saved = serde_json::to_string(src.cursors()).unwrap();
+    drop(src);
+
+    db.add_session("s2", t0);
+    db.append_at("s2", &assistant("b1", "modelscope", GLM, "stop", t0 + 1.second(), 30), t0 + 1.second());
+    db.append_at("s1", &assistant("a3", "modelscope", QWEN, "aborted", t0 + 2.seconds(), 30), t0 + 2.seconds());
+
+    let restored: SqliteCursors = serde_json::from_str(&saved).unwrap();
+    let mut src = SqliteSource::new(dir.path(), restored);
+    let got = src.poll(since).unwrap();
+    let mut models: Vec<_> = got.iter().map(|r| r.model.as_str()).collect();
+    models.sort();
+    assert_eq!(models, vec![QWEN, GLM]);
+    assert!(src.poll(since).unwrap().is_empty());
+
+    // Even a cursor that lost its session positions (an older state file) does not count twice:
+    // the remembered call keys catch it.
+    let mut state: Value = serde_json::to_value(src.cursors()).unwrap();
+    state["dbs"]["main"]["sessions"] = json!({});
+    let mut src = SqliteSource::new(dir.path(), serde_json::from_value(state).unwrap());
+    assert!(src.poll(since).unwrap().is_empty());
+}
+
+#[test]
+fn sqlite_replaced_db_with_the_same_rows_is_not_counted_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let db = FakeAgentDb::create(state, "main");
+    let t0 = now_ms() - 5.minutes();
+    let since = t0 - 1.hour();
+    db.add_session("s1", t0);
+    db.append_at("s1", &assistant("a1", "modelscope", QWEN, "stop", t0, 30), t0);
+    db.append_at("s1", &assistant("a2", "modelscope", QWEN, "stop", t0 + 1.second(), 3000), t0 + 1.second());
+    let mut src = SqliteSource::new(state, SqliteCursors::default());
+    assert_eq!(src.poll(since).unwrap().len(), 2);
+
+    // A copy with the same rows plus one, renamed over the original (restore, doctor repair...).
+    let copy = state.join("copy.sqlite");
+    db.conn.execute("VACUUM INTO ?1", [copy.to_str().unwrap()]).unwrap();
+    {
+        let c = Connection::open(&copy).unwrap();
+        c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;").unwrap();
+        let fake = FakeAgentDb { path: copy.clone(), conn: c, legacy: false };
+        fake.append_at("s1", &assistant("a9", "modelscope", GLM, "stop", t0 + 2.seconds(), 30), t0 + 2.seconds());
+        fake.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+    }
+    drop(db);
+    for ext in ["sqlite-wal", "sqlite-shm"] {
+        let _ = fs::remove_file(agent_db_path(state, "main").with_extension(ext));
+    }
+    fs::rename(&copy, agent_db_path(state, "main")).unwrap();
+    let got = src.poll(since).unwrap();
+    assert_eq!(summary(&got), vec![(GLM.into(), CallOutcome::Success)]);
+
+    // And the same across a restart that finds a replaced file (persisted inode differs).
+    let saved = serde_json::to_string(src.cursors()).unwrap();
+    let path = agent_db_path(state, "main");
+    let tmp = state.join("restored.sqlite");
+    fs::copy(&path, &tmp).unwrap();
+    fs::rename(&tmp, &path).unwrap(); // a new inode: the old one still existed while it was made
+    let mut src = SqliteSource::new(state, serde_json::from_str(&saved).unwrap());
+    assert!(src.poll(since).unwrap().is_empty());
+}
+
+#[test]
+fn sqlite_rewritten_tail_with_seq_going_backwards_is_reread_without_double_counting() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = FakeAgentDb::create(dir.path(), "main");
+    let t0 = now_ms() - 5.minutes();
+    let since = t0 - 1.hour();
+    db.add_session("s1", t0);
+    for i in 0..5 {
+        db.append_at("s1", &assistant(&format!("a{i}"), "modelscope", QWEN, "stop", t0 + i.seconds(), 30), t0 + i.seconds());
+    }
+    let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
+    assert_eq!(src.poll(since).unwrap().len(), 5);
+    // OpenClaw rewrites a suffix: deletes seq >= 3, writes back one old event and one new one,
+    // so the last seq is lower than before.
+    db.conn.execute("DELETE FROM transcript_events WHERE session_id = 's1' AND seq >= 3", []).unwrap();
+    db.insert_row("s1", 3, &assistant("a2", "modelscope", QWEN, "stop", t0 + 2.seconds(), 30), t0 + 2.seconds());
+    db.insert_row("s1", 4, &assistant("new", "modelscope", GLM, "stop", t0 + 9.seconds(), 30), t0 + 9.seconds());
+    let got = src.poll(since).unwrap();
+    assert_eq!(summary(&got), vec![(GLM.into(), CallOutcome::Success)]);
+}
+
+#[test]
+fn sqlite_locked_db_reports_an_error_keeps_its_cursor_and_others_are_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let a = FakeAgentDb::create(state, "alpha");
+    let b = FakeAgentDb::create(state, "beta");
+    let t0 = now_ms() - 5.minutes();
+    let since = t0 - 1.hour();
+    a.add_session("sa", t0);
+    b.add_session("sb", t0);
+    a.append_at("sa", &assistant("x1", "modelscope", QWEN, "stop", t0, 30), t0);
+    let mut src = SqliteSource::new(state, SqliteCursors::default());
+    assert_eq!(src.poll(since).unwrap().len(), 1);
+
+    // A long writer that holds the database exclusively (OpenClaw's maintenance uses
+    // locking_mode = EXCLUSIVE).
+    a.conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE;").unwrap();
+    a.append_at("sa", &assistant("x2", "modelscope", QWEN, "stop", t0 + 1.second(), 30), t0 + 1.second());
+    b.append_at("sb", &assistant("y1", "modelscope", GLM, "stop", t0 + 1.second(), 30), t0 + 1.second());
+    let got = src.poll(since).unwrap();
+    assert_eq!(summary(&got), vec![(GLM.into(), CallOutcome::Success)], "the other DB is still read");
+    let errors = src.take_errors();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].kind, SourceErrorKind::Locked);
+    assert!(errors[0].to_string().contains("alpha"), "{}", errors[0]);
+
+    // Only the locked DB has something new: the poll fails as a whole.
+    a.append_at("sa", &assistant("x3", "modelscope", QWEN, "stop", t0 + 2.seconds(), 30), t0 + 2.seconds());
+    let err = src.poll(since).unwrap_err();
+    assert_eq!(err.kind, SourceErrorKind::Locked);
+
+    // The writer lets go: the rows written meanwhile arrive, once.
+    a.conn.execute_batch("PRAGMA locking_mode = NORMAL;").unwrap();
+    let _: i64 = a.conn.query_row("SELECT count(*) FROM transcript_events", [], |r| r.get(0)).unwrap();
+    let got = src.poll(since).unwrap();
+    assert_eq!(got.len(), 2);
+    assert!(src.poll(since).unwrap().is_empty());
+}
+
+#[test]
+fn sqlite_corrupt_db_is_an_error_and_the_others_are_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let good = FakeAgentDb::create(state, "good");
+    let t0 = now_ms() - 5.minutes();
+    good.add_session("s", t0);
+    good.append_at("s", &assistant("a", "modelscope", QWEN, "stop", t0, 30), t0);
+    let bad = agent_db_path(state, "bad");
+    fs::create_dir_all(bad.parent().unwrap()).unwrap();
+    fs::write(&bad, vec![0x42u8; 8192]).unwrap();
+
+    let mut src = SqliteSource::new(state, SqliteCursors::default());
+    let got = src.poll(t0 - 1.hour()).unwrap();
+    assert_eq!(got.len(), 1);
+    let errors = src.take_errors();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].kind, SourceErrorKind::Corrupt);
+    assert_eq!(errors[0].path, bad);
+    // It keeps failing (and the good one keeps working) without panics.
+    good.append_at("s", &assistant("b", "modelscope", QWEN, "stop", t0, 30), t0);
+    assert_eq!(src.poll(t0 - 1.hour()).unwrap().len(), 1);
+    assert_eq!(src.take_errors().len(), 1);
+}
+
+#[test]
+fn sqlite_first_sight_skips_rows_before_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = FakeAgentDb::create(dir.path(), "main");
+    let today = now_ms() - 1.hour();
+    let yesterday = today - 20.hours();
+    db.add_session("old", yesterday);
+    db.append_at("old", &assistant("o1", "modelscope", QWEN, "stop", yesterday, 30), yesterday);
+    db.add_session("mixed", yesterday);
+    db.append_at("mixed", &assistant("m1", "modelscope", QWEN, "stop", yesterday, 3000), yesterday);
+    db.append_at("mixed", &assistant("m2", "modelscope", GLM, "stop", today, 3000), today);
+    // written today but the call itself was before `since`: not returned either
+    db.append_at("mixed", &assistant("m3", "modelscope", QWEN, "stop", today - 2.hours(), 30), today);
+
+    let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
+    let got = src.poll(today - 30.minutes()).unwrap();
+    assert_eq!(summary(&got), vec![(GLM.into(), CallOutcome::Success)]);
+}
+
+#[test]
+fn sqlite_legacy_json_only_schema_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = FakeAgentDb::create_legacy(dir.path(), "main");
+    let t0 = now_ms() - 5.minutes();
+    db.add_session("s", t0);
+    db.append_at("s", &assistant("a", "modelscope", QWEN, "stop", t0, 3000), t0);
+    db.append_at("s", &assistant_error("b", QWEN, "429", "429 Request limit exceeded.", t0, 0), t0);
+    db.append_at("s", &mirror("c", t0), t0);
+    let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
+    let got = src.poll(t0 - 1.hour()).unwrap();
+    assert_eq!(
+        summary(&got),
+        vec![(QWEN.into(), CallOutcome::Success), (QWEN.into(), CallOutcome::RateLimited { retry_loop_failed: true })]
+    );
+}
+
+#[test]
+fn sqlite_missing_state_dir_is_empty_and_a_db_appearing_later_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
+    let t0 = now_ms() - 5.minutes();
+    assert!(src.poll(t0).unwrap().is_empty());
+    assert_eq!(src.watch_paths(), vec![dir.path().join("agents")]);
+    let db = FakeAgentDb::create(dir.path(), "main");
+    db.add_session("s", t0);
+    db.append_at("s", &assistant("a", "modelscope", QWEN, "stop", t0, 30), t0);
+    assert_eq!(src.poll(t0 - 1.minute()).unwrap().len(), 1);
+}
+
+#[test]
+fn sqlite_an_idle_db_is_skipped_but_the_next_commit_is_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = FakeAgentDb::create(dir.path(), "main");
+    let t0 = now_ms() - 5.minutes();
+    db.add_session("s", t0);
+    db.append_at("s", &assistant("a", "modelscope", QWEN, "stop", t0, 30), t0);
+    let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
+    assert_eq!(src.poll(t0 - 1.hour()).unwrap().len(), 1);
+    // Let the files' mtimes settle so the reader trusts "unchanged" and skips the DB...
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert!(src.poll(t0 - 1.hour()).unwrap().is_empty());
+    assert!(src.poll(t0 - 1.hour()).unwrap().is_empty());
+    // ...which must not hide the next commit.
+    db.append_at("s", &assistant("b", "modelscope", GLM, "stop", t0, 30), t0);
+    assert_eq!(summary(&src.poll(t0 - 1.hour()).unwrap()), vec![(GLM.into(), CallOutcome::Success)]);
+}
