@@ -565,3 +565,143 @@ fn sqlite_an_idle_db_is_skipped_but_the_next_commit_is_seen() {
     db.append_at("s", &assistant("b", "modelscope", GLM, "stop", t0, 30), t0);
     assert_eq!(summary(&src.poll(t0 - 1.hour()).unwrap()), vec![(GLM.into(), CallOutcome::Success)]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// JSONL
+
+use msclawd::usage::{JsonlCursors, JsonlSource};
+
+fn sessions_dir(state: &Path, agent: &str) -> PathBuf {
+    let d = state.join("agents").join(agent).join("sessions");
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn line(ev: &Value) -> String {
+    format!("{ev}\n")
+}
+
+fn append(path: &Path, text: &str) {
+    fs::OpenOptions::new().create(true).append(true).open(path).unwrap().write_all(text.as_bytes()).unwrap();
+}
+
+fn header(id: &str, at: Timestamp) -> String {
+    line(&json!({"type": "session", "version": 3, "id": id, "timestamp": at.to_string(), "cwd": "/work"}))
+}
+
+#[test]
+fn jsonl_partial_last_line_waits_for_its_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    let sessions = sessions_dir(dir.path(), "main");
+    let t0 = now_ms() - 5.minutes();
+    let f = sessions.join("0b8e6d1c-aaaa.jsonl");
+    append(&f, &header("0b8e6d1c-aaaa", t0));
+    append(&f, &line(&user("u1", t0, 10)));
+    append(&f, &line(&assistant("a1", "modelscope", QWEN, "stop", t0, 50)));
+    let second = line(&assistant("a2", "modelscope", GLM, "toolUse", t0 + 1.second(), 50));
+    let (head, tail) = second.split_at(second.len() / 2);
+    append(&f, head);
+
+    let mut src = JsonlSource::new(dir.path(), JsonlCursors::default());
+    let since = t0 - 1.hour();
+    assert_eq!(summary(&src.poll(since).unwrap()), vec![(QWEN.into(), CallOutcome::Success)]);
+    assert!(src.poll(since).unwrap().is_empty(), "half a line is not read");
+    append(&f, tail);
+    let got = src.poll(since).unwrap();
+    assert_eq!(summary(&got), vec![(GLM.into(), CallOutcome::Success)]);
+    assert_eq!(got[0].source, SourceKind::Jsonl);
+    assert_eq!(got[0].at, t0 + 1.second());
+    assert_eq!(src.garbled_lines(), 0, "the half line was never taken for garbage");
+    assert_eq!(src.records_seen(), 2);
+}
+
+#[test]
+fn jsonl_truncated_or_replaced_file_is_reread_without_double_counting() {
+    let dir = tempfile::tempdir().unwrap();
+    let sessions = sessions_dir(dir.path(), "main");
+    let t0 = now_ms() - 5.minutes();
+    let since = t0 - 1.hour();
+    let f = sessions.join("s1.jsonl");
+    let base = [header("s1", t0), line(&assistant("a1", "modelscope", QWEN, "stop", t0, 50)), line(&assistant("a2", "modelscope", QWEN, "stop", t0, 50))].concat();
+    fs::write(&f, &base).unwrap();
+    let mut src = JsonlSource::new(dir.path(), JsonlCursors::default());
+    assert_eq!(src.poll(since).unwrap().len(), 2);
+
+    // Truncated, then written again shorter: the old calls plus one new one.
+    let shorter = [header("s1", t0), line(&assistant("a1", "modelscope", QWEN, "stop", t0, 50)), line(&assistant("b1", "modelscope", GLM, "stop", t0, 5))].concat();
+    assert!(shorter.len() < base.len());
+    fs::OpenOptions::new().write(true).truncate(true).open(&f).unwrap().write_all(shorter.as_bytes()).unwrap();
+    assert_eq!(summary(&src.poll(since).unwrap()), vec![(GLM.into(), CallOutcome::Success)]);
+
+    // Replaced by an atomic rewrite (new inode), longer than before.
+    let longer = [shorter.clone(), line(&assistant("a2", "modelscope", QWEN, "stop", t0, 50)), line(&assistant("c1", "other", "m-c", "stop", t0, 50))].concat();
+    let tmp = sessions.join(".s1.jsonl.tmp");
+    fs::write(&tmp, &longer).unwrap();
+    fs::rename(&tmp, &f).unwrap();
+    assert_eq!(summary(&src.poll(since).unwrap()), vec![("m-c".into(), CallOutcome::Success)]);
+
+    // Restart from persisted cursors: nothing again; an append is read once.
+    let saved = serde_json::to_string(src.cursors()).unwrap();
+    let mut src = JsonlSource::new(dir.path(), serde_json::from_str(&saved).unwrap());
+    assert!(src.poll(since).unwrap().is_empty());
+    append(&f, &line(&assistant_error("e1", QWEN, "429", "429 Request limit exceeded.", t0 + 1.second(), 0)));
+    assert_eq!(summary(&src.poll(since).unwrap()), vec![(QWEN.into(), CallOutcome::RateLimited { retry_loop_failed: true })]);
+}
+
+#[test]
+fn jsonl_skips_trajectories_mirrors_and_garbled_lines_and_reads_topic_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = now_ms() - 5.minutes();
+    let since = t0 - 1.hour();
+    let main = sessions_dir(dir.path(), "main");
+    let work = sessions_dir(dir.path(), "work");
+    // trajectory: same shapes would count if read
+    fs::write(main.join("s1.trajectory.jsonl"), line(&assistant("t1", "modelscope", QWEN, "stop", t0, 20))).unwrap();
+    fs::write(main.join("s1.trajectory-path.json"), "{}").unwrap();
+    fs::write(main.join("sessions.json"), r#"{"agent:main:main":{"sessionId":"s1"}}"#).unwrap();
+    fs::create_dir_all(main.join("session-sqlite-import-archive")).unwrap();
+    fs::write(main.join("session-sqlite-import-archive").join("old.jsonl"), line(&assistant("x", "modelscope", QWEN, "stop", t0, 20))).unwrap();
+    fs::write(
+        main.join("s1.jsonl"),
+        [
+            header("s1", t0),
+            "{\"type\":\"message\",\"id\":\"broken\n".into(),
+            "not json at all\n".into(),
+            "\n".into(),
+            "[1,2,3]\n".into(),
+            line(&mirror("m1", t0)),
+            line(&json!({"type": "message", "id": "gi", "message": {"role": "assistant", "provider": "openclaw", "model": "gateway-injected", "stopReason": "stop", "timestamp": t0.as_millisecond()}})),
+            line(&assistant("a1", "modelscope", QWEN, "stop", t0, 20)),
+            "\u{0}\u{1}\u{ff}garbage\n".into(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    fs::write(work.join("s2-topic-42.jsonl"), [header("s2", t0), line(&assistant("b1", "modelscope", GLM, "stop", t0, 20))].concat()).unwrap();
+
+    let mut src = JsonlSource::new(dir.path(), JsonlCursors::default());
+    let mut got = summary(&src.poll(since).unwrap());
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, vec![(QWEN.into(), CallOutcome::Success), (GLM.into(), CallOutcome::Success)]);
+    assert_eq!(src.garbled_lines(), 4);
+    assert!(src.take_errors().is_empty());
+}
+
+#[test]
+fn jsonl_old_files_are_not_read_on_first_sight_but_followed_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let sessions = sessions_dir(dir.path(), "main");
+    let t0 = now_ms() - 5.minutes();
+    let yesterday = t0 - 24.hours();
+    let f = sessions.join("old.jsonl");
+    // A call with a fresh timestamp in a file untouched since yesterday: proves the file was
+    // skipped unread, not just filtered by time.
+    fs::write(&f, [header("old", yesterday), line(&assistant("a1", "modelscope", QWEN, "stop", t0, 20))].concat()).unwrap();
+    let file = fs::File::options().write(true).open(&f).unwrap();
+    file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_millis(yesterday.as_millisecond() as u64)).unwrap();
+    drop(file);
+    let mut src = JsonlSource::new(dir.path(), JsonlCursors::default());
+    assert!(src.poll(t0 - 1.hour()).unwrap().is_empty());
+    append(&f, &line(&assistant("a2", "modelscope", GLM, "stop", t0, 20)));
+    assert_eq!(summary(&src.poll(t0 - 1.hour()).unwrap()), vec![(GLM.into(), CallOutcome::Success)]);
+}
