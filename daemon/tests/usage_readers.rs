@@ -705,3 +705,211 @@ fn jsonl_old_files_are_not_read_on_first_sight_but_followed_after() {
     append(&f, &line(&assistant("a2", "modelscope", GLM, "stop", t0, 20)));
     assert_eq!(summary(&src.poll(t0 - 1.hour()).unwrap()), vec![(GLM.into(), CallOutcome::Success)]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Gateway log
+
+use msclawd::usage::{GatewayLogCursor, GatewayLogSource, GatewaySignal, LogLocation};
+
+/// A tslog line as OpenClaw's file transport writes it.
+fn log_line(subsystem: &str, msg: &str, time: &str) -> String {
+    let v = json!({"0": json!({"subsystem": subsystem}).to_string(), "1": msg,
+        "_meta": {"runtime": "node", "runtimeVersion": "22.22.3", "hostname": "box", "name": json!({"subsystem": subsystem}).to_string(),
+                  "parentNames": ["openclaw"], "date": "2026-07-09T01:41:50.257Z", "logLevelId": 3, "logLevelName": "INFO",
+                  "path": {"fullFilePath": "file:///x.js:1:1"}},
+        "time": time});
+    format!("{v}\n")
+}
+
+fn fetch_line(model: &str, status: u16, time: &str) -> String {
+    log_line(
+        "provider-transport-fetch",
+        &format!("[model-fetch] response provider=modelscope api=openai-completions model={model} status={status} elapsedMs=812 dispatcher=reused contentType=application/json"),
+        time,
+    )
+}
+
+fn noise(time: &str) -> String {
+    log_line("agents/embedded", "transient same-model retry 1/9 for modelscope/Qwen reason=rate_limit: delayMs=1000", time)
+}
+
+fn kinds(sigs: &[GatewaySignal]) -> Vec<String> {
+    sigs.iter()
+        .map(|s| match s {
+            GatewaySignal::ReloadApplied { paths, .. } => format!("applied {}", paths.join("+")),
+            GatewaySignal::ReloadSkipped { reason, .. } => format!("skipped {reason}"),
+            GatewaySignal::Call(r) => format!("{} {:?}", r.model, r.outcome),
+        })
+        .collect()
+}
+
+const T: &str = "2026-07-08T22:41:50.257-03:00";
+
+#[test]
+fn gateway_log_signals_garbled_lines_and_partial_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("openclaw-2026-07-08.log");
+    let text = [
+        noise(T),
+        fetch_line(QWEN, 429, T),
+        "{\"1\":\"[model-fetch] response provider=modelscope model=X status=429\", broken\n".into(),
+        "garbage [model-fetch] response not json\n".into(),
+        "plain garbage\n".into(),
+        log_line("gateway/reload", "config change detected; evaluating reload (agents.defaults.model.primary)", T),
+        log_line("gateway/reload", "config hot reload applied (agents.defaults.model.primary)", T),
+        log_line("gateway/reload", "config reload skipped (invalid config): agents.defaults.model.primary: Unknown model", T),
+        fetch_line(GLM, 200, T),
+    ]
+    .concat();
+    fs::write(&f, &text).unwrap();
+    let mut src = GatewayLogSource::new(LogLocation::Dir(dir.path().to_path_buf()), GatewayLogCursor::default()).start_at_end(false);
+    let sigs = src.poll().unwrap();
+    assert_eq!(
+        kinds(&sigs),
+        vec![
+            format!("{QWEN} RateLimited {{ retry_loop_failed: false }}"),
+            "applied agents.defaults.model.primary".into(),
+            "skipped invalid config: agents.defaults.model.primary: Unknown model".into(),
+            format!("{GLM} Success"),
+        ]
+    );
+    let GatewaySignal::Call(r) = &sigs[0] else { panic!() };
+    assert_eq!(r.at, "2026-07-09T01:41:50.257Z".parse::<Timestamp>().unwrap(), "time with its offset");
+    assert_eq!(r.source, SourceKind::GatewayLog);
+    assert_eq!(src.garbled_lines(), 2, "the two broken lines that looked relevant");
+
+    let next = fetch_line(QWEN, 429, T);
+    let (a, b) = next.split_at(40);
+    append(&f, a);
+    assert!(src.poll().unwrap().is_empty(), "a partial line waits");
+    append(&f, b);
+    assert_eq!(src.poll().unwrap().len(), 1);
+    assert_eq!(src.garbled_lines(), 2);
+    assert_eq!(src.watch_dir(), dir.path());
+}
+
+#[test]
+fn gateway_log_new_cursor_starts_at_the_end_of_the_newest_file() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("openclaw-2026-07-07.log"), fetch_line(QWEN, 429, T)).unwrap();
+    let f = dir.path().join("openclaw-2026-07-08.log");
+    // history, and a half-written line at the end
+    fs::write(&f, [fetch_line(QWEN, 429, T), fetch_line(GLM, 429, T)[..50].to_string()].concat()).unwrap();
+    let mut src = GatewayLogSource::new(LogLocation::Dir(dir.path().to_path_buf()), GatewayLogCursor::default());
+    assert!(src.poll().unwrap().is_empty());
+    // The half line is finished and a new one added: the first is taken (it started after the
+    // last complete line), nothing older is.
+    append(&f, &fetch_line(GLM, 429, T)[50..]);
+    append(&f, &fetch_line("M/new", 404, T));
+    assert_eq!(kinds(&src.poll().unwrap()), vec![format!("{GLM} RateLimited {{ retry_loop_failed: false }}"), "M/new Gone { detail: \"HTTP 404\" }".into()]);
+
+    // No file at all on first start: files that appear later are new, read from their start.
+    let empty = tempfile::tempdir().unwrap();
+    let mut src = GatewayLogSource::new(LogLocation::Dir(empty.path().join("openclaw")), GatewayLogCursor::default());
+    assert!(src.poll().unwrap().is_empty());
+    fs::create_dir_all(empty.path().join("openclaw")).unwrap();
+    fs::write(empty.path().join("openclaw").join("openclaw-2026-07-08.log"), fetch_line(QWEN, 429, T)).unwrap();
+    assert_eq!(src.poll().unwrap().len(), 1);
+}
+
+/// OpenClaw's rotateLogFile: drop .5, shift .4..1 up by one, live → .1.
+fn rotate(live: &Path) {
+    let archive = |n: u32| live.with_file_name(live.file_name().unwrap().to_str().unwrap().replace(".log", &format!(".{n}.log")));
+    let _ = fs::remove_file(archive(5));
+    for n in (1..=4).rev() {
+        if archive(n).exists() {
+            fs::rename(archive(n), archive(n + 1)).unwrap();
+        }
+    }
+    fs::rename(live, archive(1)).unwrap();
+}
+
+#[test]
+fn gateway_log_rotation_finishes_the_old_file_then_follows_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("openclaw-2026-07-08.log");
+    fs::write(&live, fetch_line("m/1", 429, T)).unwrap();
+    let mut src = GatewayLogSource::new(LogLocation::Dir(dir.path().to_path_buf()), GatewayLogCursor::default()).start_at_end(false);
+    assert_eq!(src.poll().unwrap().len(), 1);
+
+    // More lines, then a size rotation (twice, before the next poll): live → .1 → .2.
+    append(&live, &fetch_line("m/2", 429, T));
+    rotate(&live);
+    fs::write(&live, fetch_line("m/3", 429, T)).unwrap();
+    rotate(&live);
+    fs::write(&live, fetch_line("m/4", 429, T)).unwrap();
+    assert!(dir.path().join("openclaw-2026-07-08.2.log").exists());
+    let models: Vec<String> = src.poll().unwrap().iter().map(|s| match s { GatewaySignal::Call(r) => r.model.clone(), _ => panic!() }).collect();
+    assert_eq!(models, vec!["m/2", "m/3", "m/4"]);
+
+    // Restart from the persisted cursor after another rotation while down.
+    let saved = serde_json::to_string(src.cursor()).unwrap();
+    drop(src);
+    append(&live, &fetch_line("m/5", 429, T));
+    rotate(&live);
+    fs::write(&live, fetch_line("m/6", 429, T)).unwrap();
+    let mut src = GatewayLogSource::new(LogLocation::Dir(dir.path().to_path_buf()), serde_json::from_str(&saved).unwrap());
+    let models: Vec<String> = src.poll().unwrap().iter().map(|s| match s { GatewaySignal::Call(r) => r.model.clone(), _ => panic!() }).collect();
+    assert_eq!(models, vec!["m/5", "m/6"]);
+    assert!(src.poll().unwrap().is_empty());
+}
+
+#[test]
+fn gateway_log_new_days_file_and_a_recreated_directory() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("openclaw");
+    fs::create_dir_all(&dir).unwrap();
+    let day1 = dir.join("openclaw-2026-07-08.log");
+    fs::write(&day1, fetch_line("d1/a", 429, T)).unwrap();
+    let mut src = GatewayLogSource::new(LogLocation::Dir(dir.clone()), GatewayLogCursor::default()).start_at_end(false);
+    assert_eq!(src.poll().unwrap().len(), 1);
+    // The last lines of the old day and the first of the new one, before one poll.
+    append(&day1, &fetch_line("d1/b", 429, T));
+    let day2 = dir.join("openclaw-2026-07-09.log");
+    fs::write(&day2, fetch_line("d2/a", 429, T)).unwrap();
+    let models: Vec<String> = src.poll().unwrap().iter().map(|s| match s { GatewaySignal::Call(r) => r.model.clone(), _ => panic!() }).collect();
+    assert_eq!(models, vec!["d1/b", "d2/a"]);
+    // (OpenClaw picks the file per line by the current date and flushes in order, so nothing
+    // is written to an old day's file once the new one exists.)
+
+    // The directory removed (reboot cleans /tmp) and recreated.
+    fs::remove_dir_all(&dir).unwrap();
+    assert!(src.poll().unwrap().is_empty());
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("openclaw-2026-07-09.log"), [fetch_line("r/a", 429, T), fetch_line("r/b", 429, T)].concat()).unwrap();
+    let models: Vec<String> = src.poll().unwrap().iter().map(|s| match s { GatewaySignal::Call(r) => r.model.clone(), _ => panic!() }).collect();
+    assert_eq!(models, vec!["r/a", "r/b"]);
+}
+
+#[test]
+fn gateway_log_profiles_and_a_fixed_file() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("openclaw-2026-07-08.log"), fetch_line("default/a", 429, T)).unwrap();
+    fs::write(dir.path().join("openclaw-work-2026-07-09.log"), fetch_line("work/a", 429, T)).unwrap();
+    let pinned = |profile: Option<&str>| {
+        let loc = LogLocation::ProfileDir { dir: dir.path().to_path_buf(), profile: profile.map(str::to_owned) };
+        let mut src = GatewayLogSource::new(loc, GatewayLogCursor::default()).start_at_end(false);
+        kinds(&src.poll().unwrap())
+    };
+    assert_eq!(pinned(None), vec!["default/a RateLimited { retry_loop_failed: false }"]);
+    assert_eq!(pinned(Some("work")), vec!["work/a RateLimited { retry_loop_failed: false }"]);
+    // unpinned: the newest file's profile, and it stays with it
+    let mut src = GatewayLogSource::new(LogLocation::Dir(dir.path().to_path_buf()), GatewayLogCursor::default()).start_at_end(false);
+    assert_eq!(kinds(&src.poll().unwrap()), vec!["work/a RateLimited { retry_loop_failed: false }"]);
+    fs::write(dir.path().join("openclaw-2026-07-10.log"), fetch_line("default/b", 429, T)).unwrap();
+    append(&dir.path().join("openclaw-work-2026-07-09.log"), &fetch_line("work/b", 429, T));
+    assert_eq!(kinds(&src.poll().unwrap()), vec!["work/b RateLimited { retry_loop_failed: false }"]);
+
+    // logging.file: one fixed file, rotated to gw.1.log
+    let f = dir.path().join("gw.log");
+    fs::write(&f, fetch_line("f/a", 429, T)).unwrap();
+    let mut src = GatewayLogSource::new(LogLocation::File(f.clone()), GatewayLogCursor::default()).start_at_end(false);
+    assert_eq!(src.poll().unwrap().len(), 1);
+    append(&f, &fetch_line("f/b", 429, T));
+    rotate(&f);
+    fs::write(&f, fetch_line("f/c", 429, T)).unwrap();
+    assert!(dir.path().join("gw.1.log").exists());
+    let models: Vec<String> = src.poll().unwrap().iter().map(|s| match s { GatewaySignal::Call(r) => r.model.clone(), _ => panic!() }).collect();
+    assert_eq!(models, vec!["f/b", "f/c"]);
+    assert_eq!(src.watch_dir(), dir.path());
+}

@@ -454,8 +454,11 @@ fn detect_layout(conn: &Connection) -> rusqlite::Result<Layout> {
     })
 }
 
-/// Every session with its last (seq, created_at), if it has rows.
-fn list_sessions(conn: &Connection) -> rusqlite::Result<BTreeMap<String, Option<(i64, Option<i64>)>>> {
+/// A session's last row: (seq, created_at), or None when it has no rows.
+type LastRow = Option<(i64, Option<i64>)>;
+
+/// Every session with its last row.
+fn list_sessions(conn: &Connection) -> rusqlite::Result<BTreeMap<String, LastRow>> {
     let has_windows: bool = conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'session_windows')",
         [],
