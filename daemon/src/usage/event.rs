@@ -585,4 +585,109 @@ mod tests {
         assert_eq!(timestamp_from_value(&serde_json::json!(1e300)), None);
         assert_eq!(timestamp_from_value(&serde_json::json!("yesterday")), None);
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+        use serde_json::json;
+
+        fn key() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(vec!["type", "message", "role", "provider", "model", "stopReason", "errorCode", "errorMessage", "timestamp", "id", "content"])
+                    .prop_map(str::to_owned),
+                "[a-zA-Z_]{1,8}",
+            ]
+        }
+
+        /// Arbitrary JSON, biased towards the field names and values the parser looks at.
+        fn arb_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+                ".{0,24}".prop_map(Value::from),
+                prop::sample::select(vec!["message", "assistant", "error", "openclaw", "modelscope", "429", "404", "400 x has no provider supported", "2026-07-08T10:00:00Z"])
+                    .prop_map(Value::from),
+            ];
+            leaf.prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                    prop::collection::vec((key(), inner), 0..7).prop_map(|kv| Value::Object(kv.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn check_call(c: &TranscriptCall) {
+            assert!(!c.provider.is_empty() && c.provider != "openclaw");
+            assert!(!c.model.is_empty());
+            match &c.outcome {
+                CallOutcome::Gone { detail } | CallOutcome::Failed { detail, .. } => {
+                    assert!(detail.chars().count() <= DETAIL_MAX_CHARS);
+                    assert!(!detail.contains('\n'));
+                }
+                _ => {}
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+                let _ = parse_event_bytes(&bytes, None);
+                let _ = classify_navigation(&String::from_utf8_lossy(&bytes), None);
+            }
+
+            #[test]
+            fn random_json_never_panics_and_calls_are_sane(v in arb_json(), wrap in any::<bool>()) {
+                // Half the time force the outer shape of an assistant message around it.
+                let v = if wrap { json!({"type": "message", "id": "x", "message": v}) } else { v };
+                let text = v.to_string();
+                if let ParsedEvent::Call(c) = parse_event(&text, None) { check_call(&c) }
+                let nav = json!({"model": v});
+                if let NavigationVerdict::Call(c) = classify_navigation(&nav.to_string(), None) { check_call(&c) }
+            }
+
+            #[test]
+            fn assistant_rows_round_trip_and_every_truncation_is_malformed(
+                provider in "[a-z]{1,12}",
+                model in "\\PC{1,40}",
+                ms in 1i64..4_000_000_000_000,
+                stop in prop::sample::select(vec!["stop", "toolUse", "length", "aborted", "error"]),
+                code in prop::option::of(prop::sample::select(vec!["429", "404", "500", "incomplete_tool_call"])),
+                message in ".{0,300}",
+            ) {
+                prop_assume!(provider != "openclaw");
+                let mut ev = json!({"type": "message", "id": "e1", "timestamp": "2026-07-08T10:00:00Z",
+                    "message": {"role": "assistant", "content": [{"type": "text", "text": "hi"}], "provider": provider,
+                                "model": model, "stopReason": stop, "timestamp": ms}});
+                if stop == "error" {
+                    ev["message"]["errorMessage"] = json!(message);
+                    if let Some(c) = code { ev["message"]["errorCode"] = json!(c); }
+                }
+                let text = ev.to_string();
+                let ParsedEvent::Call(c) = parse_event(&text, None) else { panic!("{text}") };
+                prop_assert_eq!(&c.model, &model);
+                prop_assert_eq!(c.at.as_millisecond(), ms);
+                prop_assert_eq!(stop != "error", c.outcome == CallOutcome::Success);
+                if stop == "error" && code == Some("429") { prop_assert_eq!(&c.outcome, &CallOutcome::RateLimited { retry_loop_failed: true }); }
+                check_call(&c);
+                for cut in (0..text.len()).filter(|i| text.is_char_boundary(*i)).step_by(7) {
+                    prop_assert_eq!(parse_event(&text[..cut], None), ParsedEvent::Malformed("not valid JSON"));
+                }
+            }
+
+            #[test]
+            fn details_are_bounded_single_line_and_never_carry_keys(
+                before in ".{0,300}", after in ".{0,300}", key in "[A-Za-z0-9]{20,40}", prefix in prop::sample::select(vec!["ms-", "sk-"]),
+            ) {
+                let secret = format!("{prefix}{key}");
+                let d = sanitize_detail(&format!("{before} {secret} {after}"));
+                prop_assert!(d.chars().count() <= DETAIL_MAX_CHARS);
+                prop_assert!(!d.chars().any(char::is_control));
+                prop_assert!(!d.contains(&secret));
+                let d = sanitize_detail(&format!("{before} Authorization: Bearer {key} {after}"));
+                prop_assert!(!d.contains(&key) || before.contains(&key));
+            }
+        }
+    }
 }

@@ -599,4 +599,77 @@ mod tests {
         assert_eq!(g, 0);
         assert_eq!(out.len(), 2, "the error line itself is not another call");
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+        use serde_json::json;
+
+        fn message() -> impl Strategy<Value = String> {
+            prop_oneof![
+                ".{0,120}",
+                ("[a-z]{1,10}", "\\PC{1,30}", any::<u16>(), ".{0,20}").prop_map(|(p, m, s, rest)| format!(
+                    "[model-fetch] response provider={p} api=openai-completions model={m} status={s} elapsedMs=3 {rest}"
+                )),
+                prop::collection::vec("[a-z.]{1,20}", 0..4).prop_map(|v| format!("config hot reload applied ({})", v.join(", "))),
+                ".{0,60}".prop_map(|r| format!("config reload skipped (invalid config): {r}")),
+                ".{0,60}".prop_map(|r| format!("error=400 {r} has no provider supported")),
+            ]
+        }
+
+        fn log_line() -> impl Strategy<Value = String> {
+            (message(), any::<bool>(), 0i64..4_000_000_000_000).prop_map(|(msg, second_field, ms)| {
+                let time = jiff::Timestamp::from_millisecond(ms).unwrap().to_string();
+                let v = if second_field {
+                    json!({"0": "{\"subsystem\":\"x\"}", "1": {"event": "e"}, "2": msg, "_meta": {"date": time}})
+                } else {
+                    json!({"0": "{\"subsystem\":\"x\"}", "1": msg, "time": time})
+                };
+                v.to_string()
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+                let _ = parse_line(&bytes);
+                let _ = parse_rolling(&String::from_utf8_lossy(&bytes));
+                let (mut g, mut out, mut p) = (0, Vec::new(), Pending::default());
+                handle_line(&bytes, &mut g, &mut out, &mut p);
+            }
+
+            #[test]
+            fn log_lines_parse_and_every_truncation_is_rejected(line in log_line()) {
+                let parsed = parse_line(line.as_bytes());
+                prop_assert!(parsed.is_some(), "{}", line);
+                if let Some(Parsed::Signal(GatewaySignal::Call(r))) = &parsed {
+                    prop_assert!(!r.model.is_empty() && !r.provider.is_empty());
+                }
+                for cut in (0..line.len()).filter(|i| line.is_char_boundary(*i)).step_by(5) {
+                    prop_assert_eq!(parse_line(line[..cut].as_bytes()), None);
+                }
+            }
+
+            #[test]
+            fn a_batch_of_mixed_lines_never_panics(lines in prop::collection::vec(prop_oneof![
+                log_line(),
+                log_line().prop_map(|l| { let cut = (0..=l.len() / 2).rev().find(|i| l.is_char_boundary(*i)).unwrap_or(0); l[..cut].to_owned() }),
+                ".{0,80}",
+            ], 0..20)) {
+                let (mut g, mut out, mut p) = (0, Vec::new(), Pending::default());
+                for l in &lines {
+                    handle_line(l.as_bytes(), &mut g, &mut out, &mut p);
+                }
+                prop_assert!(g as usize + out.len() <= lines.len());
+            }
+
+            #[test]
+            fn rolling_names_round_trip(profile in "[a-z0-9][a-z0-9-]{0,10}", y in 1000u32..9999, m in 1u32..13, d in 1u32..32, n in 0u32..6) {
+                let date = format!("{y:04}-{m:02}-{d:02}");
+                let family = format!("openclaw-{profile}");
+                let name = if n == 0 { format!("{family}-{date}.log") } else { format!("{family}-{date}.{n}.log") };
+                prop_assert_eq!(parse_rolling(&name), Some((family.as_str(), date.as_str(), n)));
+            }
+        }
+    }
 }
