@@ -386,14 +386,17 @@ fn sqlite_replaced_db_with_the_same_rows_is_not_counted_twice() {
     let mut src = SqliteSource::new(state, SqliteCursors::default());
     assert_eq!(src.poll(since).unwrap().len(), 2);
 
-    // A copy with the same rows plus one, renamed over the original (restore, doctor repair...).
+    // A copy renamed over the original (restore, doctor repair...): the same rows, except that
+    // its last row (same seq as before) is another call. Only that one is new.
     let copy = state.join("copy.sqlite");
     db.conn.execute("VACUUM INTO ?1", [copy.to_str().unwrap()]).unwrap();
     {
         let c = Connection::open(&copy).unwrap();
         c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;").unwrap();
         let fake = FakeAgentDb { path: copy.clone(), conn: c, legacy: false };
-        fake.append_at("s1", &assistant("a9", "modelscope", GLM, "stop", t0 + 2.seconds(), 30), t0 + 2.seconds());
+        let last = fake.next_seq("s1") - 1;
+        fake.conn.execute("DELETE FROM transcript_events WHERE session_id = 's1' AND seq = ?1", [last]).unwrap();
+        fake.insert_row("s1", last, &assistant("a9", "modelscope", GLM, "stop", t0 + 2.seconds(), 30), t0 + 2.seconds());
         fake.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
     }
     drop(db);
@@ -633,12 +636,22 @@ fn jsonl_truncated_or_replaced_file_is_reread_without_double_counting() {
     fs::OpenOptions::new().write(true).truncate(true).open(&f).unwrap().write_all(shorter.as_bytes()).unwrap();
     assert_eq!(summary(&src.poll(since).unwrap()), vec![(GLM.into(), CallOutcome::Success)]);
 
-    // Replaced by an atomic rewrite (new inode), longer than before.
-    let longer = [shorter.clone(), line(&assistant("a2", "modelscope", QWEN, "stop", t0, 50)), line(&assistant("c1", "other", "m-c", "stop", t0, 50))].concat();
+    // Replaced by an atomic rewrite (new inode), longer than before, with a new call early in
+    // the file (before the old offset) and one at the end.
+    let longer = [
+        header("s1", t0),
+        line(&assistant("a1", "modelscope", QWEN, "stop", t0, 50)),
+        line(&assistant("c0", "other", "m-c0", "stop", t0, 50)),
+        line(&assistant("b1", "modelscope", GLM, "stop", t0, 5)),
+        line(&assistant("a2", "modelscope", QWEN, "stop", t0, 50)),
+        line(&assistant("c1", "other", "m-c1", "stop", t0, 50)),
+    ]
+    .concat();
     let tmp = sessions.join(".s1.jsonl.tmp");
     fs::write(&tmp, &longer).unwrap();
     fs::rename(&tmp, &f).unwrap();
-    assert_eq!(summary(&src.poll(since).unwrap()), vec![("m-c".into(), CallOutcome::Success)]);
+    assert_eq!(summary(&src.poll(since).unwrap()), vec![("m-c0".into(), CallOutcome::Success), ("m-c1".into(), CallOutcome::Success)]);
+    assert_eq!(src.garbled_lines(), 0);
 
     // Restart from persisted cursors: nothing again; an append is read once.
     let saved = serde_json::to_string(src.cursors()).unwrap();
@@ -912,4 +925,37 @@ fn gateway_log_profiles_and_a_fixed_file() {
     let models: Vec<String> = src.poll().unwrap().iter().map(|s| match s { GatewaySignal::Call(r) => r.model.clone(), _ => panic!() }).collect();
     assert_eq!(models, vec!["f/b", "f/c"]);
     assert_eq!(src.watch_dir(), dir.path());
+}
+
+#[test]
+fn sqlite_zstd_rows_are_classified_by_navigation_and_only_error_rows_are_decompressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = FakeAgentDb::create(dir.path(), "main");
+    let t0 = now_ms() - 5.minutes();
+    db.add_session("s", t0);
+    let ok = db.append_at("s", &assistant("a", "modelscope", QWEN, "stop", t0, 3000), t0);
+    let tool = db.append_at("s", &tool_result("t", t0, 5000), t0);
+    let err = db.append_at("s", &assistant_error("e", GLM, "429", "429 Request limit exceeded.", t0, 3000), t0);
+    let good_err = db.append_at("s", &assistant_error("f", GLM, "500", "500 upstream error", t0 + 1.second(), 3000), t0 + 1.second());
+    for seq in [ok, tool, err, good_err] {
+        assert!(db.is_compressed("s", seq));
+    }
+    // Spoil the compressed bodies of all but the last: only rows whose body is needed notice.
+    for seq in [ok, tool, err] {
+        db.conn
+            .execute("UPDATE transcript_events SET event_zstd = zeroblob(length(event_zstd)) WHERE session_id = 's' AND seq = ?1", [seq])
+            .unwrap();
+    }
+    let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
+    let got = src.poll(t0 - 1.hour()).unwrap();
+    assert_eq!(
+        summary(&got),
+        vec![
+            (QWEN.into(), CallOutcome::Success),
+            (GLM.into(), CallOutcome::Failed { status: Some(500), detail: "500 upstream error".into() }),
+        ],
+        "the success row came from its navigation alone, the error row needed (and had) a good body"
+    );
+    assert_eq!(src.malformed_rows(), 1, "the spoiled error row is skipped, not the spoiled tool result");
+    assert!(src.poll(t0 - 1.hour()).unwrap().is_empty(), "a broken row does not block the cursor");
 }

@@ -646,7 +646,7 @@ mod tests {
                     prop_assert!(!r.model.is_empty() && !r.provider.is_empty());
                 }
                 for cut in (0..line.len()).filter(|i| line.is_char_boundary(*i)).step_by(5) {
-                    prop_assert_eq!(parse_line(line[..cut].as_bytes()), None);
+                    prop_assert_eq!(parse_line(&line.as_bytes()[..cut]), None);
                 }
             }
 
