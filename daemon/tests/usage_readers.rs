@@ -519,6 +519,12 @@ fn sqlite_first_sight_skips_rows_before_since() {
     let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
     let got = src.poll(today - 30.minutes()).unwrap();
     assert_eq!(summary(&got), vec![(GLM.into(), CallOutcome::Success)]);
+    // Only sessions with rows from `since` on keep a cursor.
+    let cursors = serde_json::to_value(src.cursors()).unwrap();
+    assert_eq!(cursors["dbs"]["main"]["sessions"], json!({"mixed": 3}), "{cursors}");
+    // The old session gets a row today: only that row is read.
+    db.append_at("old", &assistant("o2", "modelscope", GLM, "length", today, 30), today);
+    assert_eq!(summary(&src.poll(today - 30.minutes()).unwrap()), vec![(GLM.into(), CallOutcome::Success)]);
 }
 
 #[test]
@@ -701,22 +707,32 @@ fn jsonl_skips_trajectories_mirrors_and_garbled_lines_and_reads_topic_files() {
 }
 
 #[test]
-fn jsonl_old_files_are_not_read_on_first_sight_but_followed_after() {
+fn jsonl_files_untouched_since_before_since_are_not_read_and_keep_no_cursor() {
     let dir = tempfile::tempdir().unwrap();
     let sessions = sessions_dir(dir.path(), "main");
     let t0 = now_ms() - 5.minutes();
     let yesterday = t0 - 24.hours();
     let f = sessions.join("old.jsonl");
-    // A call with a fresh timestamp in a file untouched since yesterday: proves the file was
-    // skipped unread, not just filtered by time.
-    fs::write(&f, [header("old", yesterday), line(&assistant("a1", "modelscope", QWEN, "stop", t0, 20))].concat()).unwrap();
-    let file = fs::File::options().write(true).open(&f).unwrap();
-    file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_millis(yesterday.as_millisecond() as u64)).unwrap();
-    drop(file);
+    fs::write(&f, [header("old", yesterday), line(&assistant("a1", "modelscope", QWEN, "stop", yesterday, 20))].concat()).unwrap();
+    let set_mtime = |p: &Path, at: Timestamp| {
+        let file = fs::File::options().write(true).open(p).unwrap();
+        file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_millis(at.as_millisecond() as u64)).unwrap();
+    };
+    set_mtime(&f, yesterday);
+    // A file that is not even valid UTF-8 JSON: proves the old file is never opened.
+    let junk = sessions.join("junk.jsonl");
+    fs::write(&junk, b"\xff\xfe garbage\n").unwrap();
+    set_mtime(&junk, yesterday);
     let mut src = JsonlSource::new(dir.path(), JsonlCursors::default());
     assert!(src.poll(t0 - 1.hour()).unwrap().is_empty());
+    assert_eq!(src.garbled_lines(), 0, "old files are not read");
+    let cursors = serde_json::to_value(src.cursors()).unwrap();
+    assert_eq!(cursors["files"], json!({}), "and keep no cursor: {cursors}");
+
+    // Written to again today: read, yesterday's call dropped, the new one returned once.
     append(&f, &line(&assistant("a2", "modelscope", GLM, "stop", t0, 20)));
     assert_eq!(summary(&src.poll(t0 - 1.hour()).unwrap()), vec![(GLM.into(), CallOutcome::Success)]);
+    assert!(src.poll(t0 - 1.hour()).unwrap().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------

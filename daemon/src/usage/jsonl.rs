@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::event::{self, ParsedEvent};
-use super::{CallRecord, FileId, JsonlCursors, SeenSet, SourceError, SourceKind, fnv1a64, last_line_boundary, read_lines_from};
+use super::{CallRecord, FileId, JsonlCursors, SeenSet, SourceError, SourceKind, fnv1a64, read_lines_from};
 
 #[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
 pub(crate) struct JsonlState {
@@ -65,8 +65,8 @@ impl JsonlSource {
 
     /// Reads the lines appended since the last poll to every session transcript.
     ///
-    /// A file seen for the first time whose last change is before `since` is not read (its
-    /// cursor is set to its end); calls whose time is before `since` are not returned. A file
+    /// A file whose last change is before `since` is not read and keeps no cursor; calls whose
+    /// time is before `since` are not returned. A file
     /// that cannot be read keeps its cursor; the others are still read and the failures are in
     /// [`take_errors`](Self::take_errors). `Err` (the first failure) when something failed and
     /// no record was read.
@@ -148,6 +148,26 @@ impl JsonlSource {
 
     fn poll_file(&mut self, key: &str, sf: &SessionFile, since: Timestamp, out: &mut Vec<CallRecord>) -> Result<(), SourceError> {
         let path = &sf.path;
+        // A stat first: most files did not change, and most old ones need nothing at all.
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.state.0.files.remove(key);
+                return Ok(());
+            }
+            Err(e) => return Err(SourceError::io(path, &e)),
+        };
+        let cursor = self.state.0.files.get(key).copied();
+        if cursor.is_some_and(|c| c.file == FileId::of(&meta) && c.offset == meta.len()) {
+            return Ok(());
+        }
+        if meta.modified().ok().and_then(|m| Timestamp::try_from(m).ok()).is_some_and(|m| m < since) {
+            // Untouched since before `since`: nothing in it counts. It keeps no cursor (so there
+            // are only as many cursors as files written today); if it is written to again it is
+            // read from its start, calls before `since` dropped and the rest deduplicated.
+            self.state.0.files.remove(key);
+            return Ok(());
+        }
         let mut f = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -160,20 +180,10 @@ impl JsonlSource {
         let meta = f.metadata().map_err(|e| SourceError::io(path, &e))?;
         let file = FileId::of(&meta);
         let len = meta.len();
-        let start = match self.state.0.files.get(key) {
+        let start = match cursor {
             Some(c) if c.file == file && c.offset <= len => c.offset,
-            // Replaced (other inode) or truncated: read again from the start.
-            Some(_) => 0,
-            None => {
-                let untouched_since = meta.modified().ok().and_then(|m| Timestamp::try_from(m).ok()).is_some_and(|m| m < since);
-                if untouched_since {
-                    // Nothing in it can be from `since` on: start following at its last line end.
-                    let end = last_line_boundary(&mut f, len).map_err(|e| SourceError::io(path, &e))?;
-                    self.state.0.files.insert(key.to_owned(), FileCursor { file, offset: end });
-                    return Ok(());
-                }
-                0
-            }
+            // New, replaced (other inode) or truncated: read from the start.
+            _ => 0,
         };
         if start == len {
             self.state.0.files.insert(key.to_owned(), FileCursor { file, offset: start });

@@ -157,8 +157,9 @@ pub(crate) struct SeenSet {
     keys: BTreeMap<String, i64>,
 }
 
-/// How long a key is kept after the `since` a poll is given (the quota day start, usually).
-const SEEN_KEEP_BEFORE_SINCE_MS: i64 = 36 * 3600 * 1000;
+/// How long before the `since` a poll is given (the quota day start, usually) a key is kept.
+/// Calls before `since` are never returned, so older keys only matter if `since` moves back.
+const SEEN_KEEP_BEFORE_SINCE_MS: i64 = 6 * 3600 * 1000;
 
 impl SeenSet {
     /// True when the key is new (and records it).
@@ -282,7 +283,7 @@ mod tests {
     fn seen_set_dedups_and_prunes_by_time() {
         let mut s = SeenSet::default();
         let day: Timestamp = "2026-07-08T00:00:00Z".parse().unwrap();
-        let old = day.as_millisecond() - 48 * 3600 * 1000;
+        let old = day.as_millisecond() - 7 * 3600 * 1000;
         assert!(s.insert(1, old));
         assert!(s.insert(2, day.as_millisecond()));
         assert!(!s.insert(2, day.as_millisecond()));

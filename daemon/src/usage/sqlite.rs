@@ -14,7 +14,8 @@
 //!   every query is one short statement (no read transaction is held between them), so rows that
 //!   are still only in the `-wal` are seen and checkpoints are never blocked;
 //! - sessions come from `session_windows` (one index seek each for their last seq);
-//! - cursor = last seq per (agent, session). New rows are read in batches; rows that cannot be an
+//! - cursor = last seq per (agent, session), kept only for sessions with rows from `since` on.
+//!   New rows are read in batches; rows that cannot be an
 //!   assistant reply are filtered out inside SQLite; zstd rows are classified by their
 //!   `navigation_json` and only decompressed when they are assistant error rows;
 //! - a DB replaced (other inode, or other `schema_meta` creation time) or a session whose last
@@ -213,7 +214,11 @@ impl SqliteSource {
     }
 
     fn poll_db(&mut self, agent: &str, path: &Path, since: Timestamp, out: &mut Vec<CallRecord>) -> Result<(), SourceError> {
-        let meta = std::fs::metadata(path).map_err(|e| SourceError::io(path, &e))?;
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()), // just deleted
+            Err(e) => return Err(SourceError::io(path, &e)),
+        };
         // Taken before reading: a commit during the scan makes the next poll look again.
         let sig = Signature::of(path, &meta);
         if self.unchanged_since.get(agent) == Some(&sig) {
@@ -257,8 +262,10 @@ impl SqliteSource {
                     _ => i64::MIN,
                 };
                 if last_created.is_some_and(|t| t < scan.since_ms) {
-                    // Its newest row is older than `since`: nothing of today in it.
-                    cursor.sessions.insert(session.clone(), max_seq);
+                    // Its newest row is older than `since`: nothing of today in it. It keeps no
+                    // cursor (so the cursors stay as few as the sessions active today); when it
+                    // gets a new row it is read from `since` on, deduplicated.
+                    cursor.sessions.remove(session);
                     continue;
                 }
                 scan.read_session(&conn, session, from, max_seq, cursor, &mut self.state.0.seen, out, &mut malformed)?;
