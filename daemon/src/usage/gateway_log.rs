@@ -186,6 +186,7 @@ impl GatewayLogSource {
             }
         };
         let last = cands.len() - 1;
+        let mut pending = Pending::default();
         for (i, c) in cands.iter().enumerate().skip(first) {
             let live = i == last;
             let mut f = match File::open(&c.path) {
@@ -195,7 +196,10 @@ impl GatewayLogSource {
                 Err(e) => return Err(SourceError::io(&c.path, &e)),
             };
             let meta = f.metadata().map_err(|e| SourceError::io(&c.path, &e))?;
-            let mut pending = Pending::default();
+            if FileId::of(&meta) != FileId::of(&c.meta) {
+                // Rotated between listing and opening: the next poll sees the new layout.
+                break;
+            }
             let garbled = &mut self.garbled_lines;
             let read = read_lines_from(&c.path, &mut f, offset, !live, |line, _| {
                 handle_line(line, garbled, out, &mut pending);
