@@ -6,7 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use jiff::{Timestamp, ToSpan};
-use msclawd::usage::{CallOutcome, CallRecord, SourceErrorKind, SourceKind, SqliteCursors, SqliteSource};
+use msclawd::usage::{
+    CallOutcome, CallRecord, SourceErrorKind, SourceKind, SqliteCursors, SqliteSource,
+};
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 
@@ -84,7 +86,11 @@ struct FakeAgentDb {
 }
 
 fn agent_db_path(state: &Path, agent: &str) -> PathBuf {
-    state.join("agents").join(agent).join("agent").join("openclaw-agent.sqlite")
+    state
+        .join("agents")
+        .join(agent)
+        .join("agent")
+        .join("openclaw-agent.sqlite")
 }
 
 impl FakeAgentDb {
@@ -102,15 +108,23 @@ impl FakeAgentDb {
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = OFF;")
             .unwrap();
         let schema = if legacy {
-            let start = AGENT_SCHEMA.find("CREATE TABLE IF NOT EXISTS transcript_events (").unwrap();
+            let start = AGENT_SCHEMA
+                .find("CREATE TABLE IF NOT EXISTS transcript_events (")
+                .unwrap();
             let end = start + AGENT_SCHEMA[start..].find(") STRICT;").unwrap() + ") STRICT;".len();
-            format!("{}{}{}", &AGENT_SCHEMA[..start], LEGACY_TRANSCRIPT_EVENTS, &AGENT_SCHEMA[end..])
+            format!(
+                "{}{}{}",
+                &AGENT_SCHEMA[..start],
+                LEGACY_TRANSCRIPT_EVENTS,
+                &AGENT_SCHEMA[end..]
+            )
         } else {
             AGENT_SCHEMA.to_owned()
         };
         conn.execute_batch(&schema).unwrap();
         let version = if legacy { 22 } else { 23 };
-        conn.execute_batch(&format!("PRAGMA user_version = {version};")).unwrap();
+        conn.execute_batch(&format!("PRAGMA user_version = {version};"))
+            .unwrap();
         conn.execute(
             "INSERT INTO schema_meta (meta_key, role, schema_version, agent_id, app_version, created_at, updated_at)
              VALUES ('primary', 'agent', ?1, ?2, '2026.9.6', ?3, ?3)",
@@ -118,7 +132,11 @@ impl FakeAgentDb {
         )
         .unwrap();
         conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        FakeAgentDb { path: path.to_path_buf(), conn, legacy }
+        FakeAgentDb {
+            path: path.to_path_buf(),
+            conn,
+            legacy,
+        }
     }
 
     /// A session the way OpenClaw creates one: node (marked valid after the trigger reset it),
@@ -134,9 +152,24 @@ impl FakeAgentDb {
                 params![key, session_id, entry, ms],
             )
             .unwrap();
-        let valid: i64 = self.conn.query_row("SELECT entry_valid FROM session_nodes WHERE session_key = ?1", [&key], |r| r.get(0)).unwrap();
-        assert_eq!(valid, 0, "OpenClaw's trigger marks a new node for validation");
-        self.conn.execute("UPDATE session_nodes SET entry_valid = 1 WHERE session_key = ?1", [&key]).unwrap();
+        let valid: i64 = self
+            .conn
+            .query_row(
+                "SELECT entry_valid FROM session_nodes WHERE session_key = ?1",
+                [&key],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            valid, 0,
+            "OpenClaw's trigger marks a new node for validation"
+        );
+        self.conn
+            .execute(
+                "UPDATE session_nodes SET entry_valid = 1 WHERE session_key = ?1",
+                [&key],
+            )
+            .unwrap();
         self.conn
             .execute(
                 "INSERT INTO session_windows (session_id, session_key, reason, created_at, updated_at) VALUES (?1, ?2, 'initial', ?3, ?3)",
@@ -149,7 +182,11 @@ impl FakeAgentDb {
 
     fn next_seq(&self, session_id: &str) -> i64 {
         self.conn
-            .query_row("SELECT coalesce(max(seq) + 1, 0) FROM transcript_events WHERE session_id = ?1", [session_id], |r| r.get(0))
+            .query_row(
+                "SELECT coalesce(max(seq) + 1, 0) FROM transcript_events WHERE session_id = ?1",
+                [session_id],
+                |r| r.get(0),
+            )
             .unwrap()
     }
 
@@ -182,7 +219,12 @@ impl FakeAgentDb {
             let max_stored = raw - std::cmp::max(64, raw.div_ceil(10));
             let report = json!({"kind": "canonical", "hasParentId": event.get("parentId").is_some(),
                 "entry": {"id": event["id"], "parentId": event["parentId"], "timestamp": event["timestamp"], "type": event["type"]}});
-            let nav: String = self.conn.query_row(NAVIGATION_SQL, params![text, report.to_string()], |r| r.get(0)).unwrap();
+            let nav: String = self
+                .conn
+                .query_row(NAVIGATION_SQL, params![text, report.to_string()], |r| {
+                    r.get(0)
+                })
+                .unwrap();
             if blob.len() + nav.len() <= max_stored {
                 compressed = Some((blob, nav));
             }
@@ -215,8 +257,17 @@ impl FakeAgentDb {
 
 // Events, shaped like OpenClaw's (see research: openclaw.md §3).
 
-fn assistant(id: &str, provider: &str, model: &str, stop: &str, at: Timestamp, text_len: usize) -> Value {
-    let text: String = "The quick brown fox jumps over the lazy dog. ".repeat(text_len / 45 + 1)[..text_len].to_owned();
+fn assistant(
+    id: &str,
+    provider: &str,
+    model: &str,
+    stop: &str,
+    at: Timestamp,
+    text_len: usize,
+) -> Value {
+    let text: String = "The quick brown fox jumps over the lazy dog. ".repeat(text_len / 45 + 1)
+        [..text_len]
+        .to_owned();
     json!({"type": "message", "id": id, "parentId": "p0", "timestamp": at.to_string(),
         "message": {"role": "assistant", "content": [{"type": "text", "text": text}], "api": "openai-completions",
             "provider": provider, "model": model,
@@ -225,7 +276,14 @@ fn assistant(id: &str, provider: &str, model: &str, stop: &str, at: Timestamp, t
             "stopReason": stop, "timestamp": at.as_millisecond()}})
 }
 
-fn assistant_error(id: &str, model: &str, code: &str, message: &str, at: Timestamp, pad: usize) -> Value {
+fn assistant_error(
+    id: &str,
+    model: &str,
+    code: &str,
+    message: &str,
+    at: Timestamp,
+    pad: usize,
+) -> Value {
     let mut ev = assistant(id, "modelscope", model, "error", at, pad.max(1));
     if pad == 0 {
         ev["message"]["content"] = json!([]);
@@ -260,11 +318,16 @@ fn now_ms() -> Timestamp {
 }
 
 fn summary(records: &[CallRecord]) -> Vec<(String, CallOutcome)> {
-    records.iter().map(|r| (r.model.clone(), r.outcome.clone())).collect()
+    records
+        .iter()
+        .map(|r| (r.model.clone(), r.outcome.clone()))
+        .collect()
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -275,29 +338,70 @@ fn sqlite_json_and_zstd_rows_are_read_once_and_new_rows_seen_through_the_wal() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path();
     let db = FakeAgentDb::create(state, "main");
-    db.conn.execute_batch("PRAGMA wal_autocheckpoint = 0;").unwrap();
+    db.conn
+        .execute_batch("PRAGMA wal_autocheckpoint = 0;")
+        .unwrap();
     let t0 = now_ms() - 10.minutes();
     let since = t0 - 1.hour();
     db.add_session("s1", t0);
     db.append_at("s1", &user("u1", t0, 20), t0);
-    let small_ok = db.append_at("s1", &assistant("a1", "modelscope", QWEN, "stop", t0 + 1.second(), 40), t0 + 2.seconds());
+    let small_ok = db.append_at(
+        "s1",
+        &assistant("a1", "modelscope", QWEN, "stop", t0 + 1.second(), 40),
+        t0 + 2.seconds(),
+    );
     let big_tool = db.append_at("s1", &tool_result("t1", t0, 5000), t0 + 3.seconds());
-    let big_ok = db.append_at("s1", &assistant("a2", "modelscope", QWEN, "toolUse", t0 + 4.seconds(), 4000), t0 + 5.seconds());
+    let big_ok = db.append_at(
+        "s1",
+        &assistant("a2", "modelscope", QWEN, "toolUse", t0 + 4.seconds(), 4000),
+        t0 + 5.seconds(),
+    );
     db.append_at("s1", &mirror("m1", t0 + 6.seconds()), t0 + 6.seconds());
-    let big_mirror = db.append_at("s1", &{
-        let mut m = mirror("m2", t0 + 6.seconds());
-        m["message"]["content"][0]["text"] = json!("delivered again. ".repeat(200));
-        m
-    }, t0 + 6.seconds());
+    let big_mirror = db.append_at(
+        "s1",
+        &{
+            let mut m = mirror("m2", t0 + 6.seconds());
+            m["message"]["content"][0]["text"] = json!("delivered again. ".repeat(200));
+            m
+        },
+        t0 + 6.seconds(),
+    );
     let big_429 = db.append_at(
         "s1",
-        &assistant_error("a3", QWEN, "429", "429 {\"errors\":{\"message\":\"Request limit exceeded.\"}}", t0 + 7.seconds(), 3000),
+        &assistant_error(
+            "a3",
+            QWEN,
+            "429",
+            "429 {\"errors\":{\"message\":\"Request limit exceeded.\"}}",
+            t0 + 7.seconds(),
+            3000,
+        ),
         t0 + 150.seconds(),
     );
-    db.append_at("s1", &assistant_error("a4", GLM, "400", "400 Model ZhipuAI/GLM-5 has no provider supported", t0 + 8.seconds(), 0), t0 + 151.seconds());
-    db.append_at("s1", &assistant("a5", "other", "gpt-x", "length", t0 + 9.seconds(), 10), t0 + 152.seconds());
+    db.append_at(
+        "s1",
+        &assistant_error(
+            "a4",
+            GLM,
+            "400",
+            "400 Model ZhipuAI/GLM-5 has no provider supported",
+            t0 + 8.seconds(),
+            0,
+        ),
+        t0 + 151.seconds(),
+    );
+    db.append_at(
+        "s1",
+        &assistant("a5", "other", "gpt-x", "length", t0 + 9.seconds(), 10),
+        t0 + 152.seconds(),
+    );
     assert!(!db.is_compressed("s1", small_ok));
-    assert!(db.is_compressed("s1", big_tool) && db.is_compressed("s1", big_ok) && db.is_compressed("s1", big_429) && db.is_compressed("s1", big_mirror));
+    assert!(
+        db.is_compressed("s1", big_tool)
+            && db.is_compressed("s1", big_ok)
+            && db.is_compressed("s1", big_429)
+            && db.is_compressed("s1", big_mirror)
+    );
 
     let mut src = SqliteSource::new(state, SqliteCursors::default());
     let got = src.poll(since).unwrap();
@@ -306,14 +410,28 @@ fn sqlite_json_and_zstd_rows_are_read_once_and_new_rows_seen_through_the_wal() {
         vec![
             (QWEN.into(), CallOutcome::Success),
             (QWEN.into(), CallOutcome::Success),
-            (QWEN.into(), CallOutcome::RateLimited { retry_loop_failed: true }),
-            (GLM.into(), CallOutcome::Gone { detail: "400 Model ZhipuAI/GLM-5 has no provider supported".into() }),
+            (
+                QWEN.into(),
+                CallOutcome::RateLimited {
+                    retry_loop_failed: true
+                }
+            ),
+            (
+                GLM.into(),
+                CallOutcome::Gone {
+                    detail: "400 Model ZhipuAI/GLM-5 has no provider supported".into()
+                }
+            ),
             ("gpt-x".into(), CallOutcome::Success),
         ]
     );
     assert!(got.iter().all(|r| r.source == SourceKind::Sqlite));
     assert_eq!(got[0].provider, "modelscope");
-    assert_eq!(got[0].at, t0 + 1.second(), "message.timestamp, not the row time");
+    assert_eq!(
+        got[0].at,
+        t0 + 1.second(),
+        "message.timestamp, not the row time"
+    );
     assert_eq!(got[2].at, t0 + 7.seconds());
     assert_eq!(src.records_seen(), 5);
     assert!(src.poll(since).unwrap().is_empty(), "nothing new");
@@ -321,20 +439,55 @@ fn sqlite_json_and_zstd_rows_are_read_once_and_new_rows_seen_through_the_wal() {
     // OpenClaw keeps writing through its own connection; with no checkpoint the rows exist only
     // in the -wal file.
     let t1 = t0 + 5.minutes();
-    db.append_at("s1", &assistant("a6", "modelscope", "marker-model-only-in-wal", "stop", t1, 30), t1);
-    db.append_at("s1", &assistant("a7", "modelscope", QWEN, "stop", t1, 3000), t1);
+    db.append_at(
+        "s1",
+        &assistant(
+            "a6",
+            "modelscope",
+            "marker-model-only-in-wal",
+            "stop",
+            t1,
+            30,
+        ),
+        t1,
+    );
+    db.append_at(
+        "s1",
+        &assistant("a7", "modelscope", QWEN, "stop", t1, 3000),
+        t1,
+    );
     let main_file = fs::read(&db.path).unwrap();
     let wal = fs::read(db.path.with_extension("sqlite-wal")).unwrap();
-    assert!(!contains(&main_file, "marker-model-only-in-wal") && contains(&wal, "marker-model-only-in-wal"));
+    assert!(
+        !contains(&main_file, "marker-model-only-in-wal")
+            && contains(&wal, "marker-model-only-in-wal")
+    );
     let got = src.poll(since).unwrap();
-    assert_eq!(summary(&got), vec![("marker-model-only-in-wal".into(), CallOutcome::Success), (QWEN.into(), CallOutcome::Success)]);
+    assert_eq!(
+        summary(&got),
+        vec![
+            ("marker-model-only-in-wal".into(), CallOutcome::Success),
+            (QWEN.into(), CallOutcome::Success)
+        ]
+    );
 
     // The reader holds no read transaction between polls: a full checkpoint goes through.
-    let (busy, _, _): (i64, i64, i64) =
-        db.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap();
+    let (busy, _, _): (i64, i64, i64) = db
+        .conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
     assert_eq!(busy, 0, "checkpoint not blocked by the reader");
-    db.append_at("s1", &assistant("a8", "modelscope", GLM, "stop", t1, 30), t1);
-    assert_eq!(summary(&src.poll(since).unwrap()), vec![(GLM.into(), CallOutcome::Success)]);
+    db.append_at(
+        "s1",
+        &assistant("a8", "modelscope", GLM, "stop", t1, 30),
+        t1,
+    );
+    assert_eq!(
+        summary(&src.poll(since).unwrap()),
+        vec![(GLM.into(), CallOutcome::Success)]
+    );
     assert!(src.take_errors().is_empty());
 }
 
@@ -345,8 +498,16 @@ fn sqlite_restart_from_persisted_cursors_counts_nothing_twice() {
     let t0 = now_ms() - 5.minutes();
     let since = t0 - 1.hour();
     db.add_session("s1", t0);
-    db.append_at("s1", &assistant("a1", "modelscope", QWEN, "stop", t0, 30), t0);
-    db.append_at("s1", &assistant("a2", "modelscope", QWEN, "stop", t0, 3000), t0);
+    db.append_at(
+        "s1",
+        &assistant("a1", "modelscope", QWEN, "stop", t0, 30),
+        t0,
+    );
+    db.append_at(
+        "s1",
+        &assistant("a2", "modelscope", QWEN, "stop", t0, 3000),
+        t0,
+    );
 
     let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
     assert_eq!(src.poll(since).unwrap().len(), 2);
@@ -354,8 +515,16 @@ fn sqlite_restart_from_persisted_cursors_counts_nothing_twice() {
     drop(src);
 
     db.add_session("s2", t0);
-    db.append_at("s2", &assistant("b1", "modelscope", GLM, "stop", t0 + 1.second(), 30), t0 + 1.second());
-    db.append_at("s1", &assistant("a3", "modelscope", QWEN, "aborted", t0 + 2.seconds(), 30), t0 + 2.seconds());
+    db.append_at(
+        "s2",
+        &assistant("b1", "modelscope", GLM, "stop", t0 + 1.second(), 30),
+        t0 + 1.second(),
+    );
+    db.append_at(
+        "s1",
+        &assistant("a3", "modelscope", QWEN, "aborted", t0 + 2.seconds(), 30),
+        t0 + 2.seconds(),
+    );
 
     let restored: SqliteCursors = serde_json::from_str(&saved).unwrap();
     let mut src = SqliteSource::new(dir.path(), restored);
@@ -381,23 +550,50 @@ fn sqlite_replaced_db_with_the_same_rows_is_not_counted_twice() {
     let t0 = now_ms() - 5.minutes();
     let since = t0 - 1.hour();
     db.add_session("s1", t0);
-    db.append_at("s1", &assistant("a1", "modelscope", QWEN, "stop", t0, 30), t0);
-    db.append_at("s1", &assistant("a2", "modelscope", QWEN, "stop", t0 + 1.second(), 3000), t0 + 1.second());
+    db.append_at(
+        "s1",
+        &assistant("a1", "modelscope", QWEN, "stop", t0, 30),
+        t0,
+    );
+    db.append_at(
+        "s1",
+        &assistant("a2", "modelscope", QWEN, "stop", t0 + 1.second(), 3000),
+        t0 + 1.second(),
+    );
     let mut src = SqliteSource::new(state, SqliteCursors::default());
     assert_eq!(src.poll(since).unwrap().len(), 2);
 
     // A copy renamed over the original (restore, doctor repair...): the same rows, except that
     // its last row (same seq as before) is another call. Only that one is new.
     let copy = state.join("copy.sqlite");
-    db.conn.execute("VACUUM INTO ?1", [copy.to_str().unwrap()]).unwrap();
+    db.conn
+        .execute("VACUUM INTO ?1", [copy.to_str().unwrap()])
+        .unwrap();
     {
         let c = Connection::open(&copy).unwrap();
-        c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;").unwrap();
-        let fake = FakeAgentDb { path: copy.clone(), conn: c, legacy: false };
+        c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
+            .unwrap();
+        let fake = FakeAgentDb {
+            path: copy.clone(),
+            conn: c,
+            legacy: false,
+        };
         let last = fake.next_seq("s1") - 1;
-        fake.conn.execute("DELETE FROM transcript_events WHERE session_id = 's1' AND seq = ?1", [last]).unwrap();
-        fake.insert_row("s1", last, &assistant("a9", "modelscope", GLM, "stop", t0 + 2.seconds(), 30), t0 + 2.seconds());
-        fake.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+        fake.conn
+            .execute(
+                "DELETE FROM transcript_events WHERE session_id = 's1' AND seq = ?1",
+                [last],
+            )
+            .unwrap();
+        fake.insert_row(
+            "s1",
+            last,
+            &assistant("a9", "modelscope", GLM, "stop", t0 + 2.seconds(), 30),
+            t0 + 2.seconds(),
+        );
+        fake.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap();
     }
     drop(db);
     for ext in ["sqlite-wal", "sqlite-shm"] {
@@ -425,15 +621,41 @@ fn sqlite_rewritten_tail_with_seq_going_backwards_is_reread_without_double_count
     let since = t0 - 1.hour();
     db.add_session("s1", t0);
     for i in 0..5 {
-        db.append_at("s1", &assistant(&format!("a{i}"), "modelscope", QWEN, "stop", t0 + i.seconds(), 30), t0 + i.seconds());
+        db.append_at(
+            "s1",
+            &assistant(
+                &format!("a{i}"),
+                "modelscope",
+                QWEN,
+                "stop",
+                t0 + i.seconds(),
+                30,
+            ),
+            t0 + i.seconds(),
+        );
     }
     let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
     assert_eq!(src.poll(since).unwrap().len(), 5);
     // OpenClaw rewrites a suffix: deletes seq >= 3, writes back one old event and one new one,
     // so the last seq is lower than before.
-    db.conn.execute("DELETE FROM transcript_events WHERE session_id = 's1' AND seq >= 3", []).unwrap();
-    db.insert_row("s1", 3, &assistant("a2", "modelscope", QWEN, "stop", t0 + 2.seconds(), 30), t0 + 2.seconds());
-    db.insert_row("s1", 4, &assistant("new", "modelscope", GLM, "stop", t0 + 9.seconds(), 30), t0 + 9.seconds());
+    db.conn
+        .execute(
+            "DELETE FROM transcript_events WHERE session_id = 's1' AND seq >= 3",
+            [],
+        )
+        .unwrap();
+    db.insert_row(
+        "s1",
+        3,
+        &assistant("a2", "modelscope", QWEN, "stop", t0 + 2.seconds(), 30),
+        t0 + 2.seconds(),
+    );
+    db.insert_row(
+        "s1",
+        4,
+        &assistant("new", "modelscope", GLM, "stop", t0 + 9.seconds(), 30),
+        t0 + 9.seconds(),
+    );
     let got = src.poll(since).unwrap();
     assert_eq!(summary(&got), vec![(GLM.into(), CallOutcome::Success)]);
 }
@@ -448,30 +670,57 @@ fn sqlite_locked_db_reports_an_error_keeps_its_cursor_and_others_are_still_read(
     let since = t0 - 1.hour();
     a.add_session("sa", t0);
     b.add_session("sb", t0);
-    a.append_at("sa", &assistant("x1", "modelscope", QWEN, "stop", t0, 30), t0);
+    a.append_at(
+        "sa",
+        &assistant("x1", "modelscope", QWEN, "stop", t0, 30),
+        t0,
+    );
     let mut src = SqliteSource::new(state, SqliteCursors::default());
     assert_eq!(src.poll(since).unwrap().len(), 1);
 
     // A long writer that holds the database exclusively (OpenClaw's maintenance uses
     // locking_mode = EXCLUSIVE).
-    a.conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE;").unwrap();
-    a.append_at("sa", &assistant("x2", "modelscope", QWEN, "stop", t0 + 1.second(), 30), t0 + 1.second());
-    b.append_at("sb", &assistant("y1", "modelscope", GLM, "stop", t0 + 1.second(), 30), t0 + 1.second());
+    a.conn
+        .execute_batch("PRAGMA locking_mode = EXCLUSIVE;")
+        .unwrap();
+    a.append_at(
+        "sa",
+        &assistant("x2", "modelscope", QWEN, "stop", t0 + 1.second(), 30),
+        t0 + 1.second(),
+    );
+    b.append_at(
+        "sb",
+        &assistant("y1", "modelscope", GLM, "stop", t0 + 1.second(), 30),
+        t0 + 1.second(),
+    );
     let got = src.poll(since).unwrap();
-    assert_eq!(summary(&got), vec![(GLM.into(), CallOutcome::Success)], "the other DB is still read");
+    assert_eq!(
+        summary(&got),
+        vec![(GLM.into(), CallOutcome::Success)],
+        "the other DB is still read"
+    );
     let errors = src.take_errors();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].kind, SourceErrorKind::Locked);
     assert!(errors[0].to_string().contains("alpha"), "{}", errors[0]);
 
     // Only the locked DB has something new: the poll fails as a whole.
-    a.append_at("sa", &assistant("x3", "modelscope", QWEN, "stop", t0 + 2.seconds(), 30), t0 + 2.seconds());
+    a.append_at(
+        "sa",
+        &assistant("x3", "modelscope", QWEN, "stop", t0 + 2.seconds(), 30),
+        t0 + 2.seconds(),
+    );
     let err = src.poll(since).unwrap_err();
     assert_eq!(err.kind, SourceErrorKind::Locked);
 
     // The writer lets go: the rows written meanwhile arrive, once.
-    a.conn.execute_batch("PRAGMA locking_mode = NORMAL;").unwrap();
-    let _: i64 = a.conn.query_row("SELECT count(*) FROM transcript_events", [], |r| r.get(0)).unwrap();
+    a.conn
+        .execute_batch("PRAGMA locking_mode = NORMAL;")
+        .unwrap();
+    let _: i64 = a
+        .conn
+        .query_row("SELECT count(*) FROM transcript_events", [], |r| r.get(0))
+        .unwrap();
     let got = src.poll(since).unwrap();
     assert_eq!(got.len(), 2);
     assert!(src.poll(since).unwrap().is_empty());
@@ -509,22 +758,49 @@ fn sqlite_first_sight_skips_rows_before_since() {
     let today = now_ms() - 1.hour();
     let yesterday = today - 20.hours();
     db.add_session("old", yesterday);
-    db.append_at("old", &assistant("o1", "modelscope", QWEN, "stop", yesterday, 30), yesterday);
+    db.append_at(
+        "old",
+        &assistant("o1", "modelscope", QWEN, "stop", yesterday, 30),
+        yesterday,
+    );
     db.add_session("mixed", yesterday);
-    db.append_at("mixed", &assistant("m1", "modelscope", QWEN, "stop", yesterday, 3000), yesterday);
-    db.append_at("mixed", &assistant("m2", "modelscope", GLM, "stop", today, 3000), today);
+    db.append_at(
+        "mixed",
+        &assistant("m1", "modelscope", QWEN, "stop", yesterday, 3000),
+        yesterday,
+    );
+    db.append_at(
+        "mixed",
+        &assistant("m2", "modelscope", GLM, "stop", today, 3000),
+        today,
+    );
     // written today but the call itself was before `since`: not returned either
-    db.append_at("mixed", &assistant("m3", "modelscope", QWEN, "stop", today - 2.hours(), 30), today);
+    db.append_at(
+        "mixed",
+        &assistant("m3", "modelscope", QWEN, "stop", today - 2.hours(), 30),
+        today,
+    );
 
     let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
     let got = src.poll(today - 30.minutes()).unwrap();
     assert_eq!(summary(&got), vec![(GLM.into(), CallOutcome::Success)]);
     // Only sessions with rows from `since` on keep a cursor.
     let cursors = serde_json::to_value(src.cursors()).unwrap();
-    assert_eq!(cursors["dbs"]["main"]["sessions"], json!({"mixed": 3}), "{cursors}");
+    assert_eq!(
+        cursors["dbs"]["main"]["sessions"],
+        json!({"mixed": 3}),
+        "{cursors}"
+    );
     // The old session gets a row today: only that row is read.
-    db.append_at("old", &assistant("o2", "modelscope", GLM, "length", today, 30), today);
-    assert_eq!(summary(&src.poll(today - 30.minutes()).unwrap()), vec![(GLM.into(), CallOutcome::Success)]);
+    db.append_at(
+        "old",
+        &assistant("o2", "modelscope", GLM, "length", today, 30),
+        today,
+    );
+    assert_eq!(
+        summary(&src.poll(today - 30.minutes()).unwrap()),
+        vec![(GLM.into(), CallOutcome::Success)]
+    );
 }
 
 #[test]
@@ -533,14 +809,30 @@ fn sqlite_legacy_json_only_schema_is_read() {
     let db = FakeAgentDb::create_legacy(dir.path(), "main");
     let t0 = now_ms() - 5.minutes();
     db.add_session("s", t0);
-    db.append_at("s", &assistant("a", "modelscope", QWEN, "stop", t0, 3000), t0);
-    db.append_at("s", &assistant_error("b", QWEN, "429", "429 Request limit exceeded.", t0, 0), t0);
+    db.append_at(
+        "s",
+        &assistant("a", "modelscope", QWEN, "stop", t0, 3000),
+        t0,
+    );
+    db.append_at(
+        "s",
+        &assistant_error("b", QWEN, "429", "429 Request limit exceeded.", t0, 0),
+        t0,
+    );
     db.append_at("s", &mirror("c", t0), t0);
     let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
     let got = src.poll(t0 - 1.hour()).unwrap();
     assert_eq!(
         summary(&got),
-        vec![(QWEN.into(), CallOutcome::Success), (QWEN.into(), CallOutcome::RateLimited { retry_loop_failed: true })]
+        vec![
+            (QWEN.into(), CallOutcome::Success),
+            (
+                QWEN.into(),
+                CallOutcome::RateLimited {
+                    retry_loop_failed: true
+                }
+            )
+        ]
     );
 }
 
@@ -572,7 +864,10 @@ fn sqlite_an_idle_db_is_skipped_but_the_next_commit_is_seen() {
     assert!(src.poll(t0 - 1.hour()).unwrap().is_empty());
     // ...which must not hide the next commit.
     db.append_at("s", &assistant("b", "modelscope", GLM, "stop", t0, 30), t0);
-    assert_eq!(summary(&src.poll(t0 - 1.hour()).unwrap()), vec![(GLM.into(), CallOutcome::Success)]);
+    assert_eq!(
+        summary(&src.poll(t0 - 1.hour()).unwrap()),
+        vec![(GLM.into(), CallOutcome::Success)]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -591,11 +886,19 @@ fn line(ev: &Value) -> String {
 }
 
 fn append(path: &Path, text: &str) {
-    fs::OpenOptions::new().create(true).append(true).open(path).unwrap().write_all(text.as_bytes()).unwrap();
+    fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
 }
 
 fn header(id: &str, at: Timestamp) -> String {
-    line(&json!({"type": "session", "version": 3, "id": id, "timestamp": at.to_string(), "cwd": "/work"}))
+    line(
+        &json!({"type": "session", "version": 3, "id": id, "timestamp": at.to_string(), "cwd": "/work"}),
+    )
 }
 
 #[test]
@@ -606,21 +909,41 @@ fn jsonl_partial_last_line_waits_for_its_newline() {
     let f = sessions.join("0b8e6d1c-aaaa.jsonl");
     append(&f, &header("0b8e6d1c-aaaa", t0));
     append(&f, &line(&user("u1", t0, 10)));
-    append(&f, &line(&assistant("a1", "modelscope", QWEN, "stop", t0, 50)));
-    let second = line(&assistant("a2", "modelscope", GLM, "toolUse", t0 + 1.second(), 50));
+    append(
+        &f,
+        &line(&assistant("a1", "modelscope", QWEN, "stop", t0, 50)),
+    );
+    let second = line(&assistant(
+        "a2",
+        "modelscope",
+        GLM,
+        "toolUse",
+        t0 + 1.second(),
+        50,
+    ));
     let (head, tail) = second.split_at(second.len() / 2);
     append(&f, head);
 
     let mut src = JsonlSource::new(dir.path(), JsonlCursors::default());
     let since = t0 - 1.hour();
-    assert_eq!(summary(&src.poll(since).unwrap()), vec![(QWEN.into(), CallOutcome::Success)]);
-    assert!(src.poll(since).unwrap().is_empty(), "half a line is not read");
+    assert_eq!(
+        summary(&src.poll(since).unwrap()),
+        vec![(QWEN.into(), CallOutcome::Success)]
+    );
+    assert!(
+        src.poll(since).unwrap().is_empty(),
+        "half a line is not read"
+    );
     append(&f, tail);
     let got = src.poll(since).unwrap();
     assert_eq!(summary(&got), vec![(GLM.into(), CallOutcome::Success)]);
     assert_eq!(got[0].source, SourceKind::Jsonl);
     assert_eq!(got[0].at, t0 + 1.second());
-    assert_eq!(src.garbled_lines(), 0, "the half line was never taken for garbage");
+    assert_eq!(
+        src.garbled_lines(),
+        0,
+        "the half line was never taken for garbage"
+    );
     assert_eq!(src.records_seen(), 2);
 }
 
@@ -631,16 +954,35 @@ fn jsonl_truncated_or_replaced_file_is_reread_without_double_counting() {
     let t0 = now_ms() - 5.minutes();
     let since = t0 - 1.hour();
     let f = sessions.join("s1.jsonl");
-    let base = [header("s1", t0), line(&assistant("a1", "modelscope", QWEN, "stop", t0, 50)), line(&assistant("a2", "modelscope", QWEN, "stop", t0, 50))].concat();
+    let base = [
+        header("s1", t0),
+        line(&assistant("a1", "modelscope", QWEN, "stop", t0, 50)),
+        line(&assistant("a2", "modelscope", QWEN, "stop", t0, 50)),
+    ]
+    .concat();
     fs::write(&f, &base).unwrap();
     let mut src = JsonlSource::new(dir.path(), JsonlCursors::default());
     assert_eq!(src.poll(since).unwrap().len(), 2);
 
     // Truncated, then written again shorter: the old calls plus one new one.
-    let shorter = [header("s1", t0), line(&assistant("a1", "modelscope", QWEN, "stop", t0, 50)), line(&assistant("b1", "modelscope", GLM, "stop", t0, 5))].concat();
+    let shorter = [
+        header("s1", t0),
+        line(&assistant("a1", "modelscope", QWEN, "stop", t0, 50)),
+        line(&assistant("b1", "modelscope", GLM, "stop", t0, 5)),
+    ]
+    .concat();
     assert!(shorter.len() < base.len());
-    fs::OpenOptions::new().write(true).truncate(true).open(&f).unwrap().write_all(shorter.as_bytes()).unwrap();
-    assert_eq!(summary(&src.poll(since).unwrap()), vec![(GLM.into(), CallOutcome::Success)]);
+    fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&f)
+        .unwrap()
+        .write_all(shorter.as_bytes())
+        .unwrap();
+    assert_eq!(
+        summary(&src.poll(since).unwrap()),
+        vec![(GLM.into(), CallOutcome::Success)]
+    );
 
     // Replaced by an atomic rewrite (new inode), longer than before, with a new call early in
     // the file (before the old offset) and one at the end.
@@ -656,15 +998,39 @@ fn jsonl_truncated_or_replaced_file_is_reread_without_double_counting() {
     let tmp = sessions.join(".s1.jsonl.tmp");
     fs::write(&tmp, &longer).unwrap();
     fs::rename(&tmp, &f).unwrap();
-    assert_eq!(summary(&src.poll(since).unwrap()), vec![("m-c0".into(), CallOutcome::Success), ("m-c1".into(), CallOutcome::Success)]);
+    assert_eq!(
+        summary(&src.poll(since).unwrap()),
+        vec![
+            ("m-c0".into(), CallOutcome::Success),
+            ("m-c1".into(), CallOutcome::Success)
+        ]
+    );
     assert_eq!(src.garbled_lines(), 0);
 
     // Restart from persisted cursors: nothing again; an append is read once.
     let saved = serde_json::to_string(src.cursors()).unwrap();
     let mut src = JsonlSource::new(dir.path(), serde_json::from_str(&saved).unwrap());
     assert!(src.poll(since).unwrap().is_empty());
-    append(&f, &line(&assistant_error("e1", QWEN, "429", "429 Request limit exceeded.", t0 + 1.second(), 0)));
-    assert_eq!(summary(&src.poll(since).unwrap()), vec![(QWEN.into(), CallOutcome::RateLimited { retry_loop_failed: true })]);
+    append(
+        &f,
+        &line(&assistant_error(
+            "e1",
+            QWEN,
+            "429",
+            "429 Request limit exceeded.",
+            t0 + 1.second(),
+            0,
+        )),
+    );
+    assert_eq!(
+        summary(&src.poll(since).unwrap()),
+        vec![(
+            QWEN.into(),
+            CallOutcome::RateLimited {
+                retry_loop_failed: true
+            }
+        )]
+    );
 }
 
 #[test]
@@ -675,11 +1041,23 @@ fn jsonl_skips_trajectories_mirrors_and_garbled_lines_and_reads_topic_files() {
     let main = sessions_dir(dir.path(), "main");
     let work = sessions_dir(dir.path(), "work");
     // trajectory: same shapes would count if read
-    fs::write(main.join("s1.trajectory.jsonl"), line(&assistant("t1", "modelscope", QWEN, "stop", t0, 20))).unwrap();
+    fs::write(
+        main.join("s1.trajectory.jsonl"),
+        line(&assistant("t1", "modelscope", QWEN, "stop", t0, 20)),
+    )
+    .unwrap();
     fs::write(main.join("s1.trajectory-path.json"), "{}").unwrap();
-    fs::write(main.join("sessions.json"), r#"{"agent:main:main":{"sessionId":"s1"}}"#).unwrap();
+    fs::write(
+        main.join("sessions.json"),
+        r#"{"agent:main:main":{"sessionId":"s1"}}"#,
+    )
+    .unwrap();
     fs::create_dir_all(main.join("session-sqlite-import-archive")).unwrap();
-    fs::write(main.join("session-sqlite-import-archive").join("old.jsonl"), line(&assistant("x", "modelscope", QWEN, "stop", t0, 20))).unwrap();
+    fs::write(
+        main.join("session-sqlite-import-archive").join("old.jsonl"),
+        line(&assistant("x", "modelscope", QWEN, "stop", t0, 20)),
+    )
+    .unwrap();
     fs::write(
         main.join("s1.jsonl"),
         [
@@ -696,12 +1074,26 @@ fn jsonl_skips_trajectories_mirrors_and_garbled_lines_and_reads_topic_files() {
         .concat(),
     )
     .unwrap();
-    fs::write(work.join("s2-topic-42.jsonl"), [header("s2", t0), line(&assistant("b1", "modelscope", GLM, "stop", t0, 20))].concat()).unwrap();
+    fs::write(
+        work.join("s2-topic-42.jsonl"),
+        [
+            header("s2", t0),
+            line(&assistant("b1", "modelscope", GLM, "stop", t0, 20)),
+        ]
+        .concat(),
+    )
+    .unwrap();
 
     let mut src = JsonlSource::new(dir.path(), JsonlCursors::default());
     let mut got = summary(&src.poll(since).unwrap());
     got.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(got, vec![(QWEN.into(), CallOutcome::Success), (GLM.into(), CallOutcome::Success)]);
+    assert_eq!(
+        got,
+        vec![
+            (QWEN.into(), CallOutcome::Success),
+            (GLM.into(), CallOutcome::Success)
+        ]
+    );
     assert_eq!(src.garbled_lines(), 4);
     assert!(src.take_errors().is_empty());
 }
@@ -713,10 +1105,21 @@ fn jsonl_files_untouched_since_before_since_are_not_read_and_keep_no_cursor() {
     let t0 = now_ms() - 5.minutes();
     let yesterday = t0 - 24.hours();
     let f = sessions.join("old.jsonl");
-    fs::write(&f, [header("old", yesterday), line(&assistant("a1", "modelscope", QWEN, "stop", yesterday, 20))].concat()).unwrap();
+    fs::write(
+        &f,
+        [
+            header("old", yesterday),
+            line(&assistant("a1", "modelscope", QWEN, "stop", yesterday, 20)),
+        ]
+        .concat(),
+    )
+    .unwrap();
     let set_mtime = |p: &Path, at: Timestamp| {
         let file = fs::File::options().write(true).open(p).unwrap();
-        file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_millis(at.as_millisecond() as u64)).unwrap();
+        file.set_modified(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(at.as_millisecond() as u64),
+        )
+        .unwrap();
     };
     set_mtime(&f, yesterday);
     // A file that is not even valid UTF-8 JSON: proves the old file is never opened.
@@ -730,8 +1133,14 @@ fn jsonl_files_untouched_since_before_since_are_not_read_and_keep_no_cursor() {
     assert_eq!(cursors["files"], json!({}), "and keep no cursor: {cursors}");
 
     // Written to again today: read, yesterday's call dropped, the new one returned once.
-    append(&f, &line(&assistant("a2", "modelscope", GLM, "stop", t0, 20)));
-    assert_eq!(summary(&src.poll(t0 - 1.hour()).unwrap()), vec![(GLM.into(), CallOutcome::Success)]);
+    append(
+        &f,
+        &line(&assistant("a2", "modelscope", GLM, "stop", t0, 20)),
+    );
+    assert_eq!(
+        summary(&src.poll(t0 - 1.hour()).unwrap()),
+        vec![(GLM.into(), CallOutcome::Success)]
+    );
     assert!(src.poll(t0 - 1.hour()).unwrap().is_empty());
 }
 
@@ -753,13 +1162,19 @@ fn log_line(subsystem: &str, msg: &str, time: &str) -> String {
 fn fetch_line(model: &str, status: u16, time: &str) -> String {
     log_line(
         "provider-transport-fetch",
-        &format!("[model-fetch] response provider=modelscope api=openai-completions model={model} status={status} elapsedMs=812 dispatcher=reused contentType=application/json"),
+        &format!(
+            "[model-fetch] response provider=modelscope api=openai-completions model={model} status={status} elapsedMs=812 dispatcher=reused contentType=application/json"
+        ),
         time,
     )
 }
 
 fn noise(time: &str) -> String {
-    log_line("agents/embedded", "transient same-model retry 1/9 for modelscope/Qwen reason=rate_limit: delayMs=1000", time)
+    log_line(
+        "agents/embedded",
+        "transient same-model retry 1/9 for modelscope/Qwen reason=rate_limit: delayMs=1000",
+        time,
+    )
 }
 
 fn kinds(sigs: &[GatewaySignal]) -> Vec<String> {
@@ -784,14 +1199,30 @@ fn gateway_log_signals_garbled_lines_and_partial_lines() {
         "{\"1\":\"[model-fetch] response provider=modelscope model=X status=429\", broken\n".into(),
         "garbage [model-fetch] response not json\n".into(),
         "plain garbage\n".into(),
-        log_line("gateway/reload", "config change detected; evaluating reload (agents.defaults.model.primary)", T),
-        log_line("gateway/reload", "config hot reload applied (agents.defaults.model.primary)", T),
-        log_line("gateway/reload", "config reload skipped (invalid config): agents.defaults.model.primary: Unknown model", T),
+        log_line(
+            "gateway/reload",
+            "config change detected; evaluating reload (agents.defaults.model.primary)",
+            T,
+        ),
+        log_line(
+            "gateway/reload",
+            "config hot reload applied (agents.defaults.model.primary)",
+            T,
+        ),
+        log_line(
+            "gateway/reload",
+            "config reload skipped (invalid config): agents.defaults.model.primary: Unknown model",
+            T,
+        ),
         fetch_line(GLM, 200, T),
     ]
     .concat();
     fs::write(&f, &text).unwrap();
-    let mut src = GatewayLogSource::new(LogLocation::Dir(dir.path().to_path_buf()), GatewayLogCursor::default()).start_at_end(false);
+    let mut src = GatewayLogSource::new(
+        LogLocation::Dir(dir.path().to_path_buf()),
+        GatewayLogCursor::default(),
+    )
+    .start_at_end(false);
     let sigs = src.poll().unwrap();
     assert_eq!(
         kinds(&sigs),
@@ -802,10 +1233,20 @@ fn gateway_log_signals_garbled_lines_and_partial_lines() {
             format!("{GLM} Success"),
         ]
     );
-    let GatewaySignal::Call(r) = &sigs[0] else { panic!() };
-    assert_eq!(r.at, "2026-07-09T01:41:50.257Z".parse::<Timestamp>().unwrap(), "time with its offset");
+    let GatewaySignal::Call(r) = &sigs[0] else {
+        panic!()
+    };
+    assert_eq!(
+        r.at,
+        "2026-07-09T01:41:50.257Z".parse::<Timestamp>().unwrap(),
+        "time with its offset"
+    );
     assert_eq!(r.source, SourceKind::GatewayLog);
-    assert_eq!(src.garbled_lines(), 2, "the two broken lines that looked relevant");
+    assert_eq!(
+        src.garbled_lines(),
+        2,
+        "the two broken lines that looked relevant"
+    );
 
     let next = fetch_line(QWEN, 429, T);
     let (a, b) = next.split_at(40);
@@ -820,30 +1261,69 @@ fn gateway_log_signals_garbled_lines_and_partial_lines() {
 #[test]
 fn gateway_log_new_cursor_starts_at_the_end_of_the_newest_file() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("openclaw-2026-07-07.log"), fetch_line(QWEN, 429, T)).unwrap();
+    fs::write(
+        dir.path().join("openclaw-2026-07-07.log"),
+        fetch_line(QWEN, 429, T),
+    )
+    .unwrap();
     let f = dir.path().join("openclaw-2026-07-08.log");
     // history, and a half-written line at the end
-    fs::write(&f, [fetch_line(QWEN, 429, T), fetch_line(GLM, 429, T)[..50].to_string()].concat()).unwrap();
-    let mut src = GatewayLogSource::new(LogLocation::Dir(dir.path().to_path_buf()), GatewayLogCursor::default());
+    fs::write(
+        &f,
+        [
+            fetch_line(QWEN, 429, T),
+            fetch_line(GLM, 429, T)[..50].to_string(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let mut src = GatewayLogSource::new(
+        LogLocation::Dir(dir.path().to_path_buf()),
+        GatewayLogCursor::default(),
+    );
     assert!(src.poll().unwrap().is_empty());
     // The half line is finished and a new one added: the first is taken (it started after the
     // last complete line), nothing older is.
     append(&f, &fetch_line(GLM, 429, T)[50..]);
     append(&f, &fetch_line("M/new", 404, T));
-    assert_eq!(kinds(&src.poll().unwrap()), vec![format!("{GLM} RateLimited {{ retry_loop_failed: false }}"), "M/new Gone { detail: \"HTTP 404\" }".into()]);
+    assert_eq!(
+        kinds(&src.poll().unwrap()),
+        vec![
+            format!("{GLM} RateLimited {{ retry_loop_failed: false }}"),
+            "M/new Gone { detail: \"HTTP 404\" }".into()
+        ]
+    );
 
     // No file at all on first start: files that appear later are new, read from their start.
     let empty = tempfile::tempdir().unwrap();
-    let mut src = GatewayLogSource::new(LogLocation::Dir(empty.path().join("openclaw")), GatewayLogCursor::default());
+    let mut src = GatewayLogSource::new(
+        LogLocation::Dir(empty.path().join("openclaw")),
+        GatewayLogCursor::default(),
+    );
     assert!(src.poll().unwrap().is_empty());
     fs::create_dir_all(empty.path().join("openclaw")).unwrap();
-    fs::write(empty.path().join("openclaw").join("openclaw-2026-07-08.log"), fetch_line(QWEN, 429, T)).unwrap();
+    fs::write(
+        empty
+            .path()
+            .join("openclaw")
+            .join("openclaw-2026-07-08.log"),
+        fetch_line(QWEN, 429, T),
+    )
+    .unwrap();
     assert_eq!(src.poll().unwrap().len(), 1);
 }
 
 /// OpenClaw's rotateLogFile: drop .5, shift .4..1 up by one, live → .1.
 fn rotate(live: &Path) {
-    let archive = |n: u32| live.with_file_name(live.file_name().unwrap().to_str().unwrap().replace(".log", &format!(".{n}.log")));
+    let archive = |n: u32| {
+        live.with_file_name(
+            live.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .replace(".log", &format!(".{n}.log")),
+        )
+    };
     let _ = fs::remove_file(archive(5));
     for n in (1..=4).rev() {
         if archive(n).exists() {
@@ -858,7 +1338,11 @@ fn gateway_log_rotation_finishes_the_old_file_then_follows_the_new_one() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("openclaw-2026-07-08.log");
     fs::write(&live, fetch_line("m/1", 429, T)).unwrap();
-    let mut src = GatewayLogSource::new(LogLocation::Dir(dir.path().to_path_buf()), GatewayLogCursor::default()).start_at_end(false);
+    let mut src = GatewayLogSource::new(
+        LogLocation::Dir(dir.path().to_path_buf()),
+        GatewayLogCursor::default(),
+    )
+    .start_at_end(false);
     assert_eq!(src.poll().unwrap().len(), 1);
 
     // More lines, then a size rotation (twice, before the next poll): live → .1 → .2.
@@ -868,7 +1352,15 @@ fn gateway_log_rotation_finishes_the_old_file_then_follows_the_new_one() {
     rotate(&live);
     fs::write(&live, fetch_line("m/4", 429, T)).unwrap();
     assert!(dir.path().join("openclaw-2026-07-08.2.log").exists());
-    let models: Vec<String> = src.poll().unwrap().iter().map(|s| match s { GatewaySignal::Call(r) => r.model.clone(), _ => panic!() }).collect();
+    let models: Vec<String> = src
+        .poll()
+        .unwrap()
+        .iter()
+        .map(|s| match s {
+            GatewaySignal::Call(r) => r.model.clone(),
+            _ => panic!(),
+        })
+        .collect();
     assert_eq!(models, vec!["m/2", "m/3", "m/4"]);
 
     // Restart from the persisted cursor after another rotation while down.
@@ -877,8 +1369,19 @@ fn gateway_log_rotation_finishes_the_old_file_then_follows_the_new_one() {
     append(&live, &fetch_line("m/5", 429, T));
     rotate(&live);
     fs::write(&live, fetch_line("m/6", 429, T)).unwrap();
-    let mut src = GatewayLogSource::new(LogLocation::Dir(dir.path().to_path_buf()), serde_json::from_str(&saved).unwrap());
-    let models: Vec<String> = src.poll().unwrap().iter().map(|s| match s { GatewaySignal::Call(r) => r.model.clone(), _ => panic!() }).collect();
+    let mut src = GatewayLogSource::new(
+        LogLocation::Dir(dir.path().to_path_buf()),
+        serde_json::from_str(&saved).unwrap(),
+    );
+    let models: Vec<String> = src
+        .poll()
+        .unwrap()
+        .iter()
+        .map(|s| match s {
+            GatewaySignal::Call(r) => r.model.clone(),
+            _ => panic!(),
+        })
+        .collect();
     assert_eq!(models, vec!["m/5", "m/6"]);
     assert!(src.poll().unwrap().is_empty());
 }
@@ -890,13 +1393,22 @@ fn gateway_log_new_days_file_and_a_recreated_directory() {
     fs::create_dir_all(&dir).unwrap();
     let day1 = dir.join("openclaw-2026-07-08.log");
     fs::write(&day1, fetch_line("d1/a", 429, T)).unwrap();
-    let mut src = GatewayLogSource::new(LogLocation::Dir(dir.clone()), GatewayLogCursor::default()).start_at_end(false);
+    let mut src = GatewayLogSource::new(LogLocation::Dir(dir.clone()), GatewayLogCursor::default())
+        .start_at_end(false);
     assert_eq!(src.poll().unwrap().len(), 1);
     // The last lines of the old day and the first of the new one, before one poll.
     append(&day1, &fetch_line("d1/b", 429, T));
     let day2 = dir.join("openclaw-2026-07-09.log");
     fs::write(&day2, fetch_line("d2/a", 429, T)).unwrap();
-    let models: Vec<String> = src.poll().unwrap().iter().map(|s| match s { GatewaySignal::Call(r) => r.model.clone(), _ => panic!() }).collect();
+    let models: Vec<String> = src
+        .poll()
+        .unwrap()
+        .iter()
+        .map(|s| match s {
+            GatewaySignal::Call(r) => r.model.clone(),
+            _ => panic!(),
+        })
+        .collect();
     assert_eq!(models, vec!["d1/b", "d2/a"]);
     // (OpenClaw picks the file per line by the current date and flushes in order, so nothing
     // is written to an old day's file once the new one exists.)
@@ -905,40 +1417,95 @@ fn gateway_log_new_days_file_and_a_recreated_directory() {
     fs::remove_dir_all(&dir).unwrap();
     assert!(src.poll().unwrap().is_empty());
     fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("openclaw-2026-07-09.log"), [fetch_line("r/a", 429, T), fetch_line("r/b", 429, T)].concat()).unwrap();
-    let models: Vec<String> = src.poll().unwrap().iter().map(|s| match s { GatewaySignal::Call(r) => r.model.clone(), _ => panic!() }).collect();
+    fs::write(
+        dir.join("openclaw-2026-07-09.log"),
+        [fetch_line("r/a", 429, T), fetch_line("r/b", 429, T)].concat(),
+    )
+    .unwrap();
+    let models: Vec<String> = src
+        .poll()
+        .unwrap()
+        .iter()
+        .map(|s| match s {
+            GatewaySignal::Call(r) => r.model.clone(),
+            _ => panic!(),
+        })
+        .collect();
     assert_eq!(models, vec!["r/a", "r/b"]);
 }
 
 #[test]
 fn gateway_log_profiles_and_a_fixed_file() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("openclaw-2026-07-08.log"), fetch_line("default/a", 429, T)).unwrap();
-    fs::write(dir.path().join("openclaw-work-2026-07-09.log"), fetch_line("work/a", 429, T)).unwrap();
+    fs::write(
+        dir.path().join("openclaw-2026-07-08.log"),
+        fetch_line("default/a", 429, T),
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("openclaw-work-2026-07-09.log"),
+        fetch_line("work/a", 429, T),
+    )
+    .unwrap();
     let pinned = |profile: Option<&str>| {
-        let loc = LogLocation::ProfileDir { dir: dir.path().to_path_buf(), profile: profile.map(str::to_owned) };
+        let loc = LogLocation::ProfileDir {
+            dir: dir.path().to_path_buf(),
+            profile: profile.map(str::to_owned),
+        };
         let mut src = GatewayLogSource::new(loc, GatewayLogCursor::default()).start_at_end(false);
         kinds(&src.poll().unwrap())
     };
-    assert_eq!(pinned(None), vec!["default/a RateLimited { retry_loop_failed: false }"]);
-    assert_eq!(pinned(Some("work")), vec!["work/a RateLimited { retry_loop_failed: false }"]);
+    assert_eq!(
+        pinned(None),
+        vec!["default/a RateLimited { retry_loop_failed: false }"]
+    );
+    assert_eq!(
+        pinned(Some("work")),
+        vec!["work/a RateLimited { retry_loop_failed: false }"]
+    );
     // unpinned: the newest file's profile, and it stays with it
-    let mut src = GatewayLogSource::new(LogLocation::Dir(dir.path().to_path_buf()), GatewayLogCursor::default()).start_at_end(false);
-    assert_eq!(kinds(&src.poll().unwrap()), vec!["work/a RateLimited { retry_loop_failed: false }"]);
-    fs::write(dir.path().join("openclaw-2026-07-10.log"), fetch_line("default/b", 429, T)).unwrap();
-    append(&dir.path().join("openclaw-work-2026-07-09.log"), &fetch_line("work/b", 429, T));
-    assert_eq!(kinds(&src.poll().unwrap()), vec!["work/b RateLimited { retry_loop_failed: false }"]);
+    let mut src = GatewayLogSource::new(
+        LogLocation::Dir(dir.path().to_path_buf()),
+        GatewayLogCursor::default(),
+    )
+    .start_at_end(false);
+    assert_eq!(
+        kinds(&src.poll().unwrap()),
+        vec!["work/a RateLimited { retry_loop_failed: false }"]
+    );
+    fs::write(
+        dir.path().join("openclaw-2026-07-10.log"),
+        fetch_line("default/b", 429, T),
+    )
+    .unwrap();
+    append(
+        &dir.path().join("openclaw-work-2026-07-09.log"),
+        &fetch_line("work/b", 429, T),
+    );
+    assert_eq!(
+        kinds(&src.poll().unwrap()),
+        vec!["work/b RateLimited { retry_loop_failed: false }"]
+    );
 
     // logging.file: one fixed file, rotated to gw.1.log
     let f = dir.path().join("gw.log");
     fs::write(&f, fetch_line("f/a", 429, T)).unwrap();
-    let mut src = GatewayLogSource::new(LogLocation::File(f.clone()), GatewayLogCursor::default()).start_at_end(false);
+    let mut src = GatewayLogSource::new(LogLocation::File(f.clone()), GatewayLogCursor::default())
+        .start_at_end(false);
     assert_eq!(src.poll().unwrap().len(), 1);
     append(&f, &fetch_line("f/b", 429, T));
     rotate(&f);
     fs::write(&f, fetch_line("f/c", 429, T)).unwrap();
     assert!(dir.path().join("gw.1.log").exists());
-    let models: Vec<String> = src.poll().unwrap().iter().map(|s| match s { GatewaySignal::Call(r) => r.model.clone(), _ => panic!() }).collect();
+    let models: Vec<String> = src
+        .poll()
+        .unwrap()
+        .iter()
+        .map(|s| match s {
+            GatewaySignal::Call(r) => r.model.clone(),
+            _ => panic!(),
+        })
+        .collect();
     assert_eq!(models, vec!["f/b", "f/c"]);
     assert_eq!(src.watch_dir(), dir.path());
 }
@@ -949,10 +1516,22 @@ fn sqlite_zstd_rows_are_classified_by_navigation_and_only_error_rows_are_decompr
     let db = FakeAgentDb::create(dir.path(), "main");
     let t0 = now_ms() - 5.minutes();
     db.add_session("s", t0);
-    let ok = db.append_at("s", &assistant("a", "modelscope", QWEN, "stop", t0, 3000), t0);
+    let ok = db.append_at(
+        "s",
+        &assistant("a", "modelscope", QWEN, "stop", t0, 3000),
+        t0,
+    );
     let tool = db.append_at("s", &tool_result("t", t0, 5000), t0);
-    let err = db.append_at("s", &assistant_error("e", GLM, "429", "429 Request limit exceeded.", t0, 3000), t0);
-    let good_err = db.append_at("s", &assistant_error("f", GLM, "500", "500 upstream error", t0 + 1.second(), 3000), t0 + 1.second());
+    let err = db.append_at(
+        "s",
+        &assistant_error("e", GLM, "429", "429 Request limit exceeded.", t0, 3000),
+        t0,
+    );
+    let good_err = db.append_at(
+        "s",
+        &assistant_error("f", GLM, "500", "500 upstream error", t0 + 1.second(), 3000),
+        t0 + 1.second(),
+    );
     for seq in [ok, tool, err, good_err] {
         assert!(db.is_compressed("s", seq));
     }
@@ -968,10 +1547,33 @@ fn sqlite_zstd_rows_are_classified_by_navigation_and_only_error_rows_are_decompr
         summary(&got),
         vec![
             (QWEN.into(), CallOutcome::Success),
-            (GLM.into(), CallOutcome::Failed { status: Some(500), detail: "500 upstream error".into() }),
+            (
+                GLM.into(),
+                CallOutcome::Failed {
+                    status: Some(500),
+                    detail: "500 upstream error".into()
+                }
+            ),
         ],
         "the success row came from its navigation alone, the error row needed (and had) a good body"
     );
-    assert_eq!(src.malformed_rows(), 1, "the spoiled error row is skipped, not the spoiled tool result");
-    assert!(src.poll(t0 - 1.hour()).unwrap().is_empty(), "a broken row does not block the cursor");
+    assert_eq!(
+        src.malformed_rows(),
+        1,
+        "the spoiled error row is skipped, not the spoiled tool result"
+    );
+    assert!(
+        src.poll(t0 - 1.hour()).unwrap().is_empty(),
+        "a broken row does not block the cursor"
+    );
+}
+
+#[test]
+fn sources_can_move_to_a_blocking_thread() {
+    fn send<T: Send + 'static>() {}
+    send::<SqliteSource>();
+    send::<JsonlSource>();
+    send::<GatewayLogSource>();
+    send::<msclawd::usage::SourceError>();
+    send::<CallRecord>();
 }

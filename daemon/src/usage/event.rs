@@ -12,8 +12,8 @@
 use std::fmt;
 
 use jiff::Timestamp;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::CallOutcome;
@@ -62,7 +62,9 @@ pub fn parse_event_bytes(bytes: &[u8], fallback_at: Option<Timestamp>) -> Parsed
     if raw.ty.as_ref().and_then(Value::as_str) != Some("message") {
         return ParsedEvent::NotACall;
     }
-    let Some(msg) = raw.message else { return ParsedEvent::NotACall };
+    let Some(msg) = raw.message else {
+        return ParsedEvent::NotACall;
+    };
     if !msg.is_object || msg.role.as_ref().and_then(Value::as_str) != Some("assistant") {
         return ParsedEvent::NotACall;
     }
@@ -81,14 +83,30 @@ pub fn parse_event_bytes(bytes: &[u8], fallback_at: Option<Timestamp>) -> Parsed
         .and_then(timestamp_from_value)
         .or(fallback_at)
         .or_else(|| raw.timestamp.as_ref().and_then(timestamp_from_value));
-    let Some(at) = at else { return ParsedEvent::Malformed("assistant message without a time") };
+    let Some(at) = at else {
+        return ParsedEvent::Malformed("assistant message without a time");
+    };
     let outcome = if msg.stop_reason.as_ref().and_then(Value::as_str) == Some("error") {
-        classify_error(msg.error_code.as_ref(), msg.error_message.as_ref().and_then(Value::as_str))
+        classify_error(
+            msg.error_code.as_ref(),
+            msg.error_message.as_ref().and_then(Value::as_str),
+        )
     } else {
         CallOutcome::Success
     };
-    let entry_id = raw.id.as_ref().and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
-    ParsedEvent::Call(TranscriptCall { entry_id, provider, model, at, outcome })
+    let entry_id = raw
+        .id
+        .as_ref()
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    ParsedEvent::Call(TranscriptCall {
+        entry_id,
+        provider,
+        model,
+        at,
+        outcome,
+    })
 }
 
 /// What a SQLite row's `navigation_json` alone says about the row.
@@ -107,7 +125,9 @@ pub enum NavigationVerdict {
 /// "navigation":{…},"reset":{…},"model":{"type","id","timestamp",…,"message":{"role","provider",
 /// "model","timestamp","stopReason",…}},"modelBytes":…}`.
 pub fn classify_navigation(text: &str, fallback_at: Option<Timestamp>) -> NavigationVerdict {
-    let Ok(nav) = serde_json::from_str::<Value>(text) else { return NavigationVerdict::NeedEvent };
+    let Ok(nav) = serde_json::from_str::<Value>(text) else {
+        return NavigationVerdict::NeedEvent;
+    };
     let Some(model_nav) = nav.get("model").filter(|m| m.is_object()) else {
         return NavigationVerdict::NeedEvent;
     };
@@ -133,7 +153,11 @@ pub fn classify_navigation(text: &str, fallback_at: Option<Timestamp>) -> Naviga
         Some("error") | None => return NavigationVerdict::NeedEvent,
         Some(_) => {}
     }
-    let Some(model) = msg.get("model").and_then(Value::as_str).filter(|m| !m.is_empty()) else {
+    let Some(model) = msg
+        .get("model")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty())
+    else {
         return NavigationVerdict::NeedEvent;
     };
     let at = msg
@@ -141,8 +165,14 @@ pub fn classify_navigation(text: &str, fallback_at: Option<Timestamp>) -> Naviga
         .and_then(timestamp_from_value)
         .or(fallback_at)
         .or_else(|| model_nav.get("timestamp").and_then(timestamp_from_value));
-    let Some(at) = at else { return NavigationVerdict::NeedEvent };
-    let entry_id = model_nav.get("id").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+    let Some(at) = at else {
+        return NavigationVerdict::NeedEvent;
+    };
+    let entry_id = model_nav
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
     NavigationVerdict::Call(TranscriptCall {
         entry_id,
         provider: provider.to_owned(),
@@ -156,7 +186,9 @@ pub fn classify_navigation(text: &str, fallback_at: Option<Timestamp>) -> Naviga
 /// `errorMessage`. A 429 here means OpenClaw's whole retry loop failed.
 pub fn classify_error(error_code: Option<&Value>, error_message: Option<&str>) -> CallOutcome {
     let text = error_message.unwrap_or("");
-    let status = error_code.and_then(status_from_value).or_else(|| status_from_text(text));
+    let status = error_code
+        .and_then(status_from_value)
+        .or_else(|| status_from_text(text));
     let lower = text.to_ascii_lowercase();
     let detail = || {
         if text.trim().is_empty() {
@@ -166,16 +198,25 @@ pub fn classify_error(error_code: Option<&Value>, error_message: Option<&str>) -
         }
     };
     match status {
-        Some(429) => CallOutcome::RateLimited { retry_loop_failed: true },
+        Some(429) => CallOutcome::RateLimited {
+            retry_loop_failed: true,
+        },
         Some(404) => CallOutcome::Gone { detail: detail() },
-        Some(400) | None if lower.contains("has no provider supported") => CallOutcome::Gone { detail: detail() },
+        Some(400) | None if lower.contains("has no provider supported") => {
+            CallOutcome::Gone { detail: detail() }
+        }
         None if lower.contains("rate limit")
             || lower.contains("rate_limit")
             || lower.contains("too many requests") =>
         {
-            CallOutcome::RateLimited { retry_loop_failed: true }
+            CallOutcome::RateLimited {
+                retry_loop_failed: true,
+            }
         }
-        _ => CallOutcome::Failed { status, detail: detail() },
+        _ => CallOutcome::Failed {
+            status,
+            detail: detail(),
+        },
     }
 }
 
@@ -200,7 +241,10 @@ fn status_from_value(v: &Value) -> Option<u16> {
 pub(crate) fn status_from_text(text: &str) -> Option<u16> {
     fn three_digits(s: &str) -> Option<u16> {
         let b = s.as_bytes();
-        if b.len() >= 3 && b[..3].iter().all(u8::is_ascii_digit) && b.get(3).is_none_or(|c| !c.is_ascii_digit()) {
+        if b.len() >= 3
+            && b[..3].iter().all(u8::is_ascii_digit)
+            && b.get(3).is_none_or(|c| !c.is_ascii_digit())
+        {
             let n: u16 = s[..3].parse().ok()?;
             return (100..=599).contains(&n).then_some(n);
         }
@@ -228,10 +272,17 @@ pub(crate) fn status_from_text(text: &str) -> Option<u16> {
 pub fn sanitize_detail(text: &str) -> String {
     // Never carry anything from a credential-looking word onwards.
     let lower = text.to_ascii_lowercase();
-    let cut = ["authorization", "api-key", "api_key", "apikey", "x-api-key", "bearer "]
-        .iter()
-        .filter_map(|m| lower.find(m))
-        .min();
+    let cut = [
+        "authorization",
+        "api-key",
+        "api_key",
+        "apikey",
+        "x-api-key",
+        "bearer ",
+    ]
+    .iter()
+    .filter_map(|m| lower.find(m))
+    .min();
     let (kept, redacted) = match cut {
         Some(i) => (&text[..i], true),
         None => (text, false),
@@ -271,7 +322,9 @@ fn looks_like_secret(word: &str) -> bool {
         return true;
     }
     word.len() >= 32
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && word.chars().any(|c| c.is_ascii_digit())
         && word.chars().any(|c| c.is_ascii_alphabetic())
         && !word.contains('/')
@@ -281,14 +334,20 @@ fn looks_like_secret(word: &str) -> bool {
 pub(crate) fn timestamp_from_value(v: &Value) -> Option<Timestamp> {
     match v {
         Value::Number(n) => {
-            let ms = n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))?;
-            (ms > 0).then(|| Timestamp::from_millisecond(ms).ok()).flatten()
+            let ms = n
+                .as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))?;
+            (ms > 0)
+                .then(|| Timestamp::from_millisecond(ms).ok())
+                .flatten()
         }
         Value::String(s) => {
             let s = s.trim();
             if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
                 let ms: i64 = s.parse().ok()?;
-                return (ms > 0).then(|| Timestamp::from_millisecond(ms).ok()).flatten();
+                return (ms > 0)
+                    .then(|| Timestamp::from_millisecond(ms).ok())
+                    .flatten();
             }
             s.parse::<Timestamp>().ok()
         }
@@ -300,7 +359,15 @@ pub(crate) fn timestamp_from_value(v: &Value) -> Option<Timestamp> {
 // Field-picking deserializers: only these fields are kept, the rest is skipped unbuilt.
 
 const EVENT_FIELDS: &[&str] = &["type", "id", "timestamp", "message"];
-const MESSAGE_FIELDS: &[&str] = &["role", "provider", "model", "stopReason", "errorMessage", "errorCode", "timestamp"];
+const MESSAGE_FIELDS: &[&str] = &[
+    "role",
+    "provider",
+    "model",
+    "stopReason",
+    "errorMessage",
+    "errorCode",
+    "timestamp",
+];
 
 #[derive(Default)]
 struct RawEvent {
@@ -383,7 +450,10 @@ impl<'de> Visitor<'de> for EventVisitor {
         f.write_str("a transcript event")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEvent, A::Error> {
-        let mut ev = RawEvent { is_object: true, ..RawEvent::default() };
+        let mut ev = RawEvent {
+            is_object: true,
+            ..RawEvent::default()
+        };
         while let Some(k) = map.next_key_seed(KeySeed(EVENT_FIELDS))? {
             // Duplicate keys: the last one wins, as in JavaScript's JSON.parse.
             match k {
@@ -415,7 +485,10 @@ impl<'de> Visitor<'de> for MessageVisitor {
         f.write_str("a transcript message")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawMessage, A::Error> {
-        let mut m = RawMessage { is_object: true, ..RawMessage::default() };
+        let mut m = RawMessage {
+            is_object: true,
+            ..RawMessage::default()
+        };
         while let Some(k) = map.next_key_seed(KeySeed(MESSAGE_FIELDS))? {
             let slot = match k {
                 Some(0) => &mut m.role,
@@ -455,7 +528,9 @@ mod tests {
 
     #[test]
     fn successful_reply_is_a_call_at_message_timestamp() {
-        let ParsedEvent::Call(c) = parse_event(OK_ROW, None) else { panic!() };
+        let ParsedEvent::Call(c) = parse_event(OK_ROW, None) else {
+            panic!()
+        };
         assert_eq!(c.provider, "modelscope");
         assert_eq!(c.model, "Qwen/Qwen3.5-397B-A17B");
         assert_eq!(c.at, Timestamp::from_millisecond(1771996780527).unwrap());
@@ -466,8 +541,13 @@ mod tests {
     #[test]
     fn every_non_error_stop_reason_is_success() {
         for reason in ["stop", "toolUse", "length", "aborted"] {
-            let row = OK_ROW.replace(r#""stopReason":"stop""#, &format!(r#""stopReason":"{reason}""#));
-            let ParsedEvent::Call(c) = parse_event(&row, None) else { panic!("{reason}") };
+            let row = OK_ROW.replace(
+                r#""stopReason":"stop""#,
+                &format!(r#""stopReason":"{reason}""#),
+            );
+            let ParsedEvent::Call(c) = parse_event(&row, None) else {
+                panic!("{reason}")
+            };
             assert_eq!(c.outcome, CallOutcome::Success, "{reason}");
         }
     }
@@ -476,68 +556,167 @@ mod tests {
     fn time_falls_back_to_row_time_then_outer_iso() {
         let row = OK_ROW.replace(r#","timestamp":1771996780527"#, "");
         let created = ts("2026-02-25T05:20:00Z");
-        let ParsedEvent::Call(c) = parse_event(&row, Some(created)) else { panic!() };
+        let ParsedEvent::Call(c) = parse_event(&row, Some(created)) else {
+            panic!()
+        };
         assert_eq!(c.at, created);
-        let ParsedEvent::Call(c) = parse_event(&row, None) else { panic!() };
+        let ParsedEvent::Call(c) = parse_event(&row, None) else {
+            panic!()
+        };
         assert_eq!(c.at, ts("2026-02-25T05:19:47.535Z"));
         let row = row.replace(r#""timestamp":"2026-02-25T05:19:47.535Z","#, "");
-        assert_eq!(parse_event(&row, None), ParsedEvent::Malformed("assistant message without a time"));
+        assert_eq!(
+            parse_event(&row, None),
+            ParsedEvent::Malformed("assistant message without a time")
+        );
     }
 
     #[test]
     fn rate_limited_error_row_means_the_retry_loop_failed() {
         let row = r#"{"type":"message","id":"a1","message":{"role":"assistant","content":[],"api":"openai-completions","provider":"modelscope","model":"Qwen/Qwen3.5-397B-A17B","stopReason":"error","errorMessage":"429 {\"errors\":{\"message\":\"Request limit exceeded.\"}}","errorCode":"429","timestamp":1764000000000}}"#;
-        let ParsedEvent::Call(c) = parse_event(row, None) else { panic!() };
-        assert_eq!(c.outcome, CallOutcome::RateLimited { retry_loop_failed: true });
+        let ParsedEvent::Call(c) = parse_event(row, None) else {
+            panic!()
+        };
+        assert_eq!(
+            c.outcome,
+            CallOutcome::RateLimited {
+                retry_loop_failed: true
+            }
+        );
     }
 
     #[test]
     fn withdrawn_model_is_gone() {
         let row = r#"{"type":"message","id":"a2","message":{"role":"assistant","provider":"modelscope","model":"Old/Model","stopReason":"error","errorMessage":"400 Model Old/Model has no provider supported","timestamp":1764000000000}}"#;
-        let ParsedEvent::Call(c) = parse_event(row, None) else { panic!() };
-        assert!(matches!(c.outcome, CallOutcome::Gone { ref detail } if detail.contains("has no provider supported")));
-        let row404 = row.replace("400 Model Old/Model has no provider supported", "404 page not found");
-        let ParsedEvent::Call(c) = parse_event(&row404, None) else { panic!() };
+        let ParsedEvent::Call(c) = parse_event(row, None) else {
+            panic!()
+        };
+        assert!(
+            matches!(c.outcome, CallOutcome::Gone { ref detail } if detail.contains("has no provider supported"))
+        );
+        let row404 = row.replace(
+            "400 Model Old/Model has no provider supported",
+            "404 page not found",
+        );
+        let ParsedEvent::Call(c) = parse_event(&row404, None) else {
+            panic!()
+        };
         assert!(matches!(c.outcome, CallOutcome::Gone { .. }));
     }
 
     #[test]
     fn other_errors_fail_with_their_status() {
         assert_eq!(
-            classify_error(Some(&Value::String("500".into())), Some("500 internal error")),
-            CallOutcome::Failed { status: Some(500), detail: "500 internal error".into() }
+            classify_error(
+                Some(&Value::String("500".into())),
+                Some("500 internal error")
+            ),
+            CallOutcome::Failed {
+                status: Some(500),
+                detail: "500 internal error".into()
+            }
         );
         assert_eq!(
-            classify_error(Some(&Value::String("incomplete_tool_call".into())), Some("")),
-            CallOutcome::Failed { status: None, detail: "incomplete_tool_call".into() }
+            classify_error(
+                Some(&Value::String("incomplete_tool_call".into())),
+                Some("")
+            ),
+            CallOutcome::Failed {
+                status: None,
+                detail: "incomplete_tool_call".into()
+            }
         );
-        assert_eq!(classify_error(None, Some("400 bad request")), CallOutcome::Failed { status: Some(400), detail: "400 bad request".into() });
-        assert_eq!(classify_error(None, Some("API rate limit reached")), CallOutcome::RateLimited { retry_loop_failed: true });
-        assert_eq!(classify_error(Some(&serde_json::json!(429)), None), CallOutcome::RateLimited { retry_loop_failed: true });
-        assert_eq!(status_from_text("Request failed with status code 503"), Some(503));
+        assert_eq!(
+            classify_error(None, Some("400 bad request")),
+            CallOutcome::Failed {
+                status: Some(400),
+                detail: "400 bad request".into()
+            }
+        );
+        assert_eq!(
+            classify_error(None, Some("API rate limit reached")),
+            CallOutcome::RateLimited {
+                retry_loop_failed: true
+            }
+        );
+        assert_eq!(
+            classify_error(Some(&serde_json::json!(429)), None),
+            CallOutcome::RateLimited {
+                retry_loop_failed: true
+            }
+        );
+        assert_eq!(
+            status_from_text("Request failed with status code 503"),
+            Some(503)
+        );
         assert_eq!(status_from_text("4290 things"), None);
     }
 
     #[test]
     fn synthetic_and_non_assistant_entries_are_not_calls() {
-        let mirror = OK_ROW.replace(r#""provider":"modelscope","model":"Qwen/Qwen3.5-397B-A17B""#, r#""provider":"openclaw","model":"delivery-mirror""#);
+        let mirror = OK_ROW.replace(
+            r#""provider":"modelscope","model":"Qwen/Qwen3.5-397B-A17B""#,
+            r#""provider":"openclaw","model":"delivery-mirror""#,
+        );
         assert_eq!(parse_event(&mirror, None), ParsedEvent::NotACall);
-        assert_eq!(parse_event(&OK_ROW.replace(r#""role":"assistant""#, r#""role":"user""#), None), ParsedEvent::NotACall);
-        assert_eq!(parse_event(r#"{"type":"session","version":4,"id":"s","timestamp":"2026-01-01T00:00:00Z"}"#, None), ParsedEvent::NotACall);
-        assert_eq!(parse_event(r#"{"type":"model_change","provider":"modelscope","modelId":"x"}"#, None), ParsedEvent::NotACall);
-        assert_eq!(parse_event(r#"{"type":"message","message":"hello"}"#, None), ParsedEvent::NotACall);
-        assert_eq!(parse_event(r#"{"type":"message","message":[1,2]}"#, None), ParsedEvent::NotACall);
+        assert_eq!(
+            parse_event(
+                &OK_ROW.replace(r#""role":"assistant""#, r#""role":"user""#),
+                None
+            ),
+            ParsedEvent::NotACall
+        );
+        assert_eq!(
+            parse_event(
+                r#"{"type":"session","version":4,"id":"s","timestamp":"2026-01-01T00:00:00Z"}"#,
+                None
+            ),
+            ParsedEvent::NotACall
+        );
+        assert_eq!(
+            parse_event(
+                r#"{"type":"model_change","provider":"modelscope","modelId":"x"}"#,
+                None
+            ),
+            ParsedEvent::NotACall
+        );
+        assert_eq!(
+            parse_event(r#"{"type":"message","message":"hello"}"#, None),
+            ParsedEvent::NotACall
+        );
+        assert_eq!(
+            parse_event(r#"{"type":"message","message":[1,2]}"#, None),
+            ParsedEvent::NotACall
+        );
     }
 
     #[test]
     fn garbage_is_malformed() {
-        assert_eq!(parse_event("", None), ParsedEvent::Malformed("not valid JSON"));
-        assert_eq!(parse_event(&OK_ROW[..OK_ROW.len() - 3], None), ParsedEvent::Malformed("not valid JSON"));
-        assert_eq!(parse_event("[1,2]", None), ParsedEvent::Malformed("not a JSON object"));
-        assert_eq!(parse_event("42", None), ParsedEvent::Malformed("not a JSON object"));
-        assert_eq!(parse_event_bytes(b"{\"type\":\"\xff\"}", None), ParsedEvent::Malformed("not valid JSON"));
+        assert_eq!(
+            parse_event("", None),
+            ParsedEvent::Malformed("not valid JSON")
+        );
+        assert_eq!(
+            parse_event(&OK_ROW[..OK_ROW.len() - 3], None),
+            ParsedEvent::Malformed("not valid JSON")
+        );
+        assert_eq!(
+            parse_event("[1,2]", None),
+            ParsedEvent::Malformed("not a JSON object")
+        );
+        assert_eq!(
+            parse_event("42", None),
+            ParsedEvent::Malformed("not a JSON object")
+        );
+        assert_eq!(
+            parse_event_bytes(b"{\"type\":\"\xff\"}", None),
+            ParsedEvent::Malformed("not valid JSON")
+        );
         let no_provider = OK_ROW.replace(r#""provider":"modelscope","#, "");
-        assert_eq!(parse_event(&no_provider, None), ParsedEvent::Malformed("assistant message without provider"));
+        assert_eq!(
+            parse_event(&no_provider, None),
+            ParsedEvent::Malformed("assistant message without provider")
+        );
     }
 
     #[test]
@@ -551,36 +730,78 @@ mod tests {
         let long = "x".repeat(1000);
         assert_eq!(sanitize_detail(&long).chars().count(), DETAIL_MAX_CHARS);
         assert_eq!(sanitize_detail("a\nb\tc"), "a b c");
-        let leaky = "401 invalid token ms-0123456789abcdef0123 sent with Authorization: Bearer abc.def";
+        let leaky =
+            "401 invalid token ms-0123456789abcdef0123 sent with Authorization: Bearer abc.def";
         let d = sanitize_detail(leaky);
         assert!(!d.contains("ms-0123456789abcdef0123"), "{d}");
         assert!(!d.contains("abc.def"), "{d}");
         assert!(d.starts_with("401 invalid token [redacted]"), "{d}");
         assert!(!sanitize_detail("apiKey=sk-live-123").contains("sk-live"));
         // model ids stay readable
-        assert_eq!(sanitize_detail("400 Model Qwen/Qwen3.5-397B-A17B has no provider supported"), "400 Model Qwen/Qwen3.5-397B-A17B has no provider supported");
+        assert_eq!(
+            sanitize_detail("400 Model Qwen/Qwen3.5-397B-A17B has no provider supported"),
+            "400 Model Qwen/Qwen3.5-397B-A17B has no provider supported"
+        );
     }
 
     #[test]
     fn navigation_classifies_without_the_event() {
         let ok = r#"{"version":1,"report":{"kind":"canonical"},"navigation":{},"reset":{},"model":{"type":"message","id":"e1","timestamp":"2026-07-08T10:00:00Z","message":{"role":"assistant","provider":"modelscope","model":"Q/M","timestamp":1783504800000,"stopReason":"toolUse","content":[]}},"modelBytes":1,"modelWithoutCheckpointBytes":1,"withoutCustomDataBytes":1}"#;
-        let NavigationVerdict::Call(c) = classify_navigation(ok, None) else { panic!() };
-        assert_eq!((c.provider.as_str(), c.model.as_str(), c.entry_id.as_deref()), ("modelscope", "Q/M", Some("e1")));
+        let NavigationVerdict::Call(c) = classify_navigation(ok, None) else {
+            panic!()
+        };
+        assert_eq!(
+            (c.provider.as_str(), c.model.as_str(), c.entry_id.as_deref()),
+            ("modelscope", "Q/M", Some("e1"))
+        );
         assert_eq!(c.at.as_millisecond(), 1783504800000);
-        assert_eq!(classify_navigation(&ok.replace("toolUse", "error"), None), NavigationVerdict::NeedEvent);
-        assert_eq!(classify_navigation(&ok.replace(r#""role":"assistant""#, r#""role":"toolResult""#), None), NavigationVerdict::NotACall);
-        assert_eq!(classify_navigation(&ok.replace(r#""type":"message""#, r#""type":"compaction""#), None), NavigationVerdict::NotACall);
-        assert_eq!(classify_navigation(&ok.replace("modelscope", "openclaw"), None), NavigationVerdict::NotACall);
+        assert_eq!(
+            classify_navigation(&ok.replace("toolUse", "error"), None),
+            NavigationVerdict::NeedEvent
+        );
+        assert_eq!(
+            classify_navigation(
+                &ok.replace(r#""role":"assistant""#, r#""role":"toolResult""#),
+                None
+            ),
+            NavigationVerdict::NotACall
+        );
+        assert_eq!(
+            classify_navigation(
+                &ok.replace(r#""type":"message""#, r#""type":"compaction""#),
+                None
+            ),
+            NavigationVerdict::NotACall
+        );
+        assert_eq!(
+            classify_navigation(&ok.replace("modelscope", "openclaw"), None),
+            NavigationVerdict::NotACall
+        );
         assert_eq!(classify_navigation("{", None), NavigationVerdict::NeedEvent);
-        assert_eq!(classify_navigation(r#"{"version":1}"#, None), NavigationVerdict::NeedEvent);
+        assert_eq!(
+            classify_navigation(r#"{"version":1}"#, None),
+            NavigationVerdict::NeedEvent
+        );
     }
 
     #[test]
     fn timestamps_accept_ms_and_iso() {
-        assert_eq!(timestamp_from_value(&serde_json::json!(1000)), Some(Timestamp::from_millisecond(1000).unwrap()));
-        assert_eq!(timestamp_from_value(&serde_json::json!(1000.7)), Some(Timestamp::from_millisecond(1000).unwrap()));
-        assert_eq!(timestamp_from_value(&serde_json::json!("1000")), Some(Timestamp::from_millisecond(1000).unwrap()));
-        assert_eq!(timestamp_from_value(&serde_json::json!("2026-07-08T22:41:50.257-03:00")), Some(ts("2026-07-09T01:41:50.257Z")));
+        assert_eq!(
+            timestamp_from_value(&serde_json::json!(1000)),
+            Some(Timestamp::from_millisecond(1000).unwrap())
+        );
+        assert_eq!(
+            timestamp_from_value(&serde_json::json!(1000.7)),
+            Some(Timestamp::from_millisecond(1000).unwrap())
+        );
+        assert_eq!(
+            timestamp_from_value(&serde_json::json!("1000")),
+            Some(Timestamp::from_millisecond(1000).unwrap())
+        );
+        assert_eq!(
+            timestamp_from_value(&serde_json::json!("2026-07-08T22:41:50.257-03:00")),
+            Some(ts("2026-07-09T01:41:50.257Z"))
+        );
         assert_eq!(timestamp_from_value(&serde_json::json!(-5)), None);
         assert_eq!(timestamp_from_value(&serde_json::json!(1e300)), None);
         assert_eq!(timestamp_from_value(&serde_json::json!("yesterday")), None);
@@ -593,8 +814,20 @@ mod tests {
 
         fn key() -> impl Strategy<Value = String> {
             prop_oneof![
-                prop::sample::select(vec!["type", "message", "role", "provider", "model", "stopReason", "errorCode", "errorMessage", "timestamp", "id", "content"])
-                    .prop_map(str::to_owned),
+                prop::sample::select(vec![
+                    "type",
+                    "message",
+                    "role",
+                    "provider",
+                    "model",
+                    "stopReason",
+                    "errorCode",
+                    "errorMessage",
+                    "timestamp",
+                    "id",
+                    "content"
+                ])
+                .prop_map(str::to_owned),
                 "[a-zA-Z_]{1,8}",
             ]
         }
@@ -605,15 +838,28 @@ mod tests {
                 Just(Value::Null),
                 any::<bool>().prop_map(Value::from),
                 any::<i64>().prop_map(Value::from),
-                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(|f| json!(f)),
                 ".{0,24}".prop_map(Value::from),
-                prop::sample::select(vec!["message", "assistant", "error", "openclaw", "modelscope", "429", "404", "400 x has no provider supported", "2026-07-08T10:00:00Z"])
-                    .prop_map(Value::from),
+                prop::sample::select(vec![
+                    "message",
+                    "assistant",
+                    "error",
+                    "openclaw",
+                    "modelscope",
+                    "429",
+                    "404",
+                    "400 x has no provider supported",
+                    "2026-07-08T10:00:00Z"
+                ])
+                .prop_map(Value::from),
             ];
             leaf.prop_recursive(4, 48, 6, |inner| {
                 prop_oneof![
                     prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-                    prop::collection::vec((key(), inner), 0..7).prop_map(|kv| Value::Object(kv.into_iter().collect())),
+                    prop::collection::vec((key(), inner), 0..7)
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect())),
                 ]
             })
         }

@@ -26,8 +26,8 @@ use serde_json::Value;
 
 use super::event::sanitize_detail;
 use super::{
-    CallOutcome, CallRecord, FileId, GatewayLogCursor, GatewaySignal, SourceError, SourceKind, fnv1a64, last_line_boundary,
-    read_lines_from,
+    CallOutcome, CallRecord, FileId, GatewayLogCursor, GatewaySignal, SourceError, SourceKind,
+    fnv1a64, last_line_boundary, read_lines_from,
 };
 
 /// Where the gateway writes its log.
@@ -38,7 +38,10 @@ pub enum LogLocation {
     Dir(PathBuf),
     /// The rolling directory, pinned to one profile's files (`openclaw-<profile>-YYYY-MM-DD.log`;
     /// `None` or `"default"`: `openclaw-YYYY-MM-DD.log`).
-    ProfileDir { dir: PathBuf, profile: Option<String> },
+    ProfileDir {
+        dir: PathBuf,
+        profile: Option<String>,
+    },
     /// `logging.file`: one fixed file and its `.N` archives.
     File(PathBuf),
 }
@@ -96,7 +99,13 @@ impl GatewayLogSource {
     /// With a brand-new cursor the first poll starts at the END of the newest file (older lines
     /// are history; the transcripts give today's counts). See [`start_at_end`](Self::start_at_end).
     pub fn new(loc: LogLocation, cursor: GatewayLogCursor) -> Self {
-        GatewayLogSource { loc, state: cursor, start_at_end: true, garbled_lines: 0, errors: Vec::new() }
+        GatewayLogSource {
+            loc,
+            state: cursor,
+            start_at_end: true,
+            garbled_lines: 0,
+            errors: Vec::new(),
+        }
     }
 
     /// Whether a brand-new cursor starts at the end of the newest file (default) or reads the
@@ -154,10 +163,17 @@ impl GatewayLogSource {
             state.started = true;
             if self.start_at_end {
                 if let Some(last) = cands.last() {
-                    let mut f = File::open(&last.path).map_err(|e| SourceError::io(&last.path, &e))?;
+                    let mut f =
+                        File::open(&last.path).map_err(|e| SourceError::io(&last.path, &e))?;
                     let meta = f.metadata().map_err(|e| SourceError::io(&last.path, &e))?;
-                    let offset = last_line_boundary(&mut f, meta.len()).map_err(|e| SourceError::io(&last.path, &e))?;
-                    state.file = Some(LogPos { path: last.path.clone(), file: FileId::of(&meta), offset, head: head_of(&mut f) });
+                    let offset = last_line_boundary(&mut f, meta.len())
+                        .map_err(|e| SourceError::io(&last.path, &e))?;
+                    state.file = Some(LogPos {
+                        path: last.path.clone(),
+                        file: FileId::of(&meta),
+                        offset,
+                        head: head_of(&mut f),
+                    });
                 }
                 return Ok(());
             }
@@ -170,17 +186,34 @@ impl GatewayLogSource {
             Some(pos) => {
                 let found = cands.iter().position(|c| {
                     FileId::of(&c.meta) == pos.file
-                        && (pos.head.is_none() || File::open(&c.path).ok().and_then(|mut f| head_of(&mut f)) == pos.head)
+                        && (pos.head.is_none()
+                            || File::open(&c.path).ok().and_then(|mut f| head_of(&mut f))
+                                == pos.head)
                 });
                 match found {
-                    Some(i) => (i, if cands[i].meta.len() >= pos.offset { pos.offset } else { 0 }),
+                    Some(i) => (
+                        i,
+                        if cands[i].meta.len() >= pos.offset {
+                            pos.offset
+                        } else {
+                            0
+                        },
+                    ),
                     None => {
                         // The file we were reading is gone (pruned, directory recreated): read
                         // the files from its day on, from their start.
-                        let day = parse_rolling(pos.path.file_name().and_then(|n| n.to_str()).unwrap_or(""))
-                            .map(|r| r.1.to_owned())
-                            .unwrap_or_default();
-                        (cands.iter().position(|c| c.date >= day).unwrap_or(cands.len()), 0)
+                        let day = parse_rolling(
+                            pos.path.file_name().and_then(|n| n.to_str()).unwrap_or(""),
+                        )
+                        .map(|r| r.1.to_owned())
+                        .unwrap_or_default();
+                        (
+                            cands
+                                .iter()
+                                .position(|c| c.date >= day)
+                                .unwrap_or(cands.len()),
+                            0,
+                        )
                     }
                 }
             }
@@ -204,7 +237,12 @@ impl GatewayLogSource {
             let read = read_lines_from(&c.path, &mut f, offset, !live, |line, _| {
                 handle_line(line, garbled, out, &mut pending);
             })?;
-            state.file = Some(LogPos { path: c.path.clone(), file: FileId::of(&meta), offset: read.end, head: head_of(&mut f) });
+            state.file = Some(LogPos {
+                path: c.path.clone(),
+                file: FileId::of(&meta),
+                offset: read.end,
+                head: head_of(&mut f),
+            });
             offset = 0;
         }
         Ok(())
@@ -214,11 +252,15 @@ impl GatewayLogSource {
     fn candidates(&self) -> Result<Vec<Candidate>, SourceError> {
         let (dir, pinned, fixed) = match &self.loc {
             LogLocation::Dir(d) => (d.clone(), None, None),
-            LogLocation::ProfileDir { dir, profile } => (dir.clone(), Some(profile_family(profile.as_deref())), None),
+            LogLocation::ProfileDir { dir, profile } => {
+                (dir.clone(), Some(profile_family(profile.as_deref())), None)
+            }
             LogLocation::File(f) => {
                 let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
                 // OpenClaw treats a configured default-shaped rolling name as rolling.
-                if name == "openclaw-YYYY-MM-DD.log" || parse_rolling(name).is_some_and(|r| r.0 == "openclaw") {
+                if name == "openclaw-YYYY-MM-DD.log"
+                    || parse_rolling(name).is_some_and(|r| r.0 == "openclaw")
+                {
                     (self.watch_dir(), Some("openclaw".to_owned()), None)
                 } else {
                     (self.watch_dir(), None, Some(f.clone()))
@@ -230,11 +272,23 @@ impl GatewayLogSource {
             for n in (1..=5).rev() {
                 let p = rotated_path(&file, n);
                 if let Ok(meta) = std::fs::metadata(&p).filter_file() {
-                    out.push(Candidate { path: p, meta, family: String::new(), date: String::new(), archive: n });
+                    out.push(Candidate {
+                        path: p,
+                        meta,
+                        family: String::new(),
+                        date: String::new(),
+                        archive: n,
+                    });
                 }
             }
             if let Ok(meta) = std::fs::metadata(&file).filter_file() {
-                out.push(Candidate { path: file, meta, family: String::new(), date: String::new(), archive: 0 });
+                out.push(Candidate {
+                    path: file,
+                    meta,
+                    family: String::new(),
+                    date: String::new(),
+                    archive: 0,
+                });
             }
             return Ok(out);
         }
@@ -245,26 +299,50 @@ impl GatewayLogSource {
         };
         let mut all = Vec::new();
         for entry in entries.flatten() {
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
-            let Some((family, date, archive)) = parse_rolling(&name) else { continue };
-            let Ok(meta) = entry.metadata().filter_file() else { continue };
-            all.push(Candidate { path: entry.path(), meta, family: family.to_owned(), date: date.to_owned(), archive });
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let Some((family, date, archive)) = parse_rolling(&name) else {
+                continue;
+            };
+            let Ok(meta) = entry.metadata().filter_file() else {
+                continue;
+            };
+            all.push(Candidate {
+                path: entry.path(),
+                meta,
+                family: family.to_owned(),
+                date: date.to_owned(),
+                archive,
+            });
         }
         let family = pinned.or_else(|| {
             // Stay with the profile already followed while it has files; else the newest file's.
-            let current = self.state.0.file.as_ref().and_then(|p| {
-                parse_rolling(p.path.file_name()?.to_str()?).map(|r| r.0.to_owned())
-            });
-            current.filter(|f| all.iter().any(|c| &c.family == f)).or_else(|| {
-                all.iter()
-                    .max_by(|a, b| (&a.date, a.meta.modified().ok()).cmp(&(&b.date, b.meta.modified().ok())))
-                    .map(|c| c.family.clone())
-            })
+            let current =
+                self.state.0.file.as_ref().and_then(|p| {
+                    parse_rolling(p.path.file_name()?.to_str()?).map(|r| r.0.to_owned())
+                });
+            current
+                .filter(|f| all.iter().any(|c| &c.family == f))
+                .or_else(|| {
+                    all.iter()
+                        .max_by(|a, b| {
+                            (&a.date, a.meta.modified().ok())
+                                .cmp(&(&b.date, b.meta.modified().ok()))
+                        })
+                        .map(|c| c.family.clone())
+                })
         });
-        let Some(family) = family else { return Ok(Vec::new()) };
+        let Some(family) = family else {
+            return Ok(Vec::new());
+        };
         all.retain(|c| c.family == family);
         all.sort_by(|a, b| {
-            (&a.date, a.archive == 0, std::cmp::Reverse(a.archive)).cmp(&(&b.date, b.archive == 0, std::cmp::Reverse(b.archive)))
+            (&a.date, a.archive == 0, std::cmp::Reverse(a.archive)).cmp(&(
+                &b.date,
+                b.archive == 0,
+                std::cmp::Reverse(b.archive),
+            ))
         });
         Ok(all)
     }
@@ -276,7 +354,13 @@ trait FilterFile {
 
 impl FilterFile for std::io::Result<Metadata> {
     fn filter_file(self) -> std::io::Result<Metadata> {
-        self.and_then(|m| if m.is_file() { Ok(m) } else { Err(std::io::ErrorKind::InvalidInput.into()) })
+        self.and_then(|m| {
+            if m.is_file() {
+                Ok(m)
+            } else {
+                Err(std::io::ErrorKind::InvalidInput.into())
+            }
+        })
     }
 }
 
@@ -294,7 +378,9 @@ fn rotated_path(file: &Path, n: u32) -> PathBuf {
 pub(crate) fn parse_rolling(name: &str) -> Option<(&str, &str, u32)> {
     let stem = name.strip_suffix(".log")?;
     let (stem, archive) = match stem.rsplit_once('.') {
-        Some((s, n)) if !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()) => (s, n.parse().ok()?),
+        Some((s, n)) if !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (s, n.parse().ok()?)
+        }
         _ => (stem, 0),
     };
     let split = stem.len().checked_sub(11)?;
@@ -306,18 +392,27 @@ pub(crate) fn parse_rolling(name: &str) -> Option<(&str, &str, u32)> {
     let shape = d[0] == b'-'
         && d[5] == b'-'
         && d[8] == b'-'
-        && [1, 2, 3, 4, 6, 7, 9, 10].iter().all(|&i| d[i].is_ascii_digit());
+        && [1, 2, 3, 4, 6, 7, 9, 10]
+            .iter()
+            .all(|&i| d[i].is_ascii_digit());
     if !shape {
         return None;
     }
     let ok_family = family == "openclaw"
-        || family.strip_prefix("openclaw-").is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+        || family.strip_prefix("openclaw-").is_some_and(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
     ok_family.then(|| (family, &dash_date[1..], archive))
 }
 
 /// The file family of a profile, as OpenClaw's encodeLogProfileSegment names it.
 fn profile_family(profile: Option<&str>) -> String {
-    let Some(p) = profile.map(str::trim).filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("default")) else {
+    let Some(p) = profile
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("default"))
+    else {
         return "openclaw".to_owned();
     };
     let mut seg = String::new();
@@ -364,7 +459,12 @@ struct Pending {
     bad_requests: Vec<usize>,
 }
 
-fn handle_line(line: &[u8], garbled: &mut u64, out: &mut Vec<GatewaySignal>, pending: &mut Pending) {
+fn handle_line(
+    line: &[u8],
+    garbled: &mut u64,
+    out: &mut Vec<GatewaySignal>,
+    pending: &mut Pending,
+) {
     if !MARKERS.iter().any(|m| contains(line, m.as_bytes())) {
         return;
     }
@@ -374,7 +474,14 @@ fn handle_line(line: &[u8], garbled: &mut u64, out: &mut Vec<GatewaySignal>, pen
     };
     match parsed {
         Parsed::Signal(sig) => {
-            if let GatewaySignal::Call(CallRecord { outcome: CallOutcome::Failed { status: Some(400), .. }, .. }) = &sig {
+            if let GatewaySignal::Call(CallRecord {
+                outcome:
+                    CallOutcome::Failed {
+                        status: Some(400), ..
+                    },
+                ..
+            }) = &sig
+            {
                 pending.bad_requests.push(out.len());
             }
             out.push(sig);
@@ -386,16 +493,18 @@ fn handle_line(line: &[u8], garbled: &mut u64, out: &mut Vec<GatewaySignal>, pen
                 GatewaySignal::Call(r) => r.at <= at && at.duration_since(r.at).as_secs() <= 60,
                 _ => false,
             };
-            let named = pending
-                .bad_requests
-                .iter()
-                .rev()
-                .filter(recent)
-                .find(|i| matches!(&out[**i], GatewaySignal::Call(r) if text.contains(&r.model)));
-            let target = named.or_else(|| pending.bad_requests.iter().rev().find(recent)).copied();
+            let named =
+                pending.bad_requests.iter().rev().filter(recent).find(
+                    |i| matches!(&out[**i], GatewaySignal::Call(r) if text.contains(&r.model)),
+                );
+            let target = named
+                .or_else(|| pending.bad_requests.iter().rev().find(recent))
+                .copied();
             if let Some(i) = target {
                 if let GatewaySignal::Call(r) = &mut out[i] {
-                    r.outcome = CallOutcome::Gone { detail: sanitize_detail(&text) };
+                    r.outcome = CallOutcome::Gone {
+                        detail: sanitize_detail(&text),
+                    };
                 }
                 pending.bad_requests.retain(|j| *j != i);
             }
@@ -413,7 +522,10 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 pub enum Parsed {
     Signal(GatewaySignal),
     /// A "has no provider supported" error text (may turn a preceding 400 into Gone).
-    NoProvider { at: Timestamp, text: String },
+    NoProvider {
+        at: Timestamp,
+        text: String,
+    },
     /// A valid record that says nothing of interest.
     Nothing,
 }
@@ -426,7 +538,13 @@ pub fn parse_line(line: &[u8]) -> Option<Parsed> {
         .get("time")
         .and_then(Value::as_str)
         .and_then(|s| s.parse::<Timestamp>().ok())
-        .or_else(|| obj.get("_meta")?.get("date")?.as_str()?.parse::<Timestamp>().ok())?;
+        .or_else(|| {
+            obj.get("_meta")?
+                .get("date")?
+                .as_str()?
+                .parse::<Timestamp>()
+                .ok()
+        })?;
     let mut texts = Vec::new();
     for (k, v) in obj {
         if k != "_meta" && k != "time" {
@@ -438,8 +556,14 @@ pub fn parse_line(line: &[u8]) -> Option<Parsed> {
             return Some(Parsed::Signal(sig));
         }
     }
-    if let Some(text) = texts.iter().find(|t| t.to_ascii_lowercase().contains("has no provider supported")) {
-        return Some(Parsed::NoProvider { at, text: (*text).to_owned() });
+    if let Some(text) = texts
+        .iter()
+        .find(|t| t.to_ascii_lowercase().contains("has no provider supported"))
+    {
+        return Some(Parsed::NoProvider {
+            at,
+            text: (*text).to_owned(),
+        });
     }
     Some(Parsed::Nothing)
 }
@@ -448,14 +572,17 @@ fn collect_strings<'a>(v: &'a Value, depth: usize, out: &mut Vec<&'a str>) {
     match v {
         Value::String(s) => out.push(s),
         Value::Array(a) if depth < 4 => a.iter().for_each(|x| collect_strings(x, depth + 1, out)),
-        Value::Object(o) if depth < 4 => o.values().for_each(|x| collect_strings(x, depth + 1, out)),
+        Value::Object(o) if depth < 4 => {
+            o.values().for_each(|x| collect_strings(x, depth + 1, out))
+        }
         _ => {}
     }
 }
 
 fn recognize(text: &str, at: Timestamp) -> Option<GatewaySignal> {
     if let Some(i) = text.find("[model-fetch] response ") {
-        return model_fetch(&text[i + "[model-fetch] response ".len()..], at).map(GatewaySignal::Call);
+        return model_fetch(&text[i + "[model-fetch] response ".len()..], at)
+            .map(GatewaySignal::Call);
     }
     if let Some(paths) = paren_list(text, "config hot reload applied (") {
         return Some(GatewaySignal::ReloadApplied { at, paths });
@@ -468,11 +595,18 @@ fn recognize(text: &str, at: Timestamp) -> Option<GatewaySignal> {
         let reason = match rest.strip_prefix('(').and_then(|r| r.split_once(')')) {
             Some((inner, after)) => {
                 let after = after.trim_start_matches(':').trim();
-                if after.is_empty() { inner.to_owned() } else { format!("{inner}: {after}") }
+                if after.is_empty() {
+                    inner.to_owned()
+                } else {
+                    format!("{inner}: {after}")
+                }
             }
             None => rest.to_owned(),
         };
-        return Some(GatewaySignal::ReloadSkipped { at, reason: sanitize_detail(&reason) });
+        return Some(GatewaySignal::ReloadSkipped {
+            at,
+            reason: sanitize_detail(&reason),
+        });
     }
     None
 }
@@ -481,7 +615,9 @@ fn recognize(text: &str, at: Timestamp) -> Option<GatewaySignal> {
 fn model_fetch(fields: &str, at: Timestamp) -> Option<CallRecord> {
     let (mut provider, mut model, mut status) = (None, None, None);
     for tok in fields.split_whitespace() {
-        let Some((k, v)) = tok.split_once('=') else { continue };
+        let Some((k, v)) = tok.split_once('=') else {
+            continue;
+        };
         match k {
             "provider" if provider.is_none() => provider = Some(v),
             "model" if model.is_none() => model = Some(v),
@@ -489,21 +625,45 @@ fn model_fetch(fields: &str, at: Timestamp) -> Option<CallRecord> {
             _ => {}
         }
     }
-    let (provider, model, status) = (provider.filter(|p| !p.is_empty())?, model.filter(|m| !m.is_empty())?, status?);
+    let (provider, model, status) = (
+        provider.filter(|p| !p.is_empty())?,
+        model.filter(|m| !m.is_empty())?,
+        status?,
+    );
     let outcome = match status {
         200..=299 => CallOutcome::Success,
-        429 => CallOutcome::RateLimited { retry_loop_failed: false },
-        404 => CallOutcome::Gone { detail: "HTTP 404".to_owned() },
-        s => CallOutcome::Failed { status: Some(s), detail: format!("HTTP {s}") },
+        429 => CallOutcome::RateLimited {
+            retry_loop_failed: false,
+        },
+        404 => CallOutcome::Gone {
+            detail: "HTTP 404".to_owned(),
+        },
+        s => CallOutcome::Failed {
+            status: Some(s),
+            detail: format!("HTTP {s}"),
+        },
     };
-    Some(CallRecord { provider: provider.to_owned(), model: model.to_owned(), at, outcome, source: SourceKind::GatewayLog })
+    Some(CallRecord {
+        provider: provider.to_owned(),
+        model: model.to_owned(),
+        at,
+        outcome,
+        source: SourceKind::GatewayLog,
+    })
 }
 
 fn paren_list(text: &str, marker: &str) -> Option<Vec<String>> {
     let i = text.find(marker)?;
     let rest = &text[i + marker.len()..];
     let inner = &rest[..rest.rfind(')')?];
-    Some(inner.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+    Some(
+        inner
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -516,42 +676,101 @@ mod tests {
 
     #[test]
     fn rolling_names_are_recognised() {
-        assert_eq!(parse_rolling("openclaw-2026-07-08.log"), Some(("openclaw", "2026-07-08", 0)));
-        assert_eq!(parse_rolling("openclaw-2026-07-08.3.log"), Some(("openclaw", "2026-07-08", 3)));
-        assert_eq!(parse_rolling("openclaw-work-2026-07-08.log"), Some(("openclaw-work", "2026-07-08", 0)));
-        assert_eq!(parse_rolling("openclaw-w--x-1a-2026-07-08.1.log"), Some(("openclaw-w--x-1a", "2026-07-08", 1)));
-        for bad in ["openclaw.log", "openclaw-2026-07-8.log", "other-2026-07-08.log", "openclaw-Work-2026-07-08.log", "openclaw-2026-07-08.log.gz", "openclaw--2026-07-08.log", "é-2026-07-08.log", ".log"] {
+        assert_eq!(
+            parse_rolling("openclaw-2026-07-08.log"),
+            Some(("openclaw", "2026-07-08", 0))
+        );
+        assert_eq!(
+            parse_rolling("openclaw-2026-07-08.3.log"),
+            Some(("openclaw", "2026-07-08", 3))
+        );
+        assert_eq!(
+            parse_rolling("openclaw-work-2026-07-08.log"),
+            Some(("openclaw-work", "2026-07-08", 0))
+        );
+        assert_eq!(
+            parse_rolling("openclaw-w--x-1a-2026-07-08.1.log"),
+            Some(("openclaw-w--x-1a", "2026-07-08", 1))
+        );
+        for bad in [
+            "openclaw.log",
+            "openclaw-2026-07-8.log",
+            "other-2026-07-08.log",
+            "openclaw-Work-2026-07-08.log",
+            "openclaw-2026-07-08.log.gz",
+            "openclaw--2026-07-08.log",
+            "é-2026-07-08.log",
+            ".log",
+        ] {
             assert_eq!(parse_rolling(bad), None, "{bad}");
         }
         assert_eq!(profile_family(None), "openclaw");
         assert_eq!(profile_family(Some("Default")), "openclaw");
         assert_eq!(profile_family(Some("work")), "openclaw-work");
         assert_eq!(profile_family(Some("My_bot-2")), "openclaw--1my-0bot--2");
-        assert_eq!(rotated_path(Path::new("/l/gw.log"), 2), PathBuf::from("/l/gw.2.log"));
-        assert_eq!(rotated_path(Path::new("/l/gw"), 1), PathBuf::from("/l/gw.1"));
+        assert_eq!(
+            rotated_path(Path::new("/l/gw.log"), 2),
+            PathBuf::from("/l/gw.2.log")
+        );
+        assert_eq!(
+            rotated_path(Path::new("/l/gw"), 1),
+            PathBuf::from("/l/gw.1")
+        );
     }
 
     #[test]
     fn model_fetch_lines_become_calls() {
         let line = r#"{"0":"{\"subsystem\":\"provider-transport-fetch\"}","1":"[model-fetch] response provider=modelscope api=openai-completions model=Qwen/Qwen3.5-397B-A17B status=429 elapsedMs=812 dispatcher=reused contentType=application/json","_meta":{"date":"2026-07-09T01:41:50.257Z","logLevelName":"INFO"},"time":"2026-07-08T22:41:50.257-03:00"}"#;
-        let Some(Parsed::Signal(GatewaySignal::Call(r))) = parse_line(line.as_bytes()) else { panic!() };
-        assert_eq!((r.provider.as_str(), r.model.as_str()), ("modelscope", "Qwen/Qwen3.5-397B-A17B"));
-        assert_eq!(r.outcome, CallOutcome::RateLimited { retry_loop_failed: false });
+        let Some(Parsed::Signal(GatewaySignal::Call(r))) = parse_line(line.as_bytes()) else {
+            panic!()
+        };
+        assert_eq!(
+            (r.provider.as_str(), r.model.as_str()),
+            ("modelscope", "Qwen/Qwen3.5-397B-A17B")
+        );
+        assert_eq!(
+            r.outcome,
+            CallOutcome::RateLimited {
+                retry_loop_failed: false
+            }
+        );
         assert_eq!(r.at, ts("2026-07-09T01:41:50.257Z"));
         assert_eq!(r.source, SourceKind::GatewayLog);
         for (status, outcome) in [
             ("200", CallOutcome::Success),
-            ("404", CallOutcome::Gone { detail: "HTTP 404".into() }),
-            ("400", CallOutcome::Failed { status: Some(400), detail: "HTTP 400".into() }),
-            ("503", CallOutcome::Failed { status: Some(503), detail: "HTTP 503".into() }),
+            (
+                "404",
+                CallOutcome::Gone {
+                    detail: "HTTP 404".into(),
+                },
+            ),
+            (
+                "400",
+                CallOutcome::Failed {
+                    status: Some(400),
+                    detail: "HTTP 400".into(),
+                },
+            ),
+            (
+                "503",
+                CallOutcome::Failed {
+                    status: Some(503),
+                    detail: "HTTP 503".into(),
+                },
+            ),
         ] {
             let l = line.replace("status=429", &format!("status={status}"));
-            let Some(Parsed::Signal(GatewaySignal::Call(r))) = parse_line(l.as_bytes()) else { panic!() };
+            let Some(Parsed::Signal(GatewaySignal::Call(r))) = parse_line(l.as_bytes()) else {
+                panic!()
+            };
             assert_eq!(r.outcome, outcome);
         }
         // no time → not usable; _meta.date is the fallback
         let no_time = line.replace(r#","time":"2026-07-08T22:41:50.257-03:00""#, "");
-        assert!(matches!(parse_line(no_time.as_bytes()), Some(Parsed::Signal(_))));
+        assert!(matches!(
+            parse_line(no_time.as_bytes()),
+            Some(Parsed::Signal(_))
+        ));
         let no_time_at_all = no_time.replace(r#""date":"2026-07-09T01:41:50.257Z","#, "");
         assert_eq!(parse_line(no_time_at_all.as_bytes()), None);
         // a start line or a response without status is nothing
@@ -566,7 +785,10 @@ mod tests {
             parse_line(line.as_bytes()),
             Some(Parsed::Signal(GatewaySignal::ReloadApplied {
                 at: ts("2026-07-09T01:41:50.257Z"),
-                paths: vec!["agents.defaults.model.primary".into(), "agents.defaults.model.fallbacks".into()]
+                paths: vec![
+                    "agents.defaults.model.primary".into(),
+                    "agents.defaults.model.fallbacks".into()
+                ]
             }))
         );
     }
@@ -578,11 +800,26 @@ mod tests {
             Some(Parsed::Signal(GatewaySignal::ReloadSkipped { reason, .. })) => reason,
             other => panic!("{other:?}"),
         };
-        assert_eq!(reason("config reload skipped (invalid config): agents.defaults.model.primary: Invalid input"), "invalid config: agents.defaults.model.primary: Invalid input");
-        assert_eq!(reason("config reload skipped (config file not found)"), "config file not found");
-        assert_eq!(reason("config reload skipped by writer intent (noop)"), "by writer intent (noop)");
-        let applied = parse_line(mk("config change applied (dynamic reads: agents.defaults.model.primary)").as_bytes());
-        assert!(matches!(applied, Some(Parsed::Signal(GatewaySignal::ReloadApplied { ref paths, .. })) if paths == &vec!["agents.defaults.model.primary".to_string()]));
+        assert_eq!(
+            reason(
+                "config reload skipped (invalid config): agents.defaults.model.primary: Invalid input"
+            ),
+            "invalid config: agents.defaults.model.primary: Invalid input"
+        );
+        assert_eq!(
+            reason("config reload skipped (config file not found)"),
+            "config file not found"
+        );
+        assert_eq!(
+            reason("config reload skipped by writer intent (noop)"),
+            "by writer intent (noop)"
+        );
+        let applied = parse_line(
+            mk("config change applied (dynamic reads: agents.defaults.model.primary)").as_bytes(),
+        );
+        assert!(
+            matches!(applied, Some(Parsed::Signal(GatewaySignal::ReloadApplied { ref paths, .. })) if paths == &vec!["agents.defaults.model.primary".to_string()])
+        );
     }
 
     #[test]
@@ -591,15 +828,42 @@ mod tests {
         let mut g = 0;
         let mut p = Pending::default();
         let resp = |model: &str, t: &str| {
-            format!(r#"{{"1":"[model-fetch] response provider=modelscope api=openai-completions model={model} status=400 elapsedMs=5","time":"{t}"}}"#)
+            format!(
+                r#"{{"1":"[model-fetch] response provider=modelscope api=openai-completions model={model} status=400 elapsedMs=5","time":"{t}"}}"#
+            )
         };
-        handle_line(resp("A/a", "2026-07-08T10:00:00Z").as_bytes(), &mut g, &mut out, &mut p);
-        handle_line(resp("B/b", "2026-07-08T10:00:01Z").as_bytes(), &mut g, &mut out, &mut p);
+        handle_line(
+            resp("A/a", "2026-07-08T10:00:00Z").as_bytes(),
+            &mut g,
+            &mut out,
+            &mut p,
+        );
+        handle_line(
+            resp("B/b", "2026-07-08T10:00:01Z").as_bytes(),
+            &mut g,
+            &mut out,
+            &mut p,
+        );
         let err = r#"{"1":"embedded run agent end: isError=true model=A/a provider=modelscope error=400 Model A/a has no provider supported","time":"2026-07-08T10:00:02Z"}"#;
         handle_line(err.as_bytes(), &mut g, &mut out, &mut p);
-        let outcomes: Vec<_> = out.iter().map(|s| match s { GatewaySignal::Call(r) => r.outcome.clone(), _ => panic!() }).collect();
-        assert!(matches!(outcomes[0], CallOutcome::Gone { .. }), "{outcomes:?}");
-        assert_eq!(outcomes[1], CallOutcome::Failed { status: Some(400), detail: "HTTP 400".into() });
+        let outcomes: Vec<_> = out
+            .iter()
+            .map(|s| match s {
+                GatewaySignal::Call(r) => r.outcome.clone(),
+                _ => panic!(),
+            })
+            .collect();
+        assert!(
+            matches!(outcomes[0], CallOutcome::Gone { .. }),
+            "{outcomes:?}"
+        );
+        assert_eq!(
+            outcomes[1],
+            CallOutcome::Failed {
+                status: Some(400),
+                detail: "HTTP 400".into()
+            }
+        );
         assert_eq!(g, 0);
         assert_eq!(out.len(), 2, "the error line itself is not another call");
     }

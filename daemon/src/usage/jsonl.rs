@@ -16,7 +16,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::event::{self, ParsedEvent};
-use super::{CallRecord, FileId, JsonlCursors, SeenSet, SourceError, SourceKind, fnv1a64, read_lines_from};
+use super::{
+    CallRecord, FileId, JsonlCursors, SeenSet, SourceError, SourceKind, fnv1a64, read_lines_from,
+};
 
 #[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
 pub(crate) struct JsonlState {
@@ -126,11 +128,19 @@ impl JsonlSource {
             Err(e) => return Err(SourceError::io(&self.agents_dir, &e)),
         };
         for agent in agents.flatten() {
-            let Some(agent_id) = agent.file_name().to_str().map(str::to_owned) else { continue };
-            let Ok(entries) = std::fs::read_dir(agent.path().join("sessions")) else { continue };
+            let Some(agent_id) = agent.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let Ok(entries) = std::fs::read_dir(agent.path().join("sessions")) else {
+                continue;
+            };
             for entry in entries.flatten() {
-                let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
-                let Some(session) = name.strip_suffix(".jsonl") else { continue };
+                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                let Some(session) = name.strip_suffix(".jsonl") else {
+                    continue;
+                };
                 if session.is_empty() || session.ends_with(".trajectory") {
                     continue;
                 }
@@ -139,14 +149,24 @@ impl JsonlSource {
                 }
                 files.insert(
                     format!("{agent_id}/{name}"),
-                    SessionFile { agent: agent_id.clone(), session: session.to_owned(), path: entry.path() },
+                    SessionFile {
+                        agent: agent_id.clone(),
+                        session: session.to_owned(),
+                        path: entry.path(),
+                    },
                 );
             }
         }
         Ok(files)
     }
 
-    fn poll_file(&mut self, key: &str, sf: &SessionFile, since: Timestamp, out: &mut Vec<CallRecord>) -> Result<(), SourceError> {
+    fn poll_file(
+        &mut self,
+        key: &str,
+        sf: &SessionFile,
+        since: Timestamp,
+        out: &mut Vec<CallRecord>,
+    ) -> Result<(), SourceError> {
         let path = &sf.path;
         // A stat first: most files did not change, and most old ones need nothing at all.
         let meta = match std::fs::metadata(path) {
@@ -161,7 +181,12 @@ impl JsonlSource {
         if cursor.is_some_and(|c| c.file == FileId::of(&meta) && c.offset == meta.len()) {
             return Ok(());
         }
-        if meta.modified().ok().and_then(|m| Timestamp::try_from(m).ok()).is_some_and(|m| m < since) {
+        if meta
+            .modified()
+            .ok()
+            .and_then(|m| Timestamp::try_from(m).ok())
+            .is_some_and(|m| m < since)
+        {
             // Untouched since before `since`: nothing in it counts. It keeps no cursor (so there
             // are only as many cursors as files written today); if it is written to again it is
             // read from its start, calls before `since` dropped and the rest deduplicated.
@@ -186,7 +211,13 @@ impl JsonlSource {
             _ => 0,
         };
         if start == len {
-            self.state.0.files.insert(key.to_owned(), FileCursor { file, offset: start });
+            self.state.0.files.insert(
+                key.to_owned(),
+                FileCursor {
+                    file,
+                    offset: start,
+                },
+            );
             return Ok(());
         }
         let seen = &mut self.state.0.seen;
@@ -209,7 +240,12 @@ impl JsonlSource {
                             line_id.as_bytes()
                         }
                     };
-                    let k = fnv1a64(&[sf.agent.as_bytes(), sf.session.as_bytes(), id, &at_ms.to_le_bytes()]);
+                    let k = fnv1a64(&[
+                        sf.agent.as_bytes(),
+                        sf.session.as_bytes(),
+                        id,
+                        &at_ms.to_le_bytes(),
+                    ]);
                     if seen.insert(k, at_ms) {
                         out.push(CallRecord {
                             provider: call.provider,
@@ -224,7 +260,13 @@ impl JsonlSource {
                 ParsedEvent::Malformed(_) => *garbled += 1,
             }
         })?;
-        self.state.0.files.insert(key.to_owned(), FileCursor { file, offset: read.end });
+        self.state.0.files.insert(
+            key.to_owned(),
+            FileCursor {
+                file,
+                offset: read.end,
+            },
+        );
         Ok(())
     }
 }
@@ -236,11 +278,20 @@ mod tests {
     #[test]
     fn cursor_state_round_trips_through_json() {
         let mut st = JsonlState::default();
-        st.files.insert("main/s.jsonl".into(), FileCursor { file: FileId { dev: 3, ino: 4 }, offset: 99 });
+        st.files.insert(
+            "main/s.jsonl".into(),
+            FileCursor {
+                file: FileId { dev: 3, ino: 4 },
+                offset: 99,
+            },
+        );
         st.seen.insert(1, 2);
         let c = JsonlCursors(st);
         let back: JsonlCursors = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
-        assert_eq!(serde_json::from_str::<JsonlCursors>("{}").unwrap(), JsonlCursors::default());
+        assert_eq!(
+            serde_json::from_str::<JsonlCursors>("{}").unwrap(),
+            JsonlCursors::default()
+        );
     }
 }

@@ -11,6 +11,16 @@
 //! rewritten tail or a restart from an older cursor never returns the same call twice.
 //!
 //! Records are returned for every provider; the caller filters by provider and quota day.
+//!
+//! Using them (the engine's side):
+//! - poll when a watched path changes (`watch_paths()` recursively for the transcript readers,
+//!   `watch_dir()` for the log) and on a timer; every poll is cheap when nothing changed;
+//! - `since` is the start of the current quota day: calls before it are not returned;
+//! - persist the cursors after the records of a poll were counted (a crash in between re-reads
+//!   those records on restart, it never loses any);
+//! - a poll can return records AND have failed for some file: check `take_errors()`;
+//! - `GatewaySignal::Call` with `Success` is not a count (fast 200s are not logged at info);
+//!   its 429s are single requests, a transcript's 429 is a whole failed retry loop.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -108,7 +118,11 @@ pub struct SourceError {
 
 impl SourceError {
     pub(crate) fn new(path: &Path, kind: SourceErrorKind, message: impl Into<String>) -> Self {
-        SourceError { path: path.to_path_buf(), kind, message: message.into() }
+        SourceError {
+            path: path.to_path_buf(),
+            kind,
+            message: message.into(),
+        }
     }
     pub(crate) fn io(path: &Path, err: &std::io::Error) -> Self {
         SourceError::new(path, SourceErrorKind::Io, err.to_string())
@@ -172,7 +186,9 @@ impl SeenSet {
         true
     }
     pub(crate) fn prune(&mut self, since: Timestamp) {
-        let cutoff = since.as_millisecond().saturating_sub(SEEN_KEEP_BEFORE_SINCE_MS);
+        let cutoff = since
+            .as_millisecond()
+            .saturating_sub(SEEN_KEEP_BEFORE_SINCE_MS);
         self.keys.retain(|_, at| *at >= cutoff);
     }
     #[cfg(test)]
@@ -194,7 +210,10 @@ impl FileId {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            FileId { dev: meta.dev(), ino: meta.ino() }
+            FileId {
+                dev: meta.dev(),
+                ino: meta.ino(),
+            }
         }
         #[cfg(not(unix))]
         {
@@ -220,13 +239,16 @@ pub(crate) fn read_lines_from(
     take_unterminated: bool,
     mut f: impl FnMut(&[u8], u64),
 ) -> Result<LinesRead, SourceError> {
-    file.seek(SeekFrom::Start(offset)).map_err(|e| SourceError::io(path, &e))?;
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| SourceError::io(path, &e))?;
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let mut pos = offset;
     let mut buf = Vec::with_capacity(4096);
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(|e| SourceError::io(path, &e))?;
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| SourceError::io(path, &e))?;
         if n == 0 {
             break;
         }
@@ -295,7 +317,11 @@ mod tests {
 
     #[test]
     fn source_error_display_names_the_file() {
-        let e = SourceError::new(Path::new("/x/y.sqlite"), SourceErrorKind::Locked, "database is locked");
+        let e = SourceError::new(
+            Path::new("/x/y.sqlite"),
+            SourceErrorKind::Locked,
+            "database is locked",
+        );
         assert_eq!(e.to_string(), "/x/y.sqlite: locked: database is locked");
     }
 
@@ -307,12 +333,23 @@ mod tests {
         std::fs::write(&p, b"one\ntwo\r\nthr").unwrap();
         let mut f = File::open(&p).unwrap();
         let mut got = Vec::new();
-        let r = read_lines_from(&p, &mut f, 0, false, |l, at| got.push((String::from_utf8_lossy(l).into_owned(), at))).unwrap();
+        let r = read_lines_from(&p, &mut f, 0, false, |l, at| {
+            got.push((String::from_utf8_lossy(l).into_owned(), at))
+        })
+        .unwrap();
         assert_eq!(got, vec![("one".into(), 0), ("two".into(), 4)]);
         assert_eq!(r.end, 9);
-        std::fs::OpenOptions::new().append(true).open(&p).unwrap().write_all(b"ee\n").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"ee\n")
+            .unwrap();
         got.clear();
-        let r = read_lines_from(&p, &mut f, r.end, false, |l, at| got.push((String::from_utf8_lossy(l).into_owned(), at))).unwrap();
+        let r = read_lines_from(&p, &mut f, r.end, false, |l, at| {
+            got.push((String::from_utf8_lossy(l).into_owned(), at))
+        })
+        .unwrap();
         assert_eq!(got, vec![("three".into(), 9)]);
         assert_eq!(r.end, 15);
         assert_eq!(last_line_boundary(&mut f, 15).unwrap(), 15);

@@ -31,7 +31,9 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::event::{self, NavigationVerdict, ParsedEvent, TranscriptCall};
-use super::{CallRecord, FileId, SeenSet, SourceError, SourceErrorKind, SourceKind, SqliteCursors, fnv1a64};
+use super::{
+    CallRecord, FileId, SeenSet, SourceError, SourceErrorKind, SourceKind, SqliteCursors, fnv1a64,
+};
 
 /// OpenClaw's agent database file name, under `agents/<agentId>/agent/`.
 pub const AGENT_DB_FILE: &str = "openclaw-agent.sqlite";
@@ -90,8 +92,14 @@ impl Signature {
         let stamp = |m: &std::fs::Metadata| (m.len(), mtime_ns(m));
         let mut wal_path = path.as_os_str().to_owned();
         wal_path.push("-wal");
-        let wal = std::fs::metadata(Path::new(&wal_path)).map(|m| stamp(&m)).unwrap_or((0, 0));
-        Signature { file: FileId::of(meta), db: stamp(meta), wal }
+        let wal = std::fs::metadata(Path::new(&wal_path))
+            .map(|m| stamp(&m))
+            .unwrap_or((0, 0));
+        Signature {
+            file: FileId::of(meta),
+            db: stamp(meta),
+            wal,
+        }
     }
 
     /// The newest mtime is far enough in the past that a later write would show in it, even on
@@ -156,7 +164,8 @@ impl SqliteSource {
         };
         // Forget agents whose DB is gone: if it comes back, it is re-read (and deduplicated).
         self.state.0.dbs.retain(|agent, _| dbs.contains_key(agent));
-        self.unchanged_since.retain(|agent, _| dbs.contains_key(agent));
+        self.unchanged_since
+            .retain(|agent, _| dbs.contains_key(agent));
 
         let mut out = Vec::new();
         for (agent, path) in &dbs {
@@ -204,7 +213,9 @@ impl SqliteSource {
             Err(e) => return Err(SourceError::io(&self.agents_dir, &e)),
         };
         for entry in entries.flatten() {
-            let Some(agent) = entry.file_name().to_str().map(str::to_owned) else { continue };
+            let Some(agent) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
             let path = entry.path().join("agent").join(AGENT_DB_FILE);
             if path.is_file() {
                 dbs.insert(agent, path);
@@ -213,7 +224,13 @@ impl SqliteSource {
         Ok(dbs)
     }
 
-    fn poll_db(&mut self, agent: &str, path: &Path, since: Timestamp, out: &mut Vec<CallRecord>) -> Result<(), SourceError> {
+    fn poll_db(
+        &mut self,
+        agent: &str,
+        path: &Path,
+        since: Timestamp,
+        out: &mut Vec<CallRecord>,
+    ) -> Result<(), SourceError> {
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()), // just deleted
@@ -232,7 +249,9 @@ impl SqliteSource {
         let cursor = self.state.0.dbs.entry(agent.to_owned()).or_default();
         let meta_created_at = schema_meta_created_at(&conn).map_err(err)?;
         let replaced = (cursor.file != FileId::default() && cursor.file != sig.file)
-            || (cursor.meta_created_at.is_some() && meta_created_at.is_some() && cursor.meta_created_at != meta_created_at);
+            || (cursor.meta_created_at.is_some()
+                && meta_created_at.is_some()
+                && cursor.meta_created_at != meta_created_at);
         if replaced {
             // Another file now (restored, recreated): read it all again; the seen keys keep
             // calls already returned from being returned again.
@@ -249,11 +268,19 @@ impl SqliteSource {
             return Ok(());
         }
         let sessions = list_sessions(&conn).map_err(err)?;
-        let scan = Scan { agent, path, since, since_ms: since.as_millisecond(), layout };
+        let scan = Scan {
+            agent,
+            path,
+            since,
+            since_ms: since.as_millisecond(),
+            layout,
+        };
         let mut malformed = 0u64;
         let result = (|| {
             for (session, last) in &sessions {
-                let Some((max_seq, last_created)) = *last else { continue };
+                let Some((max_seq, last_created)) = *last else {
+                    continue;
+                };
                 let from = match cursor.sessions.get(session).copied() {
                     Some(c) if c == max_seq => continue,
                     Some(c) if c < max_seq => c,
@@ -268,7 +295,16 @@ impl SqliteSource {
                     cursor.sessions.remove(session);
                     continue;
                 }
-                scan.read_session(&conn, session, from, max_seq, cursor, &mut self.state.0.seen, out, &mut malformed)?;
+                scan.read_session(
+                    &conn,
+                    session,
+                    from,
+                    max_seq,
+                    cursor,
+                    &mut self.state.0.seen,
+                    out,
+                    &mut malformed,
+                )?;
             }
             Ok(())
         })();
@@ -326,19 +362,26 @@ impl Scan<'_> {
         let mut after = from;
         loop {
             let rows: Vec<Row> = {
-                let mut stmt = conn.prepare_cached(sql).map_err(|e| sql_error(self.path, e))?;
-                let mapped = stmt
-                    .query_map(params![session, after, to, self.since_ms, BATCH_ROWS], |r| {
-                        Ok(Row {
-                            seq: r.get(0)?,
-                            created_at: r.get(1)?,
-                            event_json: r.get(2)?,
-                            navigation_json: r.get(3)?,
-                            compressed: r.get::<_, i64>(4)? != 0,
-                        })
-                    })
+                let mut stmt = conn
+                    .prepare_cached(sql)
                     .map_err(|e| sql_error(self.path, e))?;
-                mapped.collect::<Result<_, _>>().map_err(|e| sql_error(self.path, e))?
+                let mapped = stmt
+                    .query_map(
+                        params![session, after, to, self.since_ms, BATCH_ROWS],
+                        |r| {
+                            Ok(Row {
+                                seq: r.get(0)?,
+                                created_at: r.get(1)?,
+                                event_json: r.get(2)?,
+                                navigation_json: r.get(3)?,
+                                compressed: r.get::<_, i64>(4)? != 0,
+                            })
+                        },
+                    )
+                    .map_err(|e| sql_error(self.path, e))?;
+                mapped
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| sql_error(self.path, e))?
                 // the statement is reset here: no read transaction outlives the batch
             };
             let full = rows.len() as i64 == BATCH_ROWS;
@@ -362,7 +405,13 @@ impl Scan<'_> {
     }
 
     /// `None`: a row that cannot be decoded (counted as malformed by the caller via `Malformed`).
-    fn classify(&self, conn: &Connection, session: &str, row: &Row, created: Option<Timestamp>) -> Result<Option<ParsedEvent>, SourceError> {
+    fn classify(
+        &self,
+        conn: &Connection,
+        session: &str,
+        row: &Row,
+        created: Option<Timestamp>,
+    ) -> Result<Option<ParsedEvent>, SourceError> {
         if let Some(json) = &row.event_json {
             return Ok(Some(event::parse_event(json, created)));
         }
@@ -382,7 +431,9 @@ impl Scan<'_> {
             .map_err(|e| sql_error(self.path, e))?;
         let Some((blob, Some(len))) = blob else {
             // Deleted since the batch was read, or no recorded size: nothing to decode.
-            return Ok(Some(ParsedEvent::Malformed("compressed row without its size")));
+            return Ok(Some(ParsedEvent::Malformed(
+                "compressed row without its size",
+            )));
         };
         Ok(Some(match decode_zstd(&blob, len) {
             Some(text) => event::parse_event(&text, created),
@@ -390,18 +441,36 @@ impl Scan<'_> {
         }))
     }
 
-    fn emit(&self, session: &str, row: &Row, call: TranscriptCall, seen: &mut SeenSet, out: &mut Vec<CallRecord>) {
+    fn emit(
+        &self,
+        session: &str,
+        row: &Row,
+        call: TranscriptCall,
+        seen: &mut SeenSet,
+        out: &mut Vec<CallRecord>,
+    ) {
         if call.at < self.since {
             return;
         }
         let at_ms = call.at.as_millisecond();
         let fallback_id = format!("seq:{}:{}", row.seq, row.created_at);
         let id = call.entry_id.as_deref().unwrap_or(&fallback_id);
-        let key = fnv1a64(&[self.agent.as_bytes(), session.as_bytes(), id.as_bytes(), &at_ms.to_le_bytes()]);
+        let key = fnv1a64(&[
+            self.agent.as_bytes(),
+            session.as_bytes(),
+            id.as_bytes(),
+            &at_ms.to_le_bytes(),
+        ]);
         if !seen.insert(key, at_ms) {
             return;
         }
-        out.push(CallRecord { provider: call.provider, model: call.model, at: call.at, outcome: call.outcome, source: SourceKind::Sqlite });
+        out.push(CallRecord {
+            provider: call.provider,
+            model: call.model,
+            at: call.at,
+            outcome: call.outcome,
+            source: SourceKind::Sqlite,
+        });
     }
 }
 
@@ -427,10 +496,15 @@ fn decode_zstd(blob: &[u8], utf8_bytes: i64) -> Option<String> {
 }
 
 fn open_read_only(path: &Path) -> Result<Connection, SourceError> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| sql_error(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| sql_error(path, e))?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| sql_error(path, e))?;
-    conn.execute_batch("PRAGMA query_only = ON; PRAGMA trusted_schema = OFF;").map_err(|e| sql_error(path, e))?;
+    conn.execute_batch("PRAGMA query_only = ON; PRAGMA trusted_schema = OFF;")
+        .map_err(|e| sql_error(path, e))?;
     Ok(conn)
 }
 
@@ -443,14 +517,20 @@ fn schema_meta_created_at(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     if !has {
         return Ok(None);
     }
-    conn.query_row("SELECT created_at FROM schema_meta WHERE meta_key = 'primary'", [], |r| r.get(0))
-        .optional()
-        .map(Option::flatten)
+    conn.query_row(
+        "SELECT created_at FROM schema_meta WHERE meta_key = 'primary'",
+        [],
+        |r| r.get(0),
+    )
+    .optional()
+    .map(Option::flatten)
 }
 
 fn detect_layout(conn: &Connection) -> rusqlite::Result<Layout> {
     let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('transcript_events')")?;
-    let cols: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let cols: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     let has = |c: &str| cols.iter().any(|x| x == c);
     Ok(if cols.is_empty() {
         Layout::Missing
@@ -493,7 +573,9 @@ fn list_sessions(conn: &Connection) -> rusqlite::Result<BTreeMap<String, LastRow
 fn sql_error(path: &Path, e: rusqlite::Error) -> SourceError {
     let kind = match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => SourceErrorKind::Locked,
-        Some(ErrorCode::CannotOpen | ErrorCode::SystemIoFailure | ErrorCode::PermissionDenied) => SourceErrorKind::Io,
+        Some(ErrorCode::CannotOpen | ErrorCode::SystemIoFailure | ErrorCode::PermissionDenied) => {
+            SourceErrorKind::Io
+        }
         _ => SourceErrorKind::Corrupt,
     };
     SourceError::new(path, kind, e.to_string())
@@ -512,7 +594,10 @@ mod tests {
         assert_eq!(decode_zstd(&blob, text.len() as i64 - 1), None);
         assert_eq!(decode_zstd(&blob, 0), None);
         assert_eq!(decode_zstd(b"not zstd", 10), None);
-        assert_eq!(decode_zstd(&blob[..blob.len() - 2], text.len() as i64), None);
+        assert_eq!(
+            decode_zstd(&blob[..blob.len() - 2], text.len() as i64),
+            None
+        );
     }
 
     #[test]
@@ -524,7 +609,8 @@ mod tests {
         c.sessions.insert("s".into(), 7);
         st.seen.insert(9, 100);
         let cursors = SqliteCursors(st);
-        let back: SqliteCursors = serde_json::from_str(&serde_json::to_string(&cursors).unwrap()).unwrap();
+        let back: SqliteCursors =
+            serde_json::from_str(&serde_json::to_string(&cursors).unwrap()).unwrap();
         assert_eq!(back, cursors);
         // an empty/older state file still loads
         let empty: SqliteCursors = serde_json::from_str("{}").unwrap();
