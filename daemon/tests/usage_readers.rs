@@ -1568,12 +1568,3 @@ fn sqlite_zstd_rows_are_classified_by_navigation_and_only_error_rows_are_decompr
     );
 }
 
-#[test]
-fn sources_can_move_to_a_blocking_thread() {
-    fn send<T: Send + 'static>() {}
-    send::<SqliteSource>();
-    send::<JsonlSource>();
-    send::<GatewayLogSource>();
-    send::<msclawd::usage::SourceError>();
-    send::<CallRecord>();
-}

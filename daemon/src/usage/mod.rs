@@ -142,6 +142,15 @@ impl fmt::Display for SourceError {
 
 impl std::error::Error for SourceError {}
 
+// The engine polls the sources from a blocking thread: they must stay `Send`.
+const _: () = {
+    const fn send<T: Send>() {}
+    send::<SqliteSource>();
+    send::<JsonlSource>();
+    send::<GatewayLogSource>();
+    send::<SourceError>();
+};
+
 // ---------------------------------------------------------------------------------------------
 // Shared helpers for the readers.
 
