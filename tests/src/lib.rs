@@ -6,3 +6,4 @@
 //!   and runs it (gateway, agent turns) in a throwaway HOME against the fake server.
 
 pub mod fake_modelscope;
+pub mod openclaw;
