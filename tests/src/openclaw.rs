@@ -900,7 +900,7 @@ impl OpenClawEnv {
         &self.log_file
     }
 
-    /// Every JSON line of the log file so far (non-JSON lines are skipped).
+    /// Every JSON line of the log file so far, rotated archives first (non-JSON lines skipped).
     pub fn log_lines(&self) -> Vec<LogLine> {
         read_log_lines(&self.log_file)
     }
@@ -1152,9 +1152,29 @@ impl LogLine {
     }
 }
 
-/// Parses every JSON line of a log file (missing file = no lines).
+/// `path`'s size-rotated archives that exist, oldest first (`<stem>.5.log` … `<stem>.1.log`), then
+/// `path` itself: the order OpenClaw wrote them in.
+pub fn log_files(path: &Path) -> Vec<PathBuf> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let ext = path.extension().and_then(|s| s.to_str()).map(|e| format!(".{e}")).unwrap_or_default();
+    let mut files: Vec<PathBuf> = (1..=5)
+        .rev()
+        .map(|i| path.with_file_name(format!("{stem}.{i}{ext}")))
+        .filter(|p| p.is_file())
+        .collect();
+    files.push(path.to_path_buf());
+    files
+}
+
+/// Parses every JSON line of a log file and of its rotated archives, in write order, so line
+/// counts used as marks stay valid across a rotation (missing file = no lines).
 pub fn read_log_lines(path: &Path) -> Vec<LogLine> {
-    fs::read_to_string(path).unwrap_or_default().lines().filter_map(LogLine::parse).collect()
+    log_files(path)
+        .iter()
+        .flat_map(|f| {
+            fs::read_to_string(f).unwrap_or_default().lines().filter_map(LogLine::parse).collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// One transcript event (same JSON in a JSONL line and in SQLite's `event_json`).

@@ -150,3 +150,27 @@ fn local_2026_3_31_writes_jsonl_transcript() -> Result<()> {
     println!("  {line}");
     Ok(())
 }
+
+#[test]
+fn log_file_is_named_as_configured_and_rotates_by_size_2026_9_6() -> Result<()> {
+    let install = openclaw::install(OPENCLAW_SQLITE)?;
+    let fake = FakeModelScope::start(FakeConfig::default());
+    let env = OpenClawEnv::builder(&install, &fake.base_url()).log_max_file_bytes(300).build()?;
+    // CLI runs write to logging.file too; each line is > 300 bytes, so each run rotates.
+    for _ in 0..3 {
+        env.validate_config()?;
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&env.log_dir)?
+        .map(|e| Ok(e?.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_>>()?;
+    names.sort();
+    println!("log dir: {names:?}");
+    ensure!(
+        names == ["openclaw-gateway.1.log", "openclaw-gateway.2.log", "openclaw-gateway.log"],
+        "exact configured name, no date; size rotation to <stem>.N.log: {names:?}"
+    );
+    let lines = env.log_lines();
+    ensure!(lines.iter().filter(|l| l.message.starts_with("Config valid")).count() == 3, "archives are read too");
+    ensure!(fake.requests().is_empty(), "config validate calls no model");
+    Ok(())
+}
