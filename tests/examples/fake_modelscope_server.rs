@@ -25,10 +25,10 @@ fn main() {
                 "{} {} {} model={:?} status={} stream={} include_usage={}",
                 r.at, r.method, r.path, r.model, r.status, r.stream, r.include_usage
             );
-            if std::env::var_os("FAKE_DUMP_BODY").is_some() {
-                if let Some(b) = &r.body {
-                    println!("{}", serde_json::to_string_pretty(b).unwrap_or_default());
-                }
+            if std::env::var_os("FAKE_DUMP_BODY").is_some()
+                && let Some(b) = &r.body
+            {
+                println!("{}", serde_json::to_string_pretty(b).unwrap_or_default());
             }
         }
         seen = recs.len();

@@ -96,12 +96,18 @@ impl Default for FakeConfig {
 impl FakeConfig {
     /// Serves no model at all; add them with [`FakeConfig::model`].
     pub fn empty() -> Self {
-        FakeConfig { models: Vec::new(), ..FakeConfig::default() }
+        FakeConfig {
+            models: Vec::new(),
+            ..FakeConfig::default()
+        }
     }
     /// The four [`MODELS`], each with the same daily quota.
     pub fn all_models_quota(quota: u32) -> Self {
         FakeConfig {
-            models: MODELS.iter().map(|m| (m.to_string(), Some(quota))).collect(),
+            models: MODELS
+                .iter()
+                .map(|m| (m.to_string(), Some(quota)))
+                .collect(),
             ..FakeConfig::default()
         }
     }
@@ -225,7 +231,10 @@ impl FakeModelScope {
         let mut models = BTreeMap::new();
         let mut order = Vec::new();
         for (m, q) in &config.models {
-            if models.insert(m.clone(), ModelState { quota: *q, used: 0 }).is_none() {
+            if models
+                .insert(m.clone(), ModelState { quota: *q, used: 0 })
+                .is_none()
+            {
                 order.push(m.clone());
             }
         }
@@ -246,7 +255,9 @@ impl FakeModelScope {
         });
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
             .expect("fake ModelScope: bind 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("fake ModelScope: set_nonblocking");
+        listener
+            .set_nonblocking(true)
+            .expect("fake ModelScope: set_nonblocking");
         let addr = listener.local_addr().expect("fake ModelScope: local_addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app_shared = shared.clone();
@@ -274,7 +285,12 @@ impl FakeModelScope {
                 rt.shutdown_timeout(Duration::from_millis(200));
             })
             .expect("fake ModelScope: spawn thread");
-        FakeModelScope { addr, shared, shutdown: Some(tx), thread: Some(thread) }
+        FakeModelScope {
+            addr,
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
     }
 
     /// `http://127.0.0.1:PORT/v1`, what goes into OpenClaw's `baseUrl`.
@@ -294,7 +310,13 @@ impl FakeModelScope {
     }
     /// The chat-completion requests so far, in arrival order.
     pub fn chat_requests(&self) -> Vec<RequestRecord> {
-        self.shared.lock().records.iter().filter(|r| r.is_chat()).cloned().collect()
+        self.shared
+            .lock()
+            .records
+            .iter()
+            .filter(|r| r.is_chat())
+            .cloned()
+            .collect()
     }
     /// How many chat requests for `model` were answered with `status`.
     pub fn count(&self, model: &str, status: u16) -> usize {
@@ -316,7 +338,12 @@ impl FakeModelScope {
     }
     /// How many chat requests were answered with `status`, whatever the model.
     pub fn count_status(&self, status: u16) -> usize {
-        self.shared.lock().records.iter().filter(|r| r.is_chat() && r.status == status).count()
+        self.shared
+            .lock()
+            .records
+            .iter()
+            .filter(|r| r.is_chat() && r.status == status)
+            .count()
     }
     /// Successful calls to `model` counted against its quota (reset by [`Self::reset_quotas`]).
     pub fn used(&self, model: &str) -> u32 {
@@ -391,13 +418,17 @@ impl Drop for FakeModelScope {
 
 impl std::fmt::Debug for FakeModelScope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeModelScope").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("FakeModelScope")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
 /// Something shaped like ModelScope's request ids (a UUID), unique within the process.
 fn request_id(seq: u64) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()) as u64;
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos()) as u64;
     let mix = nanos ^ seq.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     format!(
         "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
@@ -419,7 +450,10 @@ fn error_body(shape: ErrorShape, message: &str, request_id: &str) -> Value {
 fn json_response(status: StatusCode, body: &Value, extra: &[(&'static str, String)]) -> Response {
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     for (k, v) in extra {
         if let Ok(v) = HeaderValue::from_str(v) {
             resp.headers_mut().insert(*k, v);
@@ -431,8 +465,15 @@ fn json_response(status: StatusCode, body: &Value, extra: &[(&'static str, Strin
 /// What the handler decided under the lock; the reply itself is built outside it.
 enum Decision {
     Models(Vec<String>),
-    Ok { model: String, stream: bool, prompt_tokens: u64 },
-    Error { status: StatusCode, body: Value },
+    Ok {
+        model: String,
+        stream: bool,
+        prompt_tokens: u64,
+    },
+    Error {
+        status: StatusCode,
+        body: Value,
+    },
     NotFound,
 }
 
@@ -446,16 +487,30 @@ async fn handle(
     let path = uri.path().to_string();
     let is_chat = method == Method::POST && path.ends_with("/chat/completions");
     let is_models = method == Method::GET && (path == "/v1/models" || path == "/models");
-    let parsed: Option<Value> = if is_chat { serde_json::from_slice(&body).ok() } else { None };
-    let model = parsed.as_ref().and_then(|b| b.get("model")).and_then(Value::as_str).map(String::from);
-    let stream = parsed.as_ref().and_then(|b| b.get("stream")).and_then(Value::as_bool) == Some(true);
+    let parsed: Option<Value> = if is_chat {
+        serde_json::from_slice(&body).ok()
+    } else {
+        None
+    };
+    let model = parsed
+        .as_ref()
+        .and_then(|b| b.get("model"))
+        .and_then(Value::as_str)
+        .map(String::from);
+    let stream = parsed
+        .as_ref()
+        .and_then(|b| b.get("stream"))
+        .and_then(Value::as_bool)
+        == Some(true);
     let include_usage = parsed
         .as_ref()
         .and_then(|b| b.pointer("/stream_options/include_usage"))
         .and_then(Value::as_bool)
         == Some(true);
-    let authorization =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(String::from);
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
 
     let (decision, rate_headers, latency) = {
         let mut guard = shared.lock();
@@ -468,9 +523,11 @@ async fn handle(
             Decision::Models(st.order.clone())
         } else if !is_chat {
             Decision::NotFound
-        } else if st.require_api_key.as_ref().is_some_and(|k| {
-            authorization.as_deref() != Some(format!("Bearer {k}").as_str())
-        }) {
+        } else if st
+            .require_api_key
+            .as_ref()
+            .is_some_and(|k| authorization.as_deref() != Some(format!("Bearer {k}").as_str()))
+        {
             Decision::Error {
                 status: StatusCode::UNAUTHORIZED,
                 body: error_body(st.error_shape, AUTH_FAILED_MESSAGE, &rid),
@@ -478,7 +535,11 @@ async fn handle(
         } else if parsed.is_none() || model.is_none() {
             Decision::Error {
                 status: StatusCode::BAD_REQUEST,
-                body: error_body(st.error_shape, "Invalid request body: a JSON object with \"model\" is required.", &rid),
+                body: error_body(
+                    st.error_shape,
+                    "Invalid request body: a JSON object with \"model\" is required.",
+                    &rid,
+                ),
             }
         } else {
             let m = model.clone().unwrap_or_default();
@@ -545,7 +606,11 @@ async fn handle(
             authorization: authorization.clone(),
             body: parsed.clone(),
         });
-        (decision, rate_headers, if is_chat { st.latency } else { Duration::ZERO })
+        (
+            decision,
+            rate_headers,
+            if is_chat { st.latency } else { Duration::ZERO },
+        )
     };
 
     match decision {
@@ -554,7 +619,11 @@ async fn handle(
                 .iter()
                 .map(|m| json!({"id": m, "object": "model", "created": 0, "owned_by": "system"}))
                 .collect();
-            json_response(StatusCode::OK, &json!({"object": "list", "data": data}), &[])
+            json_response(
+                StatusCode::OK,
+                &json!({"object": "list", "data": data}),
+                &[],
+            )
         }
         Decision::NotFound => json_response(
             StatusCode::NOT_FOUND,
@@ -567,7 +636,12 @@ async fn handle(
             }
             json_response(status, &body, &rate_headers)
         }
-        Decision::Ok { model, stream, prompt_tokens, .. } => {
+        Decision::Ok {
+            model,
+            stream,
+            prompt_tokens,
+            ..
+        } => {
             let text = format!("ok from {model}");
             let completion_tokens = 3u64;
             let usage = json!({
@@ -598,10 +672,19 @@ async fn handle(
                     format!("data: {c}\n\n")
                 };
                 let events: Vec<String> = vec![
-                    chunk(json!([{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                  "finish_reason": null}]), None),
-                    chunk(json!([{"index": 0, "delta": {"content": text}, "finish_reason": null}]), None),
-                    chunk(json!([{"index": 0, "delta": {}, "finish_reason": "stop"}]), None),
+                    chunk(
+                        json!([{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                  "finish_reason": null}]),
+                        None,
+                    ),
+                    chunk(
+                        json!([{"index": 0, "delta": {"content": text}, "finish_reason": null}]),
+                        None,
+                    ),
+                    chunk(
+                        json!([{"index": 0, "delta": {}, "finish_reason": "stop"}]),
+                        None,
+                    ),
                     // The usage chunk, as OpenAI sends it with stream_options.include_usage (and
                     // ModelScope sends it regardless).
                     chunk(json!([]), Some(&usage)),
@@ -614,12 +697,16 @@ async fn handle(
                         if first && !first_delay.is_zero() {
                             tokio::time::sleep(first_delay).await;
                         }
-                        it.next().map(|e| (Ok::<Bytes, Infallible>(Bytes::from(e)), (it, false)))
+                        it.next()
+                            .map(|e| (Ok::<Bytes, Infallible>(Bytes::from(e)), (it, false)))
                     },
                 );
                 let mut resp = Response::new(Body::from_stream(stream));
                 let h = resp.headers_mut();
-                h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+                h.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/event-stream"),
+                );
                 h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
                 for (k, v) in &rate_headers {
                     if let Ok(v) = HeaderValue::from_str(v) {

@@ -47,8 +47,12 @@ pub const GATEWAY_TOKEN: &str = "msclaw-test-gateway-token";
 /// The provider id in OpenClaw's config.
 pub const PROVIDER: &str = "modelscope";
 /// The aliases written under `agents.defaults.models`, per model.
-pub const ALIASES: [(&str, &str); 4] =
-    [(QWEN, "qwen3.5"), (GLM5, "glm5"), (MINIMAX, "minimax"), (KIMI, "kimi")];
+pub const ALIASES: [(&str, &str); 4] = [
+    (QWEN, "qwen3.5"),
+    (GLM5, "glm5"),
+    (MINIMAX, "minimax"),
+    (KIMI, "kimi"),
+];
 
 /// `modelscope/<model>`, OpenClaw's model ref.
 pub fn model_ref(model: &str) -> String {
@@ -61,7 +65,10 @@ pub fn model_ref(model: &str) -> String {
 
 /// The workspace root (the parent of this crate).
 pub fn workspace_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// `CARGO_TARGET_DIR` if set, else `<workspace>/target`.
@@ -69,7 +76,11 @@ pub fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(d) if !d.is_empty() => {
             let p = PathBuf::from(d);
-            if p.is_absolute() { p } else { workspace_dir().join(p) }
+            if p.is_absolute() {
+                p
+            } else {
+                workspace_dir().join(p)
+            }
         }
         _ => workspace_dir().join("target"),
     }
@@ -113,7 +124,10 @@ impl OpenClawInstall {
 /// Compares `YYYY.M.D` versions numerically (`-beta` suffixes ignored).
 pub fn version_at_least(version: &str, min: &str) -> bool {
     fn parse(v: &str) -> Vec<u64> {
-        v.split(['.', '-']).take(3).map(|p| p.parse().unwrap_or(0)).collect()
+        v.split(['.', '-'])
+            .take(3)
+            .map(|p| p.parse().unwrap_or(0))
+            .collect()
     }
     parse(version) >= parse(min)
 }
@@ -156,7 +170,10 @@ pub fn install(version: &str) -> Result<OpenClawInstall> {
         }
         run_npm(&prefix, &args, Some(&node_bin_dir))?;
         if !entry.is_file() {
-            bail!("npm install of {spec} finished but {} is missing", entry.display());
+            bail!(
+                "npm install of {spec} finished but {} is missing",
+                entry.display()
+            );
         }
         Ok(())
     })?;
@@ -165,7 +182,11 @@ pub fn install(version: &str) -> Result<OpenClawInstall> {
         prefix,
         entry,
         node_bin_dir,
-        install_time: if did_install { started.elapsed() } else { Duration::ZERO },
+        install_time: if did_install {
+            started.elapsed()
+        } else {
+            Duration::ZERO
+        },
     })
 }
 
@@ -187,12 +208,16 @@ pub fn install_once(dir: &Path, what: &str, install: impl FnOnce() -> Result<()>
         .write(true)
         .open(&lock_path)
         .with_context(|| format!("opening {}", lock_path.display()))?;
-    lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("locking {}", lock_path.display()))?;
     // Another thread or process may have finished while we waited.
     if marker.is_file() {
         return Ok(false);
     }
-    eprintln!("[msclaw-tests] installing {what} into {} (first use) …", dir.display());
+    eprintln!(
+        "[msclaw-tests] installing {what} into {} (first use) …",
+        dir.display()
+    );
     let t = Instant::now();
     if dir.exists() {
         // A partial install from an interrupted run: start clean.
@@ -201,9 +226,15 @@ pub fn install_once(dir: &Path, what: &str, install: impl FnOnce() -> Result<()>
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     install().with_context(|| format!("installing {what} into {}", dir.display()))?;
     let tmp = dir.join(format!("{MARKER}.tmp"));
-    fs::write(&tmp, format!("{what}\ninstalled {}\n", jiff::Timestamp::now()))?;
+    fs::write(
+        &tmp,
+        format!("{what}\ninstalled {}\n", jiff::Timestamp::now()),
+    )?;
     fs::rename(&tmp, &marker)?;
-    eprintln!("[msclaw-tests] installed {what} in {:.1}s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "[msclaw-tests] installed {what} in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
     Ok(true)
     // `lock` is released when dropped.
 }
@@ -222,19 +253,32 @@ fn run_npm(prefix: &Path, args: &[&str], node_bin: Option<&Path>) -> Result<()> 
     cmd.arg("install")
         .arg("--prefix")
         .arg(prefix)
-        .args(["--no-audit", "--no-fund", "--ignore-scripts", "--no-package-lock"])
+        .args([
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+            "--no-package-lock",
+        ])
         .args(args)
         .env("PATH", path)
         .env("npm_config_update_notifier", "false")
         .stdin(Stdio::null());
-    let out = run_with_timeout(&mut cmd, Duration::from_secs(900))
-        .with_context(|| format!("running {} install (is npm installed and on PATH?)", npm.to_string_lossy()))?;
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(900)).with_context(|| {
+        format!(
+            "running {} install (is npm installed and on PATH?)",
+            npm.to_string_lossy()
+        )
+    })?;
     if !out.status.success() || out.timed_out {
         bail!(
             "`npm install --prefix {} {}` {}.\n--- npm stderr (tail) ---\n{}\n--- npm stdout (tail) ---\n{}",
             prefix.display(),
             args.join(" "),
-            if out.timed_out { "timed out".to_string() } else { format!("failed with {}", out.status) },
+            if out.timed_out {
+                "timed out".to_string()
+            } else {
+                format!("failed with {}", out.status)
+            },
             tail(&out.stderr, 40),
             tail(&out.stdout, 10),
         );
@@ -318,14 +362,22 @@ impl RunningCommand {
         kill_group(child.id(), &mut child);
         let stdout = self.out.join().unwrap_or_default();
         let stderr = self.err.join().unwrap_or_default();
-        Ok(CmdOutput { status, stdout, stderr, wall, timed_out })
+        Ok(CmdOutput {
+            status,
+            stdout,
+            stderr,
+            wall,
+            timed_out,
+        })
     }
 }
 
 /// SIGTERM to the group `pgid`, up to 5 s for it to go, then SIGKILL; reaps `leader`.
 fn kill_group(pgid: u32, leader: &mut Child) {
     use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
-    let Some(pid) = Pid::from_raw(pgid as i32) else { return };
+    let Some(pid) = Pid::from_raw(pgid as i32) else {
+        return;
+    };
     let gone = |leader: &mut Child| {
         let _ = leader.try_wait();
         test_kill_process_group(pid).is_err()
@@ -360,7 +412,10 @@ pub fn http_get(port: u16, path: &str, timeout: Duration) -> Result<(u16, String
     let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), timeout)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
     let text = String::from_utf8_lossy(&buf);
@@ -368,8 +423,16 @@ pub fn http_get(port: u16, path: &str, timeout: Duration) -> Result<(u16, String
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .ok_or_else(|| anyhow!("no HTTP status in {:?}", text.chars().take(80).collect::<String>()))?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        .ok_or_else(|| {
+            anyhow!(
+                "no HTTP status in {:?}",
+                text.chars().take(80).collect::<String>()
+            )
+        })?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -411,8 +474,11 @@ impl OpenClawEnvBuilder {
     /// Fallbacks = the other three of the four models, in rotation order.
     pub fn with_default_fallbacks(self) -> Self {
         let primary = self.primary.clone();
-        let others: Vec<&str> =
-            crate::fake_modelscope::MODELS.iter().copied().filter(|m| *m != primary).collect();
+        let others: Vec<&str> = crate::fake_modelscope::MODELS
+            .iter()
+            .copied()
+            .filter(|m| *m != primary)
+            .collect();
         self.fallbacks(&others)
     }
     /// No `fallbacks` key at all.
@@ -420,7 +486,8 @@ impl OpenClawEnvBuilder {
         self.fallbacks = None;
         self
     }
-    /// `gateway.reload.mode` (e.g. `"hybrid"`, `"off"`); omitted by default (OpenClaw's default).
+    /// `gateway.reload.mode`; omitted by default (OpenClaw's default, hybrid). 2026.9.6 accepts only
+    /// `"hybrid"` and `"off"` (`"hot"`/`"restart"` fail validation there).
     pub fn reload_mode(mut self, mode: &str) -> Self {
         self.reload_mode = Some(mode.to_string());
         self
@@ -449,7 +516,9 @@ impl OpenClawEnvBuilder {
 
     /// Creates the temp HOME, state dir and config (nothing is started).
     pub fn build(self) -> Result<OpenClawEnv> {
-        let dir = tempfile::Builder::new().prefix("msclaw-openclaw-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("msclaw-openclaw-")
+            .tempdir()?;
         let root = dir.path().to_path_buf();
         let home = root.join("home");
         let state_dir = home.join(".openclaw");
@@ -497,7 +566,9 @@ impl OpenClawEnvBuilder {
         s.push_str("  /* The fake ModelScope server on loopback (OpenAI-compatible). */\n");
         s.push_str("  models: {\n    mode: \"merge\",\n");
         if version_at_least(v, "2026.9.0") {
-            s.push_str("    catalogRefresh: { enabled: false }, // no remote model catalog download\n");
+            s.push_str(
+                "    catalogRefresh: { enabled: false }, // no remote model catalog download\n",
+            );
         }
         s.push_str("    providers: {\n      modelscope: {\n");
         s.push_str(&format!("        baseUrl: \"{}\",\n", self.base_url));
@@ -517,25 +588,36 @@ impl OpenClawEnvBuilder {
         }
         s.push_str("        ],\n      },\n    },\n  },\n");
         s.push_str("  agents: {\n    defaults: {\n      model: {\n");
-        s.push_str(&format!("        primary: \"{}\", // msclaw rewrites this line\n", model_ref(&self.primary)));
+        s.push_str(&format!(
+            "        primary: \"{}\", // msclaw rewrites this line\n",
+            model_ref(&self.primary)
+        ));
         if let Some(fb) = &self.fallbacks {
             let list: Vec<String> = fb.iter().map(|m| format!("\"{}\"", model_ref(m))).collect();
             s.push_str(&format!("        fallbacks: [{}],\n", list.join(", ")));
         }
         s.push_str("      },\n      models: {\n");
         for (id, alias) in ALIASES {
-            s.push_str(&format!("        \"{}\": {{ alias: \"{alias}\" }},\n", model_ref(id)));
+            s.push_str(&format!(
+                "        \"{}\": {{ alias: \"{alias}\" }},\n",
+                model_ref(id)
+            ));
         }
         s.push_str("      },\n    },\n  },\n");
         s.push_str("  gateway: {\n    mode: \"local\",\n    bind: \"loopback\",\n");
         s.push_str(&format!("    port: {},\n", env.gateway_port));
-        s.push_str(&format!("    auth: {{ mode: \"token\", token: \"{GATEWAY_TOKEN}\" }},\n"));
+        s.push_str(&format!(
+            "    auth: {{ mode: \"token\", token: \"{GATEWAY_TOKEN}\" }},\n"
+        ));
         if let Some(mode) = &self.reload_mode {
             s.push_str(&format!("    reload: {{ mode: \"{mode}\" }},\n"));
         }
         s.push_str("  },\n");
         s.push_str("  update: { checkOnStart: false }, // no update check against the registry\n");
-        let max = self.log_max_file_bytes.map(|n| format!(", maxFileBytes: {n}")).unwrap_or_default();
+        let max = self
+            .log_max_file_bytes
+            .map(|n| format!(", maxFileBytes: {n}"))
+            .unwrap_or_default();
         s.push_str(&format!(
             "  logging: {{ file: \"{}\"{max} }}, // this test's own log, not /tmp/openclaw\n",
             env.log_file.display()
@@ -584,10 +666,10 @@ pub struct OpenClawEnv {
 
 impl Drop for OpenClawEnv {
     fn drop(&mut self) {
-        if self.keep_dir {
-            if let Some(d) = self.dir.take() {
-                eprintln!("[msclaw-tests] keeping {}", d.keep().display());
-            }
+        if self.keep_dir
+            && let Some(d) = self.dir.take()
+        {
+            eprintln!("[msclaw-tests] keeping {}", d.keep().display());
         }
     }
 }
@@ -632,9 +714,11 @@ pub struct TurnResult {
     pub stderr: String,
     pub timed_out: bool,
     pub session_id: String,
-    /// The `--json` result. 2026.9.6 prints it on stdout (`{runId,status,summary,result:{payloads,
-    /// meta}}` through the gateway); 2026.3.31 `--local` prints `{payloads, meta}` on **stderr**
-    /// after its plugin warnings. Found in either.
+    /// The `--json` result. 2026.9.6 prints it on stdout: through the gateway
+    /// `{runId, status:"ok", summary, result:{payloads, meta:{agentMeta:{provider, model, …}}}}`,
+    /// with `--local` `{payloads, meta}`. 2026.3.31 `--local` prints `{payloads, meta}` on
+    /// **stderr** after its plugin warnings. Found in either. (Without `--json` stdout is just the
+    /// reply text plus log lines: no model name.)
     pub json: Option<Value>,
 }
 
@@ -645,21 +729,40 @@ impl TurnResult {
     }
     fn agent_meta(&self) -> Option<&Value> {
         let j = self.json.as_ref()?;
-        j.pointer("/result/meta/agentMeta").or_else(|| j.pointer("/meta/agentMeta"))
+        j.pointer("/result/meta/agentMeta")
+            .or_else(|| j.pointer("/meta/agentMeta"))
     }
     /// `(provider, model)` that served the turn, from `meta.agentMeta`.
     pub fn served_by(&self) -> Option<(String, String)> {
         let m = self.agent_meta()?;
-        Some((m.get("provider")?.as_str()?.to_string(), m.get("model")?.as_str()?.to_string()))
+        Some((
+            m.get("provider")?.as_str()?.to_string(),
+            m.get("model")?.as_str()?.to_string(),
+        ))
     }
     /// The model id (no provider) that served the turn.
     pub fn model(&self) -> Option<String> {
         self.served_by().map(|(_, m)| m)
     }
+    /// A failed gateway turn prints `{"ok": false, "runId", "origin": "gateway", "error":
+    /// {"type": "cli_error", "message": "⚠️ API rate limit reached. Please try again later."}}`
+    /// (exit 1): that message.
+    pub fn error_message(&self) -> Option<String> {
+        Some(
+            self.json
+                .as_ref()?
+                .pointer("/error/message")?
+                .as_str()?
+                .to_string(),
+        )
+    }
     /// The reply texts joined by newlines.
     pub fn reply_text(&self) -> Option<String> {
         let j = self.json.as_ref()?;
-        let payloads = j.pointer("/result/payloads").or_else(|| j.get("payloads"))?.as_array()?;
+        let payloads = j
+            .pointer("/result/payloads")
+            .or_else(|| j.get("payloads"))?
+            .as_array()?;
         Some(
             payloads
                 .iter()
@@ -686,10 +789,10 @@ impl TurnResult {
 /// Finds the `--json` result object in CLI output: the last top-level `{` … `}` that parses.
 pub fn find_result_json(stdout: &str, stderr: &str) -> Option<Value> {
     for text in [stdout, stderr] {
-        if let Ok(v) = serde_json::from_str::<Value>(text.trim()) {
-            if v.is_object() {
-                return Some(v);
-            }
+        if let Ok(v) = serde_json::from_str::<Value>(text.trim())
+            && v.is_object()
+        {
+            return Some(v);
         }
         let mut starts: Vec<usize> = text.match_indices("\n{").map(|(i, _)| i + 1).collect();
         if text.starts_with('{') {
@@ -697,10 +800,12 @@ pub fn find_result_json(stdout: &str, stderr: &str) -> Option<Value> {
         }
         for &i in starts.iter().rev() {
             let mut de = serde_json::Deserializer::from_str(&text[i..]).into_iter::<Value>();
-            if let Some(Ok(v)) = de.next() {
-                if v.get("payloads").is_some() || v.get("result").is_some() || v.get("meta").is_some() {
-                    return Some(v);
-                }
+            if let Some(Ok(v)) = de.next()
+                && (v.get("payloads").is_some()
+                    || v.get("result").is_some()
+                    || v.get("meta").is_some())
+            {
+                return Some(v);
             }
         }
     }
@@ -739,10 +844,16 @@ impl OpenClawEnv {
     /// telemetry/offline/bonjour switches. Override any with [`OpenClawEnvBuilder::env`].
     pub fn base_env(&self) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
-        let path = format!("{}:/usr/local/bin:/usr/bin:/bin", self.install.node_bin_dir.display());
+        let path = format!(
+            "{}:/usr/local/bin:/usr/bin:/bin",
+            self.install.node_bin_dir.display()
+        );
         m.insert("PATH".into(), path);
         m.insert("HOME".into(), self.home.display().to_string());
-        m.insert("OPENCLAW_STATE_DIR".into(), self.state_dir.display().to_string());
+        m.insert(
+            "OPENCLAW_STATE_DIR".into(),
+            self.state_dir.display().to_string(),
+        );
         m.insert("TMPDIR".into(), self.tmp_dir.display().to_string());
         m.insert("LANG".into(), "C.UTF-8".into());
         if let Ok(tz) = std::env::var("TZ") {
@@ -782,7 +893,11 @@ impl OpenClawEnv {
         S: AsRef<std::ffi::OsStr>,
     {
         let mut c = self.install.raw_command();
-        c.args(args).env_clear().envs(&self.env).current_dir(&self.home).stdin(Stdio::null());
+        c.args(args)
+            .env_clear()
+            .envs(&self.env)
+            .current_dir(&self.home)
+            .stdin(Stdio::null());
         c
     }
 
@@ -799,7 +914,12 @@ impl OpenClawEnv {
     pub fn validate_config(&self) -> Result<()> {
         let out = self.run(["config", "validate"], Duration::from_secs(60))?;
         if !out.status.success() {
-            bail!("openclaw config validate failed ({}):\n{}\n{}", out.status, out.stdout, out.stderr);
+            bail!(
+                "openclaw config validate failed ({}):\n{}\n{}",
+                out.status,
+                out.stdout,
+                out.stderr
+            );
         }
         Ok(())
     }
@@ -807,7 +927,10 @@ impl OpenClawEnv {
     /// A fresh session id, unique within the process.
     pub fn new_session_id(&self) -> String {
         let n = self.session_counter.fetch_add(1, Ordering::Relaxed);
-        format!("msclaw-test-{}-{n}", jiff::Timestamp::now().as_millisecond())
+        format!(
+            "msclaw-test-{}-{n}",
+            jiff::Timestamp::now().as_millisecond()
+        )
     }
 
     fn turn_command(&self, message: &str, opts: &TurnOptions, session_id: &str) -> Command {
@@ -832,7 +955,10 @@ impl OpenClawEnv {
 
     /// Starts a turn and returns at once (e.g. to edit the config while OpenClaw retries).
     pub fn spawn_turn(&self, message: &str, opts: &TurnOptions) -> Result<RunningTurn> {
-        let session_id = opts.session_id.clone().unwrap_or_else(|| self.new_session_id());
+        let session_id = opts
+            .session_id
+            .clone()
+            .unwrap_or_else(|| self.new_session_id());
         let mut cmd = self.turn_command(message, opts, &session_id);
         let started = Instant::now();
         let mut child = cmd
@@ -842,7 +968,12 @@ impl OpenClawEnv {
             .spawn()
             .context("spawning openclaw agent")?;
         let io = RunningCommand::from_child(&mut child, started);
-        Ok(RunningTurn { child: Some(child), io: Some(io), timeout: opts.timeout, session_id })
+        Ok(RunningTurn {
+            child: Some(child),
+            io: Some(io),
+            timeout: opts.timeout,
+            session_id,
+        })
     }
 
     /// `openclaw agent --agent main --session-id <fresh> --json -m <message>` through the gateway
@@ -854,7 +985,13 @@ impl OpenClawEnv {
     /// `openclaw agent --local --agent main --session-id <fresh> --json -m <message>` (embedded
     /// agent in the CLI process; no gateway needed).
     pub fn local_turn(&self, message: &str) -> Result<TurnResult> {
-        self.turn(message, &TurnOptions { local: true, ..TurnOptions::default() })
+        self.turn(
+            message,
+            &TurnOptions {
+                local: true,
+                ..TurnOptions::default()
+            },
+        )
     }
 
     // --- config -------------------------------------------------------------------------------
@@ -868,12 +1005,18 @@ impl OpenClawEnv {
     pub fn write_config_atomic(&self, text: &str) -> Result<()> {
         let tmp = self.config_path.with_extension("json.msclaw-test-tmp");
         {
-            let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+            let mut f =
+                File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
         }
-        fs::rename(&tmp, &self.config_path)
-            .with_context(|| format!("renaming {} over {}", tmp.display(), self.config_path.display()))?;
+        fs::rename(&tmp, &self.config_path).with_context(|| {
+            format!(
+                "renaming {} over {}",
+                tmp.display(),
+                self.config_path.display()
+            )
+        })?;
         Ok(())
     }
 
@@ -911,14 +1054,25 @@ impl OpenClawEnv {
         let deadline = Instant::now() + timeout;
         loop {
             let lines = self.log_lines();
-            if let Some(l) = lines.into_iter().skip(skip).find(|l| l.message.contains(needle)) {
+            if let Some(l) = lines
+                .into_iter()
+                .skip(skip)
+                .find(|l| l.message.contains(needle))
+            {
                 return Ok(l);
             }
             if Instant::now() >= deadline {
                 bail!(
                     "no log line containing {needle:?} within {timeout:?} in {} (last lines:\n{})",
                     self.log_file.display(),
-                    self.log_lines().iter().rev().take(8).rev().map(|l| l.message.clone()).collect::<Vec<_>>().join("\n")
+                    self.log_lines()
+                        .iter()
+                        .rev()
+                        .take(8)
+                        .rev()
+                        .map(|l| l.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 );
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -927,7 +1081,10 @@ impl OpenClawEnv {
 
     /// `<state>/agents/<agent>/agent/openclaw-agent.sqlite` (2026.7.2+).
     pub fn agent_db_path(&self, agent: &str) -> PathBuf {
-        self.state_dir.join("agents").join(agent).join("agent/openclaw-agent.sqlite")
+        self.state_dir
+            .join("agents")
+            .join(agent)
+            .join("agent/openclaw-agent.sqlite")
     }
 
     /// `<state>/agents/<agent>/sessions` (JSONL era: `<sessionId>.jsonl` + `sessions.json`).
@@ -938,7 +1095,10 @@ impl OpenClawEnv {
     /// `<state>/agents/<agent>/agent/models.json` (older versions copy the providers block there,
     /// apiKey included).
     pub fn agent_models_json_path(&self, agent: &str) -> PathBuf {
-        self.state_dir.join("agents").join(agent).join("agent/models.json")
+        self.state_dir
+            .join("agents")
+            .join(agent)
+            .join("agent/models.json")
     }
 
     /// Every transcript event of `agent`, from SQLite (2026.7.2+) or JSONL files, in
@@ -954,7 +1114,11 @@ impl OpenClawEnv {
 
     /// The assistant messages among [`Self::transcript_events`].
     pub fn assistant_messages(&self, agent: &str) -> Result<Vec<AssistantMessage>> {
-        Ok(self.transcript_events(agent)?.iter().filter_map(AssistantMessage::from_event).collect())
+        Ok(self
+            .transcript_events(agent)?
+            .iter()
+            .filter_map(AssistantMessage::from_event)
+            .collect())
     }
 
     // --- gateway --------------------------------------------------------------------------------
@@ -992,15 +1156,14 @@ impl OpenClawEnv {
                     tail(&fs::read_to_string(&gw.stderr_path).unwrap_or_default(), 30)
                 );
             }
-            if let Ok((200, body)) = http_get(gw.port, "/readyz", Duration::from_secs(2)) {
-                if serde_json::from_str::<Value>(&body)
+            if let Ok((200, body)) = http_get(gw.port, "/readyz", Duration::from_secs(2))
+                && serde_json::from_str::<Value>(&body)
                     .ok()
                     .and_then(|v| v.get("ready").and_then(Value::as_bool))
                     == Some(true)
-                {
-                    gw.ready_after = started.elapsed();
-                    return Ok(gw);
-                }
+            {
+                gw.ready_after = started.elapsed();
+                return Ok(gw);
             }
             if Instant::now() >= deadline {
                 bail!(
@@ -1018,8 +1181,14 @@ fn primary_span(text: &str) -> Result<(usize, usize)> {
     for key in ["primary:", "\"primary\":"] {
         if let Some(k) = text.find(key) {
             let after = k + key.len();
-            let q1 = text[after..].find('"').map(|i| after + i + 1).ok_or_else(|| anyhow!("no quote after primary"))?;
-            let q2 = text[q1..].find('"').map(|i| q1 + i).ok_or_else(|| anyhow!("unterminated primary"))?;
+            let q1 = text[after..]
+                .find('"')
+                .map(|i| after + i + 1)
+                .ok_or_else(|| anyhow!("no quote after primary"))?;
+            let q2 = text[q1..]
+                .find('"')
+                .map(|i| q1 + i)
+                .ok_or_else(|| anyhow!("unterminated primary"))?;
             return Ok((q1, q2));
         }
     }
@@ -1140,15 +1309,29 @@ impl LogLine {
                 .collect::<Vec<_>>()
                 .join(" | "),
         };
-        let level =
-            json.pointer("/_meta/logLevelName").and_then(Value::as_str).unwrap_or("").to_string();
-        let time = json.get("time").and_then(Value::as_str).unwrap_or("").to_string();
+        let level = json
+            .pointer("/_meta/logLevelName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let time = json
+            .get("time")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let subsystem = json
             .get("0")
             .and_then(Value::as_str)
             .and_then(|s| serde_json::from_str::<Value>(s).ok())
             .and_then(|v| v.get("subsystem").and_then(Value::as_str).map(String::from));
-        Some(LogLine { raw: raw.to_string(), json, message, level, time, subsystem })
+        Some(LogLine {
+            raw: raw.to_string(),
+            json,
+            message,
+            level,
+            time,
+            subsystem,
+        })
     }
 }
 
@@ -1156,7 +1339,11 @@ impl LogLine {
 /// `path` itself: the order OpenClaw wrote them in.
 pub fn log_files(path: &Path) -> Vec<PathBuf> {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    let ext = path.extension().and_then(|s| s.to_str()).map(|e| format!(".{e}")).unwrap_or_default();
+    let ext = path
+        .extension()
+        .and_then(|s| s.to_str())
+        .map(|e| format!(".{e}"))
+        .unwrap_or_default();
     let mut files: Vec<PathBuf> = (1..=5)
         .rev()
         .map(|i| path.with_file_name(format!("{stem}.{i}{ext}")))
@@ -1172,7 +1359,11 @@ pub fn read_log_lines(path: &Path) -> Vec<LogLine> {
     log_files(path)
         .iter()
         .flat_map(|f| {
-            fs::read_to_string(f).unwrap_or_default().lines().filter_map(LogLine::parse).collect::<Vec<_>>()
+            fs::read_to_string(f)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(LogLine::parse)
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -1217,7 +1408,10 @@ impl AssistantMessage {
             .get("content")
             .and_then(Value::as_array)
             .map(|c| {
-                c.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("")
+                c.iter()
+                    .filter_map(|p| p.get("text").and_then(Value::as_str))
+                    .collect::<Vec<_>>()
+                    .join("")
             })
             .unwrap_or_default();
         Some(AssistantMessage {
@@ -1242,7 +1436,9 @@ pub fn read_sqlite_transcripts(db: &Path) -> Result<Vec<TranscriptEvent>> {
     use rusqlite::{Connection, OpenFlags};
     let conn = Connection::open_with_flags(
         db,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
     )
     .with_context(|| format!("opening {}", db.display()))?;
     conn.busy_timeout(Duration::from_secs(5))?;
@@ -1273,7 +1469,13 @@ pub fn read_sqlite_transcripts(db: &Path) -> Result<Vec<TranscriptEvent>> {
         };
         let json: Value = serde_json::from_str(&text)
             .with_context(|| format!("event {session_id}/{seq} is not JSON"))?;
-        out.push(TranscriptEvent { session_id, seq, created_at_ms: Some(created_at), compressed, json });
+        out.push(TranscriptEvent {
+            session_id,
+            seq,
+            created_at_ms: Some(created_at),
+            compressed,
+            json,
+        });
     }
     Ok(out)
 }
@@ -1293,7 +1495,11 @@ pub fn read_jsonl_transcripts(sessions_dir: &Path) -> Result<Vec<TranscriptEvent
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        let session_id = f.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+        let session_id = f
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_string();
         let text = fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {

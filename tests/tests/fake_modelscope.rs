@@ -6,7 +6,11 @@ use msclaw_tests::fake_modelscope::*;
 use serde_json::{Value, json};
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().unwrap()
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
 }
 
 async fn chat(fake: &FakeModelScope, model: &str, stream: bool) -> reqwest::Response {
@@ -25,7 +29,9 @@ async fn chat(fake: &FakeModelScope, model: &str, stream: bool) -> reqwest::Resp
 }
 
 fn header(r: &reqwest::Response, name: &str) -> Option<String> {
-    r.headers().get(name).map(|v| v.to_str().unwrap().to_string())
+    r.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_string())
 }
 
 #[tokio::test]
@@ -38,13 +44,19 @@ async fn quota_spent_answers_429_with_modelscope_body() {
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["object"], "chat.completion");
         assert_eq!(v["model"], QWEN);
-        assert_eq!(v["choices"][0]["message"]["content"], format!("ok from {QWEN}"));
+        assert_eq!(
+            v["choices"][0]["message"]["content"],
+            format!("ok from {QWEN}")
+        );
         assert_eq!(v["choices"][0]["finish_reason"], "stop");
         assert!(v["usage"]["total_tokens"].as_u64().unwrap() > 0);
     }
     let r = chat(&fake, QWEN, false).await;
     assert_eq!(r.status(), 429);
-    assert_eq!(header(&r, "content-type").as_deref(), Some("application/json"));
+    assert_eq!(
+        header(&r, "content-type").as_deref(),
+        Some("application/json")
+    );
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["errors"]["message"], "Request limit exceeded.");
     let rid = v["errors"]["request_id"].as_str().unwrap();
@@ -76,7 +88,9 @@ async fn quota_spent_answers_429_with_modelscope_body() {
 #[tokio::test]
 async fn error_shape_and_message_switches() {
     let fake = FakeModelScope::start(
-        FakeConfig::empty().quota(KIMI, 0).error_shape(ErrorShape::Error),
+        FakeConfig::empty()
+            .quota(KIMI, 0)
+            .error_shape(ErrorShape::Error),
     );
     let v: Value = chat(&fake, KIMI, false).await.json().await.unwrap();
     assert_eq!(v, json!({"error": {"message": "Request limit exceeded."}}));
@@ -87,7 +101,11 @@ async fn error_shape_and_message_switches() {
 
     fake.set_error_shape(ErrorShape::Errors);
     let r = chat(&fake, KIMI, true).await;
-    assert_eq!(r.status(), 429, "a spent model answers 429 to a streaming request too");
+    assert_eq!(
+        r.status(),
+        429,
+        "a spent model answers 429 to a streaming request too"
+    );
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["errors"]["message"], "daily quota exceeded");
 
@@ -119,7 +137,10 @@ async fn unknown_model_answers_400_no_provider() {
 #[tokio::test]
 async fn rate_limit_headers_on_and_off() {
     let fake = FakeModelScope::start(
-        FakeConfig::default().quota(QWEN, 2).quota_headers(true).account_limit(100),
+        FakeConfig::default()
+            .quota(QWEN, 2)
+            .quota_headers(true)
+            .account_limit(100),
     );
     let r = chat(&fake, QWEN, false).await;
     assert_eq!(header(&r, H_MODEL_LIMIT).as_deref(), Some("2"));
@@ -132,8 +153,16 @@ async fn rate_limit_headers_on_and_off() {
     let _ = r.text().await;
     let r = chat(&fake, QWEN, false).await;
     assert_eq!(r.status(), 429);
-    assert_eq!(header(&r, H_MODEL_REMAINING).as_deref(), Some("0"), "429 carries the headers");
-    assert_eq!(header(&r, H_ACCOUNT_REMAINING).as_deref(), Some("98"), "a 429 is not a spent call");
+    assert_eq!(
+        header(&r, H_MODEL_REMAINING).as_deref(),
+        Some("0"),
+        "429 carries the headers"
+    );
+    assert_eq!(
+        header(&r, H_ACCOUNT_REMAINING).as_deref(),
+        Some("98"),
+        "a 429 is not a spent call"
+    );
     // An unlimited model reports against the account limit.
     let r = chat(&fake, GLM5, false).await;
     assert_eq!(header(&r, H_MODEL_LIMIT).as_deref(), Some("100"));
@@ -142,12 +171,23 @@ async fn rate_limit_headers_on_and_off() {
     fake.set_quota_headers(false);
     let r = chat(&fake, GLM5, false).await;
     assert_eq!(r.status(), 200);
-    for h in [H_MODEL_LIMIT, H_MODEL_REMAINING, H_ACCOUNT_LIMIT, H_ACCOUNT_REMAINING] {
-        assert!(header(&r, h).is_none(), "{h} must be absent when switched off");
+    for h in [
+        H_MODEL_LIMIT,
+        H_MODEL_REMAINING,
+        H_ACCOUNT_LIMIT,
+        H_ACCOUNT_REMAINING,
+    ] {
+        assert!(
+            header(&r, h).is_none(),
+            "{h} must be absent when switched off"
+        );
     }
     let off = FakeModelScope::start(FakeConfig::default());
     let r = chat(&off, QWEN, false).await;
-    assert!(header(&r, H_MODEL_REMAINING).is_none(), "headers are off by default");
+    assert!(
+        header(&r, H_MODEL_REMAINING).is_none(),
+        "headers are off by default"
+    );
 }
 
 #[tokio::test]
@@ -155,16 +195,24 @@ async fn streaming_sends_chunks_usage_then_done() {
     let fake = FakeModelScope::start(FakeConfig::default());
     let r = chat(&fake, MINIMAX, true).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(header(&r, "content-type").as_deref(), Some("text/event-stream"));
+    assert_eq!(
+        header(&r, "content-type").as_deref(),
+        Some("text/event-stream")
+    );
     let body = r.text().await.unwrap();
     let events: Vec<&str> = body
         .split("\n\n")
         .filter(|e| !e.trim().is_empty())
-        .map(|e| e.strip_prefix("data: ").unwrap_or_else(|| panic!("not an SSE data event: {e:?}")))
+        .map(|e| {
+            e.strip_prefix("data: ")
+                .unwrap_or_else(|| panic!("not an SSE data event: {e:?}"))
+        })
         .collect();
     assert_eq!(events.last(), Some(&"[DONE]"), "{body}");
-    let chunks: Vec<Value> =
-        events[..events.len() - 1].iter().map(|e| serde_json::from_str(e).unwrap()).collect();
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
     assert!(chunks.len() >= 3);
     for c in &chunks {
         assert_eq!(c["object"], "chat.completion.chunk");
@@ -176,7 +224,11 @@ async fn streaming_sends_chunks_usage_then_done() {
         .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
         .collect();
     assert_eq!(text, format!("ok from {MINIMAX}"));
-    assert!(chunks.iter().any(|c| c["choices"][0]["finish_reason"] == "stop"));
+    assert!(
+        chunks
+            .iter()
+            .any(|c| c["choices"][0]["finish_reason"] == "stop")
+    );
     let last = chunks.last().unwrap();
     assert_eq!(last["choices"], json!([]), "the usage chunk has no choices");
     assert!(last["usage"]["completion_tokens"].as_u64().unwrap() > 0);
@@ -198,12 +250,33 @@ async fn models_endpoint_lists_served_models() {
         .await
         .unwrap();
     assert_eq!(v["object"], "list");
-    let ids: Vec<&str> = v["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, MODELS.to_vec(), "a spent model is still listed, in config order");
+    let ids: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        MODELS.to_vec(),
+        "a spent model is still listed, in config order"
+    );
     fake.remove_model(GLM5);
     fake.set_quota("Qwen/Qwen3-Coder", None);
-    let v: Value = client().get(format!("{}/models", fake.base_url())).send().await.unwrap().json().await.unwrap();
-    let ids: Vec<&str> = v["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let v: Value = client()
+        .get(format!("{}/models", fake.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec![QWEN, MINIMAX, KIMI, "Qwen/Qwen3-Coder"]);
 }
 
@@ -214,8 +287,16 @@ async fn records_every_request() {
     let j0 = jiff::Timestamp::now();
     chat(&fake, GLM5, false).await;
     chat(&fake, GLM5, true).await;
-    client().get(format!("{}/models", fake.base_url())).send().await.unwrap();
-    let r = client().get(format!("http://{}/nope", fake.addr())).send().await.unwrap();
+    client()
+        .get(format!("{}/models", fake.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let r = client()
+        .get(format!("http://{}/nope", fake.addr()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     let r = client()
         .post(format!("{}/chat/completions", fake.base_url()))
@@ -229,7 +310,15 @@ async fn records_every_request() {
     assert_eq!(recs.len(), 5);
     let summary: Vec<(&str, &str, Option<&str>, u16, bool)> = recs
         .iter()
-        .map(|r| (r.method.as_str(), r.path.as_str(), r.model.as_deref(), r.status, r.stream))
+        .map(|r| {
+            (
+                r.method.as_str(),
+                r.path.as_str(),
+                r.model.as_deref(),
+                r.status,
+                r.stream,
+            )
+        })
         .collect();
     assert_eq!(
         summary,
@@ -248,8 +337,14 @@ async fn records_every_request() {
             assert!(r.instant >= recs[i - 1].instant);
         }
     }
-    assert_eq!(recs[0].authorization.as_deref(), Some("Bearer ms-test-FAKEKEY-do-not-leak"));
-    assert_eq!(recs[0].body.as_ref().unwrap()["messages"][0]["content"], "hi");
+    assert_eq!(
+        recs[0].authorization.as_deref(),
+        Some("Bearer ms-test-FAKEKEY-do-not-leak")
+    );
+    assert_eq!(
+        recs[0].body.as_ref().unwrap()["messages"][0]["content"],
+        "hi"
+    );
     assert_eq!(fake.chat_requests().len(), 3);
 
     fake.clear_requests();
@@ -260,15 +355,25 @@ async fn records_every_request() {
 #[tokio::test]
 async fn api_key_check_latency_and_wait_for() {
     let fake = FakeModelScope::start(
-        FakeConfig::default().require_api_key("ms-test-FAKEKEY-do-not-leak").latency(Duration::from_millis(300)),
+        FakeConfig::default()
+            .require_api_key("ms-test-FAKEKEY-do-not-leak")
+            .latency(Duration::from_millis(300)),
     );
     let t = Instant::now();
     assert_eq!(chat(&fake, QWEN, false).await.status(), 200);
-    assert!(t.elapsed() >= Duration::from_millis(300), "latency applies: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "latency applies: {:?}",
+        t.elapsed()
+    );
     let t = Instant::now();
     let r = chat(&fake, QWEN, true).await;
     assert!(r.text().await.unwrap().ends_with("data: [DONE]\n\n"));
-    assert!(t.elapsed() >= Duration::from_millis(300), "latency applies to streams: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "latency applies to streams: {:?}",
+        t.elapsed()
+    );
     fake.set_latency(Duration::ZERO);
 
     let r = client()
@@ -292,7 +397,9 @@ fn usable_without_a_runtime_and_stops_on_drop() {
     let fake = FakeModelScope::start(FakeConfig::default());
     let addr = fake.addr();
     // A blocking client from a plain #[test]: raw HTTP over TcpStream.
-    let (status, body) = msclaw_tests::openclaw::http_get(addr.port(), "/v1/models", Duration::from_secs(5)).unwrap();
+    let (status, body) =
+        msclaw_tests::openclaw::http_get(addr.port(), "/v1/models", Duration::from_secs(5))
+            .unwrap();
     assert_eq!(status, 200);
     assert!(body.contains(QWEN));
     drop(fake);

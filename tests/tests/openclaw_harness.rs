@@ -52,11 +52,16 @@ fn install_once_runs_once_across_threads_and_retries_after_failure() {
     .unwrap_err();
     assert!(format!("{err:#}").contains("npm said no"), "{err:#}");
     assert!(!dir2.join(".msclaw-install-complete").exists());
-    assert!(install_once(&dir2, "failing pkg", || {
-        assert!(!dir2.join("partial").exists(), "the partial install was removed");
-        Ok(())
-    })
-    .unwrap());
+    assert!(
+        install_once(&dir2, "failing pkg", || {
+            assert!(
+                !dir2.join("partial").exists(),
+                "the partial install was removed"
+            );
+            Ok(())
+        })
+        .unwrap()
+    );
 }
 
 #[test]
@@ -93,7 +98,10 @@ fn generated_config_is_json5_with_the_four_models() {
     assert!(text.contains("],\n"), "trailing commas");
     assert!(text.contains("baseUrl: \"http://127.0.0.1:1/v1\""));
     assert!(text.contains("apiKey: \"${MODELSCOPE_API_KEY}\""));
-    assert!(!text.contains(FAKE_API_KEY), "the key itself is only in the env");
+    assert!(
+        !text.contains(FAKE_API_KEY),
+        "the key itself is only in the env"
+    );
     assert!(text.contains("api: \"openai-completions\""));
     for (m, alias) in ALIASES {
         assert!(text.contains(&format!("id: \"{m}\"")), "{m} in models[]");
@@ -105,14 +113,19 @@ fn generated_config_is_json5_with_the_four_models() {
     assert!(text.contains(&format!("port: {},", env.gateway_port)));
     assert!(text.contains("reload: { mode: \"hybrid\" }"));
     assert!(text.contains("catalogRefresh: { enabled: false }"));
-    assert!(text.contains(&format!("file: \"{}\", maxFileBytes: 4096", env.log_file.display())));
+    assert!(text.contains(&format!(
+        "file: \"{}\", maxFileBytes: 4096",
+        env.log_file.display()
+    )));
     assert!(text.contains("session: { dmScope: \"main\" },"));
     assert_eq!(env.config_primary().unwrap(), model_ref(QWEN));
     assert!(env.log_file.starts_with(&env.root) && env.state_dir.starts_with(&env.home));
     assert_eq!(env.config_path, env.state_dir.join("openclaw.json"));
 
     // Older versions reject keys they do not know: none of the 2026.9-only ones.
-    let old = OpenClawEnv::builder(&fake_install("2026.3.31"), "http://127.0.0.1:1/v1").build().unwrap();
+    let old = OpenClawEnv::builder(&fake_install("2026.3.31"), "http://127.0.0.1:1/v1")
+        .build()
+        .unwrap();
     let old_text = old.read_config().unwrap();
     assert!(!old_text.contains("catalogRefresh"));
     assert!(!old_text.contains("fallbacks"), "no fallbacks unless asked");
@@ -121,16 +134,35 @@ fn generated_config_is_json5_with_the_four_models() {
 
 #[test]
 fn set_primary_rewrites_only_the_value_by_rename() {
-    let env = OpenClawEnv::builder(&fake_install("2026.9.6"), "http://127.0.0.1:1/v1").build().unwrap();
+    let env = OpenClawEnv::builder(&fake_install("2026.9.6"), "http://127.0.0.1:1/v1")
+        .build()
+        .unwrap();
     let before = env.read_config().unwrap();
-    let inode = |p: &std::path::Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    let inode =
+        |p: &std::path::Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
     let ino = inode(&env.config_path);
     env.set_primary_atomic(MODELS[3]).unwrap();
     let after = env.read_config().unwrap();
     assert_eq!(env.config_primary().unwrap(), format!("modelscope/{KIMI}"));
-    assert_eq!(after, before.replace(&format!("primary: \"modelscope/{QWEN}\""), &format!("primary: \"modelscope/{KIMI}\"")));
-    assert_ne!(inode(&env.config_path), ino, "replaced by rename, not written in place");
-    assert!(std::fs::read_dir(&env.state_dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("tmp")));
+    assert_eq!(
+        after,
+        before.replace(
+            &format!("primary: \"modelscope/{QWEN}\""),
+            &format!("primary: \"modelscope/{KIMI}\"")
+        )
+    );
+    assert_ne!(
+        inode(&env.config_path),
+        ino,
+        "replaced by rename, not written in place"
+    );
+    assert!(
+        std::fs::read_dir(&env.state_dir).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("tmp"))
+    );
 }
 
 #[test]
@@ -142,7 +174,10 @@ fn env_is_isolated_and_offline() {
         .unwrap();
     let vars = env.env_vars();
     assert_eq!(vars["HOME"], env.home.display().to_string());
-    assert_eq!(vars["OPENCLAW_STATE_DIR"], env.state_dir.display().to_string());
+    assert_eq!(
+        vars["OPENCLAW_STATE_DIR"],
+        env.state_dir.display().to_string()
+    );
     assert_eq!(vars["MODELSCOPE_API_KEY"], FAKE_API_KEY);
     assert_eq!(vars["OPENCLAW_GATEWAY_TOKEN"], GATEWAY_TOKEN);
     assert!(vars["PATH"].starts_with("/nonexistent/node/bin:"));
@@ -151,7 +186,11 @@ fn env_is_isolated_and_offline() {
     assert_eq!(vars["OPENCLAW_NO_AUTO_UPDATE"], "1");
     let cmd = env.command(["--version"]);
     let envs: Vec<_> = cmd.get_envs().collect();
-    assert!(envs.iter().all(|(k, _)| vars.contains_key(k.to_str().unwrap())), "only our variables");
+    assert!(
+        envs.iter()
+            .all(|(k, _)| vars.contains_key(k.to_str().unwrap())),
+        "only our variables"
+    );
     assert_eq!(cmd.get_program(), "/nonexistent/node/bin/node");
     let a = env.new_session_id();
     assert_ne!(a, env.new_session_id());
@@ -163,7 +202,10 @@ fn log_lines_parse() {
     let l = LogLine::parse(raw).unwrap();
     assert_eq!(l.subsystem.as_deref(), Some("gateway/reload"));
     assert_eq!(l.level, "INFO");
-    assert_eq!(l.message, "config hot reload applied (agents.defaults.model.primary)");
+    assert_eq!(
+        l.message,
+        "config hot reload applied (agents.defaults.model.primary)"
+    );
     assert_eq!(l.time, "2026-11-25T10:45:04.635+00:00");
     // Without a top-level message (older lines): the string fields joined.
     let l = LogLine::parse(r#"{"0":"{\"subsystem\":\"gateway\"}","1":"gateway ready","_meta":{"logLevelName":"INFO"}}"#).unwrap();
