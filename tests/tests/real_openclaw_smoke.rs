@@ -179,6 +179,12 @@ fn gateway_2026_9_6_serves_turns_and_hot_reloads_primary() -> Result<()> {
         "no fallbacks: the turn fails: {}",
         turn.describe()
     );
+    ensure!(
+        turn.error_message()
+            .is_some_and(|m| m.contains("API rate limit reached")),
+        "{}",
+        turn.describe()
+    );
 
     // What the SQLite transcript says.
     let msgs = env.assistant_messages("main")?;
@@ -213,6 +219,15 @@ fn gateway_2026_9_6_serves_turns_and_hot_reloads_primary() -> Result<()> {
         "{err:#?}"
     );
     let events = env.transcript_events("main")?;
+    let error_row = events.iter().find(|e| {
+        e.json
+            .pointer("/message/stopReason")
+            .and_then(|v| v.as_str())
+            == Some("error")
+    });
+    if let Some(ev) = error_row {
+        println!("  error row {}/{}: {}", ev.session_id, ev.seq, ev.json);
+    }
     ensure!(
         events.iter().all(|e| e.created_at_ms.is_some()),
         "SQLite rows have created_at"
