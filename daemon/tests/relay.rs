@@ -246,7 +246,8 @@ struct Harness {
     relay: Relay,
     view: RelayPolicyView,
     observations: mpsc::Receiver<RelayObservation>,
-    judged: Arc<Mutex<Vec<(String, u32)>>>,
+    /// (model, consecutive 429s, observations already queued for the daemon) per judge call.
+    judged: Arc<Mutex<Vec<(String, u32, usize)>>>,
 }
 
 impl Harness {
@@ -261,11 +262,13 @@ impl Harness {
         let view = RelayPolicyView::new();
         let judged = Arc::new(Mutex::new(Vec::new()));
         let seen = judged.clone();
+        let (tx, observations) = mpsc::channel(capacity);
+        let queue = tx.clone();
         let recording: Judge = Arc::new(move |s: &RateLimitSeen<'_>| {
-            seen.lock().unwrap().push((s.model.to_owned(), s.consecutive));
+            let queued = queue.max_capacity() - queue.capacity();
+            seen.lock().unwrap().push((s.model.to_owned(), s.consecutive, queued));
             judge(s)
         });
-        let (tx, observations) = mpsc::channel(capacity);
         let relay = Relay::start(cfg, view.clone(), recording, tx, QuotaClock::shanghai_midnight()).await.unwrap();
         Harness { relay, view, observations, judged }
     }
@@ -590,7 +593,8 @@ async fn upstream_429s_pass_unchanged_until_the_judge_says_spent() {
     assert!(msg.contains("daily quota exceeded") && msg.contains("requests per day") && msg.contains(Q), "{msg}");
     assert!(msg.contains("+08:00"), "the reset is given in Shanghai time: {msg}");
     assert_eq!(fake.hits(), 3, "each of them reached upstream");
-    assert_eq!(*h.judged.lock().unwrap(), [(Q.to_owned(), 1), (Q.to_owned(), 2), (Q.to_owned(), 3)]);
+    // Each 429 was already reported when the judge was asked about it.
+    assert_eq!(*h.judged.lock().unwrap(), [(Q.to_owned(), 1, 1), (Q.to_owned(), 2, 2), (Q.to_owned(), 3, 3)]);
 
     // A success ends the run of 429s: the next one is a first again.
     limited.store(0, Ordering::SeqCst);
@@ -598,7 +602,7 @@ async fn upstream_429s_pass_unchanged_until_the_judge_says_spent() {
     limited.store(1, Ordering::SeqCst);
     let resp = post_chat(&client, &h.base(), chat_body(Q, true)).await;
     assert_eq!(resp.bytes().await.unwrap(), MODELSCOPE_429.as_bytes());
-    assert_eq!(h.judged.lock().unwrap().last().unwrap(), &(Q.to_owned(), 1));
+    assert_eq!(h.judged.lock().unwrap().last().unwrap(), &(Q.to_owned(), 1, 5));
 
     // A 429 saying no requests are left is spent at once.
     let resp = post_chat(&client, &h.base(), chat_body(K, true)).await;
