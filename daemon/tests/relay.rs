@@ -674,10 +674,10 @@ async fn gone_models_and_other_errors_are_told_apart_and_passed_on() {
 
 #[tokio::test]
 async fn an_unreachable_upstream_gives_502_and_the_relay_serves_on_when_it_is_back() {
-    // A port that was free a moment ago: nothing listens there now.
-    let reserved = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = reserved.local_addr().unwrap();
-    drop(reserved);
+    // A socket bound but not listening: connections to its port are refused, and the port stays ours.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
     let mut h = Harness::start(&format!("http://{addr}/v1")).await;
     let client = client();
     let started = Instant::now();
@@ -692,7 +692,7 @@ async fn an_unreachable_upstream_gives_502_and_the_relay_serves_on_when_it_is_ba
     assert!(matches!(&obs[0].outcome, RelayOutcome::Failed { status: None, detail } if detail.contains("unreachable")), "{obs:?}");
 
     // Upstream comes up on that port: the same relay reaches it.
-    let fake = Fake::on(TcpListener::bind(addr).await.unwrap(), |_| ok_json(r#"{"ok":true}"#), 0);
+    let fake = Fake::on(socket.listen(64).unwrap(), |_| ok_json(r#"{"ok":true}"#), 0);
     let resp = post_chat(&client, &h.base(), chat_body(Q, false)).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(fake.hits(), 1);
@@ -837,9 +837,9 @@ async fn the_credential_is_forwarded_but_never_logged_observed_or_shown() {
         bodies.push((model, resp.status().as_u16(), resp.text().await.unwrap()));
     }
     // Unreachable and garbage upstreams too.
-    let reserved = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let closed = reserved.local_addr().unwrap();
-    drop(reserved);
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let closed = socket.local_addr().unwrap();
     let down = Harness::start(&format!("http://{closed}/v1")).await;
     let junk = Fake::on(TcpListener::bind("127.0.0.1:0").await.unwrap(), |_| ok_json("{}"), 10);
     let garbage = Harness::start(&junk.base()).await;
