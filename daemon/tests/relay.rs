@@ -122,6 +122,8 @@ struct FakeState {
     seen: Mutex<Vec<Seen>>,
     /// When the last chunk of the latest SSE reply was handed to the socket.
     last_chunk_sent: Mutex<Option<Instant>>,
+    /// SSE replies whose reader went away before the end.
+    abandoned_streams: AtomicUsize,
 }
 
 struct Fake {
@@ -221,6 +223,7 @@ async fn render(mut reply: Reply, state: Arc<FakeState>) -> Response<FakeBody> {
                         tokio::time::sleep(gap).await;
                     }
                     if tx.send(chunk).await.is_err() {
+                        state.abandoned_streams.fetch_add(1, Ordering::SeqCst);
                         return;
                     }
                     if i == last {
@@ -501,6 +504,41 @@ async fn the_first_sse_chunk_arrives_before_upstream_sends_its_last() {
     assert!(relay_first_at < last_sent, "the relay's first chunk came before upstream sent its last one");
     assert_eq!(relay_body, direct_body);
     assert!(String::from_utf8(relay_body).unwrap().ends_with("data: {\"n\":19}\n\n"));
+}
+
+#[tokio::test]
+async fn a_client_that_hangs_up_mid_stream_ends_the_upstream_stream_too() {
+    let chunks: Vec<Bytes> = (0..100).map(|i| Bytes::from(format!("data: {{\"n\":{i}}}\n\n"))).collect();
+    let fake = Fake::start(move |_| Reply::Sse { chunks: chunks.clone(), gap: Duration::from_millis(20) }).await;
+    let mut h = Harness::start(&fake.base()).await;
+    let client = client();
+    let mut resp = post_chat(&client, &h.base(), chat_body(Q, true)).await;
+    assert!(resp.chunk().await.unwrap().is_some());
+    drop(resp);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while fake.state.abandoned_streams.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "upstream kept streaming to nobody");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(fake.state.last_chunk_sent.lock().unwrap().is_none());
+    // The relay serves on.
+    let resp = post_chat(&client, &h.base(), chat_body(G, true)).await;
+    assert_eq!(resp.status(), 200);
+    drop(resp);
+    assert_eq!(h.drain().len(), 2);
+}
+
+#[tokio::test]
+async fn an_https_upstream_that_does_not_speak_tls_gives_502() {
+    // The TLS path runs (ring provider, certificate roots) against a plain-HTTP port.
+    let fake = Fake::start(|_| ok_json("{}")).await;
+    let mut h = Harness::start(&format!("https://{}/v1", fake.addr)).await;
+    let resp = post_chat(&client(), &h.base(), chat_body(Q, false)).await;
+    assert_eq!(resp.status(), 502);
+    let msg = error_message(&resp.bytes().await.unwrap());
+    assert!(msg.contains(&format!("https://{}/v1", fake.addr)), "{msg}");
+    eprintln!("TLS to a plain port: {msg}");
+    assert!(matches!(h.drain()[0].outcome, RelayOutcome::Failed { status: None, .. }));
 }
 
 #[tokio::test]
