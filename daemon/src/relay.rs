@@ -176,15 +176,6 @@ pub fn consecutive_judge(threshold: u32, clock: QuotaClock) -> Judge {
     })
 }
 
-/// reqwest is built without a crypto provider of its own (`rustls-no-provider`): every reqwest
-/// client in the process needs one installed first, or building it panics. Installs ring's unless
-/// the process already chose one; cheap to call again.
-pub fn ensure_tls_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
     #[error("the relay listens on loopback only, not {0}")]
@@ -217,7 +208,6 @@ impl Relay {
             return Err(RelayError::NotLoopback(cfg.listen));
         }
         let upstream = Upstream::parse(&cfg.upstream)?;
-        ensure_tls_provider();
         let mut builder = reqwest::Client::builder()
             // Nothing added to what the client sent (reqwest would add `accept: */*`).
             .default_headers(HeaderMap::new())

@@ -295,7 +295,6 @@ impl Harness {
 }
 
 fn client() -> reqwest::Client {
-    msclawd::relay::ensure_tls_provider();
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
@@ -530,7 +529,7 @@ async fn a_client_that_hangs_up_mid_stream_ends_the_upstream_stream_too() {
 
 #[tokio::test]
 async fn an_https_upstream_that_does_not_speak_tls_gives_502() {
-    // The TLS path runs (ring provider, certificate roots) against a plain-HTTP port.
+    // The TLS path runs (crypto provider, certificate roots) against a plain-HTTP port.
     let fake = Fake::start(|_| ok_json("{}")).await;
     let mut h = Harness::start(&format!("https://{}/v1", fake.addr)).await;
     let resp = post_chat(&client(), &h.base(), chat_body(Q, false)).await;
