@@ -25,6 +25,7 @@ use crate::policy::{self, DayState, Decision, Notice, Observation, PolicyConfig,
 use crate::reloader::{self, ReloadWait};
 use crate::settings::{Limit, Settings};
 use crate::state_store::{DayModelRecord, DayRecord, PersistedState, StateStore, SwitchRecord};
+use crate::relay::{Relay, RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo};
 use crate::usage::gateway_log::LogLocation;
 use crate::usage::{CallOutcome, CallRecord, GatewaySignal, SourceKind};
 use crate::usage_watcher::{UsageBatch, WatchTargets, WatcherCmd, WatcherHandle};
@@ -40,6 +41,8 @@ pub enum EngineMsg {
     Usage(UsageBatch),
     ConfigChanged,
     RestartDone { model: String, result: Result<String, String> },
+    /// A chat completion the metering relay saw.
+    Relay(RelayObservation),
 }
 
 pub struct EngineParts {
@@ -52,6 +55,8 @@ pub struct EngineParts {
     pub clock: Arc<dyn Clock>,
     pub events: broadcast::Sender<Event>,
     pub env: crate::EnvMap,
+    pub relay: Option<Arc<Relay>>,
+    pub relay_view: RelayPolicyView,
 }
 
 pub struct Engine {
@@ -73,6 +78,11 @@ pub struct Engine {
     failed_switch: Option<(String, tokio::time::Instant)>,
     all_spent_announced: bool,
     watcher: Option<WatcherHandle>,
+    relay: Option<Arc<Relay>>,
+    /// The spent models as the relay sees them (kept in step with every change of marks).
+    relay_view: RelayPolicyView,
+    /// Last remaining-quota header per model ref.
+    remaining: BTreeMap<String, u32>,
     /// What the watcher was last told to follow.
     watched: Option<(LogLocation, Vec<PathBuf>)>,
     tx: mpsc::Sender<EngineMsg>,
@@ -90,6 +100,9 @@ impl Engine {
             clock: parts.clock,
             events: parts.events,
             env: parts.env,
+            relay: parts.relay,
+            relay_view: parts.relay_view,
+            remaining: BTreeMap::new(),
             config: Err("not read yet".into()),
             config_state: ConfigState::Missing,
             policy: PolicyConfig::new(Vec::new()),
@@ -194,6 +207,10 @@ impl Engine {
                 self.apply_policy().await;
                 false
             }
+            EngineMsg::Relay(observation) => {
+                self.take_relay(observation).await;
+                false
+            }
             EngineMsg::RestartDone { model, result } => {
                 let outcome = match result {
                     Ok(_) => "restarted".to_owned(),
@@ -255,7 +272,7 @@ impl Engine {
                     let m = day.models.get(&model).cloned().unwrap_or_default();
                     DayModelRecord {
                         limit: self.policy.models.iter().find(|r| r.model == model).and_then(|r| r.limit),
-                        used: m.used,
+                        used: m.calls(),
                         rate_limited: m.rate_limited,
                         spent_at: m.spent.as_ref().map(|s| s.at),
                         spent_reason: m.spent.as_ref().map(|s| s.reason.to_string()),
@@ -341,6 +358,8 @@ impl Engine {
         let observation = match (&record.outcome, record.source) {
             // Transcripts count calls; the log shows only slow or failed ones, so it never counts.
             (CallOutcome::Success, SourceKind::GatewayLog) => return,
+            // With the relay on it sees every 429 itself: the log's copy would count each twice.
+            (CallOutcome::RateLimited { .. }, SourceKind::GatewayLog) if self.relay.is_some() => return,
             (CallOutcome::Success, _) => Observation::Call,
             (CallOutcome::RateLimited { retry_loop_failed }, _) => {
                 Observation::RateLimited { retry_loop_failed: *retry_loop_failed }
@@ -348,14 +367,18 @@ impl Engine {
             (CallOutcome::Gone { detail }, _) => Observation::Gone { detail: detail.clone() },
             (CallOutcome::Failed { .. }, _) => return,
         };
-        let day = self.settings.clock.day_of(record.at);
         let model = format!("{}/{}", record.provider, record.model);
+        self.observe_model(&model, record.at, &observation);
+    }
+
+    fn observe_model(&mut self, model: &str, at: Timestamp, observation: &Observation) {
+        let day = self.settings.clock.day_of(at);
         let policy = self.policy.clone();
         let today = self.today();
         if day != today.day {
             return;
         }
-        let notices = today.observe(&policy, &model, record.at, &observation);
+        let notices = today.observe(&policy, model, at, observation);
         for notice in notices {
             match notice {
                 Notice::Spent { model, reason } => {
@@ -374,8 +397,64 @@ impl Engine {
         }
     }
 
+    async fn take_relay(&mut self, obs: RelayObservation) {
+        let now = self.clock.now();
+        if self.state.today.as_ref().is_some_and(|d| d.day != self.settings.clock.day_of(now)) {
+            self.roll_day(now);
+        }
+        let model = format!("{}/{}", self.settings.provider, obs.model);
+        if let Some(remaining) = obs.quota.model_remaining {
+            self.remaining.insert(model.clone(), remaining);
+        }
+        let observation = match obs.outcome {
+            RelayOutcome::Success => Some(Observation::RelayCall),
+            RelayOutcome::RateLimited => Some(Observation::RateLimited { retry_loop_failed: false }),
+            RelayOutcome::Gone { detail } => Some(Observation::Gone { detail }),
+            RelayOutcome::Failed { .. } | RelayOutcome::AnsweredLocally => None,
+        };
+        if let Some(observation) = observation {
+            self.observe_model(&model, obs.at, &observation);
+        }
+        if obs.quota.model_remaining == Some(0) {
+            self.observe_model(&model, obs.at, &Observation::NoneRemaining);
+        }
+        self.save();
+        self.apply_policy().await;
+    }
+
+    /// Tells the relay which models to answer locally: the spent ones, except a pinned model.
+    fn sync_relay_view(&self) {
+        if self.relay.is_none() {
+            return;
+        }
+        let prefix = format!("{}/", self.settings.provider);
+        let resets_at = self.settings.clock.format(self.settings.clock.next_reset(self.clock.now()));
+        let spent: std::collections::HashMap<String, SpentInfo> = self
+            .state
+            .today
+            .iter()
+            .flat_map(|day| {
+                let all = day.account_limited.is_some();
+                let pin = day.pin.clone();
+                day.models.iter().filter_map(move |(model, m)| {
+                    let reason = match (&m.spent, all) {
+                        (Some(mark), _) => mark.reason.to_string(),
+                        (None, true) => "account rate-limited".to_owned(),
+                        (None, false) => return None,
+                    };
+                    (pin.as_deref() != Some(model.as_str())).then(|| (model.clone(), reason))
+                })
+            })
+            .filter_map(|(model, reason)| {
+                model.strip_prefix(&prefix).map(|id| (id.to_owned(), SpentInfo { reason, resets_at: resets_at.clone() }))
+            })
+            .collect();
+        self.relay_view.set_spent(spent);
+    }
+
     /// Asks the policy what `primary` should be and makes it so.
     async fn apply_policy(&mut self) {
+        self.sync_relay_view();
         let Ok(cfg) = &self.config else { return };
         if self.pending_reload.is_some() {
             return; // one switch at a time; the next decision follows its confirmation
@@ -606,11 +685,13 @@ impl Engine {
                 ModelStatus {
                     model: m.model.clone(),
                     alias: aliases.get(&m.model).cloned(),
-                    used: day.used,
+                    used: day.calls(),
                     limit: m.limit,
                     spent: day.spent.is_some(),
                     spent_reason: day.spent.as_ref().map(|s| s.reason.to_string()),
                     rate_limited: day.rate_limited,
+                    relay_calls: self.relay.as_ref().map(|_| day.relay_used),
+                    remaining: self.remaining.get(&m.model).copied(),
                 }
             })
             .collect();
@@ -657,6 +738,17 @@ impl Engine {
             openclaw_config: self.config_state.clone(),
             profile: self.profile.clone(),
             sources: self.sources.clone(),
+            relay: self.relay.as_ref().map(|r| {
+                let h = r.health();
+                msclaw_shared::RelayStatus {
+                    listening: h.listening.to_string(),
+                    upstream: h.upstream,
+                    relayed: h.relayed,
+                    answered_locally: h.answered_locally,
+                    upstream_errors: h.upstream_errors,
+                    rewritten_429: h.rewritten_429,
+                }
+            }),
         }
     }
 

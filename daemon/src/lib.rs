@@ -66,6 +66,42 @@ impl DaemonOptions {
     }
 }
 
+/// Starts the metering relay; its observations go to the engine like any usage batch.
+async fn start_relay(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+    view: relay::RelayPolicyView,
+    engine: mpsc::Sender<engine::EngineMsg>,
+) -> anyhow::Result<relay::Relay> {
+    let cfg = &settings.relay;
+    let relay_cfg = relay::RelayConfig {
+        listen: cfg.listen,
+        upstream: cfg.upstream.clone(),
+        header_timeout: std::time::Duration::from_secs(cfg.header_timeout_secs),
+        clock,
+    };
+    let (obs_tx, mut obs_rx) = mpsc::channel(4096);
+    // A 429 for a model the daemon already holds spent, or the policy's own threshold in a row:
+    // decided on the response path without waiting for the engine.
+    let consecutive = relay::consecutive_judge(settings.rate_limit_errors, settings.clock.clone());
+    let judge_view = view.clone();
+    let judge: relay::Judge = Arc::new(move |seen: &relay::RateLimitSeen<'_>| match judge_view.is_spent(seen.model) {
+        Some(info) => relay::Judgement::Spent { resets_at: info.resets_at },
+        None => consecutive(seen),
+    });
+    let relay = relay::Relay::start(relay_cfg, view, judge, obs_tx, settings.clock.clone())
+        .await
+        .with_context(|| format!("cannot start the relay on {}", cfg.listen))?;
+    tokio::spawn(async move {
+        while let Some(observation) = obs_rx.recv().await {
+            if engine.send(engine::EngineMsg::Relay(observation)).await.is_err() {
+                break;
+            }
+        }
+    });
+    Ok(relay)
+}
+
 /// Runs the daemon until `shutdown` is cancelled or a client asks it to stop.
 pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
     let guard = single_instance::acquire(&opts.paths)?;
@@ -82,6 +118,11 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
     let (tx, rx) = mpsc::channel(1024);
     let quota = opts.settings.clock.clone();
     let clock = opts.clock.clone();
+    let relay_view = relay::RelayPolicyView::new();
+    let relay = match opts.settings.relay.enabled {
+        true => Some(Arc::new(start_relay(&opts.settings, clock.clone(), relay_view.clone(), tx.clone()).await?)),
+        false => None,
+    };
     let mut engine = Engine::new(
         EngineParts {
             settings: opts.settings,
@@ -93,6 +134,8 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
             clock: clock.clone(),
             events: events.clone(),
             env: opts.env,
+            relay: relay.clone(),
+            relay_view,
         },
         tx.clone(),
     );
@@ -107,6 +150,9 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
     shutdown.cancel();
     watcher.send(usage_watcher::WatcherCmd::Stop);
     let _ = server.await;
+    if let Some(relay) = relay.and_then(|r| Arc::try_unwrap(r).ok()) {
+        relay.shutdown().await;
+    }
     match std::fs::remove_file(&guard.socket) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

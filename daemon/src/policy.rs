@@ -125,8 +125,13 @@ impl PolicyConfig {
 /// What a usage source saw, reduced to what the policy needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observation {
-    /// A model call that ModelScope served (counts toward the day).
+    /// A model call that ModelScope served, from a transcript (counts toward the day).
     Call,
+    /// A call the metering relay saw ModelScope serve. The relay also sees calls no transcript
+    /// records, so where both exist the larger count wins; the two are never added.
+    RelayCall,
+    /// ModelScope's own header said the model has no requests left today.
+    NoneRemaining,
     /// One 429; `retry_loop_failed` when OpenClaw gave up on the model after its whole retry loop.
     RateLimited { retry_loop_failed: bool },
     /// ModelScope no longer serves the model.
@@ -139,6 +144,7 @@ pub enum SpentReason {
     LimitReached { used: u32, limit: u32 },
     RateLimited { errors: u32 },
     RetryLoopFailed,
+    NoneRemaining,
     Gone { detail: String },
     /// Marked while the whole account was judged rate-limited.
     AccountLimited,
@@ -152,6 +158,7 @@ impl std::fmt::Display for SpentReason {
                 write!(f, "quota exhausted ({errors} rate-limit errors with no success between)")
             }
             SpentReason::RetryLoopFailed => write!(f, "quota exhausted (OpenClaw's retry loop failed with 429)"),
+            SpentReason::NoneRemaining => write!(f, "quota exhausted (ModelScope reports 0 requests remaining)"),
             SpentReason::Gone { detail } => write!(f, "not served by the provider ({detail})"),
             SpentReason::AccountLimited => write!(f, "account rate-limited"),
         }
@@ -166,7 +173,11 @@ pub struct SpentMark {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelDay {
+    /// Calls counted from transcripts.
     pub used: u32,
+    /// Calls counted by the relay (0 without it).
+    #[serde(default)]
+    pub relay_used: u32,
     pub rate_limited: u32,
     /// 429s since the last success, within the window (pruned as new ones come).
     pub recent_429: Vec<Timestamp>,
@@ -213,6 +224,12 @@ pub enum Decision {
     AllSpent,
 }
 
+impl ModelDay {
+    pub fn calls(&self) -> u32 {
+        self.used.max(self.relay_used)
+    }
+}
+
 impl DayState {
     pub fn new(day: Date) -> Self {
         Self { day, models: BTreeMap::new(), pin: None, account_limited: None, activated: None }
@@ -222,8 +239,9 @@ impl DayState {
         self.models.get(model)
     }
 
+    /// Today's calls: the larger of the transcripts' and the relay's counts.
     pub fn used(&self, model: &str) -> u32 {
-        self.models.get(model).map_or(0, |m| m.used)
+        self.models.get(model).map_or(0, ModelDay::calls)
     }
 
     pub fn is_spent(&self, model: &str) -> bool {
@@ -236,8 +254,12 @@ impl DayState {
         let limit = cfg.limit_of(model);
         let entry = self.models.entry(model.to_owned()).or_default();
         match obs {
-            Observation::Call => {
-                entry.used += 1;
+            Observation::Call | Observation::RelayCall => {
+                if *obs == Observation::Call {
+                    entry.used += 1;
+                } else {
+                    entry.relay_used += 1;
+                }
                 entry.recent_429.retain(|t| *t > at);
                 entry.last_success = Some(entry.last_success.map_or(at, |t| t.max(at)));
                 // A success after a 429-based mark means it was a throttle (half-open recovery).
@@ -250,8 +272,8 @@ impl DayState {
                 }
                 if let Some(limit) = limit {
                     let threshold = limit.saturating_sub(cfg.reserve);
-                    if entry.spent.is_none() && entry.used >= threshold {
-                        let reason = SpentReason::LimitReached { used: entry.used, limit };
+                    if entry.spent.is_none() && entry.calls() >= threshold {
+                        let reason = SpentReason::LimitReached { used: entry.calls(), limit };
                         entry.spent = Some(SpentMark { at, reason: reason.clone() });
                         notices.push(Notice::Spent { model: model.to_owned(), reason });
                     }
@@ -283,6 +305,12 @@ impl DayState {
                         self.account_limited = Some(at);
                         notices.push(Notice::AccountLimited);
                     }
+                }
+            }
+            Observation::NoneRemaining => {
+                if entry.spent.is_none() {
+                    entry.spent = Some(SpentMark { at, reason: SpentReason::NoneRemaining });
+                    notices.push(Notice::Spent { model: model.to_owned(), reason: SpentReason::NoneRemaining });
                 }
             }
             Observation::Gone { detail } => {

@@ -77,6 +77,56 @@ fn default_hook_timeout() -> u64 {
     10
 }
 
+/// The metering relay: OpenClaw's provider `baseUrl` points at it and it forwards to ModelScope.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelaySettings {
+    #[serde(default)]
+    pub enabled: bool,
+    /// A loopback address with a fixed port (OpenClaw's `baseUrl` names it).
+    #[serde(default = "default_relay_listen")]
+    pub listen: std::net::SocketAddr,
+    /// The real ModelScope base URL that requests are forwarded to.
+    #[serde(default = "default_relay_upstream")]
+    pub upstream: String,
+    /// How long ModelScope may take to send response headers (non-streaming replies send them last).
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_secs: u64,
+}
+
+pub const DEFAULT_RELAY_LISTEN: &str = "127.0.0.1:18790";
+pub const MODELSCOPE_BASE_URL: &str = "https://api-inference.modelscope.cn/v1/";
+
+fn default_relay_listen() -> std::net::SocketAddr {
+    DEFAULT_RELAY_LISTEN.parse().expect("a valid address")
+}
+
+fn default_relay_upstream() -> String {
+    MODELSCOPE_BASE_URL.to_owned()
+}
+
+fn default_header_timeout() -> u64 {
+    300
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: default_relay_listen(),
+            upstream: default_relay_upstream(),
+            header_timeout_secs: default_header_timeout(),
+        }
+    }
+}
+
+impl RelaySettings {
+    /// The `baseUrl` OpenClaw is given while the relay is on.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.listen)
+    }
+}
+
 /// The file as written by the user; everything optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -96,6 +146,7 @@ struct RawSettings {
     rate_limit_errors: Option<u32>,
     rate_limit_window_secs: Option<u64>,
     hook: Option<HookSettings>,
+    relay: Option<RelaySettings>,
 }
 
 /// The settings in force, defaults filled in.
@@ -120,6 +171,7 @@ pub struct Settings {
     pub rate_limit_errors: u32,
     pub rate_limit_window: jiff::SignedDuration,
     pub hook: Option<HookSettings>,
+    pub relay: RelaySettings,
     /// The file these came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -185,6 +237,7 @@ impl Settings {
             rate_limit_errors,
             rate_limit_window: jiff::SignedDuration::from_secs(raw.rate_limit_window_secs.unwrap_or(300) as i64),
             hook: raw.hook,
+            relay: raw.relay.unwrap_or_default(),
             source: path.map(Path::to_owned),
         })
     }
@@ -228,6 +281,15 @@ glm5 = "unknown"
         assert_eq!(s.limits["kimi"], Limit::Calls(300));
         assert_eq!(s.limits["glm5"], Limit::Unknown);
         assert_eq!(s.clock.describe(), "04:30:15 UTC");
+        assert!(!s.relay.enabled);
+    }
+
+    #[test]
+    fn the_relay_section() {
+        let s = parse("[relay]\nenabled = true\nlisten = \"127.0.0.1:9999\"\nupstream = \"http://127.0.0.1:1/v1\"\n").unwrap();
+        assert!(s.relay.enabled);
+        assert_eq!(s.relay.base_url(), "http://127.0.0.1:9999/v1");
+        assert!(parse("[relay]\nlisten = \"nowhere\"\n").is_err());
     }
 
     #[test]

@@ -106,6 +106,7 @@ fn run(
     };
     let mut watched = BTreeSet::new();
     refresh_watches(&mut watcher, &targets, &mut watched);
+    // The catch-up read below comes after the watches, so nothing falls between them.
     // Catch up on today's records before following new ones.
     let (mut transcripts, mut log, mut config) = (true, true, false);
     loop {
@@ -144,7 +145,11 @@ fn run(
             }
             next = rx.recv_timeout(COALESCE).ok();
         }
-        refresh_watches(&mut watcher, &targets, &mut watched);
+        // What was written into a directory before its watch existed is seen only by a read
+        // after the watch is in place: so a new watch is followed by one more poll.
+        if refresh_watches(&mut watcher, &targets, &mut watched) {
+            (transcripts, log) = (true, true);
+        }
     }
 }
 
@@ -252,7 +257,8 @@ fn nearest_existing(dir: &Path) -> Option<PathBuf> {
     dir.ancestors().take(4).find(|d| d.is_dir()).map(Path::to_owned)
 }
 
-fn refresh_watches(watcher: &mut notify::RecommendedWatcher, targets: &WatchTargets, watched: &mut BTreeSet<PathBuf>) {
+/// Returns whether a directory is watched now that was not before.
+fn refresh_watches(watcher: &mut notify::RecommendedWatcher, targets: &WatchTargets, watched: &mut BTreeSet<PathBuf>) -> bool {
     let log_dir = match &targets.log {
         LogLocation::Dir(dir) | LogLocation::ProfileDir { dir, .. } => dir.clone(),
         LogLocation::File(file) => file.parent().map(Path::to_owned).unwrap_or_default(),
@@ -262,7 +268,7 @@ fn refresh_watches(watcher: &mut notify::RecommendedWatcher, targets: &WatchTarg
         let _ = watcher.unwatch(gone);
     }
     // Re-add everything each time: a directory deleted and recreated needs a new watch.
-    watched.clear();
+    let before = std::mem::take(watched);
     for dir in desired {
         match watcher.watch(&dir, RecursiveMode::NonRecursive) {
             Ok(()) => {
@@ -271,4 +277,5 @@ fn refresh_watches(watcher: &mut notify::RecommendedWatcher, targets: &WatchTarg
             Err(e) => tracing::debug!(dir = %dir.display(), "cannot watch: {e}"),
         }
     }
+    watched.difference(&before).next().is_some()
 }

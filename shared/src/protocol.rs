@@ -127,6 +127,24 @@ pub struct Status {
     pub profile: Option<String>,
     /// What each usage source has seen.
     pub sources: Vec<SourceStatus>,
+    /// The metering relay's health, when it is on.
+    #[serde(default)]
+    pub relay: Option<RelayStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayStatus {
+    /// `127.0.0.1:PORT`; OpenClaw's `baseUrl` should be `http://<listening>/v1`.
+    pub listening: String,
+    pub upstream: String,
+    /// Requests forwarded to ModelScope.
+    pub relayed: u64,
+    /// Requests for a spent model answered at once with a daily-quota 429, never forwarded.
+    pub answered_locally: u64,
+    /// Requests that got no HTTP answer from ModelScope (502/504 to the client).
+    pub upstream_errors: u64,
+    /// ModelScope 429s rewritten to say the daily quota is gone (so OpenClaw skips its retries).
+    pub rewritten_429: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,6 +159,13 @@ pub struct ModelStatus {
     pub spent_reason: Option<String>,
     /// 429s seen today for this model.
     pub rate_limited: u32,
+    /// Calls the relay counted today (null without the relay); `used` is the larger of this and
+    /// the transcripts' count.
+    #[serde(default)]
+    pub relay_calls: Option<u32>,
+    /// The last `modelscope-ratelimit-model-requests-remaining` header the relay saw.
+    #[serde(default)]
+    pub remaining: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

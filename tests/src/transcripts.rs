@@ -12,11 +12,15 @@ pub const MINIMAX: &str = "MiniMax/MiniMax-M2.5";
 pub const KIMI: &str = "moonshotai/Kimi-K2.5";
 pub const GUIDE_MODELS: [&str; 4] = [QWEN, GLM, MINIMAX, KIMI];
 
-/// A reply from `model` as OpenClaw records it (`stopReason` "stop").
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// A reply from `model` as OpenClaw records it (`stopReason` "stop"). Every event gets its own
+/// entry id, as OpenClaw's do (the readers tell records apart by it).
 pub fn assistant_reply(provider: &str, model: &str, at_ms: i64) -> Value {
+    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     json!({
         "type": "message",
-        "id": format!("m{at_ms}"),
+        "id": format!("{id:08x}"),
         "parentId": null,
         "timestamp": jiff::Timestamp::from_millisecond(at_ms).unwrap().to_string(),
         "message": {

@@ -278,3 +278,27 @@ fn fallbacks_follow_the_active_model_and_keep_other_providers_in_place() {
     // A pin on a later model: the earlier unspent ones follow it, cyclically.
     assert_eq!(plan_fallbacks(&s(&[G, M, K]), &rotation, none_spent, M), s(&[K, Q, G]));
 }
+
+#[test]
+fn relay_and_transcript_counts_never_add_up() {
+    let cfg = cfg(Some(3));
+    let mut day = day();
+    // The relay sees every call, the transcripts only some: the larger count wins.
+    for i in 0..2 {
+        day.observe(&cfg, Q, at(i), &Observation::RelayCall);
+        day.observe(&cfg, Q, at(i), &Observation::Call);
+    }
+    assert_eq!(day.used(Q), 2);
+    assert!(!day.is_spent(Q));
+    day.observe(&cfg, Q, at(5), &Observation::RelayCall);
+    assert_eq!(day.used(Q), 3);
+    assert!(day.is_spent(Q));
+}
+
+#[test]
+fn zero_remaining_from_modelscope_spends_the_model() {
+    let cfg = cfg(None);
+    let mut day = day();
+    let notices = day.observe(&cfg, G, at(1), &Observation::NoneRemaining);
+    assert_eq!(notices, vec![Notice::Spent { model: G.into(), reason: SpentReason::NoneRemaining }]);
+}
