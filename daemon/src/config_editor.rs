@@ -468,6 +468,7 @@ impl<'t> Doc<'t> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            New::Object(props) if props.is_empty() => "{}".to_owned(),
             New::Object(props) if multiline => {
                 let inner = format!("{indent}{}", self.indent_unit);
                 let mut out = String::from("{");
@@ -575,9 +576,15 @@ pub(crate) fn quote_of(raw: &str) -> Quote {
     }
 }
 
-/// How the keys of `obj` are written (from its last property), `None` when it has none.
+/// How the keys of `obj` are written (from its last property whose name could go unquoted: a
+/// key like `"modelscope/Qwen/…"` is quoted of necessity and tells nothing), `None` when it has
+/// none.
 pub(crate) fn key_style_of(obj: &CstObject) -> Option<KeyStyle> {
-    let prop = obj.properties().into_iter().last()?;
+    let prop = obj
+        .properties()
+        .into_iter()
+        .rev()
+        .find(|p| p.decoded_name().is_some_and(|n| is_identifier(&n)))?;
     Some(match prop.name()? {
         ObjectPropName::Word(_) => KeyStyle::Bare,
         ObjectPropName::String(s) => KeyStyle::Quoted(quote_of(&s.raw_value())),
