@@ -333,6 +333,8 @@ pub(crate) enum New {
     /// A list of values, one per line when the surrounding object is multi-line (each element
     /// then on one line of its own).
     Array(Vec<New>),
+    /// A value always written on one line (`{ alias: "glm5" }`).
+    Inline(Box<New>),
 }
 
 /// The text being edited and the style it is written in.
@@ -468,6 +470,7 @@ impl<'t> Doc<'t> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            New::Inline(value) => self.render(value, indent, false, keys, sep),
             New::Object(props) if props.is_empty() => "{}".to_owned(),
             New::Object(props) if multiline => {
                 let inner = format!("{indent}{}", self.indent_unit);

@@ -816,6 +816,8 @@ fn add_entries(
             }
             None => New::Object(Vec::new()),
         };
+        // `"modelscope/ZhipuAI/GLM-5": { alias: "glm5" }`, one entry a line, as in the guide.
+        let entry = New::Inline(Box::new(entry));
         items.push(
             InitItem::new(ItemKind::Alias, full.clone(), ItemStatus::Added).with(
                 alias.map_or_else(|| "no alias".to_owned(), |a| format!("alias {a}")),
@@ -1264,10 +1266,10 @@ mod tests {
         let a: Value = serde_json::json!({ "x": { "k": "secret-1" }, "l": [1, 2], "agents": { "defaults": { "model": "a" } } });
         let ok: Value = serde_json::json!({ "x": { "k": "secret-1", "n": 1 }, "l": [1, 2, 3], "agents": { "defaults": { "model": { "primary": "b" } } } });
         contained(&a, &ok, &mut Vec::new()).unwrap();
-        let changed: Value = serde_json::json!({ "x": { "k": "secret-2" }, "l": [1, 2] });
+        let changed: Value = serde_json::json!({ "x": { "k": "secret-2" }, "l": [1, 2], "agents": { "defaults": { "model": "b" } } });
         let err = contained(&a, &changed, &mut Vec::new()).unwrap_err();
         assert_eq!(err, "x.k changed");
-        let reordered: Value = serde_json::json!({ "x": { "k": "secret-1" }, "l": [0, 1, 2], "agents": { "defaults": {} } });
+        let reordered: Value = serde_json::json!({ "x": { "k": "secret-1" }, "l": [0, 1, 2], "agents": { "defaults": { "model": "c" } } });
         assert_eq!(contained(&a, &reordered, &mut Vec::new()).unwrap_err(), "l changed other than at its end");
     }
 
