@@ -28,9 +28,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use jsonc_parser::cst::{
-    CstArray, CstNode, CstObject, CstObjectProp, CstRootNode, ObjectPropName,
-};
+use jsonc_parser::cst::{CstArray, CstNode, CstObject, CstObjectProp, CstRootNode, ObjectPropName};
 use serde_json::{Map, Value};
 
 use crate::atomic_write::{self, WriteError};
@@ -896,9 +894,17 @@ pub(crate) fn insert_elements(
         .as_ref()
         .map_or_else(|| ": ".to_owned(), |o| separator_of(doc, o));
     let last = elements.last().cloned();
-    let element_multiline = last.as_ref().is_some_and(|l| l.as_object().is_some() && is_multiline(l));
+    let element_multiline = last
+        .as_ref()
+        .is_some_and(|l| l.as_object().is_some() && is_multiline(l));
     let render_item = |i: usize, indent: &str, multiline: bool| -> String {
-        doc.render(&items[i], indent, multiline && element_multiline, keys, &sep)
+        doc.render(
+            &items[i],
+            indent,
+            multiline && element_multiline,
+            keys,
+            &sep,
+        )
     };
     insert_items(doc, &node, last, items.len(), &render_item, out);
 }

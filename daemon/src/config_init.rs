@@ -179,9 +179,7 @@ impl Secret {
     pub fn new(text: &str) -> Result<Secret, InitError> {
         let key = text.trim();
         if key.is_empty() {
-            return Err(InitError::BadRequest(
-                "no API key on standard input".into(),
-            ));
+            return Err(InitError::BadRequest("no API key on standard input".into()));
         }
         if key.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(InitError::BadRequest(
@@ -407,7 +405,9 @@ pub enum InitError {
         #[source]
         source: io::Error,
     },
-    #[error("{path} changed during each of {attempts} attempts to edit it; nothing more was written")]
+    #[error(
+        "{path} changed during each of {attempts} attempts to edit it; nothing more was written"
+    )]
     Conflict { path: PathBuf, attempts: u32 },
 }
 
@@ -446,7 +446,11 @@ pub fn plan_init(config_path: &Path, req: &InitRequest) -> Result<InitPlan, Init
     let mut other_change: Option<FileChange> = None;
     match &before_cfg.primary {
         Some(p) if refs.contains(p) => {
-            items.push(InitItem::new(ItemKind::Primary, p.clone(), ItemStatus::Present));
+            items.push(InitItem::new(
+                ItemKind::Primary,
+                p.clone(),
+                ItemStatus::Present,
+            ));
         }
         current => {
             let edit = ModelEdit {
@@ -491,7 +495,8 @@ pub fn plan_init(config_path: &Path, req: &InitRequest) -> Result<InitPlan, Init
     warnings.extend(config_warnings(&after_cfg, req));
     let key_written = items.iter().any(|i| {
         i.status == ItemStatus::Added
-            && (i.kind == ItemKind::Provider || (i.kind == ItemKind::ProviderField && i.name == "apiKey"))
+            && (i.kind == ItemKind::Provider
+                || (i.kind == ItemKind::ProviderField && i.name == "apiKey"))
     });
     if let ApiKey::Literal(_) = req.api_key
         && key_written
@@ -601,7 +606,11 @@ pub fn init_text(
     let refs = req.refs();
     match &before_cfg.primary {
         Some(p) if refs.contains(p) => {
-            items.push(InitItem::new(ItemKind::Primary, p.clone(), ItemStatus::Present));
+            items.push(InitItem::new(
+                ItemKind::Primary,
+                p.clone(),
+                ItemStatus::Present,
+            ));
         }
         current => {
             let edit = ModelEdit {
@@ -677,19 +686,35 @@ fn add_entries(
             planner.add_props(
                 &root_obj,
                 &provider_path[..2],
-                vec![(provider.clone(), New::Object(provider_props(req, true, true, true, true)))],
+                vec![(
+                    provider.clone(),
+                    New::Object(provider_props(req, true, true, true, true)),
+                )],
             )?;
             items.push(
                 InitItem::new(ItemKind::Provider, provider.clone(), ItemStatus::Added).with(
-                    format!("baseUrl {}, api {}, {}", req.base_url, req.api, req.api_key.describe()),
+                    format!(
+                        "baseUrl {}, api {}, {}",
+                        req.base_url,
+                        req.api,
+                        req.api_key.describe()
+                    ),
                 ),
             );
             for m in &req.models {
-                items.push(InitItem::new(ItemKind::Model, m.id.clone(), ItemStatus::Added));
+                items.push(InitItem::new(
+                    ItemKind::Model,
+                    m.id.clone(),
+                    ItemStatus::Added,
+                ));
             }
         }
         Some(Value::Object(existing)) => {
-            items.push(InitItem::new(ItemKind::Provider, provider.clone(), ItemStatus::Present));
+            items.push(InitItem::new(
+                ItemKind::Provider,
+                provider.clone(),
+                ItemStatus::Present,
+            ));
             // Only absent fields are added: one that is there, even empty, is the user's (a
             // second key of the same name would silently override it).
             let missing = |key: &str| !existing.contains_key(key);
@@ -709,7 +734,11 @@ fn add_entries(
                 let item = InitItem::new(
                     ItemKind::ProviderField,
                     name,
-                    if add { ItemStatus::Added } else { ItemStatus::Present },
+                    if add {
+                        ItemStatus::Added
+                    } else {
+                        ItemStatus::Present
+                    },
                 );
                 items.push(if add && name == "apiKey" {
                     item.with(req.api_key.describe())
@@ -730,7 +759,11 @@ fn add_entries(
             match existing.get("models") {
                 None => {
                     for m in &req.models {
-                        items.push(InitItem::new(ItemKind::Model, m.id.clone(), ItemStatus::Added));
+                        items.push(InitItem::new(
+                            ItemKind::Model,
+                            m.id.clone(),
+                            ItemStatus::Added,
+                        ));
                     }
                 }
                 Some(Value::Array(listed)) => {
@@ -741,9 +774,17 @@ fn add_entries(
                     let mut new_elements = Vec::new();
                     for m in &req.models {
                         if listed_ids.contains(&m.id.as_str()) {
-                            items.push(InitItem::new(ItemKind::Model, m.id.clone(), ItemStatus::Present));
+                            items.push(InitItem::new(
+                                ItemKind::Model,
+                                m.id.clone(),
+                                ItemStatus::Present,
+                            ));
                         } else {
-                            items.push(InitItem::new(ItemKind::Model, m.id.clone(), ItemStatus::Added));
+                            items.push(InitItem::new(
+                                ItemKind::Model,
+                                m.id.clone(),
+                                ItemStatus::Added,
+                            ));
                             new_elements.push(model_entry(m));
                         }
                     }
@@ -812,16 +853,18 @@ fn add_entries(
         let entry = match &alias {
             Some(a) => {
                 taken.insert(a.clone(), full.clone());
-                New::Object(vec![("alias".to_owned(), New::Raw(quote(a, Quote::Double)))])
+                New::Object(vec![(
+                    "alias".to_owned(),
+                    New::Raw(quote(a, Quote::Double)),
+                )])
             }
             None => New::Object(Vec::new()),
         };
         // `"modelscope/ZhipuAI/GLM-5": { alias: "glm5" }`, one entry a line, as in the guide.
         let entry = New::Inline(Box::new(entry));
         items.push(
-            InitItem::new(ItemKind::Alias, full.clone(), ItemStatus::Added).with(
-                alias.map_or_else(|| "no alias".to_owned(), |a| format!("alias {a}")),
-            ),
+            InitItem::new(ItemKind::Alias, full.clone(), ItemStatus::Added)
+                .with(alias.map_or_else(|| "no alias".to_owned(), |a| format!("alias {a}"))),
         );
         new_aliases.push((full, entry));
     }
@@ -843,13 +886,19 @@ fn provider_props(
 ) -> Vec<(String, New)> {
     let mut props = Vec::new();
     if base_url {
-        props.push(("baseUrl".to_owned(), New::Raw(quote(&req.base_url, Quote::Double))));
+        props.push((
+            "baseUrl".to_owned(),
+            New::Raw(quote(&req.base_url, Quote::Double)),
+        ));
     }
     if api {
         props.push(("api".to_owned(), New::Raw(quote(&req.api, Quote::Double))));
     }
     if api_key {
-        props.push(("apiKey".to_owned(), New::Raw(quote(&req.api_key.value(), Quote::Double))));
+        props.push((
+            "apiKey".to_owned(),
+            New::Raw(quote(&req.api_key.value(), Quote::Double)),
+        ));
     }
     if models {
         props.push((
@@ -866,7 +915,10 @@ fn model_entry(m: &ModelSpec) -> New {
     New::Object(vec![
         ("id".to_owned(), New::Raw(quote(&m.id, Quote::Double))),
         ("name".to_owned(), New::Raw(quote(&m.name, Quote::Double))),
-        ("contextWindow".to_owned(), New::Raw(m.context_window.to_string())),
+        (
+            "contextWindow".to_owned(),
+            New::Raw(m.context_window.to_string()),
+        ),
         ("maxTokens".to_owned(), New::Raw(m.max_tokens.to_string())),
         (
             "cost".to_owned(),
@@ -915,7 +967,9 @@ impl Planner<'_> {
             if i + 1 == keys.len() {
                 return Ok(Ok(value));
             }
-            obj = value.as_object().ok_or_else(|| self.not_object(&keys[..=i]))?;
+            obj = value
+                .as_object()
+                .ok_or_else(|| self.not_object(&keys[..=i]))?;
         }
         Ok(Ok(CstNode::Container(obj.into())))
     }
@@ -1027,12 +1081,19 @@ fn verify(
     check_after(config_path, before, &after, req)?;
     let refs = req.refs();
     if !cfg.primary.as_ref().is_some_and(|p| refs.contains(p)) {
-        return Err(fail("the primary model is not one of the asked models".into()));
+        return Err(fail(
+            "the primary model is not one of the asked models".into(),
+        ));
     }
     Ok(cfg)
 }
 
-fn check_after(path: &Path, before: &Value, after: &Value, req: &InitRequest) -> Result<(), InitError> {
+fn check_after(
+    path: &Path,
+    before: &Value,
+    after: &Value,
+    req: &InitRequest,
+) -> Result<(), InitError> {
     let fail = |message: String| InitError::Verify {
         path: path.to_path_buf(),
         message,
@@ -1050,8 +1111,13 @@ fn check_after(path: &Path, before: &Value, after: &Value, req: &InitRequest) ->
             return Err(fail(format!("model {} is not listed", m.id)));
         }
         let full = m.full_ref(provider);
-        if get(after, &["agents", "defaults", "models"]).and_then(|a| a.get(&full)).is_none() {
-            return Err(fail(format!("agents.defaults.models has no entry for {full}")));
+        if get(after, &["agents", "defaults", "models"])
+            .and_then(|a| a.get(&full))
+            .is_none()
+        {
+            return Err(fail(format!(
+                "agents.defaults.models has no entry for {full}"
+            )));
         }
     }
     let mut at = Vec::new();
@@ -1101,7 +1167,9 @@ fn config_warnings(cfg: &OpenClawConfig, req: &InitRequest) -> Vec<String> {
     if !cfg.allow.is_empty() {
         for full in req.refs() {
             let allowed = cfg.allow.iter().any(|a| {
-                a == &full || a.strip_suffix("/*").is_some_and(|p| full.starts_with(&format!("{p}/")))
+                a == &full
+                    || a.strip_suffix("/*")
+                        .is_some_and(|p| full.starts_with(&format!("{p}/")))
             });
             if !allowed {
                 warnings.push(format!(
@@ -1118,9 +1186,8 @@ fn config_warnings(cfg: &OpenClawConfig, req: &InitRequest) -> Vec<String> {
         ));
     }
     if cfg.reload_mode.as_deref() == Some("off") {
-        warnings.push(
-            "gateway.reload.mode is off: each switch will need a gateway restart".to_owned(),
-        );
+        warnings
+            .push("gateway.reload.mode is off: each switch will need a gateway restart".to_owned());
     }
     warnings
 }
@@ -1132,7 +1199,11 @@ pub fn missing_from_listing<'a>(body: &Value, ids: &[&'a str]) -> Result<Vec<&'a
         return Err("the answer has no `data` list".into());
     };
     let served: Vec<&str> = data.iter().filter_map(|m| m.get("id")?.as_str()).collect();
-    Ok(ids.iter().copied().filter(|id| !served.contains(id)).collect())
+    Ok(ids
+        .iter()
+        .copied()
+        .filter(|id| !served.contains(id))
+        .collect())
 }
 
 /// The text with the value of every key-like property hidden: `apiKey`, `token`, `secret`,
@@ -1184,9 +1255,17 @@ fn is_secret_name(name: &str) -> bool {
         .collect::<String>()
         .to_ascii_lowercase();
     n.ends_with("key")
-        || ["token", "secret", "password", "passwd", "authorization", "credential", "cookie"]
-            .iter()
-            .any(|w| n.contains(w))
+        || [
+            "token",
+            "secret",
+            "password",
+            "passwd",
+            "authorization",
+            "credential",
+            "cookie",
+        ]
+        .iter()
+        .any(|w| n.contains(w))
 }
 
 fn is_env_ref(s: &str) -> bool {
@@ -1195,7 +1274,8 @@ fn is_env_ref(s: &str) -> bool {
         .is_some_and(|v| {
             !v.is_empty()
                 && v.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
-                && v.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                && v.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         })
 }
 
@@ -1235,14 +1315,30 @@ mod tests {
 
     #[test]
     fn model_lists_take_ids_refs_and_guide_aliases() {
-        let models = parse_model_list(" glm5, modelscope/deepseek-ai/DeepSeek-V3.2,Qwen/Qwen3-8B,", "modelscope").unwrap();
+        let models = parse_model_list(
+            " glm5, modelscope/deepseek-ai/DeepSeek-V3.2,Qwen/Qwen3-8B,",
+            "modelscope",
+        )
+        .unwrap();
         let ids: Vec<_> = models.iter().map(|m| m.id.as_str()).collect();
-        assert_eq!(ids, ["ZhipuAI/GLM-5", "deepseek-ai/DeepSeek-V3.2", "Qwen/Qwen3-8B"]);
+        assert_eq!(
+            ids,
+            [
+                "ZhipuAI/GLM-5",
+                "deepseek-ai/DeepSeek-V3.2",
+                "Qwen/Qwen3-8B"
+            ]
+        );
         assert_eq!(models[0].name, "GLM-5");
         assert_eq!(models[1].name, "DeepSeek-V3.2");
         assert_eq!(models[2].alias.as_deref(), Some("qwen3"));
         assert!(parse_model_list(" , ", "modelscope").is_err());
-        assert!(parse_model_list("a/b,a/b", "modelscope").unwrap_err().to_string().contains("twice"));
+        assert!(
+            parse_model_list("a/b,a/b", "modelscope")
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
         assert!(parse_model_list("a b", "modelscope").is_err());
     }
 
@@ -1257,8 +1353,14 @@ mod tests {
         assert!(masked.contains("'${MODELSCOPE_API_KEY}'"), "{masked}");
         assert!(masked.contains("HOME_DIR: '/h'"), "{masked}");
         assert!(masked.contains("Authorization: '…(hidden)'"), "{masked}");
-        assert_eq!(mask_secrets("{ apiKey: 'x"), "(the config does not parse; its text is not shown)\n");
-        assert_eq!(format!("{:?}", Secret::new(" k-1\n").unwrap()), "Secret(hidden)");
+        assert_eq!(
+            mask_secrets("{ apiKey: 'x"),
+            "(the config does not parse; its text is not shown)\n"
+        );
+        assert_eq!(
+            format!("{:?}", Secret::new(" k-1\n").unwrap()),
+            "Secret(hidden)"
+        );
     }
 
     #[test]
@@ -1270,13 +1372,20 @@ mod tests {
         let err = contained(&a, &changed, &mut Vec::new()).unwrap_err();
         assert_eq!(err, "x.k changed");
         let reordered: Value = serde_json::json!({ "x": { "k": "secret-1" }, "l": [0, 1, 2], "agents": { "defaults": { "model": "c" } } });
-        assert_eq!(contained(&a, &reordered, &mut Vec::new()).unwrap_err(), "l changed other than at its end");
+        assert_eq!(
+            contained(&a, &reordered, &mut Vec::new()).unwrap_err(),
+            "l changed other than at its end"
+        );
     }
 
     #[test]
     fn listing_check() {
-        let body = serde_json::json!({ "object": "list", "data": [ { "id": "a/1" }, { "id": "b/2" } ] });
-        assert_eq!(missing_from_listing(&body, &["a/1", "c/3", "b/2"]).unwrap(), ["c/3"]);
+        let body =
+            serde_json::json!({ "object": "list", "data": [ { "id": "a/1" }, { "id": "b/2" } ] });
+        assert_eq!(
+            missing_from_listing(&body, &["a/1", "c/3", "b/2"]).unwrap(),
+            ["c/3"]
+        );
         assert!(missing_from_listing(&serde_json::json!({ "error": "x" }), &["a/1"]).is_err());
     }
 }

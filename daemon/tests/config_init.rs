@@ -89,7 +89,10 @@ fn comments(text: &str) -> Vec<&str> {
     out
 }
 
-fn statuses(plan_items: &[msclawd::config_init::InitItem], kind: ItemKind) -> Vec<(String, ItemStatus)> {
+fn statuses(
+    plan_items: &[msclawd::config_init::InitItem],
+    kind: ItemKind,
+) -> Vec<(String, ItemStatus)> {
     plan_items
         .iter()
         .filter(|i| i.kind == kind)
@@ -108,14 +111,25 @@ fn missing_file_is_created_private_and_complete() {
     assert_eq!(mode(path.parent().unwrap()), 0o700);
 
     let text = fs::read_to_string(&path).unwrap();
-    assert!(text.starts_with("// OpenClaw config, created by `msclawctl init`."), "{text}");
+    assert!(
+        text.starts_with("// OpenClaw config, created by `msclawctl init`."),
+        "{text}"
+    );
     let cfg = openclaw_config::load(&path).unwrap();
     let ms = &cfg.providers["modelscope"];
     assert_eq!(
         ms.model_ids,
-        ["Qwen/Qwen3.5-397B-A17B", "ZhipuAI/GLM-5", "MiniMax/MiniMax-M2.5", "moonshotai/Kimi-K2.5"]
+        [
+            "Qwen/Qwen3.5-397B-A17B",
+            "ZhipuAI/GLM-5",
+            "MiniMax/MiniMax-M2.5",
+            "moonshotai/Kimi-K2.5"
+        ]
     );
-    assert_eq!(ms.base_url.as_deref(), Some("https://api-inference.modelscope.cn/v1/"));
+    assert_eq!(
+        ms.base_url.as_deref(),
+        Some("https://api-inference.modelscope.cn/v1/")
+    );
     assert_eq!(ms.api.as_deref(), Some("openai-completions"));
     assert_eq!(ms.api_key, ApiKeyKind::EnvRef("MODELSCOPE_API_KEY".into()));
     assert_eq!(cfg.primary.as_deref(), Some(QWEN));
@@ -125,26 +139,37 @@ fn missing_file_is_created_private_and_complete() {
     assert_eq!(cfg.aliases["modelscope/moonshotai/Kimi-K2.5"], "kimi");
     // Every entry with the guide's fields, cost all zero.
     let value = jsonc_value(&text);
-    for m in value["models"]["providers"]["modelscope"]["models"].as_array().unwrap() {
-        assert!(m["name"].is_string() && m["contextWindow"].as_u64().unwrap() > 0 && m["maxTokens"].as_u64().unwrap() > 0, "{m}");
-        assert_eq!(m["cost"], serde_json::json!({ "input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0 }));
+    for m in value["models"]["providers"]["modelscope"]["models"]
+        .as_array()
+        .unwrap()
+    {
+        assert!(
+            m["name"].is_string()
+                && m["contextWindow"].as_u64().unwrap() > 0
+                && m["maxTokens"].as_u64().unwrap() > 0,
+            "{m}"
+        );
+        assert_eq!(
+            m["cost"],
+            serde_json::json!({ "input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0 })
+        );
     }
 
     // The second run finds everything and writes nothing.
     let before = age(&path);
     let again = apply_init(&path, &InitRequest::guide()).unwrap();
     assert!(again.is_noop());
-    assert!(again.items.iter().all(|i| i.status == ItemStatus::Present), "{:?}", again.items);
+    assert!(
+        again.items.iter().all(|i| i.status == ItemStatus::Present),
+        "{:?}",
+        again.items
+    );
     assert_eq!(fs::read_to_string(&path).unwrap(), text);
     assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), before);
 }
 
 fn jsonc_value(text: &str) -> serde_json::Value {
-    jsonc_parser::parse_to_serde_value(
-        text,
-        &jsonc_parser::ParseOptions::default(),
-    )
-    .unwrap()
+    jsonc_parser::parse_to_serde_value(text, &jsonc_parser::ParseOptions::default()).unwrap()
 }
 
 #[test]
@@ -154,7 +179,11 @@ fn the_guides_config_is_left_byte_identical() {
     let before = age(&path);
     let plan = apply_init(&path, &InitRequest::guide()).unwrap();
     assert!(plan.is_noop(), "{:?}", plan.changes);
-    assert!(plan.items.iter().all(|i| i.status == ItemStatus::Present), "{:?}", plan.items);
+    assert!(
+        plan.items.iter().all(|i| i.status == ItemStatus::Present),
+        "{:?}",
+        plan.items
+    );
     assert_eq!(statuses(&plan.items, ItemKind::Model).len(), 4);
     assert_eq!(statuses(&plan.items, ItemKind::Alias).len(), 4);
     assert_eq!(fs::read_to_string(&path).unwrap(), text);
@@ -187,8 +216,14 @@ fn a_commented_config_only_gains_the_missing_entries() {
             ("moonshotai/Kimi-K2.5".to_owned(), ItemStatus::Added),
         ]
     );
-    assert_eq!(statuses(&plan.items, ItemKind::Provider), [("modelscope".to_owned(), ItemStatus::Present)]);
-    assert_eq!(statuses(&plan.items, ItemKind::Primary), [(QWEN.to_owned(), ItemStatus::Present)]);
+    assert_eq!(
+        statuses(&plan.items, ItemKind::Provider),
+        [("modelscope".to_owned(), ItemStatus::Present)]
+    );
+    assert_eq!(
+        statuses(&plan.items, ItemKind::Primary),
+        [(QWEN.to_owned(), ItemStatus::Present)]
+    );
     // The user's aliases stay as they are.
     let cfg = openclaw_config::load(&path).unwrap();
     assert_eq!(cfg.aliases[QWEN], "qwen");
@@ -224,17 +259,34 @@ fn a_commented_config_only_gains_the_missing_entries() {
 
 #[test]
 fn crlf_bom_and_tabs_are_kept() {
-    let original = format!("\u{feff}{}", fixture("tabs_string_form.json5").replace('\n', "\r\n"));
+    let original = format!(
+        "\u{feff}{}",
+        fixture("tabs_string_form.json5").replace('\n', "\r\n")
+    );
     let (_dir, path) = temp_config(&original);
     let plan = apply_init(&path, &InitRequest::guide()).unwrap();
     let new = fs::read_to_string(&path).unwrap();
     assert!(new.starts_with('\u{feff}'));
-    assert_eq!(new.matches('\n').count(), new.matches("\r\n").count(), "only CRLF:\n{new}");
+    assert_eq!(
+        new.matches('\n').count(),
+        new.matches("\r\n").count(),
+        "only CRLF:\n{new}"
+    );
     assert!(!new.contains("\n  "), "tab indent only:\n{new}");
-    assert!(new.contains("\r\n\t\tmodels: {\r\n\t\t\tproviders: {\r\n") || new.contains("\r\n\tmodels: {\r\n\t\tproviders: {\r\n"), "{new}");
+    assert!(
+        new.contains("\r\n\t\tmodels: {\r\n\t\t\tproviders: {\r\n")
+            || new.contains("\r\n\tmodels: {\r\n\t\tproviders: {\r\n"),
+        "{new}"
+    );
     // The string-form model was the first model already: kept as it is.
-    assert!(new.contains("\t\t\tmodel: \"modelscope/Qwen/Qwen3.5-397B-A17B\",\r\n"), "{new}");
-    assert_eq!(statuses(&plan.items, ItemKind::Primary), [(QWEN.to_owned(), ItemStatus::Present)]);
+    assert!(
+        new.contains("\t\t\tmodel: \"modelscope/Qwen/Qwen3.5-397B-A17B\",\r\n"),
+        "{new}"
+    );
+    assert_eq!(
+        statuses(&plan.items, ItemKind::Primary),
+        [(QWEN.to_owned(), ItemStatus::Present)]
+    );
     assert!(is_splice_of(&original, &new));
     let cfg = openclaw_config::load(&path).unwrap();
     assert_eq!(cfg.providers["modelscope"].model_ids.len(), 4);
@@ -245,10 +297,14 @@ fn a_json_file_stays_json_and_a_foreign_primary_is_replaced() {
     let original = "{\n    \"agents\": {\n        \"defaults\": {\n            \"model\": { \"primary\": \"openai/gpt-5\" }\n        }\n    }\n}\n";
     let (new, items, _) = init_text(original, &InitRequest::guide()).unwrap();
     // Plain JSON in, plain JSON out (quoted keys, no trailing commas, no comments).
-    let value: serde_json::Value = serde_json::from_str(&new).unwrap_or_else(|e| panic!("{e}:\n{new}"));
+    let value: serde_json::Value =
+        serde_json::from_str(&new).unwrap_or_else(|e| panic!("{e}:\n{new}"));
     assert_eq!(value["agents"]["defaults"]["model"]["primary"], QWEN);
     assert!(new.contains("\n    \"models\": {\n        \"providers\": {\n            \"modelscope\": {\n                \"baseUrl\""), "{new}");
-    let primary: Vec<_> = items.iter().filter(|i| i.kind == ItemKind::Primary).collect();
+    let primary: Vec<_> = items
+        .iter()
+        .filter(|i| i.kind == ItemKind::Primary)
+        .collect();
     assert_eq!(primary[0].status, ItemStatus::Changed);
     assert_eq!(primary[0].detail.as_deref(), Some("was openai/gpt-5"));
     assert!(is_splice_of(&original.replace("openai/gpt-5", ""), &new));
@@ -257,11 +313,16 @@ fn a_json_file_stays_json_and_a_foreign_primary_is_replaced() {
 #[test]
 fn a_primary_already_in_the_rotation_is_not_reset() {
     // The daemon switched to GLM-5 during the day; init must not send it back to the first.
-    let text = guide_config("https://api-inference.modelscope.cn/v1/", "")
-        .replace("primary: \"modelscope/Qwen/Qwen3.5-397B-A17B\"", "primary: \"modelscope/ZhipuAI/GLM-5\"");
+    let text = guide_config("https://api-inference.modelscope.cn/v1/", "").replace(
+        "primary: \"modelscope/Qwen/Qwen3.5-397B-A17B\"",
+        "primary: \"modelscope/ZhipuAI/GLM-5\"",
+    );
     let (new, items, _) = init_text(&text, &InitRequest::guide()).unwrap();
     assert_eq!(new, text);
-    assert_eq!(statuses(&items, ItemKind::Primary), [("modelscope/ZhipuAI/GLM-5".to_owned(), ItemStatus::Present)]);
+    assert_eq!(
+        statuses(&items, ItemKind::Primary),
+        [("modelscope/ZhipuAI/GLM-5".to_owned(), ItemStatus::Present)]
+    );
 }
 
 #[test]
@@ -273,10 +334,18 @@ fn an_existing_provider_gains_only_what_it_lacks() {
     };
     let (new, items, warnings) = init_text(original, &req).unwrap();
     assert!(new.contains("apiKey: 'sk-users-own-key'"), "{new}");
-    assert!(!new.contains(SECRET), "an existing apiKey is never replaced");
-    assert!(warnings.iter().any(|w| w.contains("already has an apiKey")), "{warnings:?}");
     assert!(
-        new.contains("        models: [\n          { id: \"Qwen/Qwen3.5-397B-A17B\", name: \"Qwen3.5\", "),
+        !new.contains(SECRET),
+        "an existing apiKey is never replaced"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("already has an apiKey")),
+        "{warnings:?}"
+    );
+    assert!(
+        new.contains(
+            "        models: [\n          { id: \"Qwen/Qwen3.5-397B-A17B\", name: \"Qwen3.5\", "
+        ),
         "an empty array becomes a list, one model a line:\n{new}"
     );
     assert!(new.contains("cacheWrite: 0 } },\n        ],\n        baseUrl: \"https://api-inference.modelscope.cn/v1/\",\n        api: \"openai-completions\",\n      },"), "{new}");
@@ -294,22 +363,52 @@ fn an_existing_provider_gains_only_what_it_lacks() {
 
 #[test]
 fn custom_models_get_derived_aliases_and_clashes_are_reported() {
-    let original = "{ agents: { defaults: { models: { 'openai/gpt-5': { alias: 'deepseek' } } } } }";
+    let original =
+        "{ agents: { defaults: { models: { 'openai/gpt-5': { alias: 'deepseek' } } } } }";
     let req = InitRequest {
-        models: parse_model_list("deepseek-ai/DeepSeek-V3.2,ZhipuAI/GLM-4.7-Flash,glm5", "modelscope").unwrap(),
+        models: parse_model_list(
+            "deepseek-ai/DeepSeek-V3.2,ZhipuAI/GLM-4.7-Flash,glm5",
+            "modelscope",
+        )
+        .unwrap(),
         ..InitRequest::guide()
     };
     let (new, items, warnings) = init_text(original, &req).unwrap();
     let cfg = openclaw_config::parse(&new, Path::new("/t")).unwrap();
-    assert_eq!(cfg.providers["modelscope"].model_ids, ["deepseek-ai/DeepSeek-V3.2", "ZhipuAI/GLM-4.7-Flash", "ZhipuAI/GLM-5"]);
-    assert_eq!(cfg.primary.as_deref(), Some("modelscope/deepseek-ai/DeepSeek-V3.2"));
+    assert_eq!(
+        cfg.providers["modelscope"].model_ids,
+        [
+            "deepseek-ai/DeepSeek-V3.2",
+            "ZhipuAI/GLM-4.7-Flash",
+            "ZhipuAI/GLM-5"
+        ]
+    );
+    assert_eq!(
+        cfg.primary.as_deref(),
+        Some("modelscope/deepseek-ai/DeepSeek-V3.2")
+    );
     assert_eq!(cfg.aliases["modelscope/ZhipuAI/GLM-4.7-Flash"], "glm4.7");
     assert_eq!(cfg.aliases["modelscope/ZhipuAI/GLM-5"], "glm5");
     // `deepseek` is taken by another model: the entry is there (older builds' allowlist) without one.
-    assert!(!cfg.aliases.contains_key("modelscope/deepseek-ai/DeepSeek-V3.2"));
-    assert!(new.contains("\"modelscope/deepseek-ai/DeepSeek-V3.2\": {}"), "{new}");
-    assert!(warnings.iter().any(|w| w.contains("alias deepseek already names openai/gpt-5")), "{warnings:?}");
-    assert!(items.iter().any(|i| i.kind == ItemKind::Alias && i.detail.as_deref() == Some("no alias")));
+    assert!(
+        !cfg.aliases
+            .contains_key("modelscope/deepseek-ai/DeepSeek-V3.2")
+    );
+    assert!(
+        new.contains("\"modelscope/deepseek-ai/DeepSeek-V3.2\": {}"),
+        "{new}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("alias deepseek already names openai/gpt-5")),
+        "{warnings:?}"
+    );
+    assert!(
+        items
+            .iter()
+            .any(|i| i.kind == ItemKind::Alias && i.detail.as_deref() == Some("no alias"))
+    );
 }
 
 #[test]
@@ -328,12 +427,18 @@ fn an_api_key_from_stdin_is_written_but_never_shown() {
     }
     let (old, new) = plan.changes[0].masked();
     assert!(old.is_empty());
-    assert!(!new.contains("SECRET") && new.contains("apiKey: \"ms-…(hidden)\""), "{new}");
+    assert!(
+        !new.contains("SECRET") && new.contains("apiKey: \"ms-…(hidden)\""),
+        "{new}"
+    );
 
     apply_init(&path, &req).unwrap();
     let text = fs::read_to_string(&path).unwrap();
     assert!(text.contains(&format!("apiKey: \"{SECRET}\"")), "{text}");
-    assert_eq!(openclaw_config::load(&path).unwrap().providers["modelscope"].api_key, ApiKeyKind::Literal);
+    assert_eq!(
+        openclaw_config::load(&path).unwrap().providers["modelscope"].api_key,
+        ApiKeyKind::Literal
+    );
     assert!(!mask_secrets(&text).contains("SECRET"));
 }
 
@@ -341,9 +446,18 @@ fn an_api_key_from_stdin_is_written_but_never_shown() {
 fn a_group_readable_file_gets_a_warning_when_it_receives_a_key() {
     let (_dir, path) = temp_config("{}\n");
     set_mode(&path, 0o644);
-    let req = InitRequest { api_key: ApiKey::Literal(Secret::new(SECRET).unwrap()), ..InitRequest::guide() };
+    let req = InitRequest {
+        api_key: ApiKey::Literal(Secret::new(SECRET).unwrap()),
+        ..InitRequest::guide()
+    };
     let plan = apply_init(&path, &req).unwrap();
-    assert!(plan.warnings.iter().any(|w| w.contains("mode 0644") && w.contains("chmod 600")), "{:?}", plan.warnings);
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("mode 0644") && w.contains("chmod 600")),
+        "{:?}",
+        plan.warnings
+    );
     assert!(plan.warnings.iter().all(|w| !w.contains("SECRET")));
     assert_eq!(mode(&path), 0o644, "the mode is the user's to change");
 }
@@ -353,28 +467,45 @@ fn warnings_name_what_will_not_follow_the_rotation() {
     let text = "{ agents: { defaults: { modelPolicy: { allow: ['modelscope/Qwen/Qwen3.5-397B-A17B'] } }, entries: { coder: { model: 'openai/gpt-5' } } }, gateway: { reload: { mode: 'off' } } }";
     let (_, _, warnings) = init_text(text, &InitRequest::guide()).unwrap();
     let joined = warnings.join("\n");
-    assert!(joined.contains("modelscope/ZhipuAI/GLM-5 is not in agents.defaults.modelPolicy.allow"), "{joined}");
+    assert!(
+        joined.contains("modelscope/ZhipuAI/GLM-5 is not in agents.defaults.modelPolicy.allow"),
+        "{joined}"
+    );
     assert!(!joined.contains("Qwen3.5-397B-A17B is not in"), "{joined}");
-    assert!(joined.contains("agent coder sets its own model openai/gpt-5"), "{joined}");
+    assert!(
+        joined.contains("agent coder sets its own model openai/gpt-5"),
+        "{joined}"
+    );
     assert!(joined.contains("gateway.reload.mode is off"), "{joined}");
 }
 
 #[test]
 fn broken_configs_are_refused_with_their_position_and_not_written() {
-    let (_dir, path) = temp_config("{\n  models: {\n    providers: { modelscope: { apiKey: 'x' } \n  },\n  agents: [\n}\n");
+    let (_dir, path) = temp_config(
+        "{\n  models: {\n    providers: { modelscope: { apiKey: 'x' } \n  },\n  agents: [\n}\n",
+    );
     let before = age(&path);
     match apply_init(&path, &InitRequest::guide()).unwrap_err() {
-        InitError::Config(ConfigError::Parse { line, column, .. }) => assert!(line >= 5 && column >= 1, "{line}:{column}"),
+        InitError::Config(ConfigError::Parse { line, column, .. }) => {
+            assert!(line >= 5 && column >= 1, "{line}:{column}")
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), before);
 
     let (_dir, path) = temp_config("{ models: { providers: { modelscope: 'no' } } }");
     let err = apply_init(&path, &InitRequest::guide()).unwrap_err();
-    assert!(err.to_string().contains("models.providers.modelscope is not an object"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("models.providers.modelscope is not an object"),
+        "{err}"
+    );
     let (_dir, path) = temp_config("{ agents: { defaults: 3 } }");
     assert!(apply_init(&path, &InitRequest::guide()).is_err());
-    assert_eq!(fs::read_to_string(&path).unwrap(), "{ agents: { defaults: 3 } }");
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        "{ agents: { defaults: 3 } }"
+    );
 }
 
 #[test]
@@ -391,14 +522,29 @@ fn includes_are_followed_for_what_is_present_and_never_shadowed() {
     .unwrap();
     let err = apply_init(&main, &InitRequest::guide()).unwrap_err();
     assert!(matches!(err, InitError::Include { .. }), "{err:?}");
-    assert!(err.to_string().contains("models.providers comes from a $include"), "{err}");
-    assert_eq!(fs::read_to_string(&main).unwrap(), "{ models: { $include: './models.json5' } }\n");
+    assert!(
+        err.to_string()
+            .contains("models.providers comes from a $include"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_to_string(&main).unwrap(),
+        "{ models: { $include: './models.json5' } }\n"
+    );
 
     // Everything needed is in the included files: the model there is edited in its own file.
     let agents = dir.path().join("agents.json5");
-    fs::write(&agents, "// agents\n{ defaults: { model: { primary: 'openai/gpt-5' } } }\n").unwrap();
+    fs::write(
+        &agents,
+        "// agents\n{ defaults: { model: { primary: 'openai/gpt-5' } } }\n",
+    )
+    .unwrap();
     let models = guide_config("u", "");
-    fs::write(&main, "{\n  $include: './base.json5',\n  agents: { $include: './agents.json5' },\n}\n").unwrap();
+    fs::write(
+        &main,
+        "{\n  $include: './base.json5',\n  agents: { $include: './agents.json5' },\n}\n",
+    )
+    .unwrap();
     fs::write(dir.path().join("base.json5"), &models).unwrap();
     // base.json5 holds agents too, but the sibling `agents` include overrides it.
     let plan = apply_init(&main, &InitRequest::guide()).unwrap();
