@@ -389,8 +389,9 @@ pub enum InitError {
     BadRequest(String),
     /// Something to add belongs in an object that an included file spells out.
     #[error(
-        "{path}: {json_path} comes from a $include; msclawctl init adds only to {path} itself. \
-         Add it in the included file (see --dry-run for what would be added)"
+        "{path}: {json_path} comes from a $include; msclawctl init adds only to {path} itself, \
+         and an entry added beside the include could hide the included one. Add the ModelScope \
+         entries to the included file by hand (README: Setting up)"
     )]
     Include { path: PathBuf, json_path: String },
     /// An object on the way has another type.
