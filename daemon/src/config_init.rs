@@ -923,12 +923,12 @@ fn model_entry(m: &ModelSpec) -> New {
         ("maxTokens".to_owned(), New::Raw(m.max_tokens.to_string())),
         (
             "cost".to_owned(),
-            New::Object(vec![
+            New::Inline(Box::new(New::Object(vec![
                 ("input".to_owned(), zero()),
                 ("output".to_owned(), zero()),
                 ("cacheRead".to_owned(), zero()),
                 ("cacheWrite".to_owned(), zero()),
-            ]),
+            ]))),
         ),
     ])
 }

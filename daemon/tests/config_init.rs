@@ -555,3 +555,39 @@ fn includes_are_followed_for_what_is_present_and_never_shadowed() {
         "// agents\n{ defaults: { model: { primary: 'modelscope/Qwen/Qwen3.5-397B-A17B' } } }\n"
     );
 }
+
+#[test]
+fn arrays_and_maps_of_any_shape_gain_entries_in_their_style() {
+    let req = InitRequest {
+        models: parse_model_list("a/one,b/two", "modelscope").unwrap(),
+        ..InitRequest::guide()
+    };
+    let two = "{ id: \"b/two\", name: \"two\", contextWindow: 131072, maxTokens: 8192, cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 } }";
+    // One line: stays one line.
+    let text = "{ models: { providers: { modelscope: { baseUrl: 'u', api: 'x', apiKey: 'k', models: [{ id: 'a/one' }] } } }, agents: { defaults: { model: 'modelscope/a/one' } } }";
+    let (new, _, _) = init_text(text, &req).unwrap();
+    assert_eq!(
+        new,
+        format!(
+            "{{ models: {{ providers: {{ modelscope: {{ baseUrl: 'u', api: 'x', apiKey: 'k', models: [{{ id: 'a/one' }}, {two}] }} }} }}, agents: {{ defaults: {{ model: 'modelscope/a/one', models: {{ \"modelscope/a/one\": {{ alias: \"one\" }}, \"modelscope/b/two\": {{ alias: \"two\" }} }} }} }} }}"
+        )
+    );
+    // No trailing comma and a comment after the last element: the comma goes before the
+    // comment, the new element on its own line, still without a trailing comma.
+    let text = "{\n  models: { providers: { modelscope: { baseUrl: 'u', api: 'x', apiKey: 'k', models: [\n    { id: 'a/one' } // first\n  ] } } },\n  agents: { defaults: { model: 'modelscope/a/one', models: {\n  } } }\n}";
+    let (new, _, _) = init_text(text, &req).unwrap();
+    assert_eq!(
+        new,
+        format!(
+            "{{\n  models: {{ providers: {{ modelscope: {{ baseUrl: 'u', api: 'x', apiKey: 'k', models: [\n    {{ id: 'a/one' }}, // first\n    {two}\n  ] }} }} }},\n  agents: {{ defaults: {{ model: 'modelscope/a/one', models: {{\n    \"modelscope/a/one\": {{ alias: \"one\" }},\n    \"modelscope/b/two\": {{ alias: \"two\" }}\n  }} }} }}\n}}"
+        )
+    );
+    // An empty list holding only a comment keeps it.
+    let text = "{\n  models: { providers: { modelscope: { baseUrl: 'u', api: 'x', apiKey: 'k', models: [\n    // none yet\n  ] } } },\n}";
+    let (new, _, _) = init_text(text, &req).unwrap();
+    assert!(
+        new.contains("models: [\n    // none yet\n    { id: \"a/one\", "),
+        "{new}"
+    );
+    assert!(is_splice_of(text, &new));
+}
