@@ -591,3 +591,82 @@ fn arrays_and_maps_of_any_shape_gain_entries_in_their_style() {
     );
     assert!(is_splice_of(text, &new));
 }
+
+#[test]
+fn every_fixture_in_every_style_only_gains_and_settles_after_one_run() {
+    let mut texts = vec![
+        "{}".to_owned(),
+        "// only a comment\n{\n}\n".to_owned(),
+        guide_config(
+            "http://127.0.0.1:9/v1",
+            "        fallbacks: [\"modelscope/ZhipuAI/GLM-5\"],\n",
+        ),
+    ];
+    for name in [
+        "commented.json5",
+        "four_spaces.json",
+        "tabs_string_form.json5",
+    ] {
+        texts.push(fixture(name));
+    }
+    let styles: [(&str, fn(&str) -> String); 3] = [
+        ("as is", |t| t.to_owned()),
+        ("CRLF", |t| t.replace('\n', "\r\n")),
+        ("BOM", |t| format!("\u{feff}{t}")),
+    ];
+    let lists = [
+        "",
+        "glm5,kimi",
+        "moonshotai/Kimi-K2.5,deepseek-ai/DeepSeek-V3.2,Qwen/Qwen3.5-397B-A17B",
+    ];
+    for text in &texts {
+        for (style, apply) in &styles {
+            for list in lists {
+                let original = apply(text);
+                let req = if list.is_empty() {
+                    InitRequest::guide()
+                } else {
+                    InitRequest {
+                        models: parse_model_list(list, "modelscope").unwrap(),
+                        ..InitRequest::guide()
+                    }
+                };
+                let what = format!("{style}, models {list:?}, text:\n{original}");
+                let (new, _, _) =
+                    init_text(&original, &req).unwrap_or_else(|e| panic!("{e}: {what}"));
+                let old_primary = openclaw_config::parse(&original, Path::new("/t"))
+                    .unwrap()
+                    .primary;
+                let cfg = openclaw_config::parse(&new, Path::new("/t")).unwrap();
+                let refs: Vec<String> = req
+                    .models
+                    .iter()
+                    .map(|m| m.full_ref("modelscope"))
+                    .collect();
+                for r in &refs {
+                    assert!(cfg.is_listed(r), "{r} not listed: {what}\n{new}");
+                }
+                assert!(refs.contains(cfg.primary.as_ref().unwrap()), "{what}");
+                // Only insertions, apart from a primary that named another model.
+                let expected_base = match &old_primary {
+                    Some(p) if !refs.contains(p) => original.replacen(p.as_str(), "", 1),
+                    _ => original.clone(),
+                };
+                assert!(is_splice_of(&expected_base, &new), "{what}\n{new}");
+                if style == &"CRLF" && original.contains('\n') {
+                    assert_eq!(
+                        new.matches('\n').count(),
+                        new.matches("\r\n").count(),
+                        "{what}\n{new}"
+                    );
+                }
+                let (again, items, _) = init_text(&new, &req).unwrap();
+                assert_eq!(again, new, "a second run changed it: {what}");
+                assert!(
+                    items.iter().all(|i| i.status == ItemStatus::Present),
+                    "{what}: {items:?}"
+                );
+            }
+        }
+    }
+}
