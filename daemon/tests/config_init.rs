@@ -609,7 +609,8 @@ fn every_fixture_in_every_style_only_gains_and_settles_after_one_run() {
     ] {
         texts.push(fixture(name));
     }
-    let styles: [(&str, fn(&str) -> String); 3] = [
+    type Style = (&'static str, fn(&str) -> String);
+    let styles: [Style; 3] = [
         ("as is", |t| t.to_owned()),
         ("CRLF", |t| t.replace('\n', "\r\n")),
         ("BOM", |t| format!("\u{feff}{t}")),
