@@ -416,12 +416,15 @@ pub enum InitError {
 pub fn plan_init(config_path: &Path, req: &InitRequest) -> Result<InitPlan, InitError> {
     check_request(req)?;
     let (old, text) = match read_config_text(config_path) {
+        // An empty file (`touch openclaw.json`) is filled in as a new one would be.
+        Ok(text) if split_bom(&text).1.trim().is_empty() => (Some(text), NEW_FILE.to_owned()),
         Ok(text) => (Some(text.clone()), text),
         Err(ConfigError::NotFound(_)) => (None, NEW_FILE.to_owned()),
         Err(e) => return Err(e.into()),
     };
+    let blank = old.as_deref().is_some_and(|t| t != text);
     let mut overrides = HashMap::new();
-    if old.is_none() {
+    if old.is_none() || blank {
         overrides.insert(config_path.to_path_buf(), text.clone());
     }
     // The whole config as it is (the template for a new file); also checks that it loads.
@@ -429,7 +432,16 @@ pub fn plan_init(config_path: &Path, req: &InitRequest) -> Result<InitPlan, Init
     let before = resolved_value(config_path, &overrides)?;
 
     let mut items = Vec::new();
-    if old.is_none() {
+    if blank {
+        items.push(
+            InitItem::new(
+                ItemKind::File,
+                config_path.display().to_string(),
+                ItemStatus::Added,
+            )
+            .with("the file was empty"),
+        );
+    } else if old.is_none() {
         items.push(
             InitItem::new(
                 ItemKind::File,

@@ -671,3 +671,16 @@ fn every_fixture_in_every_style_only_gains_and_settles_after_one_run() {
         }
     }
 }
+
+#[test]
+fn an_empty_file_is_filled_in_like_a_new_one() {
+    let (_dir, path) = temp_config("\n");
+    set_mode(&path, 0o640);
+    let plan = apply_init(&path, &InitRequest::guide()).unwrap();
+    assert_eq!(plan.items[0].kind, ItemKind::File);
+    assert_eq!(plan.items[0].detail.as_deref(), Some("the file was empty"));
+    let cfg = openclaw_config::load(&path).unwrap();
+    assert_eq!(cfg.providers["modelscope"].model_ids.len(), 4);
+    assert_eq!(mode(&path), 0o640, "the mode is kept");
+    assert!(apply_init(&path, &InitRequest::guide()).unwrap().is_noop());
+}
