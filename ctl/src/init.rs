@@ -205,8 +205,6 @@ pub async fn check_online(base: &str, models: &[ModelSpec]) -> Online {
 }
 
 async fn fetch_listing(url: &str) -> anyhow::Result<serde_json::Value> {
-    // reqwest is built without a crypto provider of its own; ring is the one this build has.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let parsed = reqwest::Url::parse(url).with_context(|| format!("{url} is not a URL"))?;
     let loopback = parsed.host_str().is_some_and(|h| {
         h == "localhost"

@@ -1,13 +1,13 @@
 //! `msclawctl init` as a user runs it: on a missing, the guide's and a hand-commented config, with
 //! `--dry-run`, `--api-key-stdin`, `--models` and `--check-online` against a fake `/v1/models`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope};
 use msclaw_tests::transcripts::guide_config;
 
 const SECRET: &str = "ms-test-SECRET-do-not-print";
@@ -289,45 +289,17 @@ fn a_broken_config_is_reported_with_its_position() {
     assert_eq!(env.text(), original);
 }
 
-/// A `/v1/models` on 127.0.0.1 that lists `ids`; answers at most `max` requests and records them.
-fn fake_models_server(ids: &[&str], max: usize) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let body = serde_json::json!({
-        "object": "list",
-        "data": ids.iter().map(|id| serde_json::json!({ "id": id, "object": "model", "owned_by": "system" })).collect::<Vec<_>>(),
-    })
-    .to_string();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(max) {
-            let Ok(mut stream) = stream else { continue };
-            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let head = String::from_utf8_lossy(&head).into_owned();
-            let (status, body) = if head.starts_with("GET /v1/models ") { ("200 OK", body.as_str()) } else { ("404 Not Found", "{}") };
-            record.lock().unwrap().push(head);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (format!("http://127.0.0.1:{port}/v1/"), seen)
-}
-
 #[test]
 fn check_online_warns_about_a_model_that_is_no_longer_served() {
-    let (base, seen) = fake_models_server(&["Qwen/Qwen3.5-397B-A17B", "ZhipuAI/GLM-5", "MiniMax/MiniMax-M2.5", "deepseek-ai/DeepSeek-V3.2"], 2);
+    // The project's fake ModelScope, serving three of the guide's four models (and another).
+    let fake = FakeModelScope::start(
+        FakeConfig::empty()
+            .model("Qwen/Qwen3.5-397B-A17B", None)
+            .model("ZhipuAI/GLM-5", None)
+            .model("MiniMax/MiniMax-M2.5", None)
+            .model("deepseek-ai/DeepSeek-V3.2", None),
+    );
+    let base = format!("{}/", fake.base_url());
     let env = Env::new();
     let out = env.run(&["init", "--check-online", "--base-url", &base, "--json"]);
     success(&out);
@@ -346,11 +318,11 @@ fn check_online_warns_about_a_model_that_is_no_longer_served() {
     success(&out);
     assert!(stdout(&out).contains("warning: model moonshotai/Kimi-K2.5 is not in the list at"), "{}", stdout(&out));
 
-    let requests = seen.lock().unwrap().clone();
+    let requests = fake.requests();
     assert_eq!(requests.len(), 2, "{requests:?}");
-    for head in &requests {
-        assert!(head.starts_with("GET /v1/models HTTP/1.1\r\n"), "{head}");
-        assert!(!head.to_ascii_lowercase().contains("authorization"), "no key is sent: {head}");
+    for r in &requests {
+        assert_eq!((r.method.as_str(), r.path.as_str(), r.status), ("GET", "/v1/models", 200));
+        assert_eq!(r.authorization, None, "no key is sent");
     }
 }
 

@@ -17,6 +17,7 @@ pub mod ipc_server;
 pub mod openclaw_config;
 pub mod policy;
 pub mod reloader;
+pub mod relay;
 pub mod settings;
 pub mod single_instance;
 pub mod state_store;

@@ -19,7 +19,7 @@ use crate::state_store::Cursors;
 use crate::usage::gateway_log::{GatewayLogSource, LogLocation};
 use crate::usage::jsonl::JsonlSource;
 use crate::usage::sqlite::SqliteSource;
-use crate::usage::{CallRecord, GatewaySignal};
+use crate::usage::{CallRecord, GatewaySignal, SourceError};
 
 /// Events closer together than this are read as one batch.
 const COALESCE: Duration = Duration::from_millis(15);
@@ -153,7 +153,7 @@ fn classify(path: &Path, targets: &WatchTargets, sources: &Sources) -> (bool, bo
     let transcripts = path.starts_with(&agents) || path == agents;
     let log = match &targets.log {
         LogLocation::File(file) => path == file || path.parent() == file.parent() && is_rotation_of(path, file),
-        LogLocation::Dir(_) => path.starts_with(sources.log.watch_dir()),
+        LogLocation::Dir(_) | LogLocation::ProfileDir { .. } => path.starts_with(sources.log.watch_dir()),
     };
     let config = targets.config_files.iter().any(|f| path == f);
     (transcripts, log, config)
@@ -176,21 +176,25 @@ fn poll(
     let since = quota.start_of(quota.day_of(clock.now()));
     let mut records = Vec::new();
     let mut signals = Vec::new();
+    // A poll can return records and still have failed for some file: both are kept.
+    fn outcome<T>(result: Result<Vec<T>, SourceError>, more: Vec<SourceError>, into: &mut Vec<T>) -> Option<String> {
+        let mut errors: Vec<String> = more.iter().map(ToString::to_string).collect();
+        match result {
+            Ok(found) => into.extend(found),
+            Err(e) => errors.insert(0, e.to_string()),
+        }
+        errors.dedup();
+        (!errors.is_empty()).then(|| errors.join("; "))
+    }
     if transcripts {
-        match sources.sqlite.poll(since) {
-            Ok(found) => (records.extend(found), sources.errors[0] = None).1,
-            Err(e) => sources.errors[0] = Some(e.to_string()),
-        }
-        match sources.jsonl.poll(since) {
-            Ok(found) => (records.extend(found), sources.errors[1] = None).1,
-            Err(e) => sources.errors[1] = Some(e.to_string()),
-        }
+        let found = sources.sqlite.poll(since);
+        sources.errors[0] = outcome(found, sources.sqlite.take_errors(), &mut records);
+        let found = sources.jsonl.poll(since);
+        sources.errors[1] = outcome(found, sources.jsonl.take_errors(), &mut records);
     }
     if log {
-        match sources.log.poll() {
-            Ok(found) => (signals.extend(found), sources.errors[2] = None).1,
-            Err(e) => sources.errors[2] = Some(e.to_string()),
-        }
+        let found = sources.log.poll();
+        sources.errors[2] = outcome(found, sources.log.take_errors(), &mut signals);
     }
     for (i, err) in sources.errors.iter().enumerate() {
         if let Some(err) = err {
@@ -250,7 +254,7 @@ fn nearest_existing(dir: &Path) -> Option<PathBuf> {
 
 fn refresh_watches(watcher: &mut notify::RecommendedWatcher, targets: &WatchTargets, watched: &mut BTreeSet<PathBuf>) {
     let log_dir = match &targets.log {
-        LogLocation::Dir(dir) => dir.clone(),
+        LogLocation::Dir(dir) | LogLocation::ProfileDir { dir, .. } => dir.clone(),
         LogLocation::File(file) => file.parent().map(Path::to_owned).unwrap_or_default(),
     };
     let desired = desired_watches(targets, &log_dir);

@@ -1,3 +1,13 @@
 //! Test support: daemon fixtures, a fake ModelScope server, real OpenClaw.
+//!
+//! - [`fake_modelscope`]: an OpenAI-compatible fake of ModelScope's API-Inference with per-model
+//!   daily quotas and ModelScope's 429/400/401 bodies.
+//! - [`daemon`]: an in-process msclawd on temporary directories.
+//! - [`transcripts`]: OpenClaw-shaped usage records (JSONL sessions, gateway log lines).
+//! - [`openclaw`]: installs a real OpenClaw (and node 26) from the npm registry into `target/`,
+//!   and runs it (gateway, agent turns) in a throwaway HOME against the fake server.
+
 pub mod daemon;
+pub mod fake_modelscope;
+pub mod openclaw;
 pub mod transcripts;

@@ -1,50 +1,368 @@
-//! STUB (replaced by the usage branch): the API the engine builds on.
+//! Where usage comes from: OpenClaw's transcripts and its gateway file log.
+//!
+//! Three readers, each incremental and restart-safe:
+//! - [`SqliteSource`] reads `agents/*/agent/openclaw-agent.sqlite` (OpenClaw ≥ 2026.7.2),
+//! - [`JsonlSource`] reads `agents/*/sessions/*.jsonl` (OpenClaw ≤ 2026.7.1),
+//! - [`GatewayLogSource`] follows the gateway's JSON-lines file log (429s at once, reloads).
+//!
+//! Each reader keeps a cursor the daemon persists in its state file (`SqliteCursors`,
+//! `JsonlCursors`, `GatewayLogCursor`: opaque, serde). The transcript readers also remember which
+//! calls they already returned (a small set of keys, pruned by time), so a replaced file, a
+//! rewritten tail or a restart from an older cursor never returns the same call twice.
+//!
+//! Records are returned for every provider; the caller filters by provider and quota day.
+//!
+//! Using them (the engine's side):
+//! - poll when a watched path changes (`watch_paths()` recursively for the transcript readers,
+//!   `watch_dir()` for the log) and on a timer; every poll is cheap when nothing changed;
+//! - `since` is the start of the current quota day: calls before it are not returned;
+//! - persist the cursors after the records of a poll were counted (a crash in between re-reads
+//!   those records on restart, it never loses any);
+//! - a poll can return records AND have failed for some file: check `take_errors()`;
+//! - `GatewaySignal::Call` with `Success` is not a count (fast 200s are not logged at info);
+//!   its 429s are single requests, a transcript's 429 is a whole failed retry loop.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct CallRecord { pub provider: String, pub model: String, pub at: Timestamp, pub outcome: CallOutcome, pub source: SourceKind }
-#[derive(Debug, Clone, PartialEq)]
-pub enum CallOutcome { Success, RateLimited { retry_loop_failed: bool }, Gone { detail: String }, Failed { status: Option<u16>, detail: String } }
+pub mod event;
+pub mod gateway_log;
+pub mod jsonl;
+pub mod sqlite;
+
+pub use gateway_log::{GatewayLogSource, LogLocation};
+pub use jsonl::JsonlSource;
+pub use sqlite::SqliteSource;
+
+/// One model call (or one failed turn) seen in OpenClaw's records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallRecord {
+    /// OpenClaw's provider id, e.g. `modelscope`.
+    pub provider: String,
+    /// Model id without the provider, e.g. `Qwen/Qwen3.5-397B-A17B`.
+    pub model: String,
+    /// When the call happened (`message.timestamp`, else the row/line time).
+    pub at: Timestamp,
+    pub outcome: CallOutcome,
+    pub source: SourceKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallOutcome {
+    /// An assistant reply with `stopReason != "error"` (stop, toolUse, length, aborted, ...).
+    Success,
+    /// HTTP 429. From the gateway log: one request (`false`). From a transcript error row: the
+    /// whole OpenClaw retry loop failed (`true`).
+    RateLimited { retry_loop_failed: bool },
+    /// 404, or a 400 whose text says "has no provider supported" (the model was withdrawn).
+    Gone { detail: String },
+    /// Any other error.
+    Failed { status: Option<u16>, detail: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SourceKind {
+    Sqlite,
+    Jsonl,
+    GatewayLog,
+}
+
+/// What the gateway log says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewaySignal {
+    /// `config hot reload applied (a, b)` (or `config change applied (dynamic reads: a, b)`).
+    ReloadApplied { at: Timestamp, paths: Vec<String> },
+    /// `config reload skipped (invalid config): reason` and the other `config reload skipped` lines.
+    ReloadSkipped { at: Timestamp, reason: String },
+    /// `[model-fetch] response ... status=NNN`. Note 200s are usually logged at debug only, so a
+    /// `Success` from here is a bonus, never a count.
+    Call(CallRecord),
+}
+
+/// Persisted position of [`SqliteSource`]. Opaque: serialize it, hand it back on the next start.
+#[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
+pub struct SqliteCursors(pub(crate) sqlite::SqliteState);
+
+/// Persisted position of [`JsonlSource`].
+#[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
+pub struct JsonlCursors(pub(crate) jsonl::JsonlState);
+
+/// Persisted position of [`GatewayLogSource`].
+#[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
+pub struct GatewayLogCursor(pub(crate) gateway_log::LogState);
+
+/// What kind of trouble a source hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceKind { Sqlite, Jsonl, GatewayLog }
-#[derive(Debug, Clone, PartialEq)]
-pub enum GatewaySignal { ReloadApplied { at: Timestamp, paths: Vec<String> }, ReloadSkipped { at: Timestamp, reason: String }, Call(CallRecord) }
-#[derive(Debug, Serialize, Deserialize, Default, Clone)] pub struct SqliteCursors {}
-#[derive(Debug, Serialize, Deserialize, Default, Clone)] pub struct JsonlCursors {}
-#[derive(Debug, Serialize, Deserialize, Default, Clone)] pub struct GatewayLogCursor {}
-#[derive(Debug)] pub struct SourceError(pub String);
-impl std::fmt::Display for SourceError { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(&self.0) } }
-pub mod sqlite {
-    use super::*;
-    pub struct SqliteSource;
-    impl SqliteSource {
-        pub fn new(_state: &Path, _c: SqliteCursors) -> Self { SqliteSource }
-        pub fn poll(&mut self, _since: Timestamp) -> Result<Vec<CallRecord>, SourceError> { Ok(vec![]) }
-        pub fn cursors(&self) -> &SqliteCursors { &SqliteCursors {} }
-        pub fn records_seen(&self) -> u64 { 0 }
+pub enum SourceErrorKind {
+    /// The database is locked by a writer (SQLITE_BUSY/LOCKED): retry on the next poll.
+    Locked,
+    /// The file is not what it should be (not a database, broken schema, undecodable row).
+    Corrupt,
+    /// Reading the file or directory failed.
+    Io,
+}
+
+/// A failure of one file of a source. `Display` says which file and what went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    pub path: PathBuf,
+    pub kind: SourceErrorKind,
+    pub message: String,
+}
+
+impl SourceError {
+    pub(crate) fn new(path: &Path, kind: SourceErrorKind, message: impl Into<String>) -> Self {
+        SourceError {
+            path: path.to_path_buf(),
+            kind,
+            message: message.into(),
+        }
+    }
+    pub(crate) fn io(path: &Path, err: &std::io::Error) -> Self {
+        SourceError::new(path, SourceErrorKind::Io, err.to_string())
     }
 }
-pub mod jsonl {
-    use super::*;
-    pub struct JsonlSource;
-    impl JsonlSource {
-        pub fn new(_state: &Path, _c: JsonlCursors) -> Self { JsonlSource }
-        pub fn poll(&mut self, _since: Timestamp) -> Result<Vec<CallRecord>, SourceError> { Ok(vec![]) }
-        pub fn cursors(&self) -> &JsonlCursors { &JsonlCursors {} }
-        pub fn records_seen(&self) -> u64 { 0 }
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            SourceErrorKind::Locked => "locked",
+            SourceErrorKind::Corrupt => "unreadable",
+            SourceErrorKind::Io => "i/o error",
+        };
+        write!(f, "{}: {kind}: {}", self.path.display(), self.message)
     }
 }
-pub mod gateway_log {
+
+impl std::error::Error for SourceError {}
+
+// The engine polls the sources from a blocking thread: they must stay `Send`.
+const _: () = {
+    const fn send<T: Send>() {}
+    send::<SqliteSource>();
+    send::<JsonlSource>();
+    send::<GatewayLogSource>();
+    send::<SourceError>();
+};
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers for the readers.
+
+/// FNV-1a, 64 bit: a stable hash (std's `DefaultHasher` may change between Rust releases, and
+/// these hashes are persisted).
+pub(crate) fn fnv1a64(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            // a separator that cannot be confused with content length games
+            h ^= 0xff;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        for b in *part {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Keys of calls already returned, with the call's time (ms) so old keys can be pruned.
+/// This is what makes re-reading (replaced file, rewritten tail, restart) safe.
+#[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
+pub(crate) struct SeenSet {
+    #[serde(default)]
+    keys: BTreeMap<String, i64>,
+}
+
+/// How long before the `since` a poll is given (the quota day start, usually) a key is kept.
+/// Calls before `since` are never returned, so older keys only matter if `since` moves back.
+const SEEN_KEEP_BEFORE_SINCE_MS: i64 = 6 * 3600 * 1000;
+
+impl SeenSet {
+    /// True when the key is new (and records it).
+    pub(crate) fn insert(&mut self, key: u64, at_ms: i64) -> bool {
+        let k = format!("{key:016x}");
+        if self.keys.contains_key(&k) {
+            return false;
+        }
+        self.keys.insert(k, at_ms);
+        true
+    }
+    pub(crate) fn prune(&mut self, since: Timestamp) {
+        let cutoff = since
+            .as_millisecond()
+            .saturating_sub(SEEN_KEEP_BEFORE_SINCE_MS);
+        self.keys.retain(|_, at| *at >= cutoff);
+    }
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+/// A file's identity: device and inode on Unix. Elsewhere (0, 0), which makes truncation the
+/// only replacement signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub(crate) struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl FileId {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> FileId {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            FileId {
+                dev: meta.dev(),
+                ino: meta.ino(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            FileId::default()
+        }
+    }
+}
+
+/// What [`read_lines_from`] did.
+pub(crate) struct LinesRead {
+    /// Offset just past the last line handed to the callback.
+    pub end: u64,
+}
+
+/// Calls `f(line, line_start_offset)` for each complete line (without its `\n`) from `offset`.
+/// A last line without `\n` is left for later, unless `take_unterminated` (a file nobody writes
+/// to any more), in which case it is handed over too.
+pub(crate) fn read_lines_from(
+    path: &Path,
+    file: &mut File,
+    offset: u64,
+    take_unterminated: bool,
+    mut f: impl FnMut(&[u8], u64),
+) -> Result<LinesRead, SourceError> {
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| SourceError::io(path, &e))?;
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let mut pos = offset;
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| SourceError::io(path, &e))?;
+        if n == 0 {
+            break;
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            f(&buf, pos);
+            pos += n as u64;
+        } else {
+            if take_unterminated {
+                f(&buf, pos);
+                pos += n as u64;
+            }
+            break;
+        }
+    }
+    Ok(LinesRead { end: pos })
+}
+
+/// Offset just past the last `\n` of a file of `len` bytes (0 when there is none): where to
+/// start following a file without reading what it already holds.
+pub(crate) fn last_line_boundary(file: &mut File, len: u64) -> std::io::Result<u64> {
+    use std::io::Read;
+    let mut end = len;
+    let mut chunk = vec![0u8; 8192];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let want = (end - start) as usize;
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut chunk[..want])?;
+        if let Some(i) = chunk[..want].iter().rposition(|b| *b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
     use super::*;
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub enum LogLocation { Dir(PathBuf), File(PathBuf) }
-    pub struct GatewayLogSource;
-    impl GatewayLogSource {
-        pub fn new(_l: LogLocation, _c: GatewayLogCursor) -> Self { GatewayLogSource }
-        pub fn poll(&mut self) -> Result<Vec<GatewaySignal>, SourceError> { Ok(vec![]) }
-        pub fn cursor(&self) -> &GatewayLogCursor { &GatewayLogCursor {} }
-        pub fn watch_dir(&self) -> PathBuf { PathBuf::from("/tmp/openclaw") }
+
+    #[test]
+    fn fnv_is_stable_and_separates_parts() {
+        // Persisted keys depend on these exact values.
+        assert_eq!(fnv1a64(&[b""]), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(&[b"a"]), 0xaf63_dc4c_8601_ec8c);
+        assert_ne!(fnv1a64(&[b"ab", b"c"]), fnv1a64(&[b"a", b"bc"]));
+    }
+
+    #[test]
+    fn seen_set_dedups_and_prunes_by_time() {
+        let mut s = SeenSet::default();
+        let day: Timestamp = "2026-07-08T00:00:00Z".parse().unwrap();
+        let old = day.as_millisecond() - 7 * 3600 * 1000;
+        assert!(s.insert(1, old));
+        assert!(s.insert(2, day.as_millisecond()));
+        assert!(!s.insert(2, day.as_millisecond()));
+        s.prune(day);
+        assert_eq!(s.len(), 1);
+        assert!(s.insert(1, old), "a pruned key is forgotten");
+        assert!(!s.insert(2, 0));
+    }
+
+    #[test]
+    fn source_error_display_names_the_file() {
+        let e = SourceError::new(
+            Path::new("/x/y.sqlite"),
+            SourceErrorKind::Locked,
+            "database is locked",
+        );
+        assert_eq!(e.to_string(), "/x/y.sqlite: locked: database is locked");
+    }
+
+    #[test]
+    fn lines_are_read_only_when_complete() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"one\ntwo\r\nthr").unwrap();
+        let mut f = File::open(&p).unwrap();
+        let mut got = Vec::new();
+        let r = read_lines_from(&p, &mut f, 0, false, |l, at| {
+            got.push((String::from_utf8_lossy(l).into_owned(), at))
+        })
+        .unwrap();
+        assert_eq!(got, vec![("one".into(), 0), ("two".into(), 4)]);
+        assert_eq!(r.end, 9);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"ee\n")
+            .unwrap();
+        got.clear();
+        let r = read_lines_from(&p, &mut f, r.end, false, |l, at| {
+            got.push((String::from_utf8_lossy(l).into_owned(), at))
+        })
+        .unwrap();
+        assert_eq!(got, vec![("three".into(), 9)]);
+        assert_eq!(r.end, 15);
+        assert_eq!(last_line_boundary(&mut f, 15).unwrap(), 15);
+        assert_eq!(last_line_boundary(&mut f, 12).unwrap(), 9);
+        assert_eq!(last_line_boundary(&mut f, 3).unwrap(), 0);
     }
 }

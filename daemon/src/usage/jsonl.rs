@@ -1,0 +1,297 @@
+//! Transcripts as JSON lines (OpenClaw ≤ 2026.7.1):
+//! `<state>/agents/<agentId>/sessions/<sessionId>.jsonl` (Telegram topics:
+//! `<sessionId>-topic-<threadId>.jsonl`). `*.trajectory.jsonl` (trace events, not transcripts),
+//! `sessions.json` and sub-directories (the SQLite import archive) are not read.
+//!
+//! Per file the cursor is (device, inode, offset); only complete lines are consumed, so a line
+//! being written waits for its newline. A file that shrank (truncated) or has another inode
+//! (replaced by an atomic rewrite) is read again from the start; calls already returned are
+//! remembered by (agent, session, entry id, time), so nothing is returned twice.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::event::{self, ParsedEvent};
+use super::{
+    CallRecord, FileId, JsonlCursors, SeenSet, SourceError, SourceKind, fnv1a64, read_lines_from,
+};
+
+#[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
+pub(crate) struct JsonlState {
+    /// Per `<agentId>/<file name>`.
+    #[serde(default)]
+    files: BTreeMap<String, FileCursor>,
+    #[serde(default)]
+    seen: SeenSet,
+}
+
+#[derive(Debug, Serialize, Deserialize, Default, Clone, Copy, PartialEq)]
+struct FileCursor {
+    #[serde(default)]
+    file: FileId,
+    /// Just past the last complete line read.
+    #[serde(default)]
+    offset: u64,
+}
+
+/// Reads model calls from every agent's JSONL session transcripts.
+pub struct JsonlSource {
+    agents_dir: PathBuf,
+    state: JsonlCursors,
+    records_seen: u64,
+    garbled_lines: u64,
+    errors: Vec<SourceError>,
+}
+
+struct SessionFile {
+    agent: String,
+    /// File name without `.jsonl`: the session id (plus `-topic-<n>`).
+    session: String,
+    path: PathBuf,
+}
+
+impl JsonlSource {
+    pub fn new(openclaw_state_dir: &Path, cursors: JsonlCursors) -> Self {
+        JsonlSource {
+            agents_dir: openclaw_state_dir.join("agents"),
+            state: cursors,
+            records_seen: 0,
+            garbled_lines: 0,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Reads the lines appended since the last poll to every session transcript.
+    ///
+    /// A file whose last change is before `since` is not read and keeps no cursor; calls whose
+    /// time is before `since` are not returned. A file
+    /// that cannot be read keeps its cursor; the others are still read and the failures are in
+    /// [`take_errors`](Self::take_errors). `Err` (the first failure) when something failed and
+    /// no record was read.
+    pub fn poll(&mut self, since: Timestamp) -> Result<Vec<CallRecord>, SourceError> {
+        self.errors.clear();
+        self.state.0.seen.prune(since);
+        let files = match self.discover() {
+            Ok(f) => f,
+            Err(e) => {
+                self.errors.push(e.clone());
+                return Err(e);
+            }
+        };
+        self.state.0.files.retain(|k, _| files.contains_key(k));
+        let mut out = Vec::new();
+        for (key, file) in &files {
+            if let Err(e) = self.poll_file(key, file, since, &mut out) {
+                self.errors.push(e);
+            }
+        }
+        self.records_seen += out.len() as u64;
+        if out.is_empty() && !self.errors.is_empty() {
+            return Err(self.errors[0].clone());
+        }
+        Ok(out)
+    }
+
+    pub fn cursors(&self) -> &JsonlCursors {
+        &self.state
+    }
+
+    /// Records returned by this source since it was created.
+    pub fn records_seen(&self) -> u64 {
+        self.records_seen
+    }
+
+    /// Complete lines that were not a JSON object (or an unreadable assistant entry): skipped.
+    pub fn garbled_lines(&self) -> u64 {
+        self.garbled_lines
+    }
+
+    /// The per-file failures of the last poll (also when it returned `Ok`).
+    pub fn take_errors(&mut self) -> Vec<SourceError> {
+        std::mem::take(&mut self.errors)
+    }
+
+    /// What the daemon should watch, recursively: the agents directory.
+    pub fn watch_paths(&self) -> Vec<PathBuf> {
+        vec![self.agents_dir.clone()]
+    }
+
+    fn discover(&self) -> Result<BTreeMap<String, SessionFile>, SourceError> {
+        let mut files = BTreeMap::new();
+        let agents = match std::fs::read_dir(&self.agents_dir) {
+            Ok(a) => a,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(files),
+            Err(e) => return Err(SourceError::io(&self.agents_dir, &e)),
+        };
+        for agent in agents.flatten() {
+            let Some(agent_id) = agent.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let Ok(entries) = std::fs::read_dir(agent.path().join("sessions")) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                let Some(session) = name.strip_suffix(".jsonl") else {
+                    continue;
+                };
+                if session.is_empty() || session.ends_with(".trajectory") {
+                    continue;
+                }
+                if !entry.file_type().is_ok_and(|t| t.is_file()) {
+                    continue;
+                }
+                files.insert(
+                    format!("{agent_id}/{name}"),
+                    SessionFile {
+                        agent: agent_id.clone(),
+                        session: session.to_owned(),
+                        path: entry.path(),
+                    },
+                );
+            }
+        }
+        Ok(files)
+    }
+
+    fn poll_file(
+        &mut self,
+        key: &str,
+        sf: &SessionFile,
+        since: Timestamp,
+        out: &mut Vec<CallRecord>,
+    ) -> Result<(), SourceError> {
+        let path = &sf.path;
+        // A stat first: most files did not change, and most old ones need nothing at all.
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.state.0.files.remove(key);
+                return Ok(());
+            }
+            Err(e) => return Err(SourceError::io(path, &e)),
+        };
+        let cursor = self.state.0.files.get(key).copied();
+        if cursor.is_some_and(|c| c.file == FileId::of(&meta) && c.offset == meta.len()) {
+            return Ok(());
+        }
+        if meta
+            .modified()
+            .ok()
+            .and_then(|m| Timestamp::try_from(m).ok())
+            .is_some_and(|m| m < since)
+        {
+            // Untouched since before `since`: nothing in it counts. It keeps no cursor (so there
+            // are only as many cursors as files written today); if it is written to again it is
+            // read from its start, calls before `since` dropped and the rest deduplicated.
+            self.state.0.files.remove(key);
+            return Ok(());
+        }
+        let mut f = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.state.0.files.remove(key);
+                return Ok(());
+            }
+            Err(e) => return Err(SourceError::io(path, &e)),
+        };
+        // Identity and length of the very file we read (not of whatever the path names later).
+        let meta = f.metadata().map_err(|e| SourceError::io(path, &e))?;
+        let file = FileId::of(&meta);
+        let len = meta.len();
+        let start = match cursor {
+            Some(c) if c.file == file && c.offset <= len => c.offset,
+            // New, replaced (other inode) or truncated: read from the start.
+            _ => 0,
+        };
+        if start == len {
+            self.state.0.files.insert(
+                key.to_owned(),
+                FileCursor {
+                    file,
+                    offset: start,
+                },
+            );
+            return Ok(());
+        }
+        let seen = &mut self.state.0.seen;
+        let garbled = &mut self.garbled_lines;
+        let read = read_lines_from(path, &mut f, start, false, |line, _| {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                return;
+            }
+            match event::parse_event_bytes(line, None) {
+                ParsedEvent::Call(call) => {
+                    if call.at < since {
+                        return;
+                    }
+                    let at_ms = call.at.as_millisecond();
+                    let line_id;
+                    let id: &[u8] = match &call.entry_id {
+                        Some(id) => id.as_bytes(),
+                        None => {
+                            line_id = format!("line:{:016x}", fnv1a64(&[line]));
+                            line_id.as_bytes()
+                        }
+                    };
+                    let k = fnv1a64(&[
+                        sf.agent.as_bytes(),
+                        sf.session.as_bytes(),
+                        id,
+                        &at_ms.to_le_bytes(),
+                    ]);
+                    if seen.insert(k, at_ms) {
+                        out.push(CallRecord {
+                            provider: call.provider,
+                            model: call.model,
+                            at: call.at,
+                            outcome: call.outcome,
+                            source: SourceKind::Jsonl,
+                        });
+                    }
+                }
+                ParsedEvent::NotACall => {}
+                ParsedEvent::Malformed(_) => *garbled += 1,
+            }
+        })?;
+        self.state.0.files.insert(
+            key.to_owned(),
+            FileCursor {
+                file,
+                offset: read.end,
+            },
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_state_round_trips_through_json() {
+        let mut st = JsonlState::default();
+        st.files.insert(
+            "main/s.jsonl".into(),
+            FileCursor {
+                file: FileId { dev: 3, ino: 4 },
+                offset: 99,
+            },
+        );
+        st.seen.insert(1, 2);
+        let c = JsonlCursors(st);
+        let back: JsonlCursors = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(
+            serde_json::from_str::<JsonlCursors>("{}").unwrap(),
+            JsonlCursors::default()
+        );
+    }
+}
