@@ -268,7 +268,14 @@ fn file_mode(_: &Path) -> Option<u32> {
 fn log_check(report: &mut Report, settings: &Settings, cfg: Option<&OpenClawConfig>) {
     let (path, is_file, from) = match (&settings.gateway_log, cfg.and_then(|c| c.log_file.clone())) {
         (Some(p), _) => (p.clone(), p.extension().is_some_and(|e| e == "log"), "msclaw's gateway_log"),
-        (None, Some(file)) => (expand_home(&file), true, "logging.file"),
+        (None, Some(file)) if file.starts_with("~") => {
+            // Checked as msclawd reads it: the path as written.
+            return report.warn(
+                "gateway_log",
+                format!("logging.file is {}: msclawd reads it as written, without expanding ~; give an absolute path", file.display()),
+            );
+        }
+        (None, Some(file)) => (file, true, "logging.file"),
         (None, None) => (PathBuf::from("/tmp/openclaw"), false, "OpenClaw's default"),
     };
     let newest = if is_file {
@@ -305,13 +312,6 @@ fn newest_log(dir: &Path) -> Option<(PathBuf, SystemTime)> {
         })
         .filter_map(|e| Some((e.path(), e.metadata().ok()?.modified().ok()?)))
         .max_by_key(|(_, t)| *t)
-}
-
-fn expand_home(path: &Path) -> PathBuf {
-    match (path.strip_prefix("~"), std::env::var_os("HOME")) {
-        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => path.to_path_buf(),
-    }
 }
 
 fn human(d: Duration) -> String {

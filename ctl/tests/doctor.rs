@@ -248,3 +248,25 @@ async fn a_gateway_log_not_written_for_a_day_is_a_warning() {
     assert!(message(&checks, "gateway_log").contains("last written 3d ago"), "{checks:?}");
     assert!(Path::new(&setup.layout.gateway_log_dir).is_dir());
 }
+
+#[tokio::test]
+async fn logging_file_is_checked_where_msclawd_reads_it() {
+    let setup = Setup::initialised();
+    // Without msclaw's own gateway_log, `logging.file` decides.
+    std::fs::write(&setup.layout.settings_file, "").unwrap();
+    let log = setup.layout.root.join("logs/gateway.log");
+    setup.edit_config("  agents: {\n", &format!("  logging: {{ file: {:?} }},\n  agents: {{\n", log.display().to_string()));
+    let (_, checks, human) = setup.doctor().await;
+    assert_eq!(level(&checks, "gateway_log"), "warn", "{human}");
+    assert!(message(&checks, "gateway_log").contains("(logging.file) does not exist yet"), "{human}");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    std::fs::write(&log, "{}\n").unwrap();
+    let (_, checks, human) = setup.doctor().await;
+    assert_eq!(level(&checks, "gateway_log"), "ok", "{human}");
+    assert!(message(&checks, "gateway_log").starts_with(&format!("{} (logging.file) last written", log.display())), "{human}");
+
+    setup.edit_config(&format!("{:?}", log.display().to_string()), "\"~/logs/gateway.log\"");
+    let (_, checks, human) = setup.doctor().await;
+    assert_eq!(level(&checks, "gateway_log"), "warn", "{human}");
+    assert!(message(&checks, "gateway_log").contains("without expanding ~"), "{human}");
+}
