@@ -60,6 +60,11 @@ pub enum Command {
         #[command(subcommand)]
         action: ServiceAction,
     },
+    /// Add the ModelScope provider, its models, their aliases and the primary model to OpenClaw's
+    /// config. Only adds: present entries and every comment stay; a second run changes nothing.
+    Init(InitArgs),
+    /// Check the set-up, one line per check (ok / warn / fail); exits 1 when a check fails.
+    Doctor,
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -81,4 +86,29 @@ pub enum ServiceAction {
     Uninstall,
     /// Whether it is installed, enabled and running.
     Status,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct InitArgs {
+    /// Print a unified diff of what would change (keys hidden) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Model ids to add, in rotation order, comma-separated (default: the guide's four). Full
+    /// refs (`modelscope/ZhipuAI/GLM-5`) and the guide's aliases (`glm5`) work too.
+    #[arg(long, value_name = "ID,ID,...")]
+    pub models: Option<String>,
+    /// Read the API key from standard input and write it into the config (default: the
+    /// reference `${MODELSCOPE_API_KEY}`). The key is never printed.
+    #[arg(long, conflicts_with = "api_key_env")]
+    pub api_key_stdin: bool,
+    /// The environment variable the `apiKey` reference names.
+    #[arg(long, value_name = "VAR", default_value = "MODELSCOPE_API_KEY")]
+    pub api_key_env: String,
+    /// The provider's baseUrl, and what `--check-online` asks.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Ask `<baseUrl>/models` (free, no key sent) whether each model is still served; warn
+    /// about the ones that are not.
+    #[arg(long)]
+    pub check_online: bool,
 }

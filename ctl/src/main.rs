@@ -1,6 +1,8 @@
 //! `msclawctl`: connects to msclawd, sends one request, renders the reply. It holds no state.
 
 mod cli;
+mod doctor;
+mod init;
 mod render;
 mod service;
 
@@ -62,6 +64,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let profile = msclaw_shared::paths::effective_profile(cli.profile.as_deref(), &env)?;
             return service::service(*action, profile.as_deref(), cli.json);
         }
+        Command::Init(args) => return init::run(&cli, args).await,
+        Command::Doctor => return doctor::run(&cli).await,
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "msclawctl", &mut std::io::stdout());
             return Ok(ExitCode::SUCCESS);
@@ -95,7 +99,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History { days } => Request::History { days: *days },
         Command::Watch => Request::EventStream,
         Command::Stop => Request::Shutdown,
-        Command::Service { .. } | Command::Completions { .. } | Command::Man => unreachable!("handled above"),
+        Command::Service { .. } | Command::Init(_) | Command::Doctor | Command::Completions { .. } | Command::Man => {
+            unreachable!("handled above")
+        }
     };
     let reply = match client.request(&request).await {
         Ok(reply) => reply,

@@ -24,7 +24,7 @@ pub fn msclawd_path() -> anyhow::Result<PathBuf> {
         .context("cannot find msclawd beside msclawctl or on PATH; install it first (cargo install --path daemon)")
 }
 
-fn unit_name(profile: Option<&str>) -> String {
+pub fn unit_name(profile: Option<&str>) -> String {
     profile.map_or("msclawd.service".to_owned(), |p| format!("msclawd-{p}.service"))
 }
 
@@ -74,10 +74,21 @@ pub fn service(action: ServiceAction, profile: Option<&str>, json: bool) -> anyh
     if cfg!(target_os = "macos") { launchd(action, profile, json) } else { systemd(action, profile, json) }
 }
 
+/// Where `service install` puts the user unit: `$XDG_CONFIG_HOME/systemd/user/`, else `~/.config/…`.
+pub fn systemd_unit_path(profile: Option<&str>) -> anyhow::Result<PathBuf> {
+    let config_home = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).map_or_else(|| home().map(|h| h.join(".config")), Ok)?;
+    Ok(config_home.join("systemd/user").join(unit_name(profile)))
+}
+
+/// Where `service install` puts the launchd plist, and its label.
+pub fn launchd_plist_path(profile: Option<&str>) -> anyhow::Result<(PathBuf, String)> {
+    let label = profile.map_or(LAUNCHD_LABEL.to_owned(), |p| format!("{LAUNCHD_LABEL}-{p}"));
+    Ok((home()?.join("Library/LaunchAgents").join(format!("{label}.plist")), label))
+}
+
 fn systemd(action: ServiceAction, profile: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
     let name = unit_name(profile);
-    let config_home = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).map_or_else(|| home().map(|h| h.join(".config")), Ok)?;
-    let unit_path = config_home.join("systemd/user").join(&name);
+    let unit_path = systemd_unit_path(profile)?;
     match action {
         ServiceAction::Install { print: true } => print!("{}", unit_text(&msclawd_path()?, profile)),
         ServiceAction::Install { print: false } => {
@@ -119,8 +130,7 @@ fn systemd(action: ServiceAction, profile: Option<&str>, json: bool) -> anyhow::
 }
 
 fn launchd(action: ServiceAction, profile: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
-    let label = profile.map_or(LAUNCHD_LABEL.to_owned(), |p| format!("{LAUNCHD_LABEL}-{p}"));
-    let path = home()?.join("Library/LaunchAgents").join(format!("{label}.plist"));
+    let (path, label) = launchd_plist_path(profile)?;
     let domain = format!("gui/{}", rustix::process::getuid().as_raw());
     match action {
         ServiceAction::Install { print: true } => print!("{}", plist_text(&msclawd_path()?, profile)),

@@ -28,7 +28,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use jsonc_parser::cst::{CstNode, CstObject, CstObjectProp, CstRootNode, ObjectPropName};
+use jsonc_parser::cst::{CstArray, CstNode, CstObject, CstObjectProp, CstRootNode, ObjectPropName};
 use serde_json::{Map, Value};
 
 use crate::atomic_write::{self, WriteError};
@@ -290,15 +290,15 @@ fn expected_value(old: &Value, level: FileLevel, edit: &ModelEdit) -> Value {
 
 /// One replacement of `text[start..end]`.
 #[derive(Debug)]
-struct Splice {
-    start: usize,
-    end: usize,
-    text: String,
+pub(crate) struct Splice {
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
 }
 
 /// Applies the splices (which must not overlap) from the end of the text backwards. Insertions
 /// at the same position end up in the order they were planned.
-fn apply_splices(text: &str, splices: Vec<Splice>) -> String {
+pub(crate) fn apply_splices(text: &str, splices: Vec<Splice>) -> String {
     let mut ordered: Vec<(usize, Splice)> = splices.into_iter().enumerate().collect();
     ordered.sort_by_key(|(i, s)| std::cmp::Reverse((s.start, *i)));
     let mut out = text.to_owned();
@@ -309,39 +309,44 @@ fn apply_splices(text: &str, splices: Vec<Splice>) -> String {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Quote {
+pub(crate) enum Quote {
     Double,
     Single,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeyStyle {
+pub(crate) enum KeyStyle {
     Bare,
     Quoted(Quote),
 }
 
 /// A value to write that is not in the file yet.
 #[derive(Debug, Clone)]
-enum New {
-    /// Already rendered (a quoted string).
+pub(crate) enum New {
+    /// Already rendered (a quoted string, a number).
     Raw(String),
     /// A list of strings, always rendered on one line.
     Strings(Vec<String>),
-    Object(Vec<(&'static str, New)>),
+    Object(Vec<(String, New)>),
+    /// A list of values, one per line when the surrounding object is multi-line (each element
+    /// then on one line of its own).
+    Array(Vec<New>),
+    /// A value always written on one line (`{ alias: "glm5" }`).
+    Inline(Box<New>),
 }
 
 /// The text being edited and the style it is written in.
-struct Doc<'t> {
-    text: &'t str,
-    newline: &'static str,
-    indent_unit: String,
-    trailing_commas: bool,
+pub(crate) struct Doc<'t> {
+    pub text: &'t str,
+    pub newline: &'static str,
+    pub indent_unit: String,
+    pub trailing_commas: bool,
     /// Key quoting of the root object's keys (used when an object has no keys to copy).
-    root_key_style: KeyStyle,
+    pub root_key_style: KeyStyle,
 }
 
 impl<'t> Doc<'t> {
-    fn new(text: &'t str, root: &CstRootNode) -> Self {
+    pub(crate) fn new(text: &'t str, root: &CstRootNode) -> Self {
         let newline = match text.find('\n') {
             Some(i) if i > 0 && text.as_bytes()[i - 1] == b'\r' => "\r\n",
             _ => "\n",
@@ -366,7 +371,7 @@ impl<'t> Doc<'t> {
     }
 
     /// Byte range of a node in the text.
-    fn range(&self, node: &CstNode) -> (usize, usize) {
+    pub(crate) fn range(&self, node: &CstNode) -> (usize, usize) {
         let mut start = 0;
         let mut cur = node.clone();
         loop {
@@ -381,12 +386,12 @@ impl<'t> Doc<'t> {
         (start, start + node.to_string().len())
     }
 
-    fn line_start(&self, pos: usize) -> usize {
+    pub(crate) fn line_start(&self, pos: usize) -> usize {
         self.text[..pos].rfind('\n').map_or(0, |i| i + 1)
     }
 
     /// The leading whitespace of the line holding `pos`.
-    fn line_indent(&self, pos: usize) -> &'t str {
+    pub(crate) fn line_indent(&self, pos: usize) -> &'t str {
         let start = self.line_start(pos);
         let line = &self.text[start..];
         let len = line.len() - line.trim_start_matches([' ', '\t']).len();
@@ -394,7 +399,7 @@ impl<'t> Doc<'t> {
     }
 
     /// Whether only spaces and tabs precede `pos` on its line.
-    fn starts_line(&self, pos: usize) -> bool {
+    pub(crate) fn starts_line(&self, pos: usize) -> bool {
         self.text[self.line_start(pos)..pos]
             .chars()
             .all(|c| c == ' ' || c == '\t')
@@ -402,7 +407,7 @@ impl<'t> Doc<'t> {
 
     /// Skips whitespace and comments from `i`. With `same_line`, stops at a line break (and
     /// before a block comment that spans lines).
-    fn skip_trivia(&self, mut i: usize, same_line: bool) -> usize {
+    pub(crate) fn skip_trivia(&self, mut i: usize, same_line: bool) -> usize {
         let t = self.text;
         while i < t.len() {
             let rest = &t[i..];
@@ -430,20 +435,22 @@ impl<'t> Doc<'t> {
     }
 
     /// The position of the comma after a value ending at `end`, if any.
-    fn comma_after(&self, end: usize) -> Option<usize> {
+    pub(crate) fn comma_after(&self, end: usize) -> Option<usize> {
         let i = self.skip_trivia(end, false);
         (self.text.as_bytes().get(i) == Some(&b',')).then_some(i)
     }
 
-    fn key_text(&self, key: &str, style: KeyStyle) -> String {
+    pub(crate) fn key_text(&self, key: &str, style: KeyStyle) -> String {
         match style {
-            KeyStyle::Bare => key.to_owned(),
+            // A key that is not an identifier (`modelscope/Qwen/…`) cannot go bare.
+            KeyStyle::Bare if is_identifier(key) => key.to_owned(),
+            KeyStyle::Bare => quote(key, Quote::Double),
             KeyStyle::Quoted(q) => quote(key, q),
         }
     }
 
     /// Renders `value`; `indent` is the indent of the line the value starts on.
-    fn render(
+    pub(crate) fn render(
         &self,
         value: &New,
         indent: &str,
@@ -461,6 +468,8 @@ impl<'t> Doc<'t> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            New::Inline(value) => self.render(value, indent, false, keys, sep),
+            New::Object(props) if props.is_empty() => "{}".to_owned(),
             New::Object(props) if multiline => {
                 let inner = format!("{indent}{}", self.indent_unit);
                 let mut out = String::from("{");
@@ -491,12 +500,46 @@ impl<'t> Doc<'t> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            New::Array(items) if items.is_empty() => "[]".to_owned(),
+            New::Array(items) if multiline => {
+                let inner = format!("{indent}{}", self.indent_unit);
+                let mut out = String::from("[");
+                for (i, item) in items.iter().enumerate() {
+                    out.push_str(self.newline);
+                    out.push_str(&inner);
+                    out.push_str(&self.render(item, &inner, false, keys, sep));
+                    if i + 1 < items.len() || self.trailing_commas {
+                        out.push(',');
+                    }
+                }
+                out.push_str(self.newline);
+                out.push_str(indent);
+                out.push(']');
+                out
+            }
+            New::Array(items) => format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(|v| self.render(v, indent, false, keys, sep))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     }
 }
 
+/// Whether `key` can be written without quotes in JSON5 (an ASCII identifier).
+fn is_identifier(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+}
+
 /// JSON5 string literal for `s` with the given quote.
-fn quote(s: &str, q: Quote) -> String {
+pub(crate) fn quote(s: &str, q: Quote) -> String {
     let qc = match q {
         Quote::Double => '"',
         Quote::Single => '\'',
@@ -526,7 +569,7 @@ fn quote(s: &str, q: Quote) -> String {
 }
 
 /// The quote a string literal node uses.
-fn quote_of(raw: &str) -> Quote {
+pub(crate) fn quote_of(raw: &str) -> Quote {
     if raw.starts_with('\'') {
         Quote::Single
     } else {
@@ -534,9 +577,15 @@ fn quote_of(raw: &str) -> Quote {
     }
 }
 
-/// How the keys of `obj` are written (from its last property), `None` when it has none.
-fn key_style_of(obj: &CstObject) -> Option<KeyStyle> {
-    let prop = obj.properties().into_iter().last()?;
+/// How the keys of `obj` are written (from its last property whose name could go unquoted: a
+/// key like `"modelscope/Qwen/…"` is quoted of necessity and tells nothing), `None` when it has
+/// none.
+pub(crate) fn key_style_of(obj: &CstObject) -> Option<KeyStyle> {
+    let prop = obj
+        .properties()
+        .into_iter()
+        .rev()
+        .find(|p| p.decoded_name().is_some_and(|n| is_identifier(&n)))?;
     Some(match prop.name()? {
         ObjectPropName::Word(_) => KeyStyle::Bare,
         ObjectPropName::String(s) => KeyStyle::Quoted(quote_of(&s.raw_value())),
@@ -544,7 +593,7 @@ fn key_style_of(obj: &CstObject) -> Option<KeyStyle> {
 }
 
 /// The last property named `key` (JSON5 lets the last duplicate win, and so does the reader).
-fn last_prop(obj: &CstObject, key: &str) -> Option<CstObjectProp> {
+pub(crate) fn last_prop(obj: &CstObject, key: &str) -> Option<CstObjectProp> {
     obj.properties()
         .into_iter()
         .filter(|p| p.decoded_name().as_deref() == Some(key))
@@ -552,7 +601,7 @@ fn last_prop(obj: &CstObject, key: &str) -> Option<CstObjectProp> {
 }
 
 /// Whether the object's own braces span lines (a line break among its direct children).
-fn is_multiline(node: &CstNode) -> bool {
+pub(crate) fn is_multiline(node: &CstNode) -> bool {
     match node {
         CstNode::Container(c) => c.children().iter().any(|n| n.is_newline()),
         CstNode::Leaf(_) => false,
@@ -613,9 +662,9 @@ fn plan(
                 // Build the missing chain from here down: { key: { ...: { model: {...} } } }.
                 let mut value = New::Object(new_model_props(None, edit));
                 for k in keys[i + 1..].iter().rev() {
-                    value = New::Object(vec![(k, value)]);
+                    value = New::Object(vec![((*k).to_owned(), value)]);
                 }
-                insert_props(doc, &obj, vec![(key, value)], out);
+                insert_props(doc, &obj, vec![((*key).to_owned(), value)], out);
                 return Ok(());
             }
         }
@@ -634,13 +683,13 @@ fn not_object(path: &Path, level: FileLevel) -> EditError {
 }
 
 /// The properties of a new model object: `primary` (in `quote`), then `fallbacks` if asked.
-fn new_model_props(primary_quote: Option<Quote>, edit: &ModelEdit) -> Vec<(&'static str, New)> {
+fn new_model_props(primary_quote: Option<Quote>, edit: &ModelEdit) -> Vec<(String, New)> {
     let mut props = vec![(
-        "primary",
+        "primary".to_owned(),
         New::Raw(quote(&edit.primary, primary_quote.unwrap_or(Quote::Double))),
     )];
     if let Some(f) = &edit.fallbacks {
-        props.push(("fallbacks", New::Strings(f.clone())));
+        props.push(("fallbacks".to_owned(), New::Strings(f.clone())));
     }
     props
 }
@@ -689,7 +738,7 @@ fn edit_model_value(
         // `model_at` only lets strings and objects through.
         return;
     };
-    let mut missing: Vec<(&'static str, New)> = Vec::new();
+    let mut missing: Vec<(String, New)> = Vec::new();
     match last_prop(&obj, "primary") {
         Some(prop) if current.primary.as_deref() != Some(edit.primary.as_str()) => {
             if let Some(v) = prop.value() {
@@ -705,14 +754,17 @@ fn edit_model_value(
             }
         }
         Some(_) => {}
-        None => missing.push(("primary", New::Raw(quote(&edit.primary, Quote::Double)))),
+        None => missing.push((
+            "primary".to_owned(),
+            New::Raw(quote(&edit.primary, Quote::Double)),
+        )),
     }
     if let Some(fallbacks) = &edit.fallbacks
         && current.fallbacks.as_ref() != Some(fallbacks)
     {
         match last_prop(&obj, "fallbacks").and_then(|p| p.value()) {
             Some(array) => out.push(replace_array(doc, &array, fallbacks)),
-            None => missing.push(("fallbacks", New::Strings(fallbacks.clone()))),
+            None => missing.push(("fallbacks".to_owned(), New::Strings(fallbacks.clone()))),
         }
     }
     if !missing.is_empty() {
@@ -786,7 +838,7 @@ fn replace_array(doc: &Doc<'_>, array: &CstNode, items: &[String]) -> Splice {
 }
 
 /// The text between key and value used by the object's last property (`: ` when unusual).
-fn separator_of(doc: &Doc<'_>, obj: &CstObject) -> String {
+pub(crate) fn separator_of(doc: &Doc<'_>, obj: &CstObject) -> String {
     let found = obj.properties().into_iter().last().and_then(|p| {
         let name: CstNode = p.name()?.into();
         let value = p.value()?;
@@ -798,18 +850,79 @@ fn separator_of(doc: &Doc<'_>, obj: &CstObject) -> String {
 
 /// Appends `props` as the last properties of `obj`, in the file's style, without touching any
 /// other byte.
-fn insert_props(
+pub(crate) fn insert_props(
     doc: &Doc<'_>,
     obj: &CstObject,
-    props: Vec<(&'static str, New)>,
+    props: Vec<(String, New)>,
     out: &mut Vec<Splice>,
 ) {
     let node = CstNode::Container(obj.clone().into());
-    let (os, oe) = doc.range(&node);
-    let close = oe - 1; // the `}`
     let keys = key_style_of(obj).unwrap_or(doc.root_key_style);
     let sep = separator_of(doc, obj);
-    let existing = obj.properties();
+    let last = obj
+        .properties()
+        .last()
+        .map(|p| CstNode::Container(p.clone().into()));
+    let render_item = |i: usize, indent: &str, multiline: bool| -> String {
+        let (k, v) = &props[i];
+        format!(
+            "{}{sep}{}",
+            doc.key_text(k, keys),
+            doc.render(v, indent, multiline, keys, &sep)
+        )
+    };
+    insert_items(doc, &node, last, props.len(), &render_item, out);
+}
+
+/// Appends `items` as the last elements of `array`, in the file's style, without touching any
+/// other byte. An object element is written on one line unless the array's last element is a
+/// multi-line object; its keys are quoted like those of the last element that is an object.
+pub(crate) fn insert_elements(
+    doc: &Doc<'_>,
+    array: &CstArray,
+    items: Vec<New>,
+    out: &mut Vec<Splice>,
+) {
+    let node = CstNode::Container(array.clone().into());
+    let elements = array.elements();
+    let last_object = elements.iter().rev().find_map(|e| e.as_object());
+    let keys = last_object
+        .as_ref()
+        .and_then(key_style_of)
+        .unwrap_or(doc.root_key_style);
+    let sep = last_object
+        .as_ref()
+        .map_or_else(|| ": ".to_owned(), |o| separator_of(doc, o));
+    let last = elements.last().cloned();
+    let element_multiline = last
+        .as_ref()
+        .is_some_and(|l| l.as_object().is_some() && is_multiline(l));
+    let render_item = |i: usize, indent: &str, multiline: bool| -> String {
+        doc.render(
+            &items[i],
+            indent,
+            multiline && element_multiline,
+            keys,
+            &sep,
+        )
+    };
+    insert_items(doc, &node, last, items.len(), &render_item, out);
+}
+
+/// Appends `count` items (properties or elements, rendered by `render_item(index, indent of
+/// their line, whether the container is multi-line)`) after `last`, the container's last item,
+/// in the file's style: its newline kind, the indent of the existing items, its trailing-comma
+/// habit. A single-line container stays on one line.
+fn insert_items(
+    doc: &Doc<'_>,
+    node: &CstNode,
+    last: Option<CstNode>,
+    count: usize,
+    render_item: &dyn Fn(usize, &str, bool) -> String,
+    out: &mut Vec<Splice>,
+) {
+    let (os, oe) = doc.range(node);
+    let close = oe - 1; // the `}` or `]`
 
     let render_props = |indent: &str, multiline: bool, trailing: bool| -> String {
         let nl_indent = format!("{}{indent}", doc.newline);
@@ -818,15 +931,8 @@ fn insert_props(
         } else {
             ", ".to_owned()
         };
-        let mut s = props
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{}{sep}{}",
-                    doc.key_text(k, keys),
-                    doc.render(v, indent, multiline, keys, &sep)
-                )
-            })
+        let mut s = (0..count)
+            .map(|i| render_item(i, indent, multiline))
             .collect::<Vec<_>>()
             .join(&joiner);
         if trailing {
@@ -835,10 +941,10 @@ fn insert_props(
         s
     };
 
-    if let Some(last) = existing.last() {
-        let (ls, le) = doc.range(&CstNode::Container(last.clone().into()));
+    if let Some(last) = last {
+        let (ls, le) = doc.range(&last);
         let comma = doc.comma_after(le).filter(|c| *c < close);
-        if is_multiline(&node) {
+        if is_multiline(node) {
             let indent = if doc.starts_line(ls) {
                 doc.line_indent(ls).to_owned()
             } else {

@@ -10,6 +10,7 @@
 pub mod atomic_write;
 pub mod clock;
 pub mod config_editor;
+pub mod config_init;
 pub mod engine;
 pub mod hooks;
 pub mod ipc_server;

@@ -235,6 +235,15 @@ pub(crate) fn load_with_overrides(
     from_value(&root, path, location.file, reader.files)
 }
 
+/// The whole config as one JSON value with every `$include` resolved, the files named in
+/// `overrides` taken to hold the given text (how `config_init` checks an edit before writing).
+pub(crate) fn resolved_value(
+    path: &Path,
+    overrides: &HashMap<PathBuf, String>,
+) -> Result<Value, ConfigError> {
+    Reader::new(overrides).resolved(path, 0)
+}
+
 /// Where `agents.defaults.model` lives or would be added: a file and what its root stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ModelLocation {

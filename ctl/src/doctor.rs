@@ -1,0 +1,411 @@
+//! `msclawctl doctor`: checks the whole set-up, one line per check (`ok` / `warn` / `fail`), and
+//! exits 1 when a check fails. Needs no daemon (whether one answers is one of the checks).
+//!
+//! Secrets: the API key is described by kind only; for `${VAR}` only whether VAR is set is said.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use msclaw_shared::client::{Client, ClientError};
+use msclaw_shared::paths::{MsclawPaths, OpenClawPaths, effective_profile, process_env};
+use msclaw_shared::{PROTOCOL_VERSION, Request, Response};
+use msclawd::openclaw_config::{self, ApiKeyKind, ConfigError, OpenClawConfig};
+use msclawd::settings::Settings;
+use serde::Serialize;
+
+use crate::cli::Cli;
+
+/// A log file older than this is "not recently written".
+const LOG_FRESH: Duration = Duration::from_secs(24 * 3600);
+const DAEMON_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub check: &'static str,
+    pub level: Level,
+    pub message: String,
+}
+
+#[derive(Default)]
+struct Report(Vec<Check>);
+
+impl Report {
+    fn ok(&mut self, check: &'static str, message: impl Into<String>) {
+        self.push(check, Level::Ok, message);
+    }
+    fn warn(&mut self, check: &'static str, message: impl Into<String>) {
+        self.push(check, Level::Warn, message);
+    }
+    fn fail(&mut self, check: &'static str, message: impl Into<String>) {
+        self.push(check, Level::Fail, message);
+    }
+    fn push(&mut self, check: &'static str, level: Level, message: impl Into<String>) {
+        self.0.push(Check { check, level, message: message.into() });
+    }
+}
+
+pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let env = process_env;
+    let profile = effective_profile(cli.profile.as_deref(), &env)?;
+    let openclaw = OpenClawPaths::resolve(profile.as_deref(), &env)?;
+    let msclaw = MsclawPaths::resolve(profile.as_deref(), &env)?;
+    let socket = cli.socket.clone().unwrap_or_else(|| msclaw.socket.clone());
+
+    let mut report = Report::default();
+    let cfg = config_checks(&mut report, &openclaw);
+    let settings = settings_check(&mut report, &msclaw.settings);
+    if let Some(cfg) = &cfg {
+        rotation_checks(&mut report, &settings, cfg, &openclaw);
+    }
+    log_check(&mut report, &settings, cfg.as_ref());
+    gateway_check(&mut report, cfg.as_ref()).await;
+    daemon_check(&mut report, &socket, &openclaw.config, profile.as_deref()).await;
+    service_check(&mut report, profile.as_deref());
+
+    let failed = report.0.iter().any(|c| c.level == Level::Fail);
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&report.0)?);
+    } else {
+        for c in &report.0 {
+            let level = match c.level {
+                Level::Ok => "ok",
+                Level::Warn => "warn",
+                Level::Fail => "fail",
+            };
+            println!("{level:<5}{:<15} {}", c.check, c.message);
+        }
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The file and whether it parses; the loaded config when it does.
+fn config_checks(report: &mut Report, openclaw: &OpenClawPaths) -> Option<OpenClawConfig> {
+    let path = &openclaw.config;
+    let rule = crate::init::describe_rule(openclaw.rule);
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => report.ok("config", format!("{} ({rule})", path.display())),
+        Ok(_) => {
+            report.fail("config", format!("{} ({rule}) is not a file", path.display()));
+            return None;
+        }
+        Err(_) => {
+            report.fail("config", format!("{} ({rule}) does not exist; `msclawctl init` creates it", path.display()));
+            return None;
+        }
+    }
+    match openclaw_config::load(path) {
+        Ok(cfg) => {
+            let more = match cfg.files.len() {
+                1 => String::new(),
+                n => format!(" with {} included files", n - 1),
+            };
+            report.ok("config_parse", format!("parses{more}"));
+            Some(cfg)
+        }
+        Err(e @ ConfigError::Parse { .. }) => {
+            // `file:line:column: message`; the message never quotes the file.
+            report.fail("config_parse", e.to_string());
+            None
+        }
+        Err(e) => {
+            report.fail("config_parse", e.to_string());
+            None
+        }
+    }
+}
+
+fn settings_check(report: &mut Report, path: &Path) -> Settings {
+    match Settings::load(path) {
+        Ok(settings) if settings.source.is_some() => {
+            report.ok("settings", path.display().to_string());
+            settings
+        }
+        Ok(settings) => {
+            report.ok("settings", format!("built-in defaults ({} does not exist)", path.display()));
+            settings
+        }
+        Err(e) => {
+            report.fail("settings", format!("{e}; msclawd will not start with it"));
+            Settings::default()
+        }
+    }
+}
+
+/// Provider, rotation models, primary, API key, reload mode, what will not follow the rotation.
+fn rotation_checks(report: &mut Report, settings: &Settings, cfg: &OpenClawConfig, openclaw: &OpenClawPaths) {
+    let name = &settings.provider;
+    let Some(provider) = cfg.providers.get(name) else {
+        report.fail("provider", format!("models.providers.{name} is missing; `msclawctl init` adds it"));
+        return;
+    };
+    report.ok(
+        "provider",
+        format!(
+            "models.providers.{name}: {} models, baseUrl {}",
+            provider.model_ids.len(),
+            provider.base_url.as_deref().unwrap_or("(none)")
+        ),
+    );
+
+    let (rotation, warnings) = msclawd::engine::rotation_from(settings, cfg);
+    let mut unlisted = false;
+    let mut in_the_way = false;
+    for w in &warnings {
+        if w.contains("is not listed in models.providers") {
+            unlisted = true;
+            report.fail("rotation_model", w.clone());
+        } else if w.contains("sets its own model") {
+            in_the_way = true;
+            report.warn("agent_model", w.clone());
+        } else if w.contains("modelPolicy.allow") {
+            in_the_way = true;
+            report.warn("model_policy", w.clone());
+        } else if w.contains("gateway.reload.mode") || w.contains("is not in models.providers of") {
+            // Reported by their own checks.
+        } else {
+            report.warn("rotation", w.clone());
+        }
+    }
+    if rotation.is_empty() {
+        report.fail("rotation", format!("no models to rotate: models.providers.{name}.models[] lists none"));
+    } else {
+        let models: Vec<&str> = rotation.iter().map(|m| m.model.as_str()).collect();
+        let source = if settings.models.is_empty() { "the provider's list" } else { "msclaw's settings" };
+        let mut message = format!("{} models from {source}: {}", models.len(), models.join(", "));
+        if !unlisted {
+            message += " (all listed)";
+        }
+        report.ok("rotation", message);
+    }
+    if !in_the_way {
+        report.ok("agent_model", "no per-agent model or modelPolicy.allow keeps agents off the rotation");
+    }
+
+    match &cfg.primary {
+        Some(p) if rotation.iter().any(|m| &m.model == p) => report.ok("primary", p.clone()),
+        Some(p) => report.warn("primary", format!("{p} is not in the rotation; msclawd will switch it")),
+        None => report.warn("primary", "agents.defaults.model.primary is not set; msclawd will set it"),
+    }
+
+    match &provider.api_key {
+        ApiKeyKind::Missing => {
+            report.fail("api_key", format!("models.providers.{name} has no apiKey; `msclawctl init` adds ${{MODELSCOPE_API_KEY}}"))
+        }
+        ApiKeyKind::EnvRef(var) => {
+            let dotenv = openclaw.state_dir.join(".env");
+            if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
+                report.ok("api_key", format!("apiKey is ${{{var}}}; {var} is set in this environment"));
+            } else if dotenv_has(&dotenv, var) {
+                report.ok("api_key", format!("apiKey is ${{{var}}}; {var} is set in {}", dotenv.display()));
+            } else {
+                report.warn(
+                    "api_key",
+                    format!(
+                        "apiKey is ${{{var}}} but {var} is not set here nor in {}; the gateway needs it in its environment",
+                        dotenv.display()
+                    ),
+                );
+            }
+        }
+        ApiKeyKind::Literal => {
+            let open = file_mode(&cfg.path).filter(|m| m & 0o077 != 0);
+            match open {
+                Some(mode) => report.warn(
+                    "api_key",
+                    format!("apiKey is written in the config, which other users can read (mode {mode:04o}); chmod 600 it"),
+                ),
+                None => report.ok("api_key", "apiKey is written in the config (not shown)"),
+            }
+        }
+        ApiKeyKind::SecretRef => report.ok("api_key", "apiKey is a SecretRef"),
+    }
+
+    match cfg.reload_mode.as_deref() {
+        Some("off") => report.warn(
+            "reload_mode",
+            "gateway.reload.mode is off: the gateway will not pick up a switch; msclawd has to restart it each time",
+        ),
+        Some(mode) => report.ok("reload_mode", format!("gateway.reload.mode is {mode}")),
+        None => report.ok("reload_mode", "gateway.reload.mode is the default (hybrid)"),
+    }
+}
+
+/// Whether a dotenv file sets `var` to something (the value is not read further).
+fn dotenv_has(path: &Path, var: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    text.lines().any(|line| {
+        let line = line.trim_start();
+        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+        line.strip_prefix(var)
+            .and_then(|rest| rest.trim_start().strip_prefix('='))
+            .is_some_and(|value| !value.trim().trim_matches(['"', '\'']).is_empty())
+    })
+}
+
+#[cfg(unix)]
+fn file_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+}
+
+#[cfg(not(unix))]
+fn file_mode(_: &Path) -> Option<u32> {
+    None
+}
+
+/// The gateway log msclaw reads: msclaw's `gateway_log`, else `logging.file`, else `/tmp/openclaw`.
+fn log_check(report: &mut Report, settings: &Settings, cfg: Option<&OpenClawConfig>) {
+    let (path, is_file, from) = match (&settings.gateway_log, cfg.and_then(|c| c.log_file.clone())) {
+        (Some(p), _) => (p.clone(), p.extension().is_some_and(|e| e == "log"), "msclaw's gateway_log"),
+        (None, Some(file)) if file.starts_with("~") => {
+            // Checked as msclawd reads it: the path as written.
+            return report.warn(
+                "gateway_log",
+                format!("logging.file is {}: msclawd reads it as written, without expanding ~; give an absolute path", file.display()),
+            );
+        }
+        (None, Some(file)) => (file, true, "logging.file"),
+        (None, None) => (PathBuf::from("/tmp/openclaw"), false, "OpenClaw's default"),
+    };
+    let newest = if is_file {
+        std::fs::metadata(&path).ok().and_then(|m| m.modified().ok()).map(|t| (path.clone(), t))
+    } else {
+        if !path.is_dir() {
+            report.warn(
+                "gateway_log",
+                format!("{} ({from}) does not exist: no gateway has logged there yet, so quota errors are seen only in transcripts", path.display()),
+            );
+            return;
+        }
+        newest_log(&path)
+    };
+    match newest {
+        None if is_file => report.warn("gateway_log", format!("{} ({from}) does not exist yet", path.display())),
+        None => report.warn("gateway_log", format!("{} ({from}) holds no openclaw*.log yet", path.display())),
+        Some((file, at)) => {
+            let age = SystemTime::now().duration_since(at).unwrap_or_default();
+            let message = format!("{} ({from}) last written {} ago", file.display(), human(age));
+            if age > LOG_FRESH { report.warn("gateway_log", message) } else { report.ok("gateway_log", message) }
+        }
+    }
+}
+
+fn newest_log(dir: &Path) -> Option<(PathBuf, SystemTime)> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("openclaw") && name.ends_with(".log")
+        })
+        .filter_map(|e| Some((e.path(), e.metadata().ok()?.modified().ok()?)))
+        .max_by_key(|(_, t)| *t)
+}
+
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+async fn gateway_check(report: &mut Report, cfg: Option<&OpenClawConfig>) {
+    let env: msclawd::EnvMap = Arc::new(|key: &str| -> Option<OsString> { process_env(key) });
+    let port = msclawd::reloader::gateway_port(cfg, &env);
+    if msclawd::reloader::gateway_listening(port).await {
+        report.ok("gateway", format!("something listens on 127.0.0.1:{port}"));
+    } else {
+        report.warn("gateway", format!("no gateway listens on 127.0.0.1:{port}; start it with `openclaw gateway`"));
+    }
+}
+
+async fn daemon_check(report: &mut Report, socket: &Path, config: &Path, profile: Option<&str>) {
+    let hint = match profile {
+        Some(p) => format!("start it with `msclawd --profile {p}` (or `systemctl --user start msclawd-{p}`)"),
+        None => "start it with `msclawd` (or `systemctl --user start msclawd`)".to_owned(),
+    };
+    let asked = tokio::time::timeout(DAEMON_TIMEOUT, async {
+        let mut client = Client::connect(socket).await?;
+        let version = client.request(&Request::Version).await?;
+        let status = client.request(&Request::Status).await.ok();
+        Ok::<_, ClientError>((version, status))
+    })
+    .await;
+    let (version, status) = match asked {
+        Err(_) => return report.fail("daemon", format!("msclawd at {} did not answer within {}s", socket.display(), DAEMON_TIMEOUT.as_secs())),
+        Ok(Err(ClientError::NotRunning(_))) => {
+            return report.fail("daemon", format!("msclawd is not running (no socket at {}); {hint}", socket.display()));
+        }
+        Ok(Err(e)) => return report.fail("daemon", format!("{e}; {hint}")),
+        Ok(Ok(answer)) => answer,
+    };
+    match version.reply {
+        Ok(Response::Version(v)) if version.protocol == PROTOCOL_VERSION => {
+            report.ok("daemon", format!("msclawd {} answers on {}, protocol {}", v.version, socket.display(), version.protocol));
+        }
+        Ok(_) => {
+            return report.fail(
+                "daemon",
+                format!("msclawd speaks protocol {}, this msclawctl {PROTOCOL_VERSION}; restart msclawd after an update", version.protocol),
+            );
+        }
+        Err(e) => return report.fail("daemon", format!("msclawd answered with an error: {}", e.message)),
+    }
+    // The daemon edits the config it resolved at its start; say so when that is not this one.
+    if let Some(Ok(Response::Status(status))) = status.map(|s| s.reply)
+        && Path::new(&status.config_path) != config
+    {
+        report.warn(
+            "daemon",
+            format!("msclawd edits {}, but this environment's OpenClaw config is {}", status.config_path, config.display()),
+        );
+    }
+}
+
+fn service_check(report: &mut Report, profile: Option<&str>) {
+    if cfg!(target_os = "macos") {
+        match crate::service::launchd_plist_path(profile) {
+            Ok((path, _)) if path.exists() => report.ok("service", format!("{} is installed", path.display())),
+            Ok((path, _)) => report.warn("service", format!("{} is not installed; `msclawctl service install`", path.display())),
+            Err(e) => report.warn("service", format!("cannot tell: {e:#}")),
+        }
+        return;
+    }
+    let name = crate::service::unit_name(profile);
+    let path = match crate::service::systemd_unit_path(profile) {
+        Ok(path) => path,
+        Err(e) => return report.warn("service", format!("cannot tell: {e:#}")),
+    };
+    if !path.exists() {
+        return report.warn("service", format!("{name} is not installed ({} does not exist); `msclawctl service install`", path.display()));
+    }
+    match std::process::Command::new("systemctl").args(["--user", "is-enabled", &name]).stdin(std::process::Stdio::null()).output() {
+        Ok(out) => {
+            let state = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            if state == "enabled" {
+                report.ok("service", format!("{name} is installed and enabled"));
+            } else if state.is_empty() {
+                let why = String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("").trim().to_owned();
+                report.warn("service", format!("{name} is installed; systemctl cannot tell whether it is enabled ({why})"));
+            } else {
+                report.warn("service", format!("{name} is installed but {state}; `systemctl --user enable --now {name}`"));
+            }
+        }
+        Err(_) => report.warn("service", format!("{name} is installed; systemctl cannot be asked whether it is enabled")),
+    }
+}
