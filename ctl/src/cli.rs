@@ -63,6 +63,11 @@ pub enum Command {
     /// Add the ModelScope provider, its models, their aliases and the primary model to OpenClaw's
     /// config. Only adds: present entries and every comment stay; a second run changes nothing.
     Init(InitArgs),
+    /// Point OpenClaw at msclawd's metering relay, or back at ModelScope.
+    Relay {
+        #[command(subcommand)]
+        action: RelayAction,
+    },
     /// Check the set-up, one line per check (ok / warn / fail); exits 1 when a check fails.
     Doctor,
     /// Print shell completions.
@@ -72,6 +77,20 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+}
+
+#[derive(Subcommand, Clone, PartialEq, Eq)]
+pub enum RelayAction {
+    /// Set the provider's baseUrl to the relay and keep the real URL in msclaw's config.
+    On {
+        /// The relay's loopback address (default 127.0.0.1:18790).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Put the real ModelScope URL back.
+    Off,
+    /// Whether OpenClaw goes through the relay.
+    Status,
 }
 
 #[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
@@ -111,4 +130,7 @@ pub struct InitArgs {
     /// about the ones that are not.
     #[arg(long)]
     pub check_online: bool,
+    /// Then point the provider at msclawd's metering relay (like `msclawctl relay on`).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub relay: bool,
 }

@@ -65,6 +65,7 @@ pub async fn run(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitCode> {
     }
 
     let plan = if args.dry_run { plan_init(&paths.config, &req)? } else { apply_init(&paths.config, &req)? };
+    let relay_lines = if args.relay { crate::relay::switch_on(cli, None)? } else { Vec::new() };
     let mut warnings: Vec<String> = online.as_ref().map(|o| o.warnings.clone()).unwrap_or_default();
     warnings.extend(plan.warnings.iter().cloned());
     let diff = args.dry_run.then(|| diff(&plan));
@@ -81,6 +82,9 @@ pub async fn run(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitCode> {
             "items": plan.items,
             "warnings": warnings,
         });
+        if args.relay {
+            out["relay"] = json!(relay_lines);
+        }
         if let Some(online) = &online {
             out["online"] = json!({ "url": online.url, "checked": online.checked, "missing": online.missing });
         }
@@ -111,6 +115,9 @@ pub async fn run(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitCode> {
         for path in written {
             println!("wrote {}", path.display());
         }
+    }
+    for line in relay_lines {
+        println!("{line}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod doctor;
 mod init;
+mod relay;
 mod render;
 mod service;
 
@@ -66,6 +67,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Init(args) => return init::run(&cli, args).await,
         Command::Doctor => return doctor::run(&cli).await,
+        Command::Relay { action } => return relay::run(&cli, action),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "msclawctl", &mut std::io::stdout());
             return Ok(ExitCode::SUCCESS);
@@ -99,7 +101,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History { days } => Request::History { days: *days },
         Command::Watch => Request::EventStream,
         Command::Stop => Request::Shutdown,
-        Command::Service { .. } | Command::Init(_) | Command::Doctor | Command::Completions { .. } | Command::Man => {
+        Command::Service { .. } | Command::Init(_) | Command::Doctor | Command::Relay { .. } | Command::Completions { .. } | Command::Man => {
             unreachable!("handled above")
         }
     };

@@ -122,7 +122,7 @@ async fn a_healthy_setup_passes_every_check() {
         names,
         [
             "config", "config_parse", "settings", "provider", "rotation", "agent_model", "primary", "api_key", "reload_mode",
-            "gateway_log", "gateway", "daemon", "service"
+            "gateway_log", "gateway", "daemon", "relay", "service"
         ]
     );
     for c in &checks {
