@@ -117,7 +117,7 @@ impl Engine {
         };
         let now = engine.clock.now();
         let today = engine.settings.clock.day_of(now);
-        if engine.state.today.as_ref().is_none_or(|d| d.day != today) {
+        if engine.state.today.as_ref().is_none_or(|d| d.day < today) {
             engine.roll_day(now);
         }
         engine.reload_config();
@@ -192,6 +192,8 @@ impl Engine {
     async fn handle(&mut self, msg: EngineMsg) -> bool {
         match msg {
             EngineMsg::Request { request, reply } => {
+                // Every request checks the wall clock too, so an answer is never a day behind.
+                self.reset_if_due().await;
                 let stop = request == Request::Shutdown;
                 let answer = self.answer(request).await;
                 let _ = reply.send(answer);
@@ -223,14 +225,28 @@ impl Engine {
     }
 
     async fn on_tick(&mut self) {
-        let now = self.clock.now();
-        if self.state.today.as_ref().is_some_and(|d| d.day != self.settings.clock.day_of(now)) {
-            self.roll_day(now);
-            self.save();
-            self.apply_policy().await;
-        }
+        self.reset_if_due().await;
         if let Some(w) = &self.watcher {
             w.send(WatcherCmd::Rescan);
+        }
+    }
+
+    /// Rolls to a new quota day when the wall clock has passed the reset. Only forward: a clock
+    /// set back across midnight must not reset twice.
+    fn roll_if_new_day(&mut self, now: Timestamp) -> bool {
+        let day = self.settings.clock.day_of(now);
+        if self.state.today.as_ref().is_some_and(|d| d.day < day) {
+            self.roll_day(now);
+            true
+        } else {
+            false
+        }
+    }
+
+    async fn reset_if_due(&mut self) {
+        if self.roll_if_new_day(self.clock.now()) {
+            self.save();
+            self.apply_policy().await;
         }
     }
 
@@ -331,10 +347,7 @@ impl Engine {
     }
 
     async fn take_batch(&mut self, batch: UsageBatch) {
-        let now = self.clock.now();
-        if self.state.today.as_ref().is_some_and(|d| d.day != self.settings.clock.day_of(now)) {
-            self.roll_day(now);
-        }
+        self.roll_if_new_day(self.clock.now());
         self.state.cursors = batch.cursors;
         self.sources = batch.sources;
         for record in &batch.records {
@@ -398,10 +411,7 @@ impl Engine {
     }
 
     async fn take_relay(&mut self, obs: RelayObservation) {
-        let now = self.clock.now();
-        if self.state.today.as_ref().is_some_and(|d| d.day != self.settings.clock.day_of(now)) {
-            self.roll_day(now);
-        }
+        self.roll_if_new_day(self.clock.now());
         let model = format!("{}/{}", self.settings.provider, obs.model);
         if let Some(remaining) = obs.quota.model_remaining {
             self.remaining.insert(model.clone(), remaining);
