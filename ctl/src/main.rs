@@ -143,12 +143,49 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Response::Handled(text) => {
+            // A switch is done when the gateway has applied it: wait for that (a spinner on a tty).
+            let outcome = match &cli.command {
+                Command::Switch { .. } | Command::Auto | Command::Resume => wait_for_outcome(&socket).await,
+                _ => None,
+            };
             if cli.json {
-                println!("{}", serde_json::json!({ "ok": true, "message": text }));
+                println!("{}", serde_json::json!({ "ok": true, "message": text, "outcome": outcome }));
             } else {
                 println!("{text}");
+                if let Some(outcome) = outcome {
+                    println!("gateway: {outcome}");
+                }
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Polls status until the last switch is no longer `pending` (at most a minute).
+async fn wait_for_outcome(socket: &std::path::Path) -> Option<String> {
+    let spinner = std::io::stderr().is_terminal();
+    let frames = ['|', '/', '-', '\\'];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut outcome = None;
+    for frame in frames.iter().cycle() {
+        let status = match Client::connect(socket).await {
+            Ok(mut client) => match client.request(&Request::Status).await.map(|r| r.reply) {
+                Ok(Ok(Response::Status(status))) => status,
+                _ => break,
+            },
+            Err(_) => break,
+        };
+        outcome = status.last_switch.map(|s| s.outcome);
+        if outcome.as_deref() != Some("pending") || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        if spinner {
+            eprint!("\r{frame} waiting for the gateway to apply the switch");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    if spinner {
+        eprint!("\r\x1b[2K");
+    }
+    outcome
 }

@@ -116,3 +116,20 @@ async fn completions_and_man_page_come_from_the_clap_definitions() {
     let text = String::from_utf8_lossy(&man.stdout);
     assert!(text.starts_with(".ie") || text.contains(".TH msclawctl"), "{}", &text[..text.len().min(200)]);
 }
+
+#[tokio::test]
+async fn switch_waits_for_the_outcome_and_shows_no_spinner_when_piped() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::in_dir(dir.path());
+    std::fs::create_dir_all(&layout.openclaw_state).unwrap();
+    std::fs::write(&layout.openclaw_config, msclaw_tests::transcripts::guide_config("http://127.0.0.1:9/v1", "")).unwrap();
+    let daemon = TestDaemon::start(&layout, layout.settings("")).await.unwrap();
+    let out = msclawctl(&layout, &["switch", "glm5", "--json"]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["outcome"], "not_needed", "no gateway runs: {json}");
+    assert!(out.stderr.is_empty(), "no spinner when piped: {:?}", String::from_utf8_lossy(&out.stderr));
+    let status = daemon.status().await.unwrap();
+    assert_eq!(status.active_model.as_deref(), Some("modelscope/ZhipuAI/GLM-5"));
+    daemon.stop().await.unwrap();
+}
