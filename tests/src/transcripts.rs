@@ -6,11 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-pub const QWEN: &str = "Qwen/Qwen3.5-397B-A17B";
-pub const GLM: &str = "ZhipuAI/GLM-5";
-pub const MINIMAX: &str = "MiniMax/MiniMax-M2.5";
-pub const KIMI: &str = "moonshotai/Kimi-K2.5";
-pub const GUIDE_MODELS: [&str; 4] = [QWEN, GLM, MINIMAX, KIMI];
+pub use crate::fake_modelscope::{GLM5 as GLM, KIMI, MINIMAX, QWEN};
 
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
