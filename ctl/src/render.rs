@@ -105,6 +105,12 @@ pub fn status(cli: &Cli, style: &Style, s: &Status) -> anyhow::Result<()> {
             sw.outcome
         );
     }
+    if let Some(r) = &s.relay {
+        out += &format!(
+            "relay    http://{}/v1 -> {}: {} relayed, {} answered locally, {} upstream errors\n",
+            r.listening, r.upstream, r.relayed, r.answered_locally, r.upstream_errors
+        );
+    }
     for w in &s.warnings {
         out += &format!("{} {w}\n", style.red("warning:"));
     }
