@@ -267,10 +267,6 @@ impl Engine {
         self.state.switches_today.clear();
         self.state.today = Some(DayState::new(new_day));
         self.all_spent_announced = false;
-        if let Some(original) = self.state.fallbacks.original.clone() {
-            // Written with the next switch (the policy goes back to the first model).
-            self.state.fallbacks.written = Some(original);
-        }
     }
 
     fn day_record(&self, day: &DayState) -> DayRecord {
@@ -474,7 +470,7 @@ impl Engine {
         let policy = self.policy.clone();
         let decision = self.today().decide(&policy, paused, current.as_deref());
         match decision {
-            Decision::Keep => {}
+            Decision::Keep => self.keep_fallbacks_in_step().await,
             Decision::AllSpent => {
                 if !self.all_spent_announced {
                     self.all_spent_announced = true;
@@ -556,7 +552,40 @@ impl Engine {
         let original = self.state.fallbacks.original.as_ref()?;
         let rotation: Vec<String> = self.policy.models.iter().map(|m| m.model.clone()).collect();
         let today = self.state.today.as_ref()?;
+        // A fresh day on the first model: the user's own list, exactly as they wrote it.
+        if rotation.first().map(String::as_str) == Some(active) && !rotation.iter().any(|m| today.is_spent(m)) {
+            return Some(original.clone());
+        }
         Some(policy::plan_fallbacks(original, &rotation, |m| today.is_spent(m), active))
+    }
+
+    /// Without a switch, `fallbacks` may still be stale: a fallback model was spent, or the reset
+    /// should bring the user's list back. Rewrites it (primary unchanged) when it differs.
+    async fn keep_fallbacks_in_step(&mut self) {
+        let Ok(cfg) = &self.config else { return };
+        let Some(active) = cfg.primary.clone() else { return };
+        if !self.policy.models.iter().any(|m| m.model == active) {
+            return;
+        }
+        let Some(planned) = self.planned_fallbacks(&active) else { return };
+        if cfg.fallbacks.as_ref() == Some(&planned) || self.failed_switch.as_ref().is_some_and(|(m, at)| *m == active && at.elapsed() < RETRY_FAILED_SWITCH) {
+            return;
+        }
+        let edit = ModelEdit { primary: active.clone(), fallbacks: Some(planned.clone()) };
+        let path = self.openclaw_paths.config.clone();
+        match tokio::task::spawn_blocking(move || config_editor::apply_model_edit(&path, &edit)).await {
+            Ok(Ok(_)) => {
+                tracing::info!(fallbacks = ?planned, "fallbacks kept in step with the rotation");
+                self.state.fallbacks.written = Some(planned);
+                self.reload_config();
+                self.save();
+            }
+            Ok(Err(e)) => {
+                tracing::error!("cannot update fallbacks: {e}");
+                self.failed_switch = Some((active, tokio::time::Instant::now()));
+            }
+            Err(e) => tracing::error!("config editor panicked: {e}"),
+        }
     }
 
     fn on_reload_applied(&mut self, at: Timestamp, paths: &[String]) {

@@ -132,3 +132,56 @@ async fn switch_pins_auto_unpins_and_an_unknown_model_is_refused() {
     assert_eq!(status.active_model.as_deref(), Some("modelscope/Qwen/Qwen3.5-397B-A17B"));
     daemon.stop().await.unwrap();
 }
+
+fn fallbacks_in(config: &str) -> String {
+    let line = config.lines().find(|l| l.trim_start().starts_with("fallbacks:")).unwrap();
+    line.trim().to_owned()
+}
+
+#[tokio::test]
+async fn fallbacks_drop_spent_models_and_come_back_at_the_reset() {
+    let user_list = "        fallbacks: [\"modelscope/ZhipuAI/GLM-5\", \"modelscope/MiniMax/MiniMax-M2.5\", \"modelscope/moonshotai/Kimi-K2.5\"],\n";
+    let (_dir, layout, original) = setup(user_list);
+    let daemon = TestDaemon::start(&layout, layout.settings("daily_limit = 1\n")).await.unwrap();
+    daemon.wait_for("config", WAIT, |s| s.active_model.is_some()).await.unwrap();
+    let session = JsonlSession::create(&layout.openclaw_state, "main", "s1");
+    session.append(&transcripts::assistant_reply("modelscope", QWEN, transcripts::now_ms()));
+    daemon.wait_for("switch to GLM", WAIT, |s| s.active_model.as_deref() == Some("modelscope/ZhipuAI/GLM-5")).await.unwrap();
+    let text = std::fs::read_to_string(&layout.openclaw_config).unwrap();
+    assert_eq!(fallbacks_in(&text), "fallbacks: [\"modelscope/MiniMax/MiniMax-M2.5\", \"modelscope/moonshotai/Kimi-K2.5\"],");
+    // MiniMax is found gone while GLM is active: it leaves the fallbacks without a switch.
+    session.append(&transcripts::failed_turn("modelscope", MINIMAX, "400", "Model id: MiniMax/MiniMax-M2.5 has no provider supported", transcripts::now_ms()));
+    daemon.wait_for("MiniMax gone", WAIT, |s| s.models[2].spent).await.unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(&layout.openclaw_config).unwrap();
+        if fallbacks_in(&text) == "fallbacks: [\"modelscope/moonshotai/Kimi-K2.5\"]," {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "fallbacks not updated: {}", fallbacks_in(&text));
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // The reset brings back the first model and the user's own list, byte for byte.
+    daemon.clock.shift(jiff::SignedDuration::from_hours(24));
+    daemon.wait_for("reset", WAIT, |s| s.active_model.as_deref() == Some("modelscope/Qwen/Qwen3.5-397B-A17B")).await.unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::fs::read_to_string(&layout.openclaw_config).unwrap() != original {
+        assert!(std::time::Instant::now() < deadline, "the file is not back to the user's own text");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    daemon.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn manage_fallbacks_false_leaves_them_alone() {
+    let user_list = "        fallbacks: [\"modelscope/ZhipuAI/GLM-5\"],\n";
+    let (_dir, layout, original) = setup(user_list);
+    let daemon = TestDaemon::start(&layout, layout.settings("daily_limit = 1\nmanage_fallbacks = false\n")).await.unwrap();
+    daemon.wait_for("config", WAIT, |s| s.active_model.is_some()).await.unwrap();
+    let session = JsonlSession::create(&layout.openclaw_state, "main", "s1");
+    session.append(&transcripts::assistant_reply("modelscope", QWEN, transcripts::now_ms()));
+    daemon.wait_for("switch to GLM", WAIT, |s| s.active_model.as_deref() == Some("modelscope/ZhipuAI/GLM-5")).await.unwrap();
+    let text = std::fs::read_to_string(&layout.openclaw_config).unwrap();
+    assert_eq!(text, original.replacen("\"modelscope/Qwen/Qwen3.5-397B-A17B\", // msclaw", "\"modelscope/ZhipuAI/GLM-5\", // msclaw", 1));
+    daemon.stop().await.unwrap();
+}
