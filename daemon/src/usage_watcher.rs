@@ -79,7 +79,13 @@ pub fn spawn(
 ) -> std::io::Result<WatcherHandle> {
     let (tx, rx) = std_mpsc::channel();
     let fs_tx = tx.clone();
-    let watcher = notify::recommended_watcher(move |event| {
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // notify's inotify backend reports every open (IN_OPEN), reads included: msclaw's own
+        // reads of the transcripts, the log and the config would wake it again and again (a
+        // busy loop while idle), and so would anyone reading openclaw.json. Only changes count.
+        if event.as_ref().is_ok_and(|e| is_read_only_access(&e.kind)) {
+            return;
+        }
         let _ = fs_tx.send(Input::Fs(event));
     })
     .map_err(std::io::Error::other)?;
@@ -146,6 +152,12 @@ fn run(
         }
         refresh_watches(&mut watcher, &targets, &mut watched);
     }
+}
+
+/// An open or a read: nothing changed. (A close after writing is kept: it ends a write.)
+fn is_read_only_access(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode};
+    matches!(kind, notify::EventKind::Access(access) if *access != AccessKind::Close(AccessMode::Write))
 }
 
 fn classify(path: &Path, targets: &WatchTargets, sources: &Sources) -> (bool, bool, bool) {

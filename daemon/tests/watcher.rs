@@ -1,0 +1,68 @@
+//! The usage watcher at rest and under a stream of file events: an idle msclawd must not spin on
+//! its own reads (or anyone's reads) of the files it watches, and a steady stream of writes must
+//! not keep it from reading what changed.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use msclaw_tests::daemon::Layout;
+use msclaw_tests::e2e::proc_cpu_time;
+use msclaw_tests::transcripts::{self, JsonlSession, QWEN};
+
+/// The guide's config (comments, four models) with a gateway port nobody listens on.
+fn setup(root: &Path) -> Layout {
+    let mut layout = Layout::in_dir(root);
+    layout.gateway_log_dir = root.join("logs/openclaw-gateway.log");
+    std::fs::create_dir_all(layout.gateway_log_dir.parent().unwrap()).unwrap();
+    transcripts::append_line(&layout.gateway_log_dir, &transcripts::gateway_log_line("gateway", "gateway ready"));
+    std::fs::create_dir_all(&layout.openclaw_state).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = transcripts::guide_config("http://127.0.0.1:9/v1", "");
+    let config = format!("{}  gateway: {{ port: {port} }},\n}}\n", config.trim_end().strip_suffix('}').unwrap());
+    std::fs::write(&layout.openclaw_config, config).unwrap();
+    layout
+}
+
+#[test]
+fn an_idle_daemon_uses_no_cpu_even_while_others_read_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = setup(dir.path());
+    layout.settings("");
+    let session = JsonlSession::create(&layout.openclaw_state, "main", "s1");
+    session.append(&transcripts::assistant_reply("modelscope", QWEN, transcripts::now_ms()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_msclawd"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(layout.env_vars())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !layout.socket.exists() {
+        assert!(Instant::now() < deadline, "msclawd did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // At rest: nothing changes, nothing to do. (Waking on every open of a watched file made it
+    // poll ~60 times a second while idle, each poll's own reads waking it again.)
+    let before = proc_cpu_time(child.id()).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let idle = proc_cpu_time(child.id()).unwrap() - before;
+    // What OpenClaw's CLI and a `tail -f` do all day: read the config, the log and transcripts.
+    let before = proc_cpu_time(child.id()).unwrap();
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        std::fs::read_to_string(&layout.openclaw_config).unwrap();
+        std::fs::read_to_string(&layout.gateway_log_dir).unwrap();
+        std::fs::read_to_string(&session.path).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let reading = proc_cpu_time(child.id()).unwrap() - before;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    println!("msclawd CPU: {idle:?} in 3 s at rest, {reading:?} in 3 s of others reading its files");
+    assert!(idle <= Duration::from_millis(30), "msclawd used {idle:?} of CPU in 3 s at rest");
+    // notify's own thread still wakes for each open (its inotify mask has IN_OPEN): a little.
+    assert!(reading <= Duration::from_millis(100), "msclawd used {reading:?} of CPU in 3 s while others read its files");
+}
