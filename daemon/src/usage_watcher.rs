@@ -23,6 +23,8 @@ use crate::usage::{CallRecord, GatewaySignal, SourceError};
 
 /// Events closer together than this are read as one batch.
 const COALESCE: Duration = Duration::from_millis(15);
+/// ... but a batch is read at most this long after its first event, however busy the files are.
+const COALESCE_MAX: Duration = Duration::from_millis(50);
 
 pub struct WatchTargets {
     pub openclaw_state_dir: PathBuf,
@@ -126,6 +128,8 @@ fn run(
         }
         (transcripts, log, config) = (false, false, false);
         let Ok(first) = rx.recv() else { return };
+        // A steady stream of events (a busy gateway log) must not hold the poll back for ever.
+        let batch_end = std::time::Instant::now() + COALESCE_MAX;
         let mut next = Some(first);
         while let Some(input) = next {
             match input {
@@ -148,7 +152,8 @@ fn run(
                     (transcripts, log) = (true, true);
                 }
             }
-            next = rx.recv_timeout(COALESCE).ok();
+            let left = batch_end.saturating_duration_since(std::time::Instant::now());
+            next = if left.is_zero() { None } else { rx.recv_timeout(COALESCE.min(left)).ok() };
         }
         refresh_watches(&mut watcher, &targets, &mut watched);
     }

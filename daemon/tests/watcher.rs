@@ -2,13 +2,14 @@
 //! its own reads (or anyone's reads) of the files it watches, and a steady stream of writes must
 //! not keep it from reading what changed.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use msclaw_tests::daemon::Layout;
+use msclaw_tests::daemon::{Layout, TestDaemon};
 use msclaw_tests::e2e::proc_cpu_time;
-use msclaw_tests::transcripts::{self, JsonlSession, QWEN};
+use msclaw_tests::transcripts::{self, GLM, JsonlSession, QWEN};
 
 /// The guide's config (comments, four models) with a gateway port nobody listens on.
 fn setup(root: &Path) -> Layout {
@@ -65,4 +66,31 @@ fn an_idle_daemon_uses_no_cpu_even_while_others_read_its_files() {
     assert!(idle <= Duration::from_millis(30), "msclawd used {idle:?} of CPU in 3 s at rest");
     // notify's own thread still wakes for each open (its inotify mask has IN_OPEN): a little.
     assert!(reading <= Duration::from_millis(100), "msclawd used {reading:?} of CPU in 3 s while others read its files");
+}
+
+#[tokio::test]
+async fn a_steady_stream_of_log_writes_does_not_hold_back_a_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = setup(dir.path());
+    let daemon = TestDaemon::start(&layout, layout.settings("daily_limit = 1\n")).await.unwrap();
+    daemon.wait_for("the config read", Duration::from_secs(10), |s| s.active_model.is_some()).await.unwrap();
+    let session = JsonlSession::create(&layout.openclaw_state, "main", "s1");
+    // A busy gateway: a log line every 5 ms, for longer than the switch may take.
+    let log = layout.gateway_log_dir.clone();
+    let writer = std::thread::spawn(move || {
+        let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        let until = Instant::now() + Duration::from_secs(4);
+        while Instant::now() < until {
+            writeln!(file, "{}", transcripts::gateway_log_line("gateway/ws", "noise")).unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let written = Instant::now();
+    session.append(&transcripts::assistant_reply("modelscope", QWEN, transcripts::now_ms()));
+    let want = format!("modelscope/{GLM}");
+    daemon.wait_for("the switch to GLM", Duration::from_secs(3), |s| s.active_model.as_deref() == Some(&*want)).await.unwrap();
+    println!("switched {} ms after the record, under a log write every 5 ms", written.elapsed().as_millis());
+    writer.join().unwrap();
+    daemon.stop().await.unwrap();
 }
