@@ -196,7 +196,10 @@ impl MsclawdProcess {
         let child = Command::new(binary)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var_os("RUST_LOG").unwrap_or_else(|| "info".into()),
+            )
             .envs(layout.env_vars())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
