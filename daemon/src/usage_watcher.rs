@@ -85,7 +85,7 @@ pub fn spawn(
         // notify's inotify backend reports every open (IN_OPEN), reads included: msclaw's own
         // reads of the transcripts, the log and the config would wake it again and again (a
         // busy loop while idle), and so would anyone reading openclaw.json. Only changes count.
-        if event.as_ref().is_ok_and(|e| is_read_only_access(&e.kind)) {
+        if event.as_ref().is_ok_and(|e| changes_nothing(&e.kind)) {
             return;
         }
         let _ = fs_tx.send(Input::Fs(event));
@@ -159,10 +159,14 @@ fn run(
     }
 }
 
-/// An open or a read: nothing changed. (A close after writing is kept: it ends a write.)
-fn is_read_only_access(kind: &notify::EventKind) -> bool {
-    use notify::event::{AccessKind, AccessMode};
-    matches!(kind, notify::EventKind::Access(access) if *access != AccessKind::Close(AccessMode::Write))
+/// Opens and closes, and owner/mode/time changes, say nothing about content: a write shows as
+/// a data change (IN_MODIFY), a replace as a create or rename. Closes after writing are dropped
+/// too: SQLite opens `-wal`/`-shm` read-write even for msclaw's read-only connection (and, as
+/// root, fchowns them), so each of msclaw's own scans would end in IN_CLOSE_WRITE (+ IN_ATTRIB)
+/// and wake the watcher for another scan.
+fn changes_nothing(kind: &notify::EventKind) -> bool {
+    use notify::event::ModifyKind;
+    matches!(kind, notify::EventKind::Access(_) | notify::EventKind::Modify(ModifyKind::Metadata(_)))
 }
 
 fn classify(path: &Path, targets: &WatchTargets, sources: &Sources) -> (bool, bool, bool) {
