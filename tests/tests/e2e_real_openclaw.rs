@@ -25,7 +25,7 @@ fn served(turn: &TurnResult) -> String {
     turn.model().unwrap_or_else(|| "-".into())
 }
 
-/// The successful replies' SQLite rows as (model, created_at ms), in commit order.
+/// The successful replies' SQLite rows as (model, created_at ms), in time order.
 fn committed_replies(env: &OpenClawEnv) -> Result<Vec<(String, i64)>> {
     let mut rows: Vec<(String, i64)> = env
         .transcript_events("main")?
@@ -93,7 +93,8 @@ fn e2e_1_gateway_proactive_switches_before_any_429_and_keeps_the_config() -> Res
     }
 
     // Timeline of each switch: the turn that spent the model returned, its transcript row was
-    // committed, msclaw wrote the config, the gateway applied it, the next turn's request arrived.
+    // stamped (SQLite created_at; the commit follows), msclaw wrote the config (its Switched event,
+    // sent right after the rename), the gateway applied it, the next turn's request arrived.
     //
     // There is a real race here, and it is OpenClaw's: the row is committed ~0.1-0.2 s before the
     // CLI returns, msclaw has the new config in place some 20-100 ms after the row's created_at
@@ -137,7 +138,7 @@ fn e2e_1_gateway_proactive_switches_before_any_429_and_keeps_the_config() -> Res
             .unwrap_or_else(|| "?".into())
         };
         println!(
-            "  -> {to}: row committed {}, msclaw wrote {}, gateway applied {}, next turn started {}, its request arrived {}",
+            "  -> {to}: row created_at {}, msclaw's Switched event {}, gateway applied {}, next turn started {}, its request arrived {}",
             rel(row_at),
             rel(Some(ev.instant)),
             rel(reload_at),
