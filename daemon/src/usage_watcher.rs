@@ -23,6 +23,8 @@ use crate::usage::{CallRecord, GatewaySignal, SourceError};
 
 /// Events closer together than this are read as one batch.
 const COALESCE: Duration = Duration::from_millis(15);
+/// ... but a batch is read at most this long after its first event, however busy the files are.
+const COALESCE_MAX: Duration = Duration::from_millis(50);
 
 pub struct WatchTargets {
     pub openclaw_state_dir: PathBuf,
@@ -79,7 +81,13 @@ pub fn spawn(
 ) -> std::io::Result<WatcherHandle> {
     let (tx, rx) = std_mpsc::channel();
     let fs_tx = tx.clone();
-    let watcher = notify::recommended_watcher(move |event| {
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // notify's inotify backend reports every open (IN_OPEN), reads included: msclaw's own
+        // reads of the transcripts, the log and the config would wake it again and again (a
+        // busy loop while idle), and so would anyone reading openclaw.json. Only changes count.
+        if event.as_ref().is_ok_and(|e| changes_nothing(&e.kind)) {
+            return;
+        }
         let _ = fs_tx.send(Input::Fs(event));
     })
     .map_err(std::io::Error::other)?;
@@ -121,6 +129,8 @@ fn run(
         }
         (transcripts, log, config) = (false, false, false);
         let Ok(first) = rx.recv() else { return };
+        // A steady stream of events (a busy gateway log) must not hold the poll back for ever.
+        let batch_end = std::time::Instant::now() + COALESCE_MAX;
         let mut next = Some(first);
         while let Some(input) = next {
             match input {
@@ -143,7 +153,8 @@ fn run(
                     (transcripts, log) = (true, true);
                 }
             }
-            next = rx.recv_timeout(COALESCE).ok();
+            let left = batch_end.saturating_duration_since(std::time::Instant::now());
+            next = if left.is_zero() { None } else { rx.recv_timeout(COALESCE.min(left)).ok() };
         }
         // What was written into a directory before its watch existed is seen only by a read
         // after the watch is in place: so a new watch is followed by one more poll.
@@ -151,6 +162,16 @@ fn run(
             (transcripts, log) = (true, true);
         }
     }
+}
+
+/// Opens and closes, and owner/mode/time changes, say nothing about content: a write shows as
+/// a data change (IN_MODIFY), a replace as a create or rename. Closes after writing are dropped
+/// too: SQLite opens `-wal`/`-shm` read-write even for msclaw's read-only connection (and, as
+/// root, fchowns them), so each of msclaw's own scans would end in IN_CLOSE_WRITE (+ IN_ATTRIB)
+/// and wake the watcher for another scan.
+fn changes_nothing(kind: &notify::EventKind) -> bool {
+    use notify::event::ModifyKind;
+    matches!(kind, notify::EventKind::Access(_) | notify::EventKind::Modify(ModifyKind::Metadata(_)))
 }
 
 fn classify(path: &Path, targets: &WatchTargets, sources: &Sources) -> (bool, bool, bool) {

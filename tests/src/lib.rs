@@ -3,11 +3,14 @@
 //! - [`fake_modelscope`]: an OpenAI-compatible fake of ModelScope's API-Inference with per-model
 //!   daily quotas and ModelScope's 429/400/401 bodies.
 //! - [`daemon`]: an in-process msclawd on temporary directories.
+//! - [`e2e`]: msclawd (in-process or the real binary) pointed at a real OpenClaw env, its event
+//!   stream recorded, and timing helpers for the end-to-end tests and the benchmark.
 //! - [`transcripts`]: OpenClaw-shaped usage records (JSONL sessions, gateway log lines).
 //! - [`openclaw`]: installs a real OpenClaw (and node 26) from the npm registry into `target/`,
 //!   and runs it (gateway, agent turns) in a throwaway HOME against the fake server.
 
 pub mod daemon;
+pub mod e2e;
 pub mod fake_modelscope;
 pub mod openclaw;
 pub mod transcripts;

@@ -129,3 +129,65 @@ pub fn guide_config(base_url: &str, model_block_extra: &str) -> String {
 "#
     )
 }
+
+/// OpenClaw's agent schema v23 (2026.9.6), the file msclaw's reader tests use.
+const AGENT_SCHEMA: &str =
+    include_str!("../../daemon/tests/fixtures/openclaw-agent-schema-v23.sql");
+
+/// An OpenClaw 2026.9.6-shaped agent database, `<state>/agents/<agent>/agent/openclaw-agent.sqlite`,
+/// built from OpenClaw's own schema, in WAL mode like OpenClaw opens it. Rows are plain
+/// `event_json` (OpenClaw compresses only events of 1 KiB and more).
+pub struct AgentDb {
+    pub path: PathBuf,
+    conn: rusqlite::Connection,
+}
+
+impl AgentDb {
+    pub fn create(state_dir: &Path, agent: &str) -> rusqlite::Result<AgentDb> {
+        let path = state_dir
+            .join("agents")
+            .join(agent)
+            .join("agent/openclaw-agent.sqlite");
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("create agent dir");
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
+        )?;
+        conn.execute_batch(AGENT_SCHEMA)?;
+        conn.execute_batch("PRAGMA user_version = 23;")?;
+        conn.execute(
+            "INSERT INTO schema_meta (meta_key, role, schema_version, agent_id, app_version, created_at, updated_at)
+             VALUES ('primary', 'agent', 23, ?1, '2026.9.6', ?2, ?2)",
+            rusqlite::params![agent, now_ms()],
+        )?;
+        Ok(AgentDb { path, conn })
+    }
+
+    /// A session as OpenClaw starts one: its node, its window, the session header as seq 0.
+    pub fn add_session(&self, session_id: &str) -> rusqlite::Result<()> {
+        let ms = now_ms();
+        let key = format!("agent:main:{session_id}");
+        let entry = json!({"sessionId": session_id, "updatedAt": ms}).to_string();
+        self.conn.execute(
+            "INSERT INTO session_nodes (session_key, current_session_id, entry_json, entry_valid, updated_at, created_at, created_via)
+             VALUES (?1, ?2, ?3, 1, ?4, ?4, 'operator')",
+            rusqlite::params![key, session_id, entry, ms],
+        )?;
+        self.conn.execute(
+            "INSERT INTO session_windows (session_id, session_key, reason, created_at, updated_at) VALUES (?1, ?2, 'initial', ?3, ?3)",
+            rusqlite::params![session_id, key, ms],
+        )?;
+        let header = json!({"type": "session", "version": 4, "id": session_id, "timestamp": jiff::Timestamp::now().to_string(), "cwd": "/"});
+        self.append(session_id, &header)
+    }
+
+    /// Commits one event as the session's next row (`created_at` = now).
+    pub fn append(&self, session_id: &str, event: &Value) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT INTO transcript_events (session_id, seq, event_json, created_at, event_zstd, event_utf8_bytes, navigation_json)
+             VALUES (?1, (SELECT coalesce(max(seq) + 1, 0) FROM transcript_events WHERE session_id = ?1), ?2, ?3, NULL, ?4, NULL)",
+            rusqlite::params![session_id, event.to_string(), now_ms(), event.to_string().len() as i64],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,569 @@
+//! Side-by-side benchmark: the same day on real OpenClaw (2026.9.6 gateway, fake ModelScope with a
+//! quota of 2 calls per model) run twice — with OpenClaw's own `fallbacks` only, then with the
+//! real `msclawd` (release build) managing `primary` — plus msclaw's own figures: how fast a
+//! switch follows the record that spent a model, how fast the gateway applies it, the daemon's
+//! memory and its CPU time while idle.
+//!
+//! ```sh
+//! cargo run --release -p msclaw-tests --bin bench                 # everything, ~35 min
+//! cargo run --release -p msclaw-tests --bin bench -- --turns 4    # shorter native run (~6 min)
+//! cargo run --release -p msclaw-tests --bin bench -- --only msclaw,figures
+//! ```
+//!
+//! Expected duration: the native run stalls ~150 s per spent model on every turn that meets one
+//! (OpenClaw retries a 429 1+9 times): with 8 turns that is 0+0+150+150+300+300+450+450 s, about
+//! 30 minutes. The msclaw run takes about a minute, the synthetic switches about a minute, the
+//! idle measurement 60 s.
+//!
+//! Options: `--turns N` (default 8), `--rounds N` synthetic rounds per source (default 10, 3
+//! switches each), `--idle SECS` (default 60), `--only native,msclaw,figures`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result, bail, ensure};
+use msclaw_shared::EventKind;
+use msclaw_tests::daemon::Layout;
+use msclaw_tests::e2e::{self, MsclawdProcess, StatusSource, median_max};
+use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope, MODELS};
+use msclaw_tests::openclaw::{
+    self, OPENCLAW_SQLITE, OpenClawEnv, OpenClawInstall, TurnOptions, model_ref,
+};
+use msclaw_tests::transcripts::{self, AgentDb, JsonlSession};
+
+const QUOTA: u32 = 2;
+/// msclaw rewrites primary and, with OpenClaw's fallbacks set, the fallbacks too: the gateway
+/// names both paths in one line.
+const RELOAD_ANY: &str = "config hot reload applied (agents.defaults.model.";
+const STALL: Duration = Duration::from_secs(10);
+
+struct Args {
+    turns: usize,
+    rounds: usize,
+    idle: Duration,
+    only: Vec<String>,
+}
+
+fn args() -> Result<Args> {
+    let mut a = Args {
+        turns: 8,
+        rounds: 10,
+        idle: Duration::from_secs(60),
+        only: vec!["native".into(), "msclaw".into(), "figures".into()],
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--turns" => a.turns = value()?.parse()?,
+            "--rounds" => a.rounds = value()?.parse()?,
+            "--idle" => a.idle = Duration::from_secs(value()?.parse()?),
+            "--only" => a.only = value()?.split(',').map(str::to_owned).collect(),
+            other => bail!("unknown option {other} (see the header of tests/src/bin/bench.rs)"),
+        }
+    }
+    ensure!(a.turns >= 1 && a.rounds >= 1);
+    Ok(a)
+}
+
+/// One turn as the user saw it.
+struct TurnRow {
+    served_by: String,
+    wall: Duration,
+    requests: usize,
+    to_spent: usize,
+}
+
+struct Run {
+    label: &'static str,
+    turns: Vec<TurnRow>,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn total(&self) -> Duration {
+        self.turns.iter().map(|t| t.wall).sum()
+    }
+    fn walls(&self) -> Vec<Duration> {
+        self.turns.iter().map(|t| t.wall).collect()
+    }
+    fn stalls(&self) -> usize {
+        self.turns.iter().filter(|t| t.wall > STALL).count()
+    }
+    fn to_spent(&self) -> usize {
+        self.turns.iter().map(|t| t.to_spent).sum()
+    }
+}
+
+fn say(text: &str) {
+    println!("{text}");
+    let _ = std::io::stdout().flush();
+}
+
+/// The turns of the scenario: back to back, each in a fresh session; a 429 from the fake server
+/// is always a request to a model whose quota is spent.
+fn drive(
+    label: &'static str,
+    env: &OpenClawEnv,
+    fake: &FakeModelScope,
+    turns: usize,
+) -> Result<Vec<TurnRow>> {
+    let mut rows = Vec::new();
+    for i in 1..=turns {
+        let started = Instant::now();
+        let opts = TurnOptions {
+            timeout: Duration::from_secs(1200),
+            ..TurnOptions::default()
+        };
+        let turn = env.turn(&format!("bench turn {i}"), &opts)?;
+        let ended = Instant::now();
+        let reqs: Vec<_> = fake
+            .chat_requests()
+            .into_iter()
+            .filter(|r| r.instant >= started && r.instant <= ended)
+            .collect();
+        let row = TurnRow {
+            served_by: turn.model().map(|m| short(&m)).unwrap_or_else(|| {
+                format!("failed ({})", turn.error_message().unwrap_or_default())
+            }),
+            wall: turn.wall,
+            requests: reqs.len(),
+            to_spent: reqs.iter().filter(|r| r.status == 429).count(),
+        };
+        say(&format!(
+            "  [{label}] turn {i}: {:>6}s  {:<8} requests {:>2}, to a spent model {:>2}",
+            e2e::secs(row.wall),
+            row.served_by,
+            row.requests,
+            row.to_spent
+        ));
+        ensure!(
+            turn.success(),
+            "[{label}] turn {i} failed: {}",
+            turn.describe()
+        );
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+fn short(model: &str) -> String {
+    let id = model.rsplit('/').next().unwrap_or(model);
+    id.split(['-', '.']).next().unwrap_or(id).to_owned()
+}
+
+fn run_native(install: &OpenClawInstall, turns: usize) -> Result<Run> {
+    let t = Instant::now();
+    let fake = FakeModelScope::start(FakeConfig::all_models_quota(QUOTA));
+    let env = OpenClawEnv::builder(install, &fake.base_url())
+        .with_default_fallbacks()
+        .build()?;
+    let gw = env.start_gateway()?;
+    say(&format!(
+        "  [native] gateway ready after {}s",
+        e2e::secs(gw.ready_after)
+    ));
+    let turns = drive("native", &env, &fake, turns)?;
+    Ok(Run {
+        label: "OpenClaw fallbacks only",
+        turns,
+        elapsed: t.elapsed(),
+    })
+}
+
+/// What msclaw did in the run with the gateway.
+struct MsclawRun {
+    run: Run,
+    /// Per switch: (limit row committed → msclaw's new config in place, → the gateway's hot reload line).
+    switches: Vec<(Duration, Duration)>,
+    rss_kib: (u64, u64),
+    idle_cpu: Duration,
+    idle: Duration,
+}
+
+fn run_msclaw(
+    install: &OpenClawInstall,
+    turns: usize,
+    msclawd: &Path,
+    idle: Duration,
+) -> Result<MsclawRun> {
+    let t = Instant::now();
+    let fake = FakeModelScope::start(FakeConfig::all_models_quota(QUOTA));
+    let env = OpenClawEnv::builder(install, &fake.base_url())
+        .with_default_fallbacks()
+        .build()?;
+    let gw = env.start_gateway()?;
+    say(&format!(
+        "  [msclaw] gateway ready after {}s",
+        e2e::secs(gw.ready_after)
+    ));
+    let dir = tempfile::Builder::new().prefix("msclaw-bench-").tempdir()?;
+    let layout = e2e::layout_for(&env, dir.path());
+    layout.settings(&format!("daily_limit = {QUOTA}\n"));
+    let daemon = MsclawdProcess::spawn(msclawd, &layout)?;
+    let events = daemon.record_events()?;
+    daemon.wait_for("the config read", Duration::from_secs(10), |s| {
+        s.active_model.as_deref() == Some(&*model_ref(MODELS[0]))
+    })?;
+    let log_mark = env.log_lines().len();
+    let turns = drive("msclaw", &env, &fake, turns)?;
+    let elapsed = t.elapsed();
+
+    // Each switch: the committed row that reached the limit → the Switched event (sent right
+    // after the rename) → the gateway's hot reload line.
+    std::thread::sleep(Duration::from_secs(2)); // the last switch's reload line
+    let mut rows: Vec<(String, i64)> = env
+        .transcript_events("main")?
+        .iter()
+        .filter_map(|ev| {
+            let m = openclaw::AssistantMessage::from_event(ev)?;
+            (m.stop_reason == "stop").then(|| (m.model, ev.created_at_ms.unwrap_or_default()))
+        })
+        .collect();
+    rows.sort_by_key(|r| r.1);
+    let reloads: Vec<i64> = env
+        .log_lines()
+        .iter()
+        .skip(log_mark)
+        .filter(|l| l.message.contains(RELOAD_ANY))
+        .filter_map(e2e::log_line_ms)
+        .collect();
+    let mut switches = Vec::new();
+    for (k, ev) in events
+        .events()
+        .iter()
+        .filter(|e| matches!(e.event.kind, EventKind::Switched { .. }))
+        .enumerate()
+    {
+        let Some((_, row_ms)) = rows.get(QUOTA as usize * (k + 1) - 1) else {
+            continue;
+        };
+        let row_at = e2e::instant_of_wall_ms(*row_ms);
+        let written = ev.instant.saturating_duration_since(row_at);
+        let applied = reloads
+            .get(k)
+            .map(|ms| e2e::instant_of_wall_ms(*ms).saturating_duration_since(row_at))
+            .unwrap_or_default();
+        switches.push((written, applied));
+    }
+
+    let rss_kib = daemon.rss_kib()?;
+    say(&format!(
+        "  [msclaw] idle for {}s with the gateway running …",
+        idle.as_secs()
+    ));
+    let before = daemon.cpu_time()?;
+    std::thread::sleep(idle);
+    let idle_cpu = daemon.cpu_time()? - before;
+    drop(gw);
+    Ok(MsclawRun {
+        run: Run {
+            label: "OpenClaw + msclaw",
+            turns,
+            elapsed,
+        },
+        switches,
+        rss_kib,
+        idle_cpu,
+        idle,
+    })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Source {
+    Sqlite,
+    Jsonl,
+    GatewayLog429,
+}
+
+/// A layout with the guide's config (commented JSON5) and a gateway port nobody listens on, so
+/// no reload is awaited (and no gateway of someone else's is touched).
+fn synthetic_layout(root: &Path) -> Result<Layout> {
+    let mut layout = Layout::in_dir(root);
+    layout.gateway_log_dir = root.join("gateway/openclaw-gateway.log");
+    std::fs::create_dir_all(&layout.openclaw_state)?;
+    std::fs::create_dir_all(layout.gateway_log_dir.parent().unwrap())?;
+    std::fs::write(&layout.gateway_log_dir, "")?;
+    let port = openclaw::free_port()?;
+    let config = transcripts::guide_config("http://127.0.0.1:9/v1", "");
+    let config = format!(
+        "{}  gateway: {{ port: {port} }},\n}}\n",
+        config
+            .trim_end()
+            .strip_suffix('}')
+            .context("config ends with }")?
+    );
+    std::fs::write(&layout.openclaw_config, config)?;
+    Ok(layout)
+}
+
+fn append_raw(path: &Path, text: &str) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Many switches on synthetic records, each timed from the moment the record that spends the
+/// active model is on disk (committed, or its write returned) to the mtime of the new
+/// openclaw.json msclaw renamed into place.
+fn synthetic_switches(source: Source, rounds: usize, msclawd: &Path) -> Result<Vec<Duration>> {
+    let mut out = Vec::new();
+    for _ in 0..rounds {
+        let dir = tempfile::Builder::new()
+            .prefix("msclaw-bench-syn-")
+            .tempdir()?;
+        let layout = synthetic_layout(dir.path())?;
+        let settings = match source {
+            Source::GatewayLog429 => "daily_limit = \"unknown\"\n",
+            _ => "daily_limit = 1\n",
+        };
+        layout.settings(settings);
+        let db = match source {
+            Source::Sqlite => {
+                let db = AgentDb::create(&layout.openclaw_state, "main")?;
+                db.add_session("s1")?;
+                Some(db)
+            }
+            _ => None,
+        };
+        let jsonl = JsonlSession::create(&layout.openclaw_state, "main", "s1");
+        let daemon = MsclawdProcess::spawn(msclawd, &layout)?;
+        daemon.wait_for("the config read", Duration::from_secs(10), |s| {
+            s.active_model.is_some()
+        })?;
+        for k in 0..3 {
+            let (model, next) = (MODELS[k], model_ref(MODELS[k + 1]));
+            let reply = transcripts::assistant_reply("modelscope", model, transcripts::now_ms());
+            let written = match source {
+                Source::Sqlite => {
+                    db.as_ref().unwrap().append("s1", &reply)?;
+                    SystemTime::now()
+                }
+                Source::Jsonl => {
+                    append_raw(&jsonl.path, &format!("{reply}\n"))?;
+                    SystemTime::now()
+                }
+                Source::GatewayLog429 => {
+                    if k > 0 {
+                        // A success first, so the model just switched to is not taken for an
+                        // account-wide limit (a model 429ing at once after a 429 switch is).
+                        jsonl.append(&reply);
+                        daemon.wait_for("the success counted", Duration::from_secs(10), |s| {
+                            s.models[k].used == 1
+                        })?;
+                    }
+                    let line = |_| {
+                        transcripts::gateway_log_line(
+                            "provider-transport-fetch",
+                            &format!(
+                                "[model-fetch] response provider=modelscope api=openai-completions model={model} status=429 elapsedMs=9"
+                            ),
+                        )
+                    };
+                    let lines: Vec<String> = (0..3).map(line).collect();
+                    append_raw(&layout.gateway_log_dir, &format!("{}\n", lines.join("\n")))?;
+                    SystemTime::now()
+                }
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let text = std::fs::read_to_string(&layout.openclaw_config)?;
+                if text.contains(&format!("primary: \"{next}\"")) {
+                    break;
+                }
+                ensure!(
+                    Instant::now() < deadline,
+                    "[{source:?}] no switch to {next} within 10 s:\n{}\n{:#?}",
+                    daemon.stderr(),
+                    daemon.status().map(|s| (s.models, s.sources))
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let mtime = std::fs::metadata(&layout.openclaw_config)?.modified()?;
+            out.push(mtime.duration_since(written).unwrap_or_default());
+            daemon.wait_for("the switch finished", Duration::from_secs(10), |s| {
+                s.last_switch
+                    .as_ref()
+                    .is_some_and(|l| l.outcome != "pending")
+            })?;
+        }
+        drop(daemon);
+    }
+    Ok(out)
+}
+
+/// `msclawd` next to this binary, (re)built first so it is the daemon of this source tree.
+fn msclawd_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let bin = exe.parent().context("exe dir")?.join("msclawd");
+    let release = exe
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|d| d == "release");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args(["build", "-q", "-p", "msclaw-daemon", "--bin", "msclawd"]);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd
+        .current_dir(openclaw::workspace_dir())
+        .status()
+        .context("running cargo build for msclawd")?;
+    ensure!(
+        status.success() && bin.is_file(),
+        "could not build msclawd at {}",
+        bin.display()
+    );
+    Ok(bin)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0}", d.as_secs_f64() * 1000.0)
+}
+
+fn main() -> Result<()> {
+    let args = args()?;
+    let want = |part: &str| args.only.iter().any(|p| p == part);
+    let stalls_native: u64 = (1..=args.turns as u64)
+        .map(|i| ((i - 1) / QUOTA as u64).min(3) * 150)
+        .sum();
+    say(&format!(
+        "msclaw benchmark: openclaw@{OPENCLAW_SQLITE} gateway, fake ModelScope quota {QUOTA}/model, {} turns back to back",
+        args.turns
+    ));
+    if want("native") {
+        say(&format!(
+            "expected: native run ~{} min (OpenClaw's retries), msclaw run ~1 min, figures ~{} min",
+            stalls_native / 60 + 1,
+            1 + args.idle.as_secs() / 60
+        ));
+    }
+    let install = openclaw::install(OPENCLAW_SQLITE)?;
+    let msclawd = msclawd_binary()?;
+    let started = Instant::now();
+
+    let native = if want("native") {
+        say("native run (OpenClaw's own fallbacks, no msclaw):");
+        Some(run_native(&install, args.turns)?)
+    } else {
+        None
+    };
+    let with = if want("msclaw") {
+        say("msclaw run (msclawd, release build, daily_limit = 2):");
+        Some(run_msclaw(&install, args.turns, &msclawd, args.idle)?)
+    } else {
+        None
+    };
+    let mut synthetic = Vec::new();
+    if want("figures") {
+        for source in [Source::Sqlite, Source::Jsonl, Source::GatewayLog429] {
+            say(&format!(
+                "synthetic switches from {source:?} records ({} rounds × 3) …",
+                args.rounds
+            ));
+            synthetic.push((source, synthetic_switches(source, args.rounds, &msclawd)?));
+        }
+    }
+
+    println!();
+    println!(
+        "== same scenario, same machine ({} turns, quota {QUOTA} per model) ==",
+        args.turns
+    );
+    let runs: Vec<&Run> = native.iter().chain(with.as_ref().map(|w| &w.run)).collect();
+    println!(
+        "| | {} |",
+        runs.iter().map(|r| r.label).collect::<Vec<_>>().join(" | ")
+    );
+    println!("|---|{}", "---|".repeat(runs.len()));
+    let row = |name: &str, f: &dyn Fn(&Run) -> String| {
+        println!(
+            "| {name} | {} |",
+            runs.iter().map(|r| f(r)).collect::<Vec<_>>().join(" | ")
+        )
+    };
+    row("served by", &|r| {
+        r.turns
+            .iter()
+            .map(|t| t.served_by.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    row("total wall time of the turns (s)", &|r| {
+        e2e::secs(r.total())
+    });
+    row("per-turn wall time, median (s)", &|r| {
+        e2e::secs(median_max(&r.walls()).0)
+    });
+    row("per-turn wall time, max (s)", &|r| {
+        e2e::secs(median_max(&r.walls()).1)
+    });
+    row("turns over 10 s", &|r| r.stalls().to_string());
+    row("requests sent to a spent model (429s)", &|r| {
+        r.to_spent().to_string()
+    });
+    row("whole run incl. gateway start (s)", &|r| {
+        e2e::secs(r.elapsed)
+    });
+    if let (Some(n), Some(w)) = (&native, &with) {
+        println!(
+            "ratio native / msclaw: total wall time {:.1}x, max turn {:.1}x, requests to spent models {} vs {}",
+            n.total().as_secs_f64() / w.run.total().as_secs_f64(),
+            median_max(&n.walls()).1.as_secs_f64() / median_max(&w.run.walls()).1.as_secs_f64(),
+            n.to_spent(),
+            w.run.to_spent()
+        );
+    }
+    println!();
+    println!("== msclaw's own figures ==");
+    println!("| figure | median | max | n |");
+    println!("|---|---|---|---|");
+    if let Some(w) = &with {
+        let written: Vec<Duration> = w.switches.iter().map(|s| s.0).collect();
+        let applied: Vec<Duration> = w.switches.iter().map(|s| s.1).collect();
+        let (m, x) = median_max(&written);
+        println!(
+            "| real run: limit row committed (SQLite) → new openclaw.json in place (ms) | {} | {} | {} |",
+            ms(m),
+            ms(x),
+            written.len()
+        );
+        let (m, x) = median_max(&applied);
+        println!(
+            "| real run: limit row committed → gateway's \"hot reload applied\" line (ms) | {} | {} | {} |",
+            ms(m),
+            ms(x),
+            applied.len()
+        );
+    }
+    for (source, values) in &synthetic {
+        let (m, x) = median_max(values);
+        let what = match source {
+            Source::Sqlite => "synthetic: SQLite row committed → openclaw.json renamed (ms)",
+            Source::Jsonl => "synthetic: JSONL line written → openclaw.json renamed (ms)",
+            Source::GatewayLog429 => {
+                "synthetic: third 429 line in the gateway log → openclaw.json renamed (ms)"
+            }
+        };
+        println!("| {what} | {} | {} | {} |", ms(m), ms(x), values.len());
+    }
+    if let Some(w) = &with {
+        println!(
+            "| msclawd RSS after the run (VmRSS / VmHWM peak, KiB) | {} / {} | | |",
+            w.rss_kib.0, w.rss_kib.1
+        );
+        println!(
+            "| msclawd CPU time while idle for {} s, gateway running (ms) | {} | | |",
+            w.idle.as_secs(),
+            ms(w.idle_cpu)
+        );
+    }
+    println!();
+    println!(
+        "benchmark took {:.1} min",
+        started.elapsed().as_secs_f64() / 60.0
+    );
+    Ok(())
+}
