@@ -560,8 +560,8 @@ async fn a_spent_model_is_answered_locally_without_reaching_upstream() {
         let msg = v["error"]["message"].as_str().unwrap();
         assert!(msg.contains("daily quota exceeded") && msg.contains("requests per day"), "{msg}");
         assert!(msg.contains(Q) && msg.contains(resets_at), "{msg}");
-        assert_eq!(v["error"]["type"], "insufficient_quota");
-        assert_eq!(v["error"]["code"], "daily_quota_exceeded");
+        assert_eq!(v["error"]["type"], "rate_limit_exceeded");
+        assert_eq!(v["error"]["code"], "daily_limit_reached");
     }
     assert_eq!(fake.hits(), 0, "upstream saw no request for the spent model");
 

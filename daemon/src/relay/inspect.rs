@@ -168,9 +168,11 @@ pub fn spent_message(model: &str, resets_at: &str) -> String {
     format!("daily quota exceeded for {model}: requests per day limit reached; resets at {resets_at}")
 }
 
-/// The OpenAI-style body of a 429 for a spent model.
+/// The OpenAI-style body of a 429 for a spent model. Its type and code say rate limit, never
+/// `insufficient_quota`: OpenClaw 2026.9.6 reads that as a billing failure and disables the
+/// provider's API key for ~10 minutes, so every fallback of the same provider failed too.
 pub fn spent_body(model: &str, resets_at: &str) -> Vec<u8> {
-    error_body(&spent_message(model, resets_at), "insufficient_quota", "daily_quota_exceeded")
+    error_body(&spent_message(model, resets_at), "rate_limit_exceeded", "daily_limit_reached")
 }
 
 /// An OpenAI-style error body.
@@ -255,7 +257,9 @@ mod tests {
         let msg = body["error"]["message"].as_str().unwrap();
         assert!(msg.contains("daily quota exceeded") && msg.contains("requests per day"), "{msg}");
         assert!(msg.contains("Qwen/Q") && msg.contains("2026-11-26T00:00:00+08:00"), "{msg}");
-        assert_eq!(body["error"]["type"], "insufficient_quota");
-        assert_eq!(body["error"]["code"], "daily_quota_exceeded");
+        assert_eq!(body["error"]["type"], "rate_limit_exceeded");
+        assert_eq!(body["error"]["code"], "daily_limit_reached");
+        let text = String::from_utf8(spent_body("Qwen/Q", "t")).unwrap();
+        assert!(!text.contains("insufficient") && !text.contains("billing"), "OpenClaw reads those as billing: {text}");
     }
 }
