@@ -4,9 +4,12 @@
 //!   daily quotas and ModelScope's 429/400/401 bodies.
 //! - [`daemon`]: an in-process msclawd on temporary directories.
 //! - [`transcripts`]: OpenClaw-shaped usage records (JSONL sessions, gateway log lines).
+//! - [`agent_db`]: OpenClaw's SQLite agent database (schema v23 and the legacy v22), written the
+//!   way OpenClaw writes it.
 //! - [`openclaw`]: installs a real OpenClaw (and node 26) from the npm registry into `target/`,
 //!   and runs it (gateway, agent turns) in a throwaway HOME against the fake server.
 
+pub mod agent_db;
 pub mod daemon;
 pub mod fake_modelscope;
 pub mod openclaw;
