@@ -13,7 +13,10 @@
 //! regular file, which msclaw must not copy).
 //!
 //! Any failure before the rename leaves the target untouched and no temp file behind (the temp file
-//! is a [`tempfile::NamedTempFile`], deleted on drop). The one window that cannot be closed: a write
+//! is a [`tempfile::NamedTempFile`], deleted on drop). A writer killed outright (SIGKILL, power
+//! cut) cannot delete its temp file: each writer holds an exclusive `flock` on its temp file while
+//! it writes, and the next write of the same target (and msclawd's start, through
+//! [`remove_stale_temp_files`]) removes every `.NAME.msclaw-*.tmp` beside it that nobody holds. The one window that cannot be closed: a write
 //! by someone else between the final comparison and the rename (microseconds) is lost; the
 //! comparison makes the common case (an edit seconds earlier) safe.
 
@@ -153,11 +156,8 @@ fn write_via_temp(
         Err(e) => return Err(io_err(target, "inspect")(e)),
     };
 
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{file_name}.msclaw-"))
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(io_err(&dir, "create a temp file in"))?;
+    remove_stale_in(&dir, &file_name);
+    let mut tmp = locked_temp_file(&dir, &file_name)?;
     // From here on, returning early drops `tmp`, which deletes the temp file.
 
     set_mode_and_owner(tmp.as_file(), existing.as_ref(), mode_if_new)
@@ -190,6 +190,95 @@ fn write_via_temp(
         tracing::warn!(dir = %dir.display(), error = %e, "fsync of the directory failed after an atomic replace");
     }
     Ok(())
+}
+
+const TEMP_INFIX: &str = ".msclaw-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// A new temp file for `file_name` in `dir`, locked (`flock`, exclusive) so that no other writer
+/// takes it for a stale one, and still named by its path (a cleaner may have removed it in the
+/// instant between its creation and the lock; then another one is made).
+fn locked_temp_file(dir: &Path, file_name: &str) -> Result<tempfile::NamedTempFile, WriteError> {
+    use std::os::unix::fs::MetadataExt;
+    let mut last_error = None;
+    for _ in 0..5 {
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{file_name}{TEMP_INFIX}"))
+            .suffix(TEMP_SUFFIX)
+            .tempfile_in(dir)
+            .map_err(io_err(dir, "create a temp file in"))?;
+        match tmp.as_file().try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => continue,
+            Err(fs::TryLockError::Error(e)) => {
+                last_error = Some(e);
+                continue;
+            }
+        }
+        let mine = tmp.as_file().metadata().map_err(io_err(tmp.path(), "inspect"))?;
+        match fs::symlink_metadata(tmp.path()) {
+            Ok(named) if named.dev() == mine.dev() && named.ino() == mine.ino() => return Ok(tmp),
+            _ => continue,
+        }
+    }
+    Err(WriteError::Io {
+        path: dir.to_path_buf(),
+        action: "create and lock a temp file in",
+        source: last_error.unwrap_or_else(|| io::Error::other("temp files kept disappearing")),
+    })
+}
+
+/// Removes the temp files that writers of `path` (msclaw processes, now or earlier) left beside it
+/// when they were killed before their rename: `.NAME.msclaw-*.tmp` that no live writer holds
+/// locked. Symlinks are followed as in [`replace_if_unchanged`]. Returns how many were removed;
+/// failures are only logged (a leftover temp file is untidy, not harmful).
+pub fn remove_stale_temp_files(path: &Path) -> usize {
+    let Ok(target) = resolve_symlinks(path) else { return 0 };
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Some(name) = target.file_name() else { return 0 };
+    remove_stale_in(&dir, &name.to_string_lossy())
+}
+
+fn remove_stale_in(dir: &Path, file_name: &str) -> usize {
+    use std::os::unix::fs::OpenOptionsExt;
+    let prefix = format!(".{file_name}{TEMP_INFIX}");
+    let Ok(entries) = fs::read_dir(dir) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(&prefix) && name.ends_with(TEMP_SUFFIX)) {
+            continue;
+        }
+        // Only regular files, never through a symlink.
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&path)
+        else {
+            continue;
+        };
+        // A live writer holds its temp file locked; the lock of a dead one died with it.
+        if file.try_lock().is_err() {
+            continue;
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                removed += 1;
+                tracing::info!(file = %path.display(), "removed a temp file left by a writer that was killed mid-write");
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(file = %path.display(), error = %e, "cannot remove a stale temp file"),
+        }
+    }
+    removed
 }
 
 fn check_unchanged(target: &Path, expected: Option<&[u8]>) -> Result<(), WriteError> {
@@ -413,6 +502,38 @@ mod tests {
         assert!(p.is_dir());
         assert_eq!(fs::read(p.join("inside")).unwrap(), b"keep");
         assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn temp_files_of_killed_writers_are_removed_but_a_live_writers_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("openclaw.json");
+        fs::write(&p, b"old").unwrap();
+        // What a SIGKILL leaves: a temp file nobody holds.
+        let dead = dir.path().join(".openclaw.json.msclaw-AbC123.tmp");
+        fs::write(&dead, b"half").unwrap();
+        // A writer that is still running holds its temp file locked.
+        let live = dir.path().join(".openclaw.json.msclaw-LiVe99.tmp");
+        fs::write(&live, b"in flight").unwrap();
+        let holder = File::open(&live).unwrap();
+        holder.try_lock().unwrap();
+        // Someone else's file with a similar name, and another target's temp file.
+        let other = dir.path().join(".openclaw.json.msclaw-notes.txt");
+        fs::write(&other, b"x").unwrap();
+        let other_target = dir.path().join(".state.json.msclaw-Zz9.tmp");
+        fs::write(&other_target, b"x").unwrap();
+
+        replace_if_unchanged(&p, b"new", Some(b"old")).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        assert!(!dead.exists(), "the dead writer's temp file is removed by the next write");
+        assert!(live.exists(), "a live writer's temp file is left alone");
+        assert!(other.exists() && other_target.exists());
+
+        drop(holder);
+        assert_eq!(remove_stale_temp_files(&p), 1, "once its writer is gone it goes too");
+        assert!(!live.exists());
+        assert_eq!(remove_stale_temp_files(&p), 0);
     }
 
     #[test]
