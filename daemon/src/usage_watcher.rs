@@ -23,6 +23,9 @@ use crate::usage::{CallRecord, GatewaySignal, SourceError};
 
 /// Events closer together than this are read as one batch.
 const COALESCE: Duration = Duration::from_millis(15);
+/// ... but a batch is read after this long at most, however busy the files are (a steady stream of
+/// events would otherwise hold off every read).
+const MAX_BATCH: Duration = Duration::from_millis(200);
 
 pub struct WatchTargets {
     pub openclaw_state_dir: PathBuf,
@@ -120,6 +123,7 @@ fn run(
         }
         (transcripts, log, config) = (false, false, false);
         let Ok(first) = rx.recv() else { return };
+        let batch_started = std::time::Instant::now();
         let mut next = Some(first);
         while let Some(input) = next {
             match input {
@@ -142,7 +146,7 @@ fn run(
                     (transcripts, log) = (true, true);
                 }
             }
-            next = rx.recv_timeout(COALESCE).ok();
+            next = if batch_started.elapsed() < MAX_BATCH { rx.recv_timeout(COALESCE).ok() } else { None };
         }
         refresh_watches(&mut watcher, &targets, &mut watched);
     }
