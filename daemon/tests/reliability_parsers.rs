@@ -1,0 +1,304 @@
+//! The usage readers against hostile files, as property tests: random bytes, lines cut in half
+//! and finished later, the same records written twice, a file truncated and rewritten, log
+//! rotation, and the reader restarted from its serialized cursors at random points. Whatever the
+//! order, every record written is returned exactly once and nothing panics.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use jiff::{Timestamp, ToSpan};
+use msclawd::usage::{
+    CallOutcome, GatewayLogCursor, GatewayLogSource, GatewaySignal, JsonlCursors, JsonlSource, LogLocation,
+};
+use msclaw_tests::transcripts;
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
+const CASES: u32 = 256;
+
+/// Per reader (0: JSONL, 1: gateway log): operations run, restarts, records written.
+static OPS: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+static RESTARTS: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+static RECORDS: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+const JSONL: usize = 0;
+const LOG: usize = 1;
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// A new record, written whole.
+    Record,
+    /// A new record written in two parts with a poll (and maybe a restart) between them.
+    Split { cut: usize, restart: bool },
+    /// A record already written, written again (a rewritten tail, a replayed file).
+    Again { which: usize },
+    /// A line of random bytes.
+    Garbage(Vec<u8>),
+    /// A valid record cut short, with its newline: a line that never gets finished.
+    Truncated { cut: usize },
+    Poll,
+    /// Serialize the cursors, drop the reader, make a new one from them.
+    Restart,
+    /// JSONL: the file truncated and rewritten with every record so far (an atomic rewrite).
+    /// Gateway log: the live file rotated to `.1`.
+    Rewrite,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => Just(Op::Record),
+        2 => (1usize..400, any::<bool>()).prop_map(|(cut, restart)| Op::Split { cut, restart }),
+        2 => (0usize..64).prop_map(|which| Op::Again { which }),
+        2 => prop::collection::vec(any::<u8>(), 0..120).prop_map(Op::Garbage),
+        1 => (1usize..400).prop_map(|cut| Op::Truncated { cut }),
+        3 => Just(Op::Poll),
+        2 => Just(Op::Restart),
+        1 => Just(Op::Rewrite),
+    ]
+}
+
+fn append(path: &Path, bytes: &[u8]) {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    f.write_all(bytes).unwrap();
+}
+
+/// A byte index at most `cut` that splits `line` somewhere inside (never at either end).
+fn inside(line: &str, cut: usize) -> usize {
+    (cut % (line.len() - 1)).max(1)
+}
+
+fn garbage_line(bytes: &[u8]) -> Vec<u8> {
+    let mut line: Vec<u8> = bytes.iter().copied().filter(|b| *b != b'\n').collect();
+    line.push(b'\n');
+    line
+}
+
+fn jsonl_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let session = transcripts::JsonlSession::create(dir.path(), "main", "s1");
+        let path = session.path.clone();
+        let now = Timestamp::now();
+        let since = now - 2.hours();
+        let base = (now - 1.hour()).as_millisecond();
+        let mut src = JsonlSource::new(dir.path(), JsonlCursors::default());
+        let mut lines: Vec<String> = Vec::new();
+        let mut got: BTreeMap<i64, usize> = BTreeMap::new();
+        let new_line = |i: usize| {
+            let at = base + i as i64 * 1000;
+            let ev = if i % 5 == 4 {
+                transcripts::failed_turn("modelscope", transcripts::QWEN, "429", "rate limited", at)
+            } else {
+                transcripts::assistant_reply("modelscope", transcripts::GLM, at)
+            };
+            format!("{ev}\n")
+        };
+        let take = |src: &mut JsonlSource, got: &mut BTreeMap<i64, usize>| {
+            for r in src.poll(since).unwrap() {
+                *got.entry(r.at.as_millisecond()).or_default() += 1;
+            }
+        };
+        for op in &ops {
+            OPS[JSONL].fetch_add(1, Ordering::Relaxed);
+            match op {
+                Op::Record => {
+                    let line = new_line(lines.len());
+                    append(&path, line.as_bytes());
+                    lines.push(line);
+                }
+                Op::Split { cut, restart } => {
+                    let line = new_line(lines.len());
+                    let at = inside(&line, *cut);
+                    append(&path, &line.as_bytes()[..at]);
+                    take(&mut src, &mut got);
+                    if *restart {
+                        let saved = serde_json::to_string(src.cursors()).unwrap();
+                        src = JsonlSource::new(dir.path(), serde_json::from_str(&saved).unwrap());
+                        RESTARTS[JSONL].fetch_add(1, Ordering::Relaxed);
+                    }
+                    append(&path, &line.as_bytes()[at..]);
+                    lines.push(line);
+                }
+                Op::Again { which } => {
+                    if !lines.is_empty() {
+                        append(&path, lines[which % lines.len()].as_bytes());
+                    }
+                }
+                Op::Garbage(bytes) => append(&path, &garbage_line(bytes)),
+                Op::Truncated { cut } => {
+                    // Not a record of the set: its time is far from the others.
+                    let line = format!("{}\n", transcripts::assistant_reply("modelscope", transcripts::KIMI, base - 600_000));
+                    let at = inside(&line, *cut).min(line.len() - 2);
+                    let mut bytes = line.as_bytes()[..at].to_vec();
+                    bytes.push(b'\n');
+                    append(&path, &bytes);
+                }
+                Op::Poll => take(&mut src, &mut got),
+                Op::Restart => {
+                    let saved = serde_json::to_string(src.cursors()).unwrap();
+                    src = JsonlSource::new(dir.path(), serde_json::from_str(&saved).unwrap());
+                    RESTARTS[JSONL].fetch_add(1, Ordering::Relaxed);
+                }
+                Op::Rewrite => {
+                    // Write it beside and rename over: another inode, the same records.
+                    let tmp = path.with_extension("rewrite");
+                    std::fs::write(&tmp, lines.concat()).unwrap();
+                    std::fs::rename(&tmp, &path).unwrap();
+                }
+            }
+        }
+        take(&mut src, &mut got);
+        RECORDS[JSONL].fetch_add(lines.len(), Ordering::Relaxed);
+        let want: BTreeMap<i64, usize> = (0..lines.len()).map(|i| (base + i as i64 * 1000, 1)).collect();
+        prop_assert_eq!(got, want);
+    }
+    Ok(())
+}
+
+fn gateway_log_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("gateway.log");
+        std::fs::write(&live, b"").unwrap();
+        let loc = LogLocation::File(live.clone());
+        let mut written = 0usize;
+        let mut got: BTreeMap<String, usize> = BTreeMap::new();
+        let mut rotations_unread = 0;
+        let new_line = |i: usize| {
+            transcripts::gateway_log_line(
+                "provider-transport-fetch",
+                &format!("[model-fetch] response provider=modelscope api=openai-completions model=m{i} status=429 elapsedMs=5"),
+            ) + "\n"
+        };
+        // As msclawd starts it: a brand-new cursor starts at the end of the log (what is there is
+        // history) on the watcher's first poll; from then on every line counts.
+        let mut src = GatewayLogSource::new(loc.clone(), GatewayLogCursor::default());
+        append(&live, new_line(usize::MAX).as_bytes());
+        prop_assert!(src.poll().unwrap().is_empty());
+        let take = |src: &mut GatewayLogSource, got: &mut BTreeMap<String, usize>| {
+            for s in src.poll().unwrap() {
+                if let GatewaySignal::Call(r) = s {
+                    assert_eq!(r.outcome, CallOutcome::RateLimited { retry_loop_failed: false });
+                    *got.entry(r.model).or_default() += 1;
+                }
+            }
+        };
+        for op in &ops {
+            OPS[LOG].fetch_add(1, Ordering::Relaxed);
+            match op {
+                Op::Record | Op::Again { .. } => {
+                    // (A repeated log line is another request: the log has no duplicates to drop.)
+                    append(&live, new_line(written).as_bytes());
+                    written += 1;
+                }
+                Op::Split { cut, restart } => {
+                    let line = new_line(written);
+                    let at = inside(&line, *cut);
+                    append(&live, &line.as_bytes()[..at]);
+                    take(&mut src, &mut got);
+                    if *restart {
+                        let saved = serde_json::to_string(src.cursor()).unwrap();
+                        src = GatewayLogSource::new(loc.clone(), serde_json::from_str(&saved).unwrap());
+                        RESTARTS[LOG].fetch_add(1, Ordering::Relaxed);
+                    }
+                    append(&live, &line.as_bytes()[at..]);
+                    written += 1;
+                }
+                Op::Garbage(bytes) => append(&live, &garbage_line(bytes)),
+                Op::Truncated { cut } => {
+                    let line = transcripts::gateway_log_line("provider-transport-fetch",
+                        "[model-fetch] response provider=modelscope api=openai-completions model=never status=429 elapsedMs=5");
+                    let at = inside(&line, *cut).min(line.len() - 1);
+                    let mut bytes = line.as_bytes()[..at].to_vec();
+                    bytes.push(b'\n');
+                    append(&live, &bytes);
+                }
+                Op::Poll => {
+                    take(&mut src, &mut got);
+                    rotations_unread = 0;
+                }
+                Op::Restart => {
+                    let saved = serde_json::to_string(src.cursor()).unwrap();
+                    src = GatewayLogSource::new(loc.clone(), serde_json::from_str(&saved).unwrap());
+                    RESTARTS[LOG].fetch_add(1, Ordering::Relaxed);
+                }
+                Op::Rewrite => {
+                    // OpenClaw's size rotation: .N -> .N+1, live -> .1, a new live file. It keeps
+                    // five archives; more rotations than that between two reads lose lines for
+                    // anyone, so the reader gets its turn first.
+                    if rotations_unread == 4 {
+                        take(&mut src, &mut got);
+                        rotations_unread = 0;
+                    }
+                    rotations_unread += 1;
+                    for n in (1..5).rev() {
+                        let from = dir.path().join(format!("gateway.{n}.log"));
+                        if from.exists() {
+                            std::fs::rename(&from, dir.path().join(format!("gateway.{}.log", n + 1))).unwrap();
+                        }
+                    }
+                    std::fs::rename(&live, dir.path().join("gateway.1.log")).unwrap();
+                    std::fs::write(&live, b"").unwrap();
+                }
+            }
+        }
+        take(&mut src, &mut got);
+        RECORDS[LOG].fetch_add(written, Ordering::Relaxed);
+        let want: BTreeMap<String, usize> = (0..written).map(|i| (format!("m{i}"), 1)).collect();
+        prop_assert_eq!(got, want);
+    }
+    Ok(())
+}
+
+fn run(name: &str, which: usize, case: fn(Vec<Op>) -> Result<(), TestCaseError>) {
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: CASES, ..ProptestConfig::default() });
+    let result = runner.run(&prop::collection::vec(op(), 1..40), case);
+    println!(
+        "parser-fuzz: {name}: {CASES} cases, {} operations (random and cut lines, repeats, rewrites, {} restarts from \
+         serialized cursors): {} records, each returned exactly once: {}",
+        OPS[which].load(Ordering::Relaxed),
+        RESTARTS[which].load(Ordering::Relaxed),
+        RECORDS[which].load(Ordering::Relaxed),
+        if result.is_ok() { "yes" } else { "NO" },
+    );
+    if let Err(e) = result {
+        panic!("{name}: {e}");
+    }
+}
+
+#[test]
+fn jsonl_reader_returns_every_record_once_whatever_happens() {
+    run("jsonl", JSONL, jsonl_case);
+}
+
+#[test]
+fn gateway_log_reader_returns_every_line_once_whatever_happens() {
+    run("gateway log", LOG, gateway_log_case);
+}
+
+
+/// What the property test found, as one fixed case: a session file rewritten in place (same
+/// inode, longer than before) used to be read on from the old offset, skipping its first calls.
+#[test]
+fn jsonl_file_rewritten_in_place_is_read_again_from_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = transcripts::JsonlSession::create(dir.path(), "main", "s1");
+    let now = Timestamp::now();
+    let at = |i: i64| (now - 1.hour()).as_millisecond() + i * 1000;
+    for i in 0..3 {
+        session.append(&transcripts::assistant_reply("modelscope", transcripts::QWEN, at(i)));
+    }
+    let mut src = JsonlSource::new(dir.path(), JsonlCursors::default());
+    assert_eq!(src.poll(now - 2.hours()).unwrap().len(), 3);
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&session.path).unwrap());
+    // Rewritten in place (O_TRUNC, the same inode): two calls of before and four new ones.
+    let text: String = [0, 1, 10, 11, 12, 13]
+        .iter()
+        .map(|i| format!("{}\n", transcripts::assistant_reply("modelscope", transcripts::QWEN, at(*i))))
+        .collect();
+    std::fs::write(&session.path, text).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&session.path).unwrap()), ino);
+    let got: Vec<i64> = src.poll(now - 2.hours()).unwrap().iter().map(|r| r.at.as_millisecond()).collect();
+    assert_eq!(got, vec![at(10), at(11), at(12), at(13)], "the new calls, and only them");
+}
