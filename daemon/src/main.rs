@@ -24,6 +24,7 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -55,4 +56,26 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Each client connection is a file descriptor. Many systems start user processes with a soft
+/// limit of 1024 open files; at that limit `accept` fails and every client, `msclawctl status`
+/// included, waits in the listen queue until idle connections time out. The soft limit is raised to
+/// the hard one (at most 65536, which macOS may lower further).
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    const WANTED: u64 = 65536;
+    let limit = getrlimit(Resource::Nofile);
+    let target = limit.maximum.map_or(WANTED, |hard| hard.min(WANTED));
+    if limit.current.is_some_and(|soft| soft >= target) || limit.current.is_none() {
+        return;
+    }
+    // macOS refuses more than OPEN_MAX (10240) whatever the hard limit says.
+    for soft in [target, target.min(10240)] {
+        if setrlimit(Resource::Nofile, Rlimit { current: Some(soft), maximum: limit.maximum }).is_ok() {
+            tracing::debug!(from = limit.current, to = soft, "raised the soft limit of open files");
+            return;
+        }
+    }
+    tracing::warn!(limit = limit.current, "cannot raise the open-file limit; msclawd serves fewer clients at once");
 }
