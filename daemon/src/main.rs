@@ -33,6 +33,12 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        // Under a file-size limit (`ulimit -f`) a too-large write raises SIGXFSZ, whose default
+        // action kills the process. With a handler the write fails with EFBIG instead, which the
+        // state store and the config editor report like a full disk, and msclawd keeps running.
+        let _file_size_limit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(
+            rustix::process::Signal::XFSZ.as_raw(),
+        ));
         let opts = msclawd::DaemonOptions::from_process_env(args.profile.as_deref(), args.config.as_deref())?;
         let shutdown = CancellationToken::new();
         let signals = shutdown.clone();
