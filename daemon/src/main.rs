@@ -23,6 +23,10 @@ fn main() -> std::process::ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // A log that cannot be written (stderr redirected to a file on a full disk) must not stop
+        // the daemon: by default tracing-subscriber reports the failure with eprintln!, which
+        // panics when stderr fails.
+        .log_internal_errors(false)
         .init();
     raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
