@@ -3,6 +3,7 @@
 //! - [`fake_modelscope`]: an OpenAI-compatible fake of ModelScope's API-Inference with per-model
 //!   daily quotas and ModelScope's 429/400/401 bodies.
 //! - [`daemon`]: an in-process msclawd on temporary directories.
+//! - [`logs`]: msclawd's tracing output captured in-process.
 //! - [`transcripts`]: OpenClaw-shaped usage records (JSONL sessions, gateway log lines).
 //! - [`agent_db`]: OpenClaw's SQLite agent database (schema v23 and the legacy v22), written the
 //!   way OpenClaw writes it.
@@ -12,5 +13,6 @@
 pub mod agent_db;
 pub mod daemon;
 pub mod fake_modelscope;
+pub mod logs;
 pub mod openclaw;
 pub mod transcripts;
