@@ -104,7 +104,8 @@ impl Engine {
         };
         let now = engine.clock.now();
         let today = engine.settings.clock.day_of(now);
-        if engine.state.today.as_ref().is_none_or(|d| d.day != today) {
+        // Days only move forward: a clock that went back does not undo a reset.
+        if engine.state.today.as_ref().is_none_or(|d| d.day < today) {
             engine.roll_day(now);
         }
         engine.reload_config();
@@ -207,7 +208,7 @@ impl Engine {
 
     async fn on_tick(&mut self) {
         let now = self.clock.now();
-        if self.state.today.as_ref().is_some_and(|d| d.day != self.settings.clock.day_of(now)) {
+        if self.state.today.as_ref().is_some_and(|d| d.day < self.settings.clock.day_of(now)) {
             self.roll_day(now);
             self.save();
             self.apply_policy().await;
@@ -315,7 +316,7 @@ impl Engine {
 
     async fn take_batch(&mut self, batch: UsageBatch) {
         let now = self.clock.now();
-        if self.state.today.as_ref().is_some_and(|d| d.day != self.settings.clock.day_of(now)) {
+        if self.state.today.as_ref().is_some_and(|d| d.day < self.settings.clock.day_of(now)) {
             self.roll_day(now);
         }
         self.state.cursors = batch.cursors;
@@ -349,10 +350,14 @@ impl Engine {
             (CallOutcome::Failed { .. }, _) => return,
         };
         let day = self.settings.clock.day_of(record.at);
+        let clock_day = self.settings.clock.day_of(self.clock.now());
         let model = format!("{}/{}", record.provider, record.model);
         let policy = self.policy.clone();
         let today = self.today();
-        if day != today.day {
+        // While the wall clock is behind the quota day msclaw is in (it was set back), calls
+        // stamped with that clock's day are calls of the current day.
+        let late_clock = clock_day < today.day && day == clock_day;
+        if day != today.day && !late_clock {
             return;
         }
         let notices = today.observe(&policy, &model, record.at, &observation);
