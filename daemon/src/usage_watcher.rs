@@ -2,7 +2,7 @@
 //! new from each usage source, and hands the engine one batch with the sources' cursors, so the
 //! engine can persist counts and cursors together.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
@@ -107,7 +107,7 @@ fn run(
         log: GatewayLogSource::new(targets.log.clone(), cursors.gateway_log),
         errors: Default::default(),
     };
-    let mut watched = BTreeSet::new();
+    let mut watched = BTreeMap::new();
     refresh_watches(&mut watcher, &targets, &mut watched);
     // Catch up on today's records before following new ones.
     let (mut transcripts, mut log, mut config) = (true, true, false);
@@ -122,6 +122,12 @@ fn run(
             return;
         }
         (transcripts, log, config) = (false, false, false);
+        // A directory that appeared (a new agent, its sessions, a recreated log directory) is
+        // watched only from now on: what was written in it before is read at once.
+        if refresh_watches(&mut watcher, &targets, &mut watched) {
+            (transcripts, log) = (true, true);
+            continue;
+        }
         let Ok(first) = rx.recv() else { return };
         let batch_started = std::time::Instant::now();
         let mut next = Some(first);
@@ -148,7 +154,6 @@ fn run(
             }
             next = if batch_started.elapsed() < MAX_BATCH { rx.recv_timeout(COALESCE).ok() } else { None };
         }
-        refresh_watches(&mut watcher, &targets, &mut watched);
     }
 }
 
@@ -256,23 +261,34 @@ fn nearest_existing(dir: &Path) -> Option<PathBuf> {
     dir.ancestors().take(4).find(|d| d.is_dir()).map(Path::to_owned)
 }
 
-fn refresh_watches(watcher: &mut notify::RecommendedWatcher, targets: &WatchTargets, watched: &mut BTreeSet<PathBuf>) {
+/// Returns true when a directory is watched that was not before (new, or deleted and recreated:
+/// another inode), so that its contents are read once now.
+fn refresh_watches(
+    watcher: &mut notify::RecommendedWatcher,
+    targets: &WatchTargets,
+    watched: &mut BTreeMap<PathBuf, (u64, u64)>,
+) -> bool {
     let log_dir = match &targets.log {
         LogLocation::Dir(dir) | LogLocation::ProfileDir { dir, .. } => dir.clone(),
         LogLocation::File(file) => file.parent().map(Path::to_owned).unwrap_or_default(),
     };
     let desired = desired_watches(targets, &log_dir);
-    for gone in watched.difference(&desired) {
+    for gone in watched.keys().filter(|d| !desired.contains(*d)) {
         let _ = watcher.unwatch(gone);
     }
     // Re-add everything each time: a directory deleted and recreated needs a new watch.
-    watched.clear();
+    let before = std::mem::take(watched);
+    let mut appeared = false;
     for dir in desired {
+        use std::os::unix::fs::MetadataExt;
+        let id = std::fs::metadata(&dir).map(|m| (m.dev(), m.ino())).unwrap_or_default();
         match watcher.watch(&dir, RecursiveMode::NonRecursive) {
             Ok(()) => {
-                watched.insert(dir);
+                appeared |= before.get(&dir) != Some(&id);
+                watched.insert(dir, id);
             }
             Err(e) => tracing::debug!(dir = %dir.display(), "cannot watch: {e}"),
         }
     }
+    appeared
 }
