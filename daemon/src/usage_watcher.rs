@@ -128,32 +128,54 @@ fn run(
             (transcripts, log) = (true, true);
             continue;
         }
-        let Ok(first) = rx.recv() else { return };
-        let batch_started = std::time::Instant::now();
-        let mut next = Some(first);
-        while let Some(input) = next {
-            match input {
-                Input::Fs(Ok(event)) => {
-                    for path in &event.paths {
-                        let (t, l, c) = classify(path, &targets, &sources);
-                        transcripts |= t;
-                        log |= l;
-                        config |= c;
+        // Wait for something that matters; a wake-up by an open or a read alone goes back to
+        // waiting (looking at the directories again would open them: another wake-up).
+        let mut relevant = false;
+        while !relevant {
+            let Ok(first) = rx.recv() else { return };
+            let batch_started = std::time::Instant::now();
+            let mut next = Some(first);
+            while let Some(input) = next {
+                relevant |= !matches!(&input, Input::Fs(Ok(event)) if !changes_something(&event.kind));
+                match input {
+                    Input::Fs(Ok(event)) if !changes_something(&event.kind) => {}
+                    // The kernel's event queue overflowed: anything may have changed.
+                    Input::Fs(Ok(event)) if event.need_rescan() => (transcripts, log, config) = (true, true, true),
+                    Input::Fs(Ok(event)) => {
+                        for path in &event.paths {
+                            let (t, l, c) = classify(path, &targets, &sources);
+                            transcripts |= t;
+                            log |= l;
+                            config |= c;
+                        }
+                    }
+                    Input::Fs(Err(e)) => {
+                        tracing::warn!("file watch error: {e}; rescanning");
+                        (transcripts, log, config) = (true, true, true);
+                    }
+                    Input::Cmd(WatcherCmd::Rescan) => (transcripts, log) = (true, true),
+                    Input::Cmd(WatcherCmd::Stop) => return,
+                    Input::Cmd(WatcherCmd::SetTargets(new)) => {
+                        if new.log != targets.log {
+                            sources.log = GatewayLogSource::new(new.log.clone(), Default::default());
+                        }
+                        targets = new;
+                        (transcripts, log) = (true, true);
                     }
                 }
-                Input::Fs(Err(e)) => tracing::warn!("file watch error: {e}; rescanning"),
-                Input::Cmd(WatcherCmd::Rescan) => (transcripts, log) = (true, true),
-                Input::Cmd(WatcherCmd::Stop) => return,
-                Input::Cmd(WatcherCmd::SetTargets(new)) => {
-                    if new.log != targets.log {
-                        sources.log = GatewayLogSource::new(new.log.clone(), Default::default());
-                    }
-                    targets = new;
-                    (transcripts, log) = (true, true);
-                }
+                next = if batch_started.elapsed() < MAX_BATCH { rx.recv_timeout(COALESCE).ok() } else { None };
             }
-            next = if batch_started.elapsed() < MAX_BATCH { rx.recv_timeout(COALESCE).ok() } else { None };
         }
+    }
+}
+
+/// Everything but an open, a read, or a close without writing.
+fn changes_something(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode};
+    match kind {
+        notify::EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        notify::EventKind::Access(_) => false,
+        _ => true,
     }
 }
 
