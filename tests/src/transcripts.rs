@@ -12,11 +12,14 @@ pub const MINIMAX: &str = "MiniMax/MiniMax-M2.5";
 pub const KIMI: &str = "moonshotai/Kimi-K2.5";
 pub const GUIDE_MODELS: [&str; 4] = [QWEN, GLM, MINIMAX, KIMI];
 
-/// A reply from `model` as OpenClaw records it (`stopReason` "stop").
+/// A reply from `model` as OpenClaw records it (`stopReason` "stop"). Each gets its own entry id,
+/// as OpenClaw's do (two replies in the same millisecond are still two calls).
 pub fn assistant_reply(provider: &str, model: &str, at_ms: i64) -> Value {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     json!({
         "type": "message",
-        "id": format!("m{at_ms}"),
+        "id": format!("m{at_ms}-{n}"),
         "parentId": null,
         "timestamp": jiff::Timestamp::from_millisecond(at_ms).unwrap().to_string(),
         "message": {
