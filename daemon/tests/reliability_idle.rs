@@ -86,3 +86,48 @@ async fn two_thousand_idle_connections_do_not_keep_status_waiting() {
     rustix::process::kill_process(rustix::process::Pid::from_raw(daemon.id() as i32).unwrap(), rustix::process::Signal::TERM).unwrap();
     assert!(daemon.wait().unwrap().success());
 }
+
+/// CPU time (user + system, in clock ticks) the process has used.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat; `after_name` starts at field 3.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn an_idle_daemon_uses_no_cpu() {
+    // An agent with a transcript, a config, a gateway log directory: everything watched.
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::in_dir(dir.path());
+    std::fs::create_dir_all(&layout.openclaw_state).unwrap();
+    std::fs::create_dir_all(&layout.gateway_log_dir).unwrap();
+    std::fs::write(&layout.openclaw_config, msclaw_tests::transcripts::guide_config("http://127.0.0.1:9/v1", "")).unwrap();
+    let session = msclaw_tests::transcripts::JsonlSession::create(&layout.openclaw_state, "main", "s1");
+    session.append(&msclaw_tests::transcripts::assistant_reply("modelscope", msclaw_tests::transcripts::QWEN, msclaw_tests::transcripts::now_ms()));
+    layout.settings("");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_msclawd"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(layout.env_vars())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !layout.state_file.exists() {
+        assert!(Instant::now() < deadline, "msclawd did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_ticks(daemon.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(daemon.id()) - before;
+    let hz = 100; // USER_HZ on Linux
+    println!("idle-cpu: msclawd idle for 2 s with a transcript, a config and a log dir watched: {} ms of CPU", used * 1000 / hz);
+    assert!(daemon.try_wait().unwrap().is_none());
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert!(used * 1000 / hz <= 50, "an idle msclawd used {} ms of CPU in 2 s", used * 1000 / hz);
+}
