@@ -180,6 +180,9 @@ impl Engine {
     async fn handle(&mut self, msg: EngineMsg) -> bool {
         match msg {
             EngineMsg::Request { request, reply } => {
+                // Answers follow the wall clock: after a suspend or a clock change the reset is
+                // done before the first status says anything (not at the next tick, up to 60 s on).
+                self.roll_if_new_day().await;
                 let stop = request == Request::Shutdown;
                 let answer = self.answer(request).await;
                 let _ = reply.send(answer);
@@ -207,14 +210,19 @@ impl Engine {
     }
 
     async fn on_tick(&mut self) {
+        self.roll_if_new_day().await;
+        if let Some(w) = &self.watcher {
+            w.send(WatcherCmd::Rescan);
+        }
+    }
+
+    /// The quota reset, if the wall clock has reached a later quota day.
+    async fn roll_if_new_day(&mut self) {
         let now = self.clock.now();
         if self.state.today.as_ref().is_some_and(|d| d.day < self.settings.clock.day_of(now)) {
             self.roll_day(now);
             self.save();
             self.apply_policy().await;
-        }
-        if let Some(w) = &self.watcher {
-            w.send(WatcherCmd::Rescan);
         }
     }
 
