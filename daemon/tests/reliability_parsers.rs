@@ -286,17 +286,14 @@ fn jsonl_file_rewritten_in_place_is_read_again_from_its_start() {
     let session = transcripts::JsonlSession::create(dir.path(), "main", "s1");
     let now = Timestamp::now();
     let at = |i: i64| (now - 1.hour()).as_millisecond() + i * 1000;
-    for i in 0..3 {
-        session.append(&transcripts::assistant_reply("modelscope", transcripts::QWEN, at(i)));
-    }
+    let line = |i: i64| format!("{}\n", transcripts::assistant_reply("modelscope", transcripts::QWEN, at(i)));
+    let first: Vec<String> = (0..3).map(line).collect();
+    std::fs::OpenOptions::new().append(true).open(&session.path).unwrap().write_all(first.concat().as_bytes()).unwrap();
     let mut src = JsonlSource::new(dir.path(), JsonlCursors::default());
     assert_eq!(src.poll(now - 2.hours()).unwrap().len(), 3);
     let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&session.path).unwrap());
     // Rewritten in place (O_TRUNC, the same inode): two calls of before and four new ones.
-    let text: String = [0, 1, 10, 11, 12, 13]
-        .iter()
-        .map(|i| format!("{}\n", transcripts::assistant_reply("modelscope", transcripts::QWEN, at(*i))))
-        .collect();
+    let text: String = [first[0].clone(), first[1].clone()].into_iter().chain([10, 11, 12, 13].map(line)).collect();
     std::fs::write(&session.path, text).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&session.path).unwrap()), ino);
     let got: Vec<i64> = src.poll(now - 2.hours()).unwrap().iter().map(|r| r.at.as_millisecond()).collect();
