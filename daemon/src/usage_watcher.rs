@@ -19,10 +19,13 @@ use crate::state_store::Cursors;
 use crate::usage::gateway_log::{GatewayLogSource, LogLocation};
 use crate::usage::jsonl::JsonlSource;
 use crate::usage::sqlite::SqliteSource;
-use crate::usage::{CallRecord, GatewaySignal, SourceError};
+use crate::usage::{CallRecord, GatewaySignal, SourceError, SourceErrorKind};
 
 /// Events closer together than this are read as one batch.
 const COALESCE: Duration = Duration::from_millis(15);
+/// A database a writer holds locked is tried again this often: its release writes nothing, so no
+/// file event would say when to.
+const LOCKED_RETRY: Duration = Duration::from_millis(500);
 /// ... but a batch is read after this long at most, however busy the files are (a steady stream of
 /// events would otherwise hold off every read).
 const MAX_BATCH: Duration = Duration::from_millis(200);
@@ -71,6 +74,8 @@ struct Sources {
     jsonl: JsonlSource,
     log: GatewayLogSource,
     errors: [Option<String>; 3],
+    /// A transcript database was locked at the last poll.
+    locked: bool,
 }
 
 pub fn spawn(
@@ -106,6 +111,7 @@ fn run(
         jsonl: JsonlSource::new(&targets.openclaw_state_dir, cursors.jsonl),
         log: GatewayLogSource::new(targets.log.clone(), cursors.gateway_log),
         errors: Default::default(),
+        locked: false,
     };
     let mut watched = BTreeMap::new();
     refresh_watches(&mut watcher, &targets, &mut watched);
@@ -132,7 +138,19 @@ fn run(
         // waiting (looking at the directories again would open them: another wake-up).
         let mut relevant = false;
         while !relevant {
-            let Ok(first) = rx.recv() else { return };
+            let first = if sources.locked {
+                match rx.recv_timeout(LOCKED_RETRY) {
+                    Ok(input) => input,
+                    Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                        transcripts = true;
+                        break;
+                    }
+                    Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            } else {
+                let Ok(input) = rx.recv() else { return };
+                input
+            };
             let batch_started = std::time::Instant::now();
             let mut next = Some(first);
             while let Some(input) = next {
@@ -219,7 +237,9 @@ fn poll(
     }
     if transcripts {
         let found = sources.sqlite.poll(since);
-        sources.errors[0] = outcome(found, sources.sqlite.take_errors(), &mut records);
+        let errors = sources.sqlite.take_errors();
+        sources.locked = errors.iter().chain(found.as_ref().err()).any(|e| e.kind == SourceErrorKind::Locked);
+        sources.errors[0] = outcome(found, errors, &mut records);
         let found = sources.jsonl.poll(since);
         sources.errors[1] = outcome(found, sources.jsonl.take_errors(), &mut records);
     }
