@@ -23,7 +23,10 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn config_with_keys() -> String {
     let text = transcripts::guide_config("http://127.0.0.1:9/v1", "");
-    let text = text.replace("apiKey: \"${MODELSCOPE_API_KEY}\"", &format!("apiKey: \"{LITERAL}\""));
+    let text = text.replace(
+        "apiKey: \"${MODELSCOPE_API_KEY}\"",
+        &format!("apiKey: \"{LITERAL}\""),
+    );
     text.replacen(
         "    providers: {\n",
         &format!(
@@ -79,8 +82,14 @@ async fn every_command(layout: &Layout, out: &mut Collected, when: &str) -> usiz
                 argv.push("--json");
             }
             let o = ctl(layout, &argv).await;
-            out.add(format!("msclawctl {} ({when}) stdout", argv.join(" ")), String::from_utf8_lossy(&o.stdout));
-            out.add(format!("msclawctl {} ({when}) stderr", argv.join(" ")), String::from_utf8_lossy(&o.stderr));
+            out.add(
+                format!("msclawctl {} ({when}) stdout", argv.join(" ")),
+                String::from_utf8_lossy(&o.stdout),
+            );
+            out.add(
+                format!("msclawctl {} ({when}) stderr", argv.join(" ")),
+                String::from_utf8_lossy(&o.stderr),
+            );
             runs += 1;
         }
     }
@@ -119,14 +128,23 @@ async fn no_key_appears_in_any_reply_output_log_or_file() {
         hook_out.display()
     ));
     let env: msclawd::EnvMap = Arc::new(|name: &str| (name == ENV_VAR).then(|| ENV_VALUE.into()));
-    let daemon = TestDaemon::start_with_env(&layout, settings, env).await.unwrap();
-    daemon.wait_for("config read", WAIT, |s| s.active_model.is_some()).await.unwrap();
+    let daemon = TestDaemon::start_with_env(&layout, settings, env)
+        .await
+        .unwrap();
+    daemon
+        .wait_for("config read", WAIT, |s| s.active_model.is_some())
+        .await
+        .unwrap();
     let mut out = Collected { texts: Vec::new() };
 
     // Two event streams for the whole run.
     let watch = |json: bool| {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_msclawctl"));
-        cmd.arg("watch").env("MSCLAW_SOCKET", &layout.socket).env("NO_COLOR", "1").stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.arg("watch")
+            .env("MSCLAW_SOCKET", &layout.socket)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         if json {
             cmd.arg("--json");
         }
@@ -138,11 +156,22 @@ async fn no_key_appears_in_any_reply_output_log_or_file() {
     // OpenClaw's records, some quoting the keys the way provider errors do.
     let session = JsonlSession::create(&layout.openclaw_state, "main", "s1");
     let now = transcripts::now_ms;
-    session.append(&transcripts::failed_turn("modelscope", QWEN, "401", &format!("Incorrect API key provided: {LITERAL}"), now()));
+    session.append(&transcripts::failed_turn(
+        "modelscope",
+        QWEN,
+        "401",
+        &format!("Incorrect API key provided: {LITERAL}"),
+        now(),
+    ));
     for _ in 0..2 {
         session.append(&transcripts::assistant_reply("modelscope", QWEN, now()));
     }
-    daemon.wait_for("switch to GLM", WAIT, |s| s.active_model.as_deref() == Some(&format!("modelscope/{GLM}"))).await.unwrap();
+    daemon
+        .wait_for("switch to GLM", WAIT, |s| {
+            s.active_model.as_deref() == Some(&format!("modelscope/{GLM}"))
+        })
+        .await
+        .unwrap();
     session.append(&transcripts::failed_turn(
         "modelscope",
         MINIMAX,
@@ -150,38 +179,65 @@ async fn no_key_appears_in_any_reply_output_log_or_file() {
         &format!("404 model not found (key {ENV_VALUE}) Authorization: Bearer {LITERAL}"),
         now(),
     ));
-    daemon.wait_for("MiniMax gone", WAIT, |s| s.models[2].spent).await.unwrap();
-    let log = layout.gateway_log_dir.join(format!("openclaw-{}.log", jiff::ZonedDateTime::now().date()));
+    daemon
+        .wait_for("MiniMax gone", WAIT, |s| s.models[2].spent)
+        .await
+        .unwrap();
+    let log = layout.gateway_log_dir.join(format!(
+        "openclaw-{}.log",
+        jiff::ZonedDateTime::now().date()
+    ));
     transcripts::append_line(&log, "{\"1\":\"gateway starting\"}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     transcripts::append_line(
         &log,
         &transcripts::gateway_log_line(
             "provider-transport-fetch",
-            &format!("[model-fetch] response provider=modelscope api=openai-completions model={KIMI} status=400 elapsedMs=9"),
+            &format!(
+                "[model-fetch] response provider=modelscope api=openai-completions model={KIMI} status=400 elapsedMs=9"
+            ),
         ),
     );
     transcripts::append_line(
         &log,
         &transcripts::gateway_log_line(
             "agents/embedded",
-            &format!("error=400 Model {KIMI} has no provider supported apiKey={LITERAL} x-api-key: {ENV_VALUE}"),
+            &format!(
+                "error=400 Model {KIMI} has no provider supported apiKey={LITERAL} x-api-key: {ENV_VALUE}"
+            ),
         ),
     );
-    daemon.wait_for("Kimi gone", WAIT, |s| s.models[3].spent).await.unwrap();
+    daemon
+        .wait_for("Kimi gone", WAIT, |s| s.models[3].spent)
+        .await
+        .unwrap();
 
     let mut runs = every_command(&layout, &mut out, "config ok").await;
 
     // The config broken right at a key (a duplicate string), then fixed again.
-    let broken = config.replacen(&format!("apiKey: \"{LITERAL}\""), &format!("apiKey: \"{LITERAL}\" \"{LITERAL}\""), 1);
+    let broken = config.replacen(
+        &format!("apiKey: \"{LITERAL}\""),
+        &format!("apiKey: \"{LITERAL}\" \"{LITERAL}\""),
+        1,
+    );
     let tmp = layout.openclaw_state.join("openclaw.json.tmp");
     std::fs::write(&tmp, &broken).unwrap();
     std::fs::rename(&tmp, &layout.openclaw_config).unwrap();
-    daemon.wait_for("config invalid", WAIT, |s| s.openclaw_config == msclaw_shared::ConfigState::Invalid).await.unwrap();
+    daemon
+        .wait_for("config invalid", WAIT, |s| {
+            s.openclaw_config == msclaw_shared::ConfigState::Invalid
+        })
+        .await
+        .unwrap();
     runs += every_command(&layout, &mut out, "config broken at a key").await;
     std::fs::write(&tmp, &config).unwrap();
     std::fs::rename(&tmp, &layout.openclaw_config).unwrap();
-    daemon.wait_for("config ok", WAIT, |s| s.openclaw_config == msclaw_shared::ConfigState::Ok).await.unwrap();
+    daemon
+        .wait_for("config ok", WAIT, |s| {
+            s.openclaw_config == msclaw_shared::ConfigState::Ok
+        })
+        .await
+        .unwrap();
     runs += every_command(&layout, &mut out, "config fixed").await;
 
     daemon.stop().await.unwrap();
@@ -189,20 +245,44 @@ async fn no_key_appears_in_any_reply_output_log_or_file() {
     for (name, mut child) in [("watch --json", watch_json), ("watch", watch_human)] {
         let _ = child.start_kill();
         let o = child.wait_with_output().await.unwrap();
-        assert!(!o.stdout.is_empty() || !o.stderr.is_empty(), "{name} said nothing");
-        out.add(format!("msclawctl {name} stdout"), String::from_utf8_lossy(&o.stdout));
-        out.add(format!("msclawctl {name} stderr"), String::from_utf8_lossy(&o.stderr));
+        assert!(
+            !o.stdout.is_empty() || !o.stderr.is_empty(),
+            "{name} said nothing"
+        );
+        out.add(
+            format!("msclawctl {name} stdout"),
+            String::from_utf8_lossy(&o.stdout),
+        );
+        out.add(
+            format!("msclawctl {name} stderr"),
+            String::from_utf8_lossy(&o.stderr),
+        );
         streams += 1;
     }
     let trace = logs.text();
-    assert!(trace.contains("TRACE") || trace.contains("DEBUG"), "the log capture works at every level");
-    assert!(trace.contains("switched primary"), "the log covers the switches");
+    assert!(
+        trace.contains("TRACE") || trace.contains("DEBUG"),
+        "the log capture works at every level"
+    );
+    assert!(
+        trace.contains("switched primary"),
+        "the log covers the switches"
+    );
     out.add("msclawd log (trace)", trace.clone());
-    out.add("hook input", std::fs::read_to_string(&hook_out).unwrap_or_default());
+    out.add(
+        "hook input",
+        std::fs::read_to_string(&hook_out).unwrap_or_default(),
+    );
     let mut files = 0;
-    for root in [layout.state_file.parent().unwrap(), layout.socket.parent().unwrap()] {
+    for root in [
+        layout.state_file.parent().unwrap(),
+        layout.socket.parent().unwrap(),
+    ] {
         for f in files_under(root) {
-            out.add(format!("file {}", f.display()), String::from_utf8_lossy(&std::fs::read(&f).unwrap()));
+            out.add(
+                format!("file {}", f.display()),
+                String::from_utf8_lossy(&std::fs::read(&f).unwrap()),
+            );
             files += 1;
         }
     }
@@ -212,9 +292,20 @@ async fn no_key_appears_in_any_reply_output_log_or_file() {
     assert!(config_now.contains(LITERAL) && config_now.contains(SECRET_REF_ID));
 
     // The key-quoting records did reach the outputs, redacted.
-    let redacted = out.texts.iter().filter(|(what, t)| what.starts_with("msclawctl") && t.contains("[redacted]")).count();
-    assert!(redacted > 0, "no output shows a redacted detail: the key-quoting records were not exercised");
-    assert!(out.texts.iter().any(|(what, t)| what == "msclawctl watch --json stdout" && t.contains("switched")));
+    let redacted = out
+        .texts
+        .iter()
+        .filter(|(what, t)| what.starts_with("msclawctl") && t.contains("[redacted]"))
+        .count();
+    assert!(
+        redacted > 0,
+        "no output shows a redacted detail: the key-quoting records were not exercised"
+    );
+    assert!(
+        out.texts
+            .iter()
+            .any(|(what, t)| what == "msclawctl watch --json stdout" && t.contains("switched"))
+    );
     let mut found = Vec::new();
     for (what, text) in &out.texts {
         for key in KEYS {

@@ -211,7 +211,11 @@ fn unsupported(e: &rustix::io::Errno) -> bool {
     [Errno::INVAL, Errno::NOSYS, Errno::OPNOTSUPP, Errno::NOTSUP].contains(e)
 }
 
-fn rename_with(from: &Path, to: &Path, flags: rustix::fs::RenameFlags) -> Result<(), rustix::io::Errno> {
+fn rename_with(
+    from: &Path,
+    to: &Path,
+    flags: rustix::fs::RenameFlags,
+) -> Result<(), rustix::io::Errno> {
     rustix::fs::renameat_with(rustix::fs::CWD, from, rustix::fs::CWD, to, flags)
 }
 
@@ -223,7 +227,9 @@ fn create_new(tmp: tempfile::NamedTempFile, target: &Path) -> Result<(), WriteEr
             let _ = tmp.into_temp_path().keep();
             Ok(())
         }
-        Err(rustix::io::Errno::EXIST) => Err(WriteError::Conflict { path: target.to_path_buf() }),
+        Err(rustix::io::Errno::EXIST) => Err(WriteError::Conflict {
+            path: target.to_path_buf(),
+        }),
         Err(e) if unsupported(&e) => persist(tmp, target),
         Err(e) => Err(WriteError::Io {
             path: target.to_path_buf(),
@@ -245,14 +251,22 @@ fn file_id(meta: &fs::Metadata) -> (u64, u64) {
 /// caller gets [`WriteError::Conflict`] (and redoes its edit on their text). A plain rename would
 /// have silently thrown their write away.
 fn swap_in(tmp: tempfile::NamedTempFile, target: &Path, expected: &[u8]) -> Result<(), WriteError> {
-    let ours = file_id(&tmp.as_file().metadata().map_err(io_err(tmp.path(), "inspect"))?);
+    let ours = file_id(
+        &tmp.as_file()
+            .metadata()
+            .map_err(io_err(tmp.path(), "inspect"))?,
+    );
     #[cfg(test)]
     tests::run_before_swap();
     match rename_with(tmp.path(), target, rustix::fs::RenameFlags::EXCHANGE) {
         Ok(()) => {}
         Err(e) if unsupported(&e) => return persist(tmp, target),
         // The target was deleted since the comparison.
-        Err(rustix::io::Errno::NOENT) => return Err(WriteError::Conflict { path: target.to_path_buf() }),
+        Err(rustix::io::Errno::NOENT) => {
+            return Err(WriteError::Conflict {
+                path: target.to_path_buf(),
+            });
+        }
         Err(e) => {
             return Err(WriteError::Io {
                 path: target.to_path_buf(),
@@ -272,27 +286,39 @@ fn swap_in(tmp: tempfile::NamedTempFile, target: &Path, expected: &[u8]) -> Resu
     // back in place instead.
     let mut expect_out = ours;
     for _ in 0..3 {
-        rename_with(&displaced, target, rustix::fs::RenameFlags::EXCHANGE).map_err(|e| WriteError::Io {
-            path: target.to_path_buf(),
-            action: "swap back another writer's version of",
-            source: e.into(),
+        rename_with(&displaced, target, rustix::fs::RenameFlags::EXCHANGE).map_err(|e| {
+            WriteError::Io {
+                path: target.to_path_buf(),
+                action: "swap back another writer's version of",
+                source: e.into(),
+            }
         })?;
         let out = fs::symlink_metadata(&displaced).map(|m| file_id(&m)).ok();
         if out == Some(expect_out) {
             tracing::debug!(file = %target.display(), "another write landed just before ours; put it back");
-            return Err(WriteError::Conflict { path: target.to_path_buf() });
+            return Err(WriteError::Conflict {
+                path: target.to_path_buf(),
+            });
         }
         expect_out = if expect_out == ours { theirs } else { ours };
     }
     // Writers racing in microseconds three times over: keep what came out for the user.
     let kept = target.with_file_name(format!(
         "{}.msclaw-conflict-{}",
-        target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+        target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
     ));
     let _ = fs::rename(&displaced, &kept);
     tracing::error!(file = %target.display(), kept = %kept.display(), "the file kept changing while it was replaced; a displaced version is kept beside it");
-    Err(WriteError::Conflict { path: target.to_path_buf() })
+    Err(WriteError::Conflict {
+        path: target.to_path_buf(),
+    })
 }
 
 const TEMP_INFIX: &str = ".msclaw-";
@@ -318,7 +344,10 @@ fn locked_temp_file(dir: &Path, file_name: &str) -> Result<tempfile::NamedTempFi
                 continue;
             }
         }
-        let mine = tmp.as_file().metadata().map_err(io_err(tmp.path(), "inspect"))?;
+        let mine = tmp
+            .as_file()
+            .metadata()
+            .map_err(io_err(tmp.path(), "inspect"))?;
         match fs::symlink_metadata(tmp.path()) {
             Ok(named) if named.dev() == mine.dev() && named.ino() == mine.ino() => return Ok(tmp),
             _ => continue,
@@ -336,19 +365,25 @@ fn locked_temp_file(dir: &Path, file_name: &str) -> Result<tempfile::NamedTempFi
 /// locked. Symlinks are followed as in [`replace_if_unchanged`]. Returns how many were removed;
 /// failures are only logged (a leftover temp file is untidy, not harmful).
 pub fn remove_stale_temp_files(path: &Path) -> usize {
-    let Ok(target) = resolve_symlinks(path) else { return 0 };
+    let Ok(target) = resolve_symlinks(path) else {
+        return 0;
+    };
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let Some(name) = target.file_name() else { return 0 };
+    let Some(name) = target.file_name() else {
+        return 0;
+    };
     remove_stale_in(&dir, &name.to_string_lossy())
 }
 
 fn remove_stale_in(dir: &Path, file_name: &str) -> usize {
     use std::os::unix::fs::OpenOptionsExt;
     let prefix = format!(".{file_name}{TEMP_INFIX}");
-    let Ok(entries) = fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
     let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name();
@@ -378,7 +413,9 @@ fn remove_stale_in(dir: &Path, file_name: &str) -> usize {
                 tracing::info!(file = %path.display(), "removed a temp file left by a writer that was killed mid-write");
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(file = %path.display(), error = %e, "cannot remove a stale temp file"),
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "cannot remove a stale temp file")
+            }
         }
     }
     removed
@@ -486,7 +523,11 @@ mod tests {
             });
             let err = replace_if_unchanged(&p, b"mine", Some(b"old")).unwrap_err();
             assert!(matches!(err, WriteError::Conflict { .. }), "{err:?}");
-            assert_eq!(fs::read(&p).unwrap(), b"old + user edit", "the other write is back in place (by rename: {by_rename})");
+            assert_eq!(
+                fs::read(&p).unwrap(),
+                b"old + user edit",
+                "the other write is back in place (by rename: {by_rename})"
+            );
             assert!(leftovers(dir.path()).is_empty(), "no temp file left");
             // The caller's redo on the new text goes through.
             replace_if_unchanged(&p, b"mine on top", Some(b"old + user edit")).unwrap();
@@ -673,12 +714,19 @@ mod tests {
 
         replace_if_unchanged(&p, b"new", Some(b"old")).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"new");
-        assert!(!dead.exists(), "the dead writer's temp file is removed by the next write");
+        assert!(
+            !dead.exists(),
+            "the dead writer's temp file is removed by the next write"
+        );
         assert!(live.exists(), "a live writer's temp file is left alone");
         assert!(other.exists() && other_target.exists());
 
         drop(holder);
-        assert_eq!(remove_stale_temp_files(&p), 1, "once its writer is gone it goes too");
+        assert_eq!(
+            remove_stale_temp_files(&p),
+            1,
+            "once its writer is gone it goes too"
+        );
         assert!(!live.exists());
         assert_eq!(remove_stale_temp_files(&p), 0);
     }

@@ -14,7 +14,10 @@ const DEFAULT_SOFT_NOFILE: u64 = 1024;
 
 fn soft_nofile_of(pid: u32) -> u64 {
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
-    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
     line.split_whitespace().nth(3).unwrap().parse().unwrap()
 }
 
@@ -23,8 +26,18 @@ async fn two_thousand_idle_connections_do_not_keep_status_waiting() {
     // This test process holds the client ends: it needs the room itself.
     let mine = getrlimit(Resource::Nofile);
     let hard = mine.maximum.unwrap_or(1 << 20);
-    assert!(hard >= 2 * IDLE as u64 + 100, "the hard open-file limit here ({hard}) is too low for this test");
-    setrlimit(Resource::Nofile, Rlimit { current: Some(hard.min(1 << 16)), maximum: mine.maximum }).unwrap();
+    assert!(
+        hard >= 2 * IDLE as u64 + 100,
+        "the hard open-file limit here ({hard}) is too low for this test"
+    );
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(hard.min(1 << 16)),
+            maximum: mine.maximum,
+        },
+    )
+    .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::in_dir(dir.path());
@@ -38,8 +51,14 @@ async fn two_thousand_idle_connections_do_not_keep_status_waiting() {
     // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
-            setrlimit(Resource::Nofile, Rlimit { current: Some(DEFAULT_SOFT_NOFILE), maximum: hard_for_child })
-                .map_err(std::io::Error::from)
+            setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: Some(DEFAULT_SOFT_NOFILE),
+                    maximum: hard_for_child,
+                },
+            )
+            .map_err(std::io::Error::from)
         });
     }
     let mut daemon = cmd.spawn().unwrap();
@@ -53,7 +72,12 @@ async fn two_thousand_idle_connections_do_not_keep_status_waiting() {
     let started = Instant::now();
     let mut idle = Vec::with_capacity(IDLE);
     for i in 0..IDLE {
-        match tokio::time::timeout(Duration::from_secs(5), tokio::net::UnixStream::connect(&layout.socket)).await {
+        match tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::UnixStream::connect(&layout.socket),
+        )
+        .await
+        {
             Ok(Ok(stream)) => idle.push(stream),
             other => panic!("connection {i} of {IDLE} was not taken: {other:?}"),
         }
@@ -66,7 +90,9 @@ async fn two_thousand_idle_connections_do_not_keep_status_waiting() {
     for _ in 0..5 {
         let asked = Instant::now();
         let reply = tokio::time::timeout(Duration::from_secs(2), async {
-            let mut client = msclaw_shared::client::Client::connect(&layout.socket).await.unwrap();
+            let mut client = msclaw_shared::client::Client::connect(&layout.socket)
+                .await
+                .unwrap();
             client.request(&Request::Status).await.unwrap()
         })
         .await
@@ -74,16 +100,26 @@ async fn two_thousand_idle_connections_do_not_keep_status_waiting() {
         assert!(matches!(reply.reply, Ok(Response::Status(_))), "{reply:?}");
         slowest = slowest.max(asked.elapsed());
     }
-    assert!(daemon.try_wait().unwrap().is_none(), "msclawd is still running");
+    assert!(
+        daemon.try_wait().unwrap().is_none(),
+        "msclawd is still running"
+    );
     println!(
         "idle-connections: {IDLE} idle connections opened in {} ms (msclawd started with a soft open-file limit of \
          {DEFAULT_SOFT_NOFILE}, raised itself to {daemon_limit}); status answered 5 times, slowest {} ms",
         opened.as_millis(),
         slowest.as_millis()
     );
-    assert!(daemon_limit > IDLE as u64, "msclawd kept an open-file limit of {daemon_limit}");
+    assert!(
+        daemon_limit > IDLE as u64,
+        "msclawd kept an open-file limit of {daemon_limit}"
+    );
     drop(idle);
-    rustix::process::kill_process(rustix::process::Pid::from_raw(daemon.id() as i32).unwrap(), rustix::process::Signal::TERM).unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(daemon.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
     assert!(daemon.wait().unwrap().success());
 }
 
@@ -103,9 +139,18 @@ fn an_idle_daemon_uses_no_cpu() {
     let layout = Layout::in_dir(dir.path());
     std::fs::create_dir_all(&layout.openclaw_state).unwrap();
     std::fs::create_dir_all(&layout.gateway_log_dir).unwrap();
-    std::fs::write(&layout.openclaw_config, msclaw_tests::transcripts::guide_config("http://127.0.0.1:9/v1", "")).unwrap();
-    let session = msclaw_tests::transcripts::JsonlSession::create(&layout.openclaw_state, "main", "s1");
-    session.append(&msclaw_tests::transcripts::assistant_reply("modelscope", msclaw_tests::transcripts::QWEN, msclaw_tests::transcripts::now_ms()));
+    std::fs::write(
+        &layout.openclaw_config,
+        msclaw_tests::transcripts::guide_config("http://127.0.0.1:9/v1", ""),
+    )
+    .unwrap();
+    let session =
+        msclaw_tests::transcripts::JsonlSession::create(&layout.openclaw_state, "main", "s1");
+    session.append(&msclaw_tests::transcripts::assistant_reply(
+        "modelscope",
+        msclaw_tests::transcripts::QWEN,
+        msclaw_tests::transcripts::now_ms(),
+    ));
     layout.settings("");
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_msclawd"))
         .env_clear()
@@ -125,9 +170,16 @@ fn an_idle_daemon_uses_no_cpu() {
     std::thread::sleep(Duration::from_secs(2));
     let used = cpu_ticks(daemon.id()) - before;
     let hz = 100; // USER_HZ on Linux
-    println!("idle-cpu: msclawd idle for 2 s with a transcript, a config and a log dir watched: {} ms of CPU", used * 1000 / hz);
+    println!(
+        "idle-cpu: msclawd idle for 2 s with a transcript, a config and a log dir watched: {} ms of CPU",
+        used * 1000 / hz
+    );
     assert!(daemon.try_wait().unwrap().is_none());
     daemon.kill().unwrap();
     daemon.wait().unwrap();
-    assert!(used * 1000 / hz <= 50, "an idle msclawd used {} ms of CPU in 2 s", used * 1000 / hz);
+    assert!(
+        used * 1000 / hz <= 50,
+        "an idle msclawd used {} ms of CPU in 2 s",
+        used * 1000 / hz
+    );
 }

@@ -9,10 +9,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jiff::{Timestamp, ToSpan};
-use msclawd::usage::{
-    CallOutcome, GatewayLogCursor, GatewayLogSource, GatewaySignal, JsonlCursors, JsonlSource, LogLocation,
-};
 use msclaw_tests::transcripts;
+use msclawd::usage::{
+    CallOutcome, GatewayLogCursor, GatewayLogSource, GatewaySignal, JsonlCursors, JsonlSource,
+    LogLocation,
+};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
@@ -30,13 +31,20 @@ enum Op {
     /// A new record, written whole.
     Record,
     /// A new record written in two parts with a poll (and maybe a restart) between them.
-    Split { cut: usize, restart: bool },
+    Split {
+        cut: usize,
+        restart: bool,
+    },
     /// A record already written, written again (a rewritten tail, a replayed file).
-    Again { which: usize },
+    Again {
+        which: usize,
+    },
     /// A line of random bytes.
     Garbage(Vec<u8>),
     /// A valid record cut short, with its newline: a line that never gets finished.
-    Truncated { cut: usize },
+    Truncated {
+        cut: usize,
+    },
     Poll,
     /// Serialize the cursors, drop the reader, make a new one from them.
     Restart,
@@ -59,7 +67,11 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn append(path: &Path, bytes: &[u8]) {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
     f.write_all(bytes).unwrap();
 }
 
@@ -128,7 +140,14 @@ fn jsonl_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 Op::Garbage(bytes) => append(&path, &garbage_line(bytes)),
                 Op::Truncated { cut } => {
                     // Not a record of the set: its time is far from the others.
-                    let line = format!("{}\n", transcripts::assistant_reply("modelscope", transcripts::KIMI, base - 600_000));
+                    let line = format!(
+                        "{}\n",
+                        transcripts::assistant_reply(
+                            "modelscope",
+                            transcripts::KIMI,
+                            base - 600_000
+                        )
+                    );
                     let at = inside(&line, *cut).min(line.len() - 2);
                     let mut bytes = line.as_bytes()[..at].to_vec();
                     bytes.push(b'\n');
@@ -150,7 +169,9 @@ fn jsonl_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
         }
         take(&mut src, &mut got);
         RECORDS[JSONL].fetch_add(lines.len(), Ordering::Relaxed);
-        let want: BTreeMap<i64, usize> = (0..lines.len()).map(|i| (base + i as i64 * 1000, 1)).collect();
+        let want: BTreeMap<i64, usize> = (0..lines.len())
+            .map(|i| (base + i as i64 * 1000, 1))
+            .collect();
         prop_assert_eq!(got, want);
     }
     Ok(())
@@ -168,7 +189,9 @@ fn gateway_log_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
         let new_line = |i: usize| {
             transcripts::gateway_log_line(
                 "provider-transport-fetch",
-                &format!("[model-fetch] response provider=modelscope api=openai-completions model=m{i} status=429 elapsedMs=5"),
+                &format!(
+                    "[model-fetch] response provider=modelscope api=openai-completions model=m{i} status=429 elapsedMs=5"
+                ),
             ) + "\n"
         };
         // As msclawd starts it: a brand-new cursor starts at the end of the log (what is there is
@@ -179,7 +202,12 @@ fn gateway_log_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
         let take = |src: &mut GatewayLogSource, got: &mut BTreeMap<String, usize>| {
             for s in src.poll().unwrap() {
                 if let GatewaySignal::Call(r) = s {
-                    assert_eq!(r.outcome, CallOutcome::RateLimited { retry_loop_failed: false });
+                    assert_eq!(
+                        r.outcome,
+                        CallOutcome::RateLimited {
+                            retry_loop_failed: false
+                        }
+                    );
                     *got.entry(r.model).or_default() += 1;
                 }
             }
@@ -199,7 +227,10 @@ fn gateway_log_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     take(&mut src, &mut got);
                     if *restart {
                         let saved = serde_json::to_string(src.cursor()).unwrap();
-                        src = GatewayLogSource::new(loc.clone(), serde_json::from_str(&saved).unwrap());
+                        src = GatewayLogSource::new(
+                            loc.clone(),
+                            serde_json::from_str(&saved).unwrap(),
+                        );
                         RESTARTS[LOG].fetch_add(1, Ordering::Relaxed);
                     }
                     append(&live, &line.as_bytes()[at..]);
@@ -207,8 +238,10 @@ fn gateway_log_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
                 Op::Garbage(bytes) => append(&live, &garbage_line(bytes)),
                 Op::Truncated { cut } => {
-                    let line = transcripts::gateway_log_line("provider-transport-fetch",
-                        "[model-fetch] response provider=modelscope api=openai-completions model=never status=429 elapsedMs=5");
+                    let line = transcripts::gateway_log_line(
+                        "provider-transport-fetch",
+                        "[model-fetch] response provider=modelscope api=openai-completions model=never status=429 elapsedMs=5",
+                    );
                     let at = inside(&line, *cut).min(line.len() - 1);
                     let mut bytes = line.as_bytes()[..at].to_vec();
                     bytes.push(b'\n');
@@ -235,7 +268,11 @@ fn gateway_log_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     for n in (1..5).rev() {
                         let from = dir.path().join(format!("gateway.{n}.log"));
                         if from.exists() {
-                            std::fs::rename(&from, dir.path().join(format!("gateway.{}.log", n + 1))).unwrap();
+                            std::fs::rename(
+                                &from,
+                                dir.path().join(format!("gateway.{}.log", n + 1)),
+                            )
+                            .unwrap();
                         }
                     }
                     std::fs::rename(&live, dir.path().join("gateway.1.log")).unwrap();
@@ -252,7 +289,10 @@ fn gateway_log_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 fn run(name: &str, which: usize, case: fn(Vec<Op>) -> Result<(), TestCaseError>) {
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: CASES, ..ProptestConfig::default() });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: CASES,
+        ..ProptestConfig::default()
+    });
     let result = runner.run(&prop::collection::vec(op(), 1..40), case);
     println!(
         "parser-fuzz: {name}: {CASES} cases, {} operations (random and cut lines, repeats, rewrites, {} restarts from \
@@ -277,7 +317,6 @@ fn gateway_log_reader_returns_every_line_once_whatever_happens() {
     run("gateway log", LOG, gateway_log_case);
 }
 
-
 /// What the property test found, as one fixed case: a session file rewritten in place (same
 /// inode, longer than before) used to be read on from the old offset, skipping its first calls.
 #[test]
@@ -286,16 +325,41 @@ fn jsonl_file_rewritten_in_place_is_read_again_from_its_start() {
     let session = transcripts::JsonlSession::create(dir.path(), "main", "s1");
     let now = Timestamp::now();
     let at = |i: i64| (now - 1.hour()).as_millisecond() + i * 1000;
-    let line = |i: i64| format!("{}\n", transcripts::assistant_reply("modelscope", transcripts::QWEN, at(i)));
+    let line = |i: i64| {
+        format!(
+            "{}\n",
+            transcripts::assistant_reply("modelscope", transcripts::QWEN, at(i))
+        )
+    };
     let first: Vec<String> = (0..3).map(line).collect();
-    std::fs::OpenOptions::new().append(true).open(&session.path).unwrap().write_all(first.concat().as_bytes()).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&session.path)
+        .unwrap()
+        .write_all(first.concat().as_bytes())
+        .unwrap();
     let mut src = JsonlSource::new(dir.path(), JsonlCursors::default());
     assert_eq!(src.poll(now - 2.hours()).unwrap().len(), 3);
     let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&session.path).unwrap());
     // Rewritten in place (O_TRUNC, the same inode): two calls of before and four new ones.
-    let text: String = [first[0].clone(), first[1].clone()].into_iter().chain([10, 11, 12, 13].map(line)).collect();
+    let text: String = [first[0].clone(), first[1].clone()]
+        .into_iter()
+        .chain([10, 11, 12, 13].map(line))
+        .collect();
     std::fs::write(&session.path, text).unwrap();
-    assert_eq!(std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&session.path).unwrap()), ino);
-    let got: Vec<i64> = src.poll(now - 2.hours()).unwrap().iter().map(|r| r.at.as_millisecond()).collect();
-    assert_eq!(got, vec![at(10), at(11), at(12), at(13)], "the new calls, and only them");
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&session.path).unwrap()),
+        ino
+    );
+    let got: Vec<i64> = src
+        .poll(now - 2.hours())
+        .unwrap()
+        .iter()
+        .map(|r| r.at.as_millisecond())
+        .collect();
+    assert_eq!(
+        got,
+        vec![at(10), at(11), at(12), at(13)],
+        "the new calls, and only them"
+    );
 }

@@ -25,7 +25,11 @@ fn setup(dir: &Path) -> (Layout, String, JsonlSession) {
 
 fn calls(session: &JsonlSession, model: &str, n: usize) {
     for _ in 0..n {
-        session.append(&transcripts::assistant_reply("modelscope", model, transcripts::now_ms()));
+        session.append(&transcripts::assistant_reply(
+            "modelscope",
+            model,
+            transcripts::now_ms(),
+        ));
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -38,7 +42,9 @@ fn qwen(s: &Status) -> &msclaw_shared::ModelStatus {
 fn used_in_state_file(path: &Path) -> u64 {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     assert_eq!(v["version"], 1);
-    v["today"]["models"][format!("modelscope/{QWEN}")]["used"].as_u64().unwrap()
+    v["today"]["models"][format!("modelscope/{QWEN}")]["used"]
+        .as_u64()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -46,9 +52,14 @@ async fn damaged_state_files_are_set_aside_and_the_counts_rebuilt() {
     // A real state file to damage: three calls counted, then stopped.
     let dir = tempfile::tempdir().unwrap();
     let (layout, _, session) = setup(dir.path());
-    let daemon = TestDaemon::start(&layout, layout.settings("")).await.unwrap();
+    let daemon = TestDaemon::start(&layout, layout.settings(""))
+        .await
+        .unwrap();
     calls(&session, QWEN, 3);
-    daemon.wait_for("3 calls", WAIT, |s| qwen(s).used == 3).await.unwrap();
+    daemon
+        .wait_for("3 calls", WAIT, |s| qwen(s).used == 3)
+        .await
+        .unwrap();
     daemon.stop().await.unwrap();
     let good = std::fs::read(&layout.state_file).unwrap();
     assert_eq!(used_in_state_file(&layout.state_file), 3);
@@ -56,10 +67,22 @@ async fn damaged_state_files_are_set_aside_and_the_counts_rebuilt() {
     future["version"] = 99.into();
 
     let variants: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("corrupt", b"{ \"version\": 1, this is not json ]".to_vec(), "does not parse"),
-        ("truncated", good[..good.len() / 2].to_vec(), "does not parse"),
+        (
+            "corrupt",
+            b"{ \"version\": 1, this is not json ]".to_vec(),
+            "does not parse",
+        ),
+        (
+            "truncated",
+            good[..good.len() / 2].to_vec(),
+            "does not parse",
+        ),
         ("empty", Vec::new(), "does not parse"),
-        ("future version", serde_json::to_vec(&future).unwrap(), "version 99"),
+        (
+            "future version",
+            serde_json::to_vec(&future).unwrap(),
+            "version 99",
+        ),
     ];
     let mut survived = 0;
     for (name, bytes, why) in &variants {
@@ -71,27 +94,60 @@ async fn damaged_state_files_are_set_aside_and_the_counts_rebuilt() {
         std::fs::write(&layout.state_file, bytes).unwrap();
         // And what a msclawd killed mid-write leaves: temp files beside the state and the config.
         let stale_state_tmp = state_dir.join(".state.json.msclaw-Dead01.tmp");
-        let stale_config_tmp = layout.openclaw_state.join(".openclaw.json.msclaw-Dead02.tmp");
+        let stale_config_tmp = layout
+            .openclaw_state
+            .join(".openclaw.json.msclaw-Dead02.tmp");
         std::fs::write(&stale_state_tmp, b"half").unwrap();
         std::fs::write(&stale_config_tmp, b"half").unwrap();
 
-        let daemon = TestDaemon::start(&layout, layout.settings("")).await.unwrap();
-        let status = daemon.wait_for("counts rebuilt", WAIT, |s| qwen(s).used == 3).await.unwrap();
-        let warning = status.warnings.iter().find(|w| w.contains("set aside")).unwrap_or_else(|| panic!("{name}: no warning in {:?}", status.warnings));
-        assert!(warning.contains(why) && warning.contains("rebuilt"), "{name}: {warning}");
+        let daemon = TestDaemon::start(&layout, layout.settings(""))
+            .await
+            .unwrap();
+        let status = daemon
+            .wait_for("counts rebuilt", WAIT, |s| qwen(s).used == 3)
+            .await
+            .unwrap();
+        let warning = status
+            .warnings
+            .iter()
+            .find(|w| w.contains("set aside"))
+            .unwrap_or_else(|| panic!("{name}: no warning in {:?}", status.warnings));
+        assert!(
+            warning.contains(why) && warning.contains("rebuilt"),
+            "{name}: {warning}"
+        );
         let aside: Vec<PathBuf> = std::fs::read_dir(state_dir)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("state.json.corrupt-"))
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("state.json.corrupt-")
+            })
             .collect();
         assert_eq!(aside.len(), 1, "{name}: {aside:?}");
-        assert_eq!(&std::fs::read(&aside[0]).unwrap(), bytes, "{name}: the damaged file is kept as it was");
-        assert!(!stale_state_tmp.exists() && !stale_config_tmp.exists(), "{name}: stale temp files removed at start");
+        assert_eq!(
+            &std::fs::read(&aside[0]).unwrap(),
+            bytes,
+            "{name}: the damaged file is kept as it was"
+        );
+        assert!(
+            !stale_state_tmp.exists() && !stale_config_tmp.exists(),
+            "{name}: stale temp files removed at start"
+        );
         // Later calls count on top, once.
         calls(&session, QWEN, 1);
-        daemon.wait_for("4 calls", WAIT, |s| qwen(s).used == 4).await.unwrap();
+        daemon
+            .wait_for("4 calls", WAIT, |s| qwen(s).used == 4)
+            .await
+            .unwrap();
         daemon.stop().await.unwrap();
-        assert_eq!(used_in_state_file(&layout.state_file), 4, "{name}: a good state file again");
+        assert_eq!(
+            used_in_state_file(&layout.state_file),
+            4,
+            "{name}: a good state file again"
+        );
         survived += 1;
     }
     println!(
@@ -106,24 +162,46 @@ async fn the_state_directory_deleted_while_running_is_created_again() {
     let logs = msclaw_tests::logs::capture();
     let dir = tempfile::tempdir().unwrap();
     let (layout, _, session) = setup(dir.path());
-    let daemon = TestDaemon::start(&layout, layout.settings("")).await.unwrap();
+    let daemon = TestDaemon::start(&layout, layout.settings(""))
+        .await
+        .unwrap();
     calls(&session, QWEN, 1);
-    daemon.wait_for("1 call", WAIT, |s| qwen(s).used == 1).await.unwrap();
+    daemon
+        .wait_for("1 call", WAIT, |s| qwen(s).used == 1)
+        .await
+        .unwrap();
     let state_dir = layout.state_file.parent().unwrap().to_owned();
     assert!(layout.state_file.exists());
     std::fs::remove_dir_all(&state_dir).unwrap();
     calls(&session, QWEN, 2);
-    daemon.wait_for("3 calls", WAIT, |s| qwen(s).used == 3).await.unwrap();
+    daemon
+        .wait_for("3 calls", WAIT, |s| qwen(s).used == 3)
+        .await
+        .unwrap();
     let deadline = Instant::now() + WAIT;
     while !layout.state_file.exists() {
-        assert!(Instant::now() < deadline, "the state file was not written again");
+        assert!(
+            Instant::now() < deadline,
+            "the state file was not written again"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     daemon.stop().await.unwrap();
     assert_eq!(used_in_state_file(&layout.state_file), 3);
-    let said = logs.lines_with(&["state directory disappeared", &state_dir.display().to_string()]);
-    assert!(!said.is_empty(), "no clear log line; got:\n{}", logs.lines_with(&[&dir.path().display().to_string()]).join("\n"));
-    println!("state-dir-deleted: the state directory removed while running: recreated on the next save, 3/3 calls kept; logged: {}", said[0].trim());
+    let said = logs.lines_with(&[
+        "state directory disappeared",
+        &state_dir.display().to_string(),
+    ]);
+    assert!(
+        !said.is_empty(),
+        "no clear log line; got:\n{}",
+        logs.lines_with(&[&dir.path().display().to_string()])
+            .join("\n")
+    );
+    println!(
+        "state-dir-deleted: the state directory removed while running: recreated on the next save, 3/3 calls kept; logged: {}",
+        said[0].trim()
+    );
 }
 
 /// A small file system that is full: a 256 KiB tmpfs mounted for the test (root), or, where
@@ -137,15 +215,32 @@ struct FullDisk {
 impl FullDisk {
     fn new(dir: PathBuf) -> Self {
         std::fs::create_dir_all(&dir).unwrap();
-        let mount = Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k,mode=0700", "msclaw-test", dir.to_str().unwrap()]).output();
+        let mount = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                "size=256k,mode=0700",
+                "msclaw-test",
+                dir.to_str().unwrap(),
+            ])
+            .output();
         match mount {
-            Ok(out) if out.status.success() => FullDisk { dir, how: "a 256 KiB tmpfs filled up", mounted: true },
+            Ok(out) if out.status.success() => FullDisk {
+                dir,
+                how: "a 256 KiB tmpfs filled up",
+                mounted: true,
+            },
             other => {
                 assert!(
                     !rustix::process::getuid().is_root(),
                     "cannot mount a tmpfs as root ({other:?}); the full-disk test needs either that or a non-root user"
                 );
-                FullDisk { dir, how: "a read-only directory (no tmpfs mount allowed here)", mounted: false }
+                FullDisk {
+                    dir,
+                    how: "a read-only directory (no tmpfs mount allowed here)",
+                    mounted: false,
+                }
             }
         }
     }
@@ -160,7 +255,8 @@ impl FullDisk {
             let _ = f.sync_all();
         } else {
             for d in [self.dir.join("state"), self.dir.clone()] {
-                std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o500)).unwrap();
+                std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o500))
+                    .unwrap();
             }
         }
     }
@@ -170,13 +266,17 @@ impl FullDisk {
             std::fs::remove_file(self.dir.join("filler")).unwrap();
         } else {
             for d in [self.dir.clone(), self.dir.join("state")] {
-                std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+                std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                    .unwrap();
             }
         }
     }
 
     fn temp_files(&self) -> Vec<String> {
-        walk(&self.dir).into_iter().filter(|n| n.contains(".msclaw-")).collect()
+        walk(&self.dir)
+            .into_iter()
+            .filter(|n| n.contains(".msclaw-"))
+            .collect()
     }
 }
 
@@ -215,38 +315,92 @@ async fn a_full_disk_is_logged_the_daemon_keeps_counting_and_the_config_is_never
     let session = JsonlSession::create(&layout.openclaw_state, "main", "s1");
     disk.fill();
 
-    let daemon = TestDaemon::start(&layout, layout.settings("daily_limit = 2\n")).await.unwrap();
+    let daemon = TestDaemon::start(&layout, layout.settings("daily_limit = 2\n"))
+        .await
+        .unwrap();
     calls(&session, QWEN, 2);
-    let status = daemon.wait_for("Qwen spent", WAIT, |s| qwen(s).spent).await.unwrap();
+    let status = daemon
+        .wait_for("Qwen spent", WAIT, |s| qwen(s).spent)
+        .await
+        .unwrap();
     assert_eq!(qwen(&status).used, 2);
     // The automatic switch could not be written: said so, and the config is as it was.
     let full = disk.dir.display().to_string();
     let deadline = Instant::now() + WAIT;
-    while logs.lines_with(&["ERROR", "switch failed", &full]).is_empty() {
-        assert!(Instant::now() < deadline, "no log line about the failed switch:\n{}", logs.lines_with(&[&dir.path().display().to_string()]).join("\n"));
+    while logs
+        .lines_with(&["ERROR", "switch failed", &full])
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no log line about the failed switch:\n{}",
+            logs.lines_with(&[&dir.path().display().to_string()])
+                .join("\n")
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let state = layout.state_file.display().to_string();
-    assert!(!logs.lines_with(&["ERROR", "cannot save state to", &state]).is_empty(), "no log line about the state");
-    assert_eq!(std::fs::read_to_string(&layout.openclaw_config).unwrap(), original, "config untouched");
+    assert!(
+        !logs
+            .lines_with(&["ERROR", "cannot save state to", &state])
+            .is_empty(),
+        "no log line about the state"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&layout.openclaw_config).unwrap(),
+        original,
+        "config untouched"
+    );
     // A pin is refused with a clear message, writes nothing, and the daemon goes on counting.
-    let reply = daemon.request(&Request::Switch { model: "glm5".into() }).await.unwrap();
+    let reply = daemon
+        .request(&Request::Switch {
+            model: "glm5".into(),
+        })
+        .await
+        .unwrap();
     let err = reply.reply.expect_err("no switch on a full disk");
     assert!(err.message.contains("could not switch"), "{}", err.message);
     calls(&session, GLM, 1);
-    let status = daemon.wait_for("GLM counted", WAIT, |s| s.models[1].used == 1).await.unwrap();
-    assert_eq!(status.active_model.as_deref(), Some(format!("modelscope/{QWEN}").as_str()));
-    assert_eq!(std::fs::read_to_string(&layout.openclaw_config).unwrap(), original, "config untouched");
-    assert_eq!(disk.temp_files(), Vec::<String>::new(), "no temp file left on the full disk");
+    let status = daemon
+        .wait_for("GLM counted", WAIT, |s| s.models[1].used == 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        status.active_model.as_deref(),
+        Some(format!("modelscope/{QWEN}").as_str())
+    );
+    assert_eq!(
+        std::fs::read_to_string(&layout.openclaw_config).unwrap(),
+        original,
+        "config untouched"
+    );
+    assert_eq!(
+        disk.temp_files(),
+        Vec::<String>::new(),
+        "no temp file left on the full disk"
+    );
     let failures = logs.lines_with(&["ERROR", &full]).len();
-    let example = logs.lines_with(&["ERROR", "switch failed", &full])[0].split("msclawd::engine: ").last().unwrap().to_owned();
+    let example = logs.lines_with(&["ERROR", "switch failed", &full])[0]
+        .split("msclawd::engine: ")
+        .last()
+        .unwrap()
+        .to_owned();
 
     // Space again: the next switch goes through, and the state is saved.
     disk.free();
-    let reply = daemon.request(&Request::Switch { model: "glm5".into() }).await.unwrap();
+    let reply = daemon
+        .request(&Request::Switch {
+            model: "glm5".into(),
+        })
+        .await
+        .unwrap();
     assert!(matches!(reply.reply, Ok(Response::Handled(_))), "{reply:?}");
     let text = std::fs::read_to_string(&layout.openclaw_config).unwrap();
-    let want = original.replacen(&format!("\"modelscope/{QWEN}\", // msclaw"), &format!("\"modelscope/{GLM}\", // msclaw"), 1);
+    let want = original.replacen(
+        &format!("\"modelscope/{QWEN}\", // msclaw"),
+        &format!("\"modelscope/{GLM}\", // msclaw"),
+        1,
+    );
     assert_eq!(text, want, "only the primary changed");
     daemon.stop().await.unwrap();
     assert_eq!(used_in_state_file(&layout.state_file), 2);
@@ -278,11 +432,21 @@ fn run_under_file_size_limit(stderr: Stdio) -> (String, std::process::ExitStatus
     // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            setrlimit(Resource::Fsize, Rlimit { current: Some(1024), maximum: Some(1024) }).map_err(std::io::Error::from)
+            setrlimit(
+                Resource::Fsize,
+                Rlimit {
+                    current: Some(1024),
+                    maximum: Some(1024),
+                },
+            )
+            .map_err(std::io::Error::from)
         });
     }
     let mut daemon = cmd.spawn().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let refusal = rt.block_on(async {
         let deadline = Instant::now() + WAIT;
         loop {
@@ -291,7 +455,10 @@ fn run_under_file_size_limit(stderr: Stdio) -> (String, std::process::ExitStatus
                 && let Ok(Response::Status(s)) = reply.reply
                 && qwen(&s).spent
             {
-                assert_eq!(s.active_model.as_deref(), Some(format!("modelscope/{QWEN}").as_str()));
+                assert_eq!(
+                    s.active_model.as_deref(),
+                    Some(format!("modelscope/{QWEN}").as_str())
+                );
                 break;
             }
             if let Ok(Some(exit)) = daemon.try_wait() {
@@ -300,17 +467,43 @@ fn run_under_file_size_limit(stderr: Stdio) -> (String, std::process::ExitStatus
             assert!(Instant::now() < deadline, "msclawd never saw Qwen spent");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let mut c = msclaw_shared::client::Client::connect(&layout.socket).await.unwrap();
-        let reply = c.request(&Request::Switch { model: "glm5".into() }).await.unwrap();
+        let mut c = msclaw_shared::client::Client::connect(&layout.socket)
+            .await
+            .unwrap();
+        let reply = c
+            .request(&Request::Switch {
+                model: "glm5".into(),
+            })
+            .await
+            .unwrap();
         reply.reply.expect_err("no switch can be written").message
     });
     std::thread::sleep(Duration::from_millis(200));
-    assert!(daemon.try_wait().unwrap().is_none(), "msclawd died: {:?}", daemon.try_wait());
-    assert_eq!(std::fs::read_to_string(&layout.openclaw_config).unwrap(), original, "config untouched");
-    rustix::process::kill_process(rustix::process::Pid::from_raw(daemon.id() as i32).unwrap(), rustix::process::Signal::TERM).unwrap();
+    assert!(
+        daemon.try_wait().unwrap().is_none(),
+        "msclawd died: {:?}",
+        daemon.try_wait()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&layout.openclaw_config).unwrap(),
+        original,
+        "config untouched"
+    );
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(daemon.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
     let exit = daemon.wait().unwrap();
-    assert_eq!(std::fs::read_to_string(&layout.openclaw_config).unwrap(), original, "config untouched");
-    let leftovers: Vec<_> = walk(dir.path()).into_iter().filter(|n| n.contains(".msclaw-")).collect();
+    assert_eq!(
+        std::fs::read_to_string(&layout.openclaw_config).unwrap(),
+        original,
+        "config untouched"
+    );
+    let leftovers: Vec<_> = walk(dir.path())
+        .into_iter()
+        .filter(|n| n.contains(".msclaw-"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     (refusal, exit, dir.path().display().to_string())
 }
@@ -328,15 +521,26 @@ fn under_a_file_size_limit_the_real_msclawd_logs_and_keeps_running() {
     let log = reader.join().unwrap();
     assert!(exit.success(), "{exit}\n{log}");
     assert!(refusal.contains("could not switch"), "{refusal}");
-    let line = log.lines().find(|l| l.contains("switch failed")).unwrap_or_else(|| panic!("no switch failure logged:\n{log}")).to_owned();
+    let line = log
+        .lines()
+        .find(|l| l.contains("switch failed"))
+        .unwrap_or_else(|| panic!("no switch failure logged:\n{log}"))
+        .to_owned();
     assert!(line.contains("File too large"), "{line}");
-    assert!(log.lines().any(|l| l.contains("cannot save state to") && l.contains("File too large")), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("cannot save state to") && l.contains("File too large")),
+        "{log}"
+    );
 
     // 2. Its log a file under the same limit, already full: every log write fails too.
     let dir = tempfile::tempdir().unwrap();
     let log_file = dir.path().join("msclawd.log");
     std::fs::write(&log_file, vec![b'.'; 1024]).unwrap();
-    let stderr = std::fs::OpenOptions::new().append(true).open(&log_file).unwrap();
+    let stderr = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log_file)
+        .unwrap();
     let (refusal2, exit2, _) = run_under_file_size_limit(Stdio::from(stderr));
     assert!(exit2.success(), "{exit2}");
     assert!(refusal2.contains("could not switch"), "{refusal2}");

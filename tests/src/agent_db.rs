@@ -11,7 +11,8 @@ use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 
 /// OpenClaw's agent schema v23, extracted from the npm package (see the file's header).
-pub const AGENT_SCHEMA: &str = include_str!("../../daemon/tests/fixtures/openclaw-agent-schema-v23.sql");
+pub const AGENT_SCHEMA: &str =
+    include_str!("../../daemon/tests/fixtures/openclaw-agent-schema-v23.sql");
 
 /// `transcript_events` before agent schema 23 (LEGACY_STORAGE_TABLES in OpenClaw's
 /// openclaw-agent-db-schema-helpers): JSON only, no compression columns.

@@ -15,7 +15,11 @@ impl LogCapture {
 
     /// The lines that contain every one of `needles`.
     pub fn lines_with(&self, needles: &[&str]) -> Vec<String> {
-        self.text().lines().filter(|l| needles.iter().all(|n| l.contains(n))).map(str::to_owned).collect()
+        self.text()
+            .lines()
+            .filter(|l| needles.iter().all(|n| l.contains(n)))
+            .map(str::to_owned)
+            .collect()
     }
 }
 

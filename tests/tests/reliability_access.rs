@@ -22,7 +22,11 @@ fn connect_as_other_uid(socket: &Path) -> Result<(), i32> {
         .output()
         .unwrap_or_else(|e| panic!("cannot run the helper as uid {OTHER_UID}: {e}"));
     let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(out.status.success(), "helper failed: {text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "helper failed: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     match text.strip_prefix("err ") {
         None if text == "ok" => Ok(()),
         Some(rest) => Err(rest.split_whitespace().next().unwrap().parse().unwrap()),
@@ -47,15 +51,24 @@ async fn another_uid_cannot_connect() {
     // Everything above msclaw's own directory open to all: its own modes are the only barrier.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::create_dir_all(dir.path().join("run")).unwrap();
-    std::fs::set_permissions(dir.path().join("run"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        dir.path().join("run"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     let layout = Layout::in_dir(dir.path());
-    let daemon = TestDaemon::start(&layout, layout.settings("")).await.unwrap();
+    let daemon = TestDaemon::start(&layout, layout.settings(""))
+        .await
+        .unwrap();
     let socket_dir = layout.socket.parent().unwrap();
 
     // Modes and owner.
     assert_eq!(mode(&layout.socket), 0o600);
     assert_eq!(mode(socket_dir), 0o700);
-    assert_eq!(std::fs::metadata(&layout.socket).unwrap().uid(), me.as_raw());
+    assert_eq!(
+        std::fs::metadata(&layout.socket).unwrap().uid(),
+        me.as_raw()
+    );
     assert_eq!(std::fs::metadata(socket_dir).unwrap().uid(), me.as_raw());
 
     // A control: the other uid can connect to a socket that lets it (so a refusal below is the
@@ -63,7 +76,11 @@ async fn another_uid_cannot_connect() {
     let open_socket = dir.path().join("open.sock");
     let _listener = std::os::unix::net::UnixListener::bind(&open_socket).unwrap();
     std::fs::set_permissions(&open_socket, std::fs::Permissions::from_mode(0o666)).unwrap();
-    assert_eq!(connect_as_other_uid(&open_socket), Ok(()), "control: an open socket accepts uid {OTHER_UID}");
+    assert_eq!(
+        connect_as_other_uid(&open_socket),
+        Ok(()),
+        "control: an open socket accepts uid {OTHER_UID}"
+    );
 
     // The daemon's socket, as set up.
     assert_eq!(connect_as_other_uid(&layout.socket), Err(EACCES));
@@ -81,9 +98,14 @@ async fn another_uid_cannot_connect() {
     let theirs = layout2.socket.parent().unwrap();
     std::fs::create_dir_all(theirs).unwrap();
     std::os::unix::fs::chown(theirs, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
-    let err = TestDaemon::run_to_end(&layout2, layout2.settings("")).await.expect_err("must refuse");
+    let err = TestDaemon::run_to_end(&layout2, layout2.settings(""))
+        .await
+        .expect_err("must refuse");
     let text = format!("{err:#}");
-    assert!(text.contains("not by you") && text.contains(&OTHER_UID.to_string()), "{text}");
+    assert!(
+        text.contains("not by you") && text.contains(&OTHER_UID.to_string()),
+        "{text}"
+    );
     assert!(!layout2.socket.exists());
 
     println!(

@@ -22,7 +22,11 @@ fn primary_in(text: &str) -> Option<String> {
 fn marks(text: &str, key: &str) -> Vec<usize> {
     let start = text.find(&format!("{key}: [")).unwrap() + key.len() + 3;
     let end = start + text[start..].find(']').unwrap();
-    text[start..end].split(',').filter_map(|s| s.trim().parse().ok()).filter(|n| *n > 0).collect()
+    text[start..end]
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .filter(|n| *n > 0)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,12 +40,21 @@ async fn no_edit_of_either_side_is_lost() {
         1,
     );
     std::fs::write(&layout.openclaw_config, &original).unwrap();
-    let daemon = TestDaemon::start(&layout, layout.settings("")).await.unwrap();
-    daemon.wait_for("the config read", Duration::from_secs(10), |s| s.active_model.is_some()).await.unwrap();
+    let daemon = TestDaemon::start(&layout, layout.settings(""))
+        .await
+        .unwrap();
+    daemon
+        .wait_for("the config read", Duration::from_secs(10), |s| {
+            s.active_model.is_some()
+        })
+        .await
+        .unwrap();
 
     // Every switch msclawd makes, in order: a switch *from* a value other than the one the
     // previous switch wrote means the other side's stale rewrite undid that one and msclawd redid it.
-    let mut events = msclaw_shared::client::Client::connect(&layout.socket).await.unwrap();
+    let mut events = msclaw_shared::client::Client::connect(&layout.socket)
+        .await
+        .unwrap();
     events.request(&Request::EventStream).await.unwrap();
     let switches = tokio::spawn(async move {
         let mut seen: Vec<(Option<String>, String)> = Vec::new();
@@ -53,9 +66,17 @@ async fn no_edit_of_either_side_is_lost() {
         seen
     });
 
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     let other = tokio::process::Command::new(env!("CARGO_BIN_EXE_msclaw-reliability-helper"))
-        .args(["other-editor", layout.openclaw_config.to_str().unwrap(), &OTHER_EDITS.to_string(), &seed.to_string()])
+        .args([
+            "other-editor",
+            layout.openclaw_config.to_str().unwrap(),
+            &OTHER_EDITS.to_string(),
+            &seed.to_string(),
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -66,9 +87,20 @@ async fn no_edit_of_either_side_is_lost() {
     let (mut asked, mut pinned, mut refused) = (0usize, 0usize, Vec::new());
     let mut last_pinned = None;
     while !other.is_finished() {
-        let (alias, model) = if asked % 2 == 0 { ("glm5", GLM) } else { ("qwen3.5", QWEN) };
+        let (alias, model) = if asked % 2 == 0 {
+            ("glm5", GLM)
+        } else {
+            ("qwen3.5", QWEN)
+        };
         asked += 1;
-        match daemon.request(&Request::Switch { model: alias.into() }).await.unwrap().reply {
+        match daemon
+            .request(&Request::Switch {
+                model: alias.into(),
+            })
+            .await
+            .unwrap()
+            .reply
+        {
             Ok(Response::Handled(_)) => {
                 pinned += 1;
                 last_pinned = Some(format!("modelscope/{model}"));
@@ -83,14 +115,22 @@ async fn no_edit_of_either_side_is_lost() {
         assert!(started.elapsed() < Duration::from_secs(60), "too slow");
     }
     let output = other.await.unwrap().unwrap();
-    assert!(output.status.success(), "other editor failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "other editor failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let report = String::from_utf8_lossy(&output.stdout).trim().to_owned();
 
     // msclawd settles: what it last reported as pinned is what the file says, even where the other
     // side's stale rewrites undid a switch in between.
     let want = last_pinned.expect("at least one switch landed");
     daemon
-        .wait_for("the last switch in the file", Duration::from_secs(10), |s| s.active_model.as_deref() == Some(&want))
+        .wait_for(
+            "the last switch in the file",
+            Duration::from_secs(10),
+            |s| s.active_model.as_deref() == Some(&want),
+        )
         .await
         .unwrap();
     let text = std::fs::read_to_string(&layout.openclaw_config).unwrap();
@@ -100,23 +140,41 @@ async fn no_edit_of_either_side_is_lost() {
     let appended: Vec<usize> = (1..=OTHER_EDITS).filter(|i| i % 3 == 0).collect();
     let inplace: Vec<usize> = (1..=OTHER_EDITS).filter(|i| i % 3 == 1).collect();
     let renamed: Vec<usize> = (1..=OTHER_EDITS).filter(|i| i % 3 == 2).collect();
-    let lost_appended: Vec<_> = appended.iter().filter(|i| !text.contains(&format!("// other-edit #{i}\n"))).collect();
+    let lost_appended: Vec<_> = appended
+        .iter()
+        .filter(|i| !text.contains(&format!("// other-edit #{i}\n")))
+        .collect();
     let mut found_inplace = marks(&text, "inplace");
     let mut found_renamed = marks(&text, "renamed");
     found_inplace.sort();
     found_renamed.sort();
-    let lost_inplace: Vec<_> = inplace.iter().filter(|i| !found_inplace.contains(i)).collect();
-    let lost_renamed: Vec<_> = renamed.iter().filter(|i| !found_renamed.contains(i)).collect();
+    let lost_inplace: Vec<_> = inplace
+        .iter()
+        .filter(|i| !found_inplace.contains(i))
+        .collect();
+    let lost_renamed: Vec<_> = renamed
+        .iter()
+        .filter(|i| !found_renamed.contains(i))
+        .collect();
     // And every line of the original but the primary's.
-    let lost_lines: Vec<_> = original.lines().filter(|l| !l.contains("primary:") && !l.contains("other: {") && !text.contains(l)).collect();
+    let lost_lines: Vec<_> = original
+        .lines()
+        .filter(|l| !l.contains("primary:") && !l.contains("other: {") && !text.contains(l))
+        .collect();
 
     daemon.stop().await.unwrap();
     let switches = switches.await.unwrap();
     let writes = switches.len();
-    let redone = switches.windows(2).filter(|w| w[1].0.as_deref() != Some(w[0].1.as_str())).count();
+    let redone = switches
+        .windows(2)
+        .filter(|w| w[1].0.as_deref() != Some(w[0].1.as_str()))
+        .count();
     // Refusals: msclawd read the file in the middle of an in-place save (it will not write what it
     // cannot parse), or the file changed under each of its attempts.
-    let unreadable = refused.iter().filter(|m| m.contains("config unusable")).count();
+    let unreadable = refused
+        .iter()
+        .filter(|m| m.contains("config unusable"))
+        .count();
     println!(
         "concurrent-edit: {asked} switch requests, {writes} writes by msclawd ({redone} of them redoing a switch a stale \
          rewrite of the other side undid), {} refused ({unreadable} while the file was mid-save, {} after {} conflicting \
@@ -130,10 +188,22 @@ async fn no_edit_of_either_side_is_lost() {
         lost_renamed.len(),
         lost_lines.len(),
     );
-    assert!(lost_appended.is_empty(), "appended comments lost: {lost_appended:?}");
-    assert!(lost_inplace.is_empty(), "in-place edits lost: {lost_inplace:?}");
-    assert!(lost_renamed.is_empty(), "renamed edits lost: {lost_renamed:?}");
+    assert!(
+        lost_appended.is_empty(),
+        "appended comments lost: {lost_appended:?}"
+    );
+    assert!(
+        lost_inplace.is_empty(),
+        "in-place edits lost: {lost_inplace:?}"
+    );
+    assert!(
+        lost_renamed.is_empty(),
+        "renamed edits lost: {lost_renamed:?}"
+    );
     assert!(lost_lines.is_empty(), "original lines lost: {lost_lines:?}");
-    assert!(writes > OTHER_EDITS / 20, "msclawd got too few switches in: {writes}");
+    assert!(
+        writes > OTHER_EDITS / 20,
+        "msclawd got too few switches in: {writes}"
+    );
     let _ = pinned;
 }

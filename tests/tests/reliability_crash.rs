@@ -22,10 +22,15 @@ struct Rng(u64);
 
 impl Rng {
     fn from_env_or_time() -> (Self, u64) {
-        let seed = std::env::var("MSCLAW_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-            t.as_nanos() as u64 ^ u64::from(std::process::id())
-        });
+        let seed = std::env::var("MSCLAW_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap();
+                t.as_nanos() as u64 ^ u64::from(std::process::id())
+            });
         (Self(seed.max(1)), seed)
     }
     fn next(&mut self) -> u64 {
@@ -51,7 +56,10 @@ fn temp_files(dir: &Path) -> BTreeSet<String> {
 fn sigkill_at_random_points_never_leaves_a_broken_config_or_stray_temp_files() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("openclaw.json");
-    let text_a = transcripts::guide_config("http://127.0.0.1:9/v1", "        fallbacks: [], // kept as is\n");
+    let text_a = transcripts::guide_config(
+        "http://127.0.0.1:9/v1",
+        "        fallbacks: [], // kept as is\n",
+    );
     let from = format!("\"modelscope/{QWEN}\", // msclaw");
     assert!(text_a.contains(&from));
     let text_b = text_a.replacen(&from, &format!("\"modelscope/{GLM}\", // msclaw"), 1);
@@ -61,9 +69,11 @@ fn sigkill_at_random_points_never_leaves_a_broken_config_or_stray_temp_files() {
 
     let (mut rng, seed) = Rng::from_env_or_time();
     let started = Instant::now();
-    let (mut switches, mut kills, mut corrupt, mut lost_comments, mut wrong_mode) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    let (mut switches, mut kills, mut corrupt, mut lost_comments, mut wrong_mode) =
+        (0usize, 0usize, 0usize, 0usize, 0usize);
     let (mut saw_a, mut saw_b) = (0usize, 0usize);
-    let (mut left_by_kills, mut left_after_restart, mut restarts_checked) = (0usize, 0usize, 0usize);
+    let (mut left_by_kills, mut left_after_restart, mut restarts_checked) =
+        (0usize, 0usize, 0usize);
     let mut pending_check: Option<BTreeSet<String>> = None;
     while switches < SWITCHES {
         let mut child = Command::new(env!("CARGO_BIN_EXE_msclaw-reliability-helper"))
@@ -88,24 +98,32 @@ fn sigkill_at_random_points_never_leaves_a_broken_config_or_stray_temp_files() {
         // One kill in eight lands during start-up; the others after the first write, at a random
         // point of the switches that follow.
         if rng.below(8) != 0 {
-            rx.recv_timeout(Duration::from_secs(20)).expect("the child writes within 20 s");
+            rx.recv_timeout(Duration::from_secs(20))
+                .expect("the child writes within 20 s");
             if let Some(previous) = pending_check.take() {
                 let still = temp_files(dir.path());
                 let stale: Vec<_> = previous.intersection(&still).collect();
                 left_after_restart += stale.len();
                 restarts_checked += 1;
-                assert!(stale.is_empty(), "temp files of a killed writer still there after the next one wrote: {stale:?}");
+                assert!(
+                    stale.is_empty(),
+                    "temp files of a killed writer still there after the next one wrote: {stale:?}"
+                );
             }
         }
         std::thread::sleep(Duration::from_micros(rng.below(15_000)));
         child.kill().unwrap();
         let status = child.wait().unwrap();
         let n = reader.join().unwrap();
-        assert!(status.signal_is_kill(), "the child ended before it was killed: {status}; stderr: {}", {
-            let mut s = String::new();
-            let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut s);
-            s
-        });
+        assert!(
+            status.signal_is_kill(),
+            "the child ended before it was killed: {status}; stderr: {}",
+            {
+                let mut s = String::new();
+                let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut s);
+                s
+            }
+        );
         kills += 1;
         switches += n;
 
@@ -114,7 +132,8 @@ fn sigkill_at_random_points_never_leaves_a_broken_config_or_stray_temp_files() {
             saw_a += 1;
         } else if bytes == text_b.as_bytes() {
             saw_b += 1;
-        } else if msclawd::openclaw_config::parse(&String::from_utf8_lossy(&bytes), &config).is_ok() {
+        } else if msclawd::openclaw_config::parse(&String::from_utf8_lossy(&bytes), &config).is_ok()
+        {
             lost_comments += 1;
         } else {
             corrupt += 1;
@@ -127,8 +146,17 @@ fn sigkill_at_random_points_never_leaves_a_broken_config_or_stray_temp_files() {
         if !left.is_empty() {
             pending_check = Some(left);
         }
-        assert_eq!((corrupt, lost_comments, wrong_mode), (0, 0, 0), "after kill {kills} (seed {seed}) the config is:\n{}", String::from_utf8_lossy(&bytes));
-        assert!(started.elapsed() < Duration::from_secs(90), "too slow: {switches} switches in {:?}", started.elapsed());
+        assert_eq!(
+            (corrupt, lost_comments, wrong_mode),
+            (0, 0, 0),
+            "after kill {kills} (seed {seed}) the config is:\n{}",
+            String::from_utf8_lossy(&bytes)
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "too slow: {switches} switches in {:?}",
+            started.elapsed()
+        );
     }
     println!(
         "crash-loop: {switches} switches, {kills} kills (seed {seed}, {:.1} s): {corrupt} corrupt, {lost_comments} lost comments, \

@@ -69,7 +69,9 @@ static SLOWEST_STATUS_MS: AtomicUsize = AtomicUsize::new(0);
 async fn status_answers(layout: &Layout) -> Result<(), TestCaseError> {
     let started = Instant::now();
     let reply = tokio::time::timeout(Duration::from_secs(1), async {
-        let mut client = msclaw_shared::client::Client::connect(&layout.socket).await.unwrap();
+        let mut client = msclaw_shared::client::Client::connect(&layout.socket)
+            .await
+            .unwrap();
         client.request(&Request::Status).await
     })
     .await
@@ -81,7 +83,11 @@ async fn status_answers(layout: &Layout) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-async fn one_case(layout: &Layout, segments: Vec<Segment>, splits: Vec<usize>) -> Result<(), TestCaseError> {
+async fn one_case(
+    layout: &Layout,
+    segments: Vec<Segment>,
+    splits: Vec<usize>,
+) -> Result<(), TestCaseError> {
     let mut input = Vec::new();
     for s in &segments {
         input.extend(s.bytes());
@@ -123,11 +129,20 @@ async fn one_case(layout: &Layout, segments: Vec<Segment>, splits: Vec<usize>) -
         tokio::time::sleep(Duration::from_millis(1)).await;
         status_answers(layout).await?;
     }
-    write.shutdown().await.map_err(|e| TestCaseError::fail(format!("the daemon hung up on this client: {e}")))?;
+    write
+        .shutdown()
+        .await
+        .map_err(|e| TestCaseError::fail(format!("the daemon hung up on this client: {e}")))?;
     let replies = reader.await.unwrap();
-    prop_assert_eq!(replies.len(), segments.len(), "one reply per line: {:?}", replies);
+    prop_assert_eq!(
+        replies.len(),
+        segments.len(),
+        "one reply per line: {:?}",
+        replies
+    );
     for (segment, reply) in segments.iter().zip(&replies) {
-        let parsed: ReplyLine = serde_json::from_str(reply).map_err(|e| TestCaseError::fail(format!("{e}: {reply}")))?;
+        let parsed: ReplyLine = serde_json::from_str(reply)
+            .map_err(|e| TestCaseError::fail(format!("{e}: {reply}")))?;
         match segment {
             Segment::Request(r) if !r.is_empty() => {
                 if r.contains("no-such-model") {
@@ -136,8 +151,12 @@ async fn one_case(layout: &Layout, segments: Vec<Segment>, splits: Vec<usize>) -
                     prop_assert!(parsed.reply.is_ok(), "{} -> {}", r, reply);
                 }
             }
-            Segment::Huge(_) => prop_assert_eq!(parsed.reply.unwrap_err().code, ErrorCode::LineTooLong),
-            Segment::Latin1(_) => prop_assert_eq!(parsed.reply.unwrap_err().code, ErrorCode::BadRequest),
+            Segment::Huge(_) => {
+                prop_assert_eq!(parsed.reply.unwrap_err().code, ErrorCode::LineTooLong)
+            }
+            Segment::Latin1(_) => {
+                prop_assert_eq!(parsed.reply.unwrap_err().code, ErrorCode::BadRequest)
+            }
             _ => {}
         }
     }
@@ -146,14 +165,28 @@ async fn one_case(layout: &Layout, segments: Vec<Segment>, splits: Vec<usize>) -
 
 #[test]
 fn random_input_gets_one_reply_per_line_and_status_is_answered_throughout() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::in_dir(dir.path());
-    let daemon = rt.block_on(TestDaemon::start(&layout, layout.settings(""))).unwrap();
+    let daemon = rt
+        .block_on(TestDaemon::start(&layout, layout.settings("")))
+        .unwrap();
     let started = Instant::now();
-    let mut runner = TestRunner::new(ProptestConfig { cases: CASES, ..ProptestConfig::default() });
-    let strategy = (prop::collection::vec(segment(), 1..12), prop::collection::vec(any::<usize>(), 0..6));
-    let result = runner.run(&strategy, |(segments, splits)| rt.block_on(one_case(&layout, segments, splits)));
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: CASES,
+        ..ProptestConfig::default()
+    });
+    let strategy = (
+        prop::collection::vec(segment(), 1..12),
+        prop::collection::vec(any::<usize>(), 0..6),
+    );
+    let result = runner.run(&strategy, |(segments, splits)| {
+        rt.block_on(one_case(&layout, segments, splits))
+    });
     // A client that sends half a line and hangs up, then one that stays silent: neither bothers anyone.
     rt.block_on(async {
         let mut half = UnixStream::connect(&layout.socket).await.unwrap();
@@ -170,7 +203,11 @@ fn random_input_gets_one_reply_per_line_and_status_is_answered_throughout() {
         STATUS_CHECKS.load(Ordering::Relaxed),
         SLOWEST_STATUS_MS.load(Ordering::Relaxed),
         started.elapsed().as_secs_f64(),
-        if result.is_ok() { "every line answered once" } else { "FAILED" },
+        if result.is_ok() {
+            "every line answered once"
+        } else {
+            "FAILED"
+        },
     );
     if let Err(e) = result {
         panic!("{e}");

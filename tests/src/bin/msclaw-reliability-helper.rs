@@ -17,9 +17,16 @@ use msclawd::config_editor::{self, EditOutcome, ModelEdit};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["switch-loop", config, a, b] => switch_loop(Path::new(config), a, b),
-        ["other-editor", config, n, seed] => other_editor(Path::new(config), n.parse().unwrap(), seed.parse().unwrap()),
+        ["other-editor", config, n, seed] => {
+            other_editor(Path::new(config), n.parse().unwrap(), seed.parse().unwrap())
+        }
         ["connect", socket] => connect(Path::new(socket)),
         other => {
             eprintln!("msclaw-reliability-helper: unknown arguments {other:?}");
@@ -39,7 +46,10 @@ fn switch_loop(config: &Path, a: &str, b: &str) {
             }
         };
         let next = if current.as_deref() == Some(a) { b } else { a };
-        let edit = ModelEdit { primary: next.to_owned(), fallbacks: None };
+        let edit = ModelEdit {
+            primary: next.to_owned(),
+            fallbacks: None,
+        };
         match config_editor::apply_model_edit(config, &edit) {
             Ok(EditOutcome::Written { .. }) => {
                 let _ = out.write_all(b"w\n");
@@ -73,8 +83,12 @@ fn other_editor(config: &Path, n: usize, seed: u64) {
     for i in 1..=n {
         match i % 3 {
             0 => {
-                let mut f = std::fs::OpenOptions::new().append(true).open(config).unwrap();
-                f.write_all(format!("// other-edit #{i}\n").as_bytes()).unwrap();
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(config)
+                    .unwrap();
+                f.write_all(format!("// other-edit #{i}\n").as_bytes())
+                    .unwrap();
                 appended += 1;
             }
             1 => {
@@ -86,7 +100,8 @@ fn other_editor(config: &Path, n: usize, seed: u64) {
             _ => {
                 let text = std::fs::read_to_string(config).unwrap();
                 let text = add_mark(&text, "renamed", i);
-                let tmp = config.with_file_name(format!("openclaw.json.{}.tmp", std::process::id()));
+                let tmp =
+                    config.with_file_name(format!("openclaw.json.{}.tmp", std::process::id()));
                 std::fs::write(&tmp, text).unwrap();
                 std::fs::rename(&tmp, config).unwrap();
                 renamed += 1;
@@ -100,6 +115,9 @@ fn other_editor(config: &Path, n: usize, seed: u64) {
 /// `key: [` becomes `key: [i, `.
 fn add_mark(text: &str, key: &str, i: usize) -> String {
     let marker = format!("{key}: [");
-    assert!(text.contains(&marker), "{key} is missing from the config:\n{text}");
+    assert!(
+        text.contains(&marker),
+        "{key} is missing from the config:\n{text}"
+    );
     text.replacen(&marker, &format!("{marker}{i}, "), 1)
 }
