@@ -9,22 +9,24 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jiff::{Timestamp, ToSpan};
+use msclaw_tests::agent_db::{FakeAgentDb, agent_db_path};
 use msclaw_tests::transcripts;
 use msclawd::usage::{
     CallOutcome, GatewayLogCursor, GatewayLogSource, GatewaySignal, JsonlCursors, JsonlSource,
-    LogLocation,
+    LogLocation, SqliteCursors, SqliteSource,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 const CASES: u32 = 256;
 
-/// Per reader (0: JSONL, 1: gateway log): operations run, restarts, records written.
-static OPS: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
-static RESTARTS: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
-static RECORDS: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+/// Per reader (JSONL, gateway log, SQLite): operations run, restarts, records written.
+static OPS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
+static RESTARTS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
+static RECORDS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
 const JSONL: usize = 0;
 const LOG: usize = 1;
+const SQLITE: usize = 2;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -288,14 +290,168 @@ fn gateway_log_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn run(name: &str, which: usize, case: fn(Vec<Op>) -> Result<(), TestCaseError>) {
+/// The agent database: rows whole or compressed, rows that are not JSON or are cut short, the
+/// same event written again as a new row, a rewritten tail (rows deleted and written back, the
+/// session's last seq going backwards), the database replaced by a copy, and restarts from
+/// serialized cursors.
+fn sqlite_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = FakeAgentDb::create(dir.path(), "main");
+    let now = Timestamp::now();
+    let since = now - 2.hours();
+    let base = (now - 1.hour()).as_millisecond();
+    db.add_session("s1", now - 1.hour());
+    db.add_session("s2", now - 1.hour());
+    let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
+    let mut events: Vec<(&str, serde_json::Value)> = Vec::new();
+    let mut got: BTreeMap<i64, usize> = BTreeMap::new();
+    let take = |src: &mut SqliteSource, got: &mut BTreeMap<i64, usize>| {
+        for r in src.poll(since).unwrap() {
+            *got.entry(r.at.as_millisecond()).or_default() += 1;
+        }
+    };
+    let new_event = |i: usize| {
+        let mut ev =
+            transcripts::assistant_reply("modelscope", transcripts::QWEN, base + i as i64 * 1000);
+        if i % 3 == 0 {
+            // Over 1 KiB: stored zstd-compressed with its navigation projection.
+            ev["message"]["content"][0]["text"] =
+                "a long answer, compressed by OpenClaw. ".repeat(60).into();
+        }
+        ev
+    };
+    let raw_row = |db: &FakeAgentDb, text: &str| {
+        let seq = db.next_seq("s2");
+        db.conn
+            .execute(
+                "INSERT INTO transcript_events (session_id, seq, event_json, created_at, event_zstd, event_utf8_bytes, navigation_json)
+                 VALUES ('s2', ?1, ?2, ?3, NULL, ?4, NULL)",
+                rusqlite::params![seq, text, Timestamp::now().as_millisecond(), text.len() as i64],
+            )
+            .unwrap();
+    };
+    let restart = |src: &mut SqliteSource| {
+        let saved = serde_json::to_string(src.cursors()).unwrap();
+        *src = SqliteSource::new(dir.path(), serde_json::from_str(&saved).unwrap());
+        RESTARTS[SQLITE].fetch_add(1, Ordering::Relaxed);
+    };
+    for (n, op) in ops.iter().enumerate() {
+        OPS[SQLITE].fetch_add(1, Ordering::Relaxed);
+        match op {
+            Op::Record | Op::Split { .. } => {
+                let session = if events.len() % 2 == 0 { "s1" } else { "s2" };
+                let ev = new_event(events.len());
+                db.append_at(session, &ev, Timestamp::now());
+                events.push((session, ev));
+                if let Op::Split { restart: again, .. } = op {
+                    take(&mut src, &mut got);
+                    if *again {
+                        restart(&mut src);
+                    }
+                }
+            }
+            Op::Again { which } => {
+                if !events.is_empty() {
+                    let (session, ev) = events[which % events.len()].clone();
+                    db.append_at(session, &ev, Timestamp::now());
+                }
+            }
+            Op::Garbage(bytes) => raw_row(&db, &String::from_utf8_lossy(bytes)),
+            Op::Truncated { cut } => {
+                let text =
+                    transcripts::assistant_reply("modelscope", transcripts::KIMI, base - 600_000)
+                        .to_string();
+                let at = (cut % (text.len() - 1)).max(1);
+                raw_row(&db, &text[..at]);
+            }
+            Op::Poll => take(&mut src, &mut got),
+            Op::Restart => restart(&mut src),
+            Op::Rewrite if n % 2 == 0 => {
+                // OpenClaw rewrites the tail of s1: its last rows are deleted and written back as
+                // they were; when the row before them is the session header, that goes too and the
+                // calls come back one seq lower (the session's last seq goes backwards).
+                let last = db.next_seq("s1") - 1;
+                let from = (last - 2).max(1);
+                let header_before: bool = db
+                    .conn
+                    .query_row(
+                        "SELECT coalesce(event_json, '') LIKE '%\"type\":\"session\"%' FROM transcript_events
+                         WHERE session_id = 's1' AND seq = ?1",
+                        [from - 1],
+                        |r| r.get(0),
+                    )
+                    .unwrap_or(false);
+                let rows: Vec<Vec<rusqlite::types::Value>> = {
+                    let mut stmt = db
+                        .conn
+                        .prepare(
+                            "SELECT event_json, created_at, event_zstd, event_utf8_bytes, navigation_json
+                             FROM transcript_events WHERE session_id = 's1' AND seq >= ?1 ORDER BY seq",
+                        )
+                        .unwrap();
+                    stmt.query_map([from], |r| (0..5).map(|c| r.get(c)).collect())
+                        .unwrap()
+                        .map(Result::unwrap)
+                        .collect()
+                };
+                let start = if header_before { from - 1 } else { from };
+                db.conn
+                    .execute(
+                        "DELETE FROM transcript_events WHERE session_id = 's1' AND seq >= ?1",
+                        [start],
+                    )
+                    .unwrap();
+                for (k, row) in rows.iter().enumerate() {
+                    db.conn
+                        .execute(
+                            "INSERT INTO transcript_events (session_id, seq, event_json, created_at, event_zstd, event_utf8_bytes, navigation_json)
+                             VALUES ('s1', ?1, ?2, ?3, ?4, ?5, ?6)",
+                            rusqlite::params![start + k as i64, row[0], row[1], row[2], row[3], row[4]],
+                        )
+                        .unwrap();
+                }
+            }
+            Op::Rewrite => {
+                // Replaced by a copy (a restore, `openclaw doctor`): the same rows, another file.
+                let path = agent_db_path(dir.path(), "main");
+                let copy = path.with_file_name("copy.sqlite");
+                db.conn
+                    .execute("VACUUM INTO ?1", [copy.to_str().unwrap()])
+                    .unwrap();
+                drop(db);
+                for ext in ["sqlite-wal", "sqlite-shm"] {
+                    let _ = std::fs::remove_file(path.with_extension(ext));
+                }
+                std::fs::rename(&copy, &path).unwrap();
+                let conn = rusqlite::Connection::open(&path).unwrap();
+                conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
+                    .unwrap();
+                db = FakeAgentDb {
+                    path,
+                    conn,
+                    legacy: false,
+                };
+            }
+        }
+    }
+    take(&mut src, &mut got);
+    RECORDS[SQLITE].fetch_add(events.len(), Ordering::Relaxed);
+    let want: BTreeMap<i64, usize> = (0..events.len())
+        .map(|i| (base + i as i64 * 1000, 1))
+        .collect();
+    prop_assert_eq!(got, want);
+    Ok(())
+}
+
+fn run(name: &str, which: usize, cases: u32, case: fn(Vec<Op>) -> Result<(), TestCaseError>) {
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: CASES,
+        cases,
+        failure_persistence: None,
         ..ProptestConfig::default()
     });
     let result = runner.run(&prop::collection::vec(op(), 1..40), case);
     println!(
-        "parser-fuzz: {name}: {CASES} cases, {} operations (random and cut lines, repeats, rewrites, {} restarts from \
+        "parser-fuzz: {name}: {cases} cases, {} operations (random and cut lines, repeats, rewrites, {} restarts from \
          serialized cursors): {} records, each returned exactly once: {}",
         OPS[which].load(Ordering::Relaxed),
         RESTARTS[which].load(Ordering::Relaxed),
@@ -309,12 +465,17 @@ fn run(name: &str, which: usize, case: fn(Vec<Op>) -> Result<(), TestCaseError>)
 
 #[test]
 fn jsonl_reader_returns_every_record_once_whatever_happens() {
-    run("jsonl", JSONL, jsonl_case);
+    run("jsonl", JSONL, CASES, jsonl_case);
+}
+
+#[test]
+fn sqlite_reader_returns_every_call_once_whatever_happens() {
+    run("sqlite", SQLITE, CASES / 4, sqlite_case);
 }
 
 #[test]
 fn gateway_log_reader_returns_every_line_once_whatever_happens() {
-    run("gateway log", LOG, gateway_log_case);
+    run("gateway log", LOG, CASES, gateway_log_case);
 }
 
 /// What the property test found, as one fixed case: a session file rewritten in place (same
@@ -362,4 +523,40 @@ fn jsonl_file_rewritten_in_place_is_read_again_from_its_start() {
         vec![at(10), at(11), at(12), at(13)],
         "the new calls, and only them"
     );
+}
+
+/// What the SQLite property test found, as one fixed case: a session's tail rewritten one seq
+/// lower and a new call appended, so that its last seq is back where the cursor was: the new
+/// call sat at a seq the cursor had passed, and was never read.
+#[test]
+fn sqlite_tail_rewritten_lower_then_appended_to_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = FakeAgentDb::create(dir.path(), "main");
+    let now = Timestamp::now();
+    let at = |i: i64| (now - 1.hour()).as_millisecond() + i * 1000;
+    db.add_session("s1", now - 1.hour()); // seq 0: the session header
+    let first: Vec<serde_json::Value> = (0..2)
+        .map(|i| transcripts::assistant_reply("modelscope", transcripts::QWEN, at(i)))
+        .collect();
+    for ev in &first {
+        db.append_at("s1", ev, now); // seq 1, 2
+    }
+    let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
+    assert_eq!(src.poll(now - 2.hours()).unwrap().len(), 2);
+    // Rewritten: the header and both calls deleted, the calls written back at seq 0 and 1, and a
+    // new call at seq 2, where the cursor stands.
+    db.conn
+        .execute("DELETE FROM transcript_events WHERE session_id = 's1'", [])
+        .unwrap();
+    let new = transcripts::assistant_reply("modelscope", transcripts::QWEN, at(5));
+    for ev in first.iter().chain([&new]) {
+        db.append_at("s1", ev, now);
+    }
+    let got: Vec<i64> = src
+        .poll(now - 2.hours())
+        .unwrap()
+        .iter()
+        .map(|r| r.at.as_millisecond())
+        .collect();
+    assert_eq!(got, vec![at(5)], "the new call, once, and nothing twice");
 }
