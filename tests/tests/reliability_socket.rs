@@ -178,6 +178,7 @@ fn random_input_gets_one_reply_per_line_and_status_is_answered_throughout() {
     let started = Instant::now();
     let mut runner = TestRunner::new(ProptestConfig {
         cases: CASES,
+        failure_persistence: None,
         ..ProptestConfig::default()
     });
     let strategy = (
