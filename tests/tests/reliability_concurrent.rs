@@ -84,7 +84,7 @@ async fn no_edit_of_either_side_is_lost() {
     let other = tokio::spawn(other.wait_with_output());
 
     let started = Instant::now();
-    let (mut asked, mut pinned, mut refused) = (0usize, 0usize, Vec::new());
+    let (mut asked, mut refused) = (0usize, Vec::new());
     let mut last_pinned = None;
     while !other.is_finished() {
         let (alias, model) = if asked % 2 == 0 {
@@ -102,7 +102,6 @@ async fn no_edit_of_either_side_is_lost() {
             .reply
         {
             Ok(Response::Handled(_)) => {
-                pinned += 1;
                 last_pinned = Some(format!("modelscope/{model}"));
             }
             Ok(other) => panic!("unexpected reply {other:?}"),
@@ -205,5 +204,4 @@ async fn no_edit_of_either_side_is_lost() {
         writes > OTHER_EDITS / 20,
         "msclawd got too few switches in: {writes}"
     );
-    let _ = pinned;
 }
