@@ -8,6 +8,31 @@ use msclaw_shared::{Request, Response};
 use msclaw_tests::daemon::Layout;
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
+/// The daemon process, killed if the test ends early (a failed assertion) so none is left running.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 const IDLE: usize = 2000;
 /// The soft limit many systems start a user's processes with.
 const DEFAULT_SOFT_NOFILE: u64 = 1024;
@@ -61,7 +86,7 @@ async fn two_thousand_idle_connections_do_not_keep_status_waiting() {
             .map_err(std::io::Error::from)
         });
     }
-    let mut daemon = cmd.spawn().unwrap();
+    let mut daemon = Reaped(cmd.spawn().unwrap());
     let deadline = Instant::now() + Duration::from_secs(10);
     while !layout.socket.exists() {
         assert!(Instant::now() < deadline, "msclawd did not start");
@@ -152,14 +177,16 @@ fn an_idle_daemon_uses_no_cpu() {
         msclaw_tests::transcripts::now_ms(),
     ));
     layout.settings("");
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_msclawd"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(layout.env_vars())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut daemon = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_msclawd"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(layout.env_vars())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while !layout.state_file.exists() {
         assert!(Instant::now() < deadline, "msclawd did not start");
