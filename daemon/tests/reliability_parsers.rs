@@ -313,7 +313,7 @@ fn sqlite_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let new_event = |i: usize| {
         let mut ev =
             transcripts::assistant_reply("modelscope", transcripts::QWEN, base + i as i64 * 1000);
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             // Over 1 KiB: stored zstd-compressed with its navigation projection.
             ev["message"]["content"][0]["text"] =
                 "a long answer, compressed by OpenClaw. ".repeat(60).into();
@@ -339,7 +339,7 @@ fn sqlite_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
         OPS[SQLITE].fetch_add(1, Ordering::Relaxed);
         match op {
             Op::Record | Op::Split { .. } => {
-                let session = if events.len() % 2 == 0 { "s1" } else { "s2" };
+                let session = if events.len().is_multiple_of(2) { "s1" } else { "s2" };
                 let ev = new_event(events.len());
                 db.append_at(session, &ev, Timestamp::now());
                 events.push((session, ev));
