@@ -2,8 +2,9 @@
 //! target, fsync the directory.
 //!
 //! Two entry points:
-//! - [`replace_if_unchanged`] for files someone else owns (OpenClaw's config): just before the rename
-//!   the target is read again and compared with what the caller based its edit on, so a concurrent
+//! - [`replace_if_unchanged`] for files someone else owns (OpenClaw's config): just before the swap
+//!   the target is read again and compared with what the caller based its edit on, and the temp
+//!   file goes in by an atomic *exchange* whose displaced file is compared too, so a concurrent
 //!   edit by the user or by OpenClaw is never silently overwritten ([`WriteError::Conflict`]).
 //! - [`write_new_or_replace`] for msclaw's own files (its state file), written unconditionally.
 //!
@@ -13,9 +14,16 @@
 //! regular file, which msclaw must not copy).
 //!
 //! Any failure before the rename leaves the target untouched and no temp file behind (the temp file
-//! is a [`tempfile::NamedTempFile`], deleted on drop). The one window that cannot be closed: a write
-//! by someone else between the final comparison and the rename (microseconds) is lost; the
-//! comparison makes the common case (an edit seconds earlier) safe.
+//! is a [`tempfile::NamedTempFile`], deleted on drop). A writer killed outright (SIGKILL, power
+//! cut) cannot delete its temp file: each writer holds an exclusive `flock` on its temp file while
+//! it writes, and the next write of the same target (and msclawd's start, through
+//! [`remove_stale_temp_files`]) removes every `.NAME.msclaw-*.tmp` beside it that nobody holds.
+//!
+//! What is left: a writer that opened the old file *before* the swap and writes into it *after*
+//! it (an in-place save straddling the swap by microseconds) writes into the displaced file, and
+//! that write is lost, as with any rename-based writer. On a file system without an exchange
+//! (EINVAL/ENOTSUP, e.g. NFS) the swap falls back to a plain rename, where a write between the
+//! final comparison and the rename is lost too.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -153,11 +161,8 @@ fn write_via_temp(
         Err(e) => return Err(io_err(target, "inspect")(e)),
     };
 
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{file_name}.msclaw-"))
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(io_err(&dir, "create a temp file in"))?;
+    remove_stale_in(&dir, &file_name);
+    let mut tmp = locked_temp_file(&dir, &file_name)?;
     // From here on, returning early drops `tmp`, which deletes the temp file.
 
     set_mode_and_owner(tmp.as_file(), existing.as_ref(), mode_if_new)
@@ -175,14 +180,11 @@ fn write_via_temp(
         check_unchanged(target, expected)?;
     }
 
-    tmp.persist(target).map_err(|e| {
-        // `e.file` is the temp file; dropping it (with `e`) removes it.
-        WriteError::Io {
-            path: target.to_path_buf(),
-            action: "rename the temp file over",
-            source: e.error,
-        }
-    })?;
+    match expected {
+        Some(Some(expected)) => swap_in(tmp, target, expected)?,
+        Some(None) => create_new(tmp, target)?,
+        None => persist(tmp, target)?,
+    }
 
     // The rename is done; a failed directory fsync only weakens durability after a power cut.
     // Reporting an error now would make the caller think nothing was written.
@@ -190,6 +192,233 @@ fn write_via_temp(
         tracing::warn!(dir = %dir.display(), error = %e, "fsync of the directory failed after an atomic replace");
     }
     Ok(())
+}
+
+fn persist(tmp: tempfile::NamedTempFile, target: &Path) -> Result<(), WriteError> {
+    tmp.persist(target).map(drop).map_err(|e| {
+        // `e.file` is the temp file; dropping it (with `e`) removes it.
+        WriteError::Io {
+            path: target.to_path_buf(),
+            action: "rename the temp file over",
+            source: e.error,
+        }
+    })
+}
+
+/// The file system cannot do this kind of rename (an exchange on NFS, say): fall back.
+fn unsupported(e: &rustix::io::Errno) -> bool {
+    use rustix::io::Errno;
+    [Errno::INVAL, Errno::NOSYS, Errno::OPNOTSUPP, Errno::NOTSUP].contains(e)
+}
+
+fn rename_with(
+    from: &Path,
+    to: &Path,
+    flags: rustix::fs::RenameFlags,
+) -> Result<(), rustix::io::Errno> {
+    rustix::fs::renameat_with(rustix::fs::CWD, from, rustix::fs::CWD, to, flags)
+}
+
+/// `expected_current == None`: the target must not exist, checked by the rename itself.
+fn create_new(tmp: tempfile::NamedTempFile, target: &Path) -> Result<(), WriteError> {
+    match rename_with(tmp.path(), target, rustix::fs::RenameFlags::NOREPLACE) {
+        Ok(()) => {
+            // The temp path is gone; forget it without deleting anything.
+            let _ = tmp.into_temp_path().keep();
+            Ok(())
+        }
+        Err(rustix::io::Errno::EXIST) => Err(WriteError::Conflict {
+            path: target.to_path_buf(),
+        }),
+        Err(e) if unsupported(&e) => persist(tmp, target),
+        Err(e) => Err(WriteError::Io {
+            path: target.to_path_buf(),
+            action: "rename the temp file to",
+            source: e.into(),
+        }),
+    }
+}
+
+fn file_id(meta: &fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+/// Puts the temp file in place with one atomic exchange (`renameat2(RENAME_EXCHANGE)`, macOS
+/// `RENAME_SWAP`) instead of a rename over the target, and looks at what came out: the file that
+/// was in place at that very instant. If it is not what the caller based its edit on, someone wrote
+/// the file in the microseconds since the last comparison; their file is swapped back in and the
+/// caller gets [`WriteError::Conflict`] (and redoes its edit on their text). A plain rename would
+/// have silently thrown their write away.
+fn swap_in(tmp: tempfile::NamedTempFile, target: &Path, expected: &[u8]) -> Result<(), WriteError> {
+    let ours = file_id(
+        &tmp.as_file()
+            .metadata()
+            .map_err(io_err(tmp.path(), "inspect"))?,
+    );
+    #[cfg(test)]
+    tests::run_before_swap();
+    match rename_with(tmp.path(), target, rustix::fs::RenameFlags::EXCHANGE) {
+        Ok(()) => {}
+        Err(e) if unsupported(&e) => return persist(tmp, target),
+        // The target was deleted since the comparison.
+        Err(rustix::io::Errno::NOENT) => {
+            return Err(WriteError::Conflict {
+                path: target.to_path_buf(),
+            });
+        }
+        Err(e) => {
+            return Err(WriteError::Io {
+                path: target.to_path_buf(),
+                action: "swap the temp file in for",
+                source: e.into(),
+            });
+        }
+    }
+    // From here on the temp path names the file that was displaced; dropping `tmp` deletes it.
+    let displaced = tmp.path().to_path_buf();
+    let theirs = match (fs::symlink_metadata(&displaced), fs::read(&displaced)) {
+        (Ok(meta), Ok(bytes)) if bytes != expected => file_id(&meta),
+        _ => return Ok(()),
+    };
+    // Someone else's write landed just before ours: put it back. What comes out of the swap back
+    // must be our file; if a third write landed on ours meanwhile, that one is the newest and goes
+    // back in place instead.
+    let mut expect_out = ours;
+    for _ in 0..3 {
+        rename_with(&displaced, target, rustix::fs::RenameFlags::EXCHANGE).map_err(|e| {
+            WriteError::Io {
+                path: target.to_path_buf(),
+                action: "swap back another writer's version of",
+                source: e.into(),
+            }
+        })?;
+        let out = fs::symlink_metadata(&displaced).map(|m| file_id(&m)).ok();
+        if out == Some(expect_out) {
+            tracing::debug!(file = %target.display(), "another write landed just before ours; put it back");
+            return Err(WriteError::Conflict {
+                path: target.to_path_buf(),
+            });
+        }
+        expect_out = if expect_out == ours { theirs } else { ours };
+    }
+    // Writers racing in microseconds three times over: keep what came out for the user.
+    let kept = target.with_file_name(format!(
+        "{}.msclaw-conflict-{}",
+        target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    let _ = fs::rename(&displaced, &kept);
+    tracing::error!(file = %target.display(), kept = %kept.display(), "the file kept changing while it was replaced; a displaced version is kept beside it");
+    Err(WriteError::Conflict {
+        path: target.to_path_buf(),
+    })
+}
+
+const TEMP_INFIX: &str = ".msclaw-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// A new temp file for `file_name` in `dir`, locked (`flock`, exclusive) so that no other writer
+/// takes it for a stale one, and still named by its path (a cleaner may have removed it in the
+/// instant between its creation and the lock; then another one is made).
+fn locked_temp_file(dir: &Path, file_name: &str) -> Result<tempfile::NamedTempFile, WriteError> {
+    use std::os::unix::fs::MetadataExt;
+    let mut last_error = None;
+    for _ in 0..5 {
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{file_name}{TEMP_INFIX}"))
+            .suffix(TEMP_SUFFIX)
+            .tempfile_in(dir)
+            .map_err(io_err(dir, "create a temp file in"))?;
+        match tmp.as_file().try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => continue,
+            Err(fs::TryLockError::Error(e)) => {
+                last_error = Some(e);
+                continue;
+            }
+        }
+        let mine = tmp
+            .as_file()
+            .metadata()
+            .map_err(io_err(tmp.path(), "inspect"))?;
+        match fs::symlink_metadata(tmp.path()) {
+            Ok(named) if named.dev() == mine.dev() && named.ino() == mine.ino() => return Ok(tmp),
+            _ => continue,
+        }
+    }
+    Err(WriteError::Io {
+        path: dir.to_path_buf(),
+        action: "create and lock a temp file in",
+        source: last_error.unwrap_or_else(|| io::Error::other("temp files kept disappearing")),
+    })
+}
+
+/// Removes the temp files that writers of `path` (msclaw processes, now or earlier) left beside it
+/// when they were killed before their rename: `.NAME.msclaw-*.tmp` that no live writer holds
+/// locked. Symlinks are followed as in [`replace_if_unchanged`]. Returns how many were removed;
+/// failures are only logged (a leftover temp file is untidy, not harmful).
+pub fn remove_stale_temp_files(path: &Path) -> usize {
+    let Ok(target) = resolve_symlinks(path) else {
+        return 0;
+    };
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Some(name) = target.file_name() else {
+        return 0;
+    };
+    remove_stale_in(&dir, &name.to_string_lossy())
+}
+
+fn remove_stale_in(dir: &Path, file_name: &str) -> usize {
+    use std::os::unix::fs::OpenOptionsExt;
+    let prefix = format!(".{file_name}{TEMP_INFIX}");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(&prefix) && name.ends_with(TEMP_SUFFIX)) {
+            continue;
+        }
+        // Only regular files, never through a symlink.
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&path)
+        else {
+            continue;
+        };
+        // A live writer holds its temp file locked; the lock of a dead one died with it.
+        if file.try_lock().is_err() {
+            continue;
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                removed += 1;
+                tracing::info!(file = %path.display(), "removed a temp file left by a writer that was killed mid-write");
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "cannot remove a stale temp file")
+            }
+        }
+    }
+    removed
 }
 
 fn check_unchanged(target: &Path, expected: Option<&[u8]>) -> Result<(), WriteError> {
@@ -255,6 +484,54 @@ mod tests {
     pub(super) fn run_before_final_check() {
         if let Some(f) = BEFORE_FINAL_CHECK.with(|h| h.borrow_mut().take()) {
             f();
+        }
+    }
+
+    thread_local! {
+        static BEFORE_SWAP: std::cell::RefCell<Option<Box<dyn FnOnce()>>> =
+            std::cell::RefCell::new(None);
+    }
+
+    /// Runs (once) what a test scheduled for the instant after the final comparison, right before
+    /// the temp file is swapped in: the window a plain rename cannot protect.
+    pub(super) fn run_before_swap() {
+        if let Some(f) = BEFORE_SWAP.with(|h| h.borrow_mut().take()) {
+            f();
+        }
+    }
+
+    #[test]
+    fn a_write_after_the_final_check_is_swapped_back_not_lost() {
+        for by_rename in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("openclaw.json");
+            fs::write(&p, b"old").unwrap();
+            let p2 = p.clone();
+            BEFORE_SWAP.with(|h| {
+                *h.borrow_mut() = Some(Box::new(move || {
+                    if by_rename {
+                        // `openclaw config set`: a temp file renamed over.
+                        let t = p2.with_file_name("oc.tmp");
+                        fs::write(&t, b"old + user edit").unwrap();
+                        fs::rename(&t, &p2).unwrap();
+                    } else {
+                        // An editor saving in place, or an append.
+                        let mut f = fs::OpenOptions::new().append(true).open(&p2).unwrap();
+                        f.write_all(b" + user edit").unwrap();
+                    }
+                }))
+            });
+            let err = replace_if_unchanged(&p, b"mine", Some(b"old")).unwrap_err();
+            assert!(matches!(err, WriteError::Conflict { .. }), "{err:?}");
+            assert_eq!(
+                fs::read(&p).unwrap(),
+                b"old + user edit",
+                "the other write is back in place (by rename: {by_rename})"
+            );
+            assert!(leftovers(dir.path()).is_empty(), "no temp file left");
+            // The caller's redo on the new text goes through.
+            replace_if_unchanged(&p, b"mine on top", Some(b"old + user edit")).unwrap();
+            assert_eq!(fs::read(&p).unwrap(), b"mine on top");
         }
     }
 
@@ -413,6 +690,45 @@ mod tests {
         assert!(p.is_dir());
         assert_eq!(fs::read(p.join("inside")).unwrap(), b"keep");
         assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn temp_files_of_killed_writers_are_removed_but_a_live_writers_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("openclaw.json");
+        fs::write(&p, b"old").unwrap();
+        // What a SIGKILL leaves: a temp file nobody holds.
+        let dead = dir.path().join(".openclaw.json.msclaw-AbC123.tmp");
+        fs::write(&dead, b"half").unwrap();
+        // A writer that is still running holds its temp file locked.
+        let live = dir.path().join(".openclaw.json.msclaw-LiVe99.tmp");
+        fs::write(&live, b"in flight").unwrap();
+        let holder = File::open(&live).unwrap();
+        holder.try_lock().unwrap();
+        // Someone else's file with a similar name, and another target's temp file.
+        let other = dir.path().join(".openclaw.json.msclaw-notes.txt");
+        fs::write(&other, b"x").unwrap();
+        let other_target = dir.path().join(".state.json.msclaw-Zz9.tmp");
+        fs::write(&other_target, b"x").unwrap();
+
+        replace_if_unchanged(&p, b"new", Some(b"old")).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        assert!(
+            !dead.exists(),
+            "the dead writer's temp file is removed by the next write"
+        );
+        assert!(live.exists(), "a live writer's temp file is left alone");
+        assert!(other.exists() && other_target.exists());
+
+        drop(holder);
+        assert_eq!(
+            remove_stale_temp_files(&p),
+            1,
+            "once its writer is gone it goes too"
+        );
+        assert!(!live.exists());
+        assert_eq!(remove_stale_temp_files(&p), 0);
     }
 
     #[test]

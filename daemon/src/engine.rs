@@ -382,9 +382,13 @@ impl Engine {
 
     fn observe_model(&mut self, model: &str, at: Timestamp, observation: &Observation) {
         let day = self.settings.clock.day_of(at);
+        let clock_day = self.settings.clock.day_of(self.clock.now());
         let policy = self.policy.clone();
         let today = self.today();
-        if day != today.day {
+        // While the wall clock is behind the quota day msclaw is in (it was set back), calls
+        // stamped with that clock's day are calls of the current day.
+        let late_clock = clock_day < today.day && day == clock_day;
+        if day != today.day && !late_clock {
             return;
         }
         let notices = today.observe(&policy, model, at, observation);

@@ -99,6 +99,11 @@ async fn handle_connection(
                 write_reply(&mut writer, ReplyLine::new(Err(err))).await?;
                 continue;
             }
+            Ok(Err(FrameError::NotUtf8)) => {
+                let err = Error::new(ErrorCode::BadRequest, "request line is not valid UTF-8");
+                write_reply(&mut writer, ReplyLine::new(Err(err))).await?;
+                continue;
+            }
             Ok(Err(e)) => return Err(e),
         };
         let request = match serde_json::from_str::<Request>(line.trim()) {

@@ -109,6 +109,9 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
     let guard = single_instance::acquire(&opts.paths)?;
     let listener = ipc_server::bind(&opts.paths.socket)
         .with_context(|| format!("cannot listen on {}", opts.paths.socket.display()))?;
+    // Temp files of a msclawd (or msclawctl-driven write) that was killed mid-write.
+    atomic_write::remove_stale_temp_files(&opts.openclaw.config);
+    atomic_write::remove_stale_temp_files(&opts.paths.state_file);
     let store = StateStore::new(opts.paths.state_file.clone());
     let loaded = store.load();
     let mut startup_warnings = Vec::new();

@@ -116,6 +116,8 @@ pub struct SaveError {
 
 pub struct StateStore {
     path: PathBuf,
+    /// Whether a save has succeeded (so a missing directory is news, not a first start).
+    saved: std::sync::atomic::AtomicBool,
 }
 
 /// What loading found besides the state: a reason it started afresh, if it did.
@@ -126,7 +128,7 @@ pub struct Loaded {
 
 impl StateStore {
     pub fn new(path: PathBuf) -> Self {
-        Self { path }
+        Self { path, saved: Default::default() }
     }
 
     pub fn path(&self) -> &Path {
@@ -173,11 +175,20 @@ impl StateStore {
 
     pub fn save(&self, state: &PersistedState) -> Result<(), SaveError> {
         let err = |message: String| SaveError { path: self.path.clone(), message };
-        if let Some(dir) = self.path.parent() {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                if self.saved.load(std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!(dir = %dir.display(), "the state directory disappeared while msclawd ran; creating it again");
+                } else {
+                    tracing::info!(dir = %dir.display(), "creating the state directory");
+                }
+            }
             create_private_dir(dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
         }
         let bytes = serde_json::to_vec_pretty(state).map_err(|e| err(e.to_string()))?;
-        atomic_write::write_new_or_replace(&self.path, &bytes, 0o600).map_err(|e| err(e.to_string()))
+        atomic_write::write_new_or_replace(&self.path, &bytes, 0o600).map_err(|e| err(e.to_string()))?;
+        self.saved.store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 //! new from each usage source, and hands the engine one batch with the sources' cursors, so the
 //! engine can persist counts and cursors together.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
@@ -19,12 +19,16 @@ use crate::state_store::Cursors;
 use crate::usage::gateway_log::{GatewayLogSource, LogLocation};
 use crate::usage::jsonl::JsonlSource;
 use crate::usage::sqlite::SqliteSource;
-use crate::usage::{CallRecord, GatewaySignal, SourceError};
+use crate::usage::{CallRecord, GatewaySignal, SourceError, SourceErrorKind};
 
 /// Events closer together than this are read as one batch.
 const COALESCE: Duration = Duration::from_millis(15);
-/// ... but a batch is read at most this long after its first event, however busy the files are.
-const COALESCE_MAX: Duration = Duration::from_millis(50);
+/// A database a writer holds locked is tried again this often: its release writes nothing, so no
+/// file event would say when to.
+const LOCKED_RETRY: Duration = Duration::from_millis(500);
+/// ... but a batch is read after this long at most, however busy the files are (a steady stream of
+/// events would otherwise hold off every read).
+const MAX_BATCH: Duration = Duration::from_millis(50);
 
 pub struct WatchTargets {
     pub openclaw_state_dir: PathBuf,
@@ -70,6 +74,8 @@ struct Sources {
     jsonl: JsonlSource,
     log: GatewayLogSource,
     errors: [Option<String>; 3],
+    /// A transcript database was locked at the last poll.
+    locked: bool,
 }
 
 pub fn spawn(
@@ -81,13 +87,7 @@ pub fn spawn(
 ) -> std::io::Result<WatcherHandle> {
     let (tx, rx) = std_mpsc::channel();
     let fs_tx = tx.clone();
-    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        // notify's inotify backend reports every open (IN_OPEN), reads included: msclaw's own
-        // reads of the transcripts, the log and the config would wake it again and again (a
-        // busy loop while idle), and so would anyone reading openclaw.json. Only changes count.
-        if event.as_ref().is_ok_and(|e| changes_nothing(&e.kind)) {
-            return;
-        }
+    let watcher = notify::recommended_watcher(move |event| {
         let _ = fs_tx.send(Input::Fs(event));
     })
     .map_err(std::io::Error::other)?;
@@ -111,10 +111,10 @@ fn run(
         jsonl: JsonlSource::new(&targets.openclaw_state_dir, cursors.jsonl),
         log: GatewayLogSource::new(targets.log.clone(), cursors.gateway_log),
         errors: Default::default(),
+        locked: false,
     };
-    let mut watched = BTreeSet::new();
+    let mut watched = BTreeMap::new();
     refresh_watches(&mut watcher, &targets, &mut watched);
-    // The catch-up read below comes after the watches, so nothing falls between them.
     // Catch up on today's records before following new ones.
     let (mut transcripts, mut log, mut config) = (true, true, false);
     loop {
@@ -128,50 +128,70 @@ fn run(
             return;
         }
         (transcripts, log, config) = (false, false, false);
-        let Ok(first) = rx.recv() else { return };
-        // A steady stream of events (a busy gateway log) must not hold the poll back for ever.
-        let batch_end = std::time::Instant::now() + COALESCE_MAX;
-        let mut next = Some(first);
-        while let Some(input) = next {
-            match input {
-                Input::Fs(Ok(event)) => {
-                    for path in &event.paths {
-                        let (t, l, c) = classify(path, &targets, &sources);
-                        transcripts |= t;
-                        log |= l;
-                        config |= c;
-                    }
-                }
-                Input::Fs(Err(e)) => tracing::warn!("file watch error: {e}; rescanning"),
-                Input::Cmd(WatcherCmd::Rescan) => (transcripts, log) = (true, true),
-                Input::Cmd(WatcherCmd::Stop) => return,
-                Input::Cmd(WatcherCmd::SetTargets(new)) => {
-                    if new.log != targets.log {
-                        sources.log = GatewayLogSource::new(new.log.clone(), Default::default());
-                    }
-                    targets = new;
-                    (transcripts, log) = (true, true);
-                }
-            }
-            let left = batch_end.saturating_duration_since(std::time::Instant::now());
-            next = if left.is_zero() { None } else { rx.recv_timeout(COALESCE.min(left)).ok() };
-        }
-        // What was written into a directory before its watch existed is seen only by a read
-        // after the watch is in place: so a new watch is followed by one more poll.
+        // A directory that appeared (a new agent, its sessions, a recreated log directory) is
+        // watched only from now on: what was written in it before is read at once.
         if refresh_watches(&mut watcher, &targets, &mut watched) {
             (transcripts, log) = (true, true);
+            continue;
+        }
+        // Wait for something that matters; a wake-up by an open or a read alone goes back to
+        // waiting (looking at the directories again would open them: another wake-up).
+        let mut relevant = false;
+        while !relevant {
+            let first = if sources.locked {
+                match rx.recv_timeout(LOCKED_RETRY) {
+                    Ok(input) => input,
+                    Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                        transcripts = true;
+                        break;
+                    }
+                    Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            } else {
+                let Ok(input) = rx.recv() else { return };
+                input
+            };
+            let batch_started = std::time::Instant::now();
+            let mut next = Some(first);
+            while let Some(input) = next {
+                relevant |= !matches!(&input, Input::Fs(Ok(event)) if !changes_something(&event.kind));
+                match input {
+                    Input::Fs(Ok(event)) if !changes_something(&event.kind) => {}
+                    // The kernel's event queue overflowed: anything may have changed.
+                    Input::Fs(Ok(event)) if event.need_rescan() => (transcripts, log, config) = (true, true, true),
+                    Input::Fs(Ok(event)) => {
+                        for path in &event.paths {
+                            let (t, l, c) = classify(path, &targets, &sources);
+                            transcripts |= t;
+                            log |= l;
+                            config |= c;
+                        }
+                    }
+                    Input::Fs(Err(e)) => {
+                        tracing::warn!("file watch error: {e}; rescanning");
+                        (transcripts, log, config) = (true, true, true);
+                    }
+                    Input::Cmd(WatcherCmd::Rescan) => (transcripts, log) = (true, true),
+                    Input::Cmd(WatcherCmd::Stop) => return,
+                    Input::Cmd(WatcherCmd::SetTargets(new)) => {
+                        if new.log != targets.log {
+                            sources.log = GatewayLogSource::new(new.log.clone(), Default::default());
+                        }
+                        targets = new;
+                        (transcripts, log) = (true, true);
+                    }
+                }
+                next = if batch_started.elapsed() < MAX_BATCH { rx.recv_timeout(COALESCE).ok() } else { None };
+            }
         }
     }
 }
 
-/// Opens and closes, and owner/mode/time changes, say nothing about content: a write shows as
-/// a data change (IN_MODIFY), a replace as a create or rename. Closes after writing are dropped
-/// too: SQLite opens `-wal`/`-shm` read-write even for msclaw's read-only connection (and, as
-/// root, fchowns them), so each of msclaw's own scans would end in IN_CLOSE_WRITE (+ IN_ATTRIB)
-/// and wake the watcher for another scan.
-fn changes_nothing(kind: &notify::EventKind) -> bool {
-    use notify::event::ModifyKind;
-    matches!(kind, notify::EventKind::Access(_) | notify::EventKind::Modify(ModifyKind::Metadata(_)))
+/// Everything but an open, a read, or a close without writing.
+fn changes_something(kind: &notify::EventKind) -> bool {
+    // Opens, reads, closes and attribute changes carry no new data (a write also comes as a
+    // modify event); msclaw's own read-only SQLite scans cause them, and must not wake it.
+    !matches!(kind, notify::EventKind::Access(_) | notify::EventKind::Modify(notify::event::ModifyKind::Metadata(_)))
 }
 
 fn classify(path: &Path, targets: &WatchTargets, sources: &Sources) -> (bool, bool, bool) {
@@ -214,7 +234,9 @@ fn poll(
     }
     if transcripts {
         let found = sources.sqlite.poll(since);
-        sources.errors[0] = outcome(found, sources.sqlite.take_errors(), &mut records);
+        let errors = sources.sqlite.take_errors();
+        sources.locked = errors.iter().chain(found.as_ref().err()).any(|e| e.kind == SourceErrorKind::Locked);
+        sources.errors[0] = outcome(found, errors, &mut records);
         let found = sources.jsonl.poll(since);
         sources.errors[1] = outcome(found, sources.jsonl.take_errors(), &mut records);
     }
@@ -278,25 +300,34 @@ fn nearest_existing(dir: &Path) -> Option<PathBuf> {
     dir.ancestors().take(4).find(|d| d.is_dir()).map(Path::to_owned)
 }
 
-/// Returns whether a directory is watched now that was not before.
-fn refresh_watches(watcher: &mut notify::RecommendedWatcher, targets: &WatchTargets, watched: &mut BTreeSet<PathBuf>) -> bool {
+/// Returns true when a directory is watched that was not before (new, or deleted and recreated:
+/// another inode), so that its contents are read once now.
+fn refresh_watches(
+    watcher: &mut notify::RecommendedWatcher,
+    targets: &WatchTargets,
+    watched: &mut BTreeMap<PathBuf, (u64, u64)>,
+) -> bool {
     let log_dir = match &targets.log {
         LogLocation::Dir(dir) | LogLocation::ProfileDir { dir, .. } => dir.clone(),
         LogLocation::File(file) => file.parent().map(Path::to_owned).unwrap_or_default(),
     };
     let desired = desired_watches(targets, &log_dir);
-    for gone in watched.difference(&desired) {
+    for gone in watched.keys().filter(|d| !desired.contains(*d)) {
         let _ = watcher.unwatch(gone);
     }
     // Re-add everything each time: a directory deleted and recreated needs a new watch.
     let before = std::mem::take(watched);
+    let mut appeared = false;
     for dir in desired {
+        use std::os::unix::fs::MetadataExt;
+        let id = std::fs::metadata(&dir).map(|m| (m.dev(), m.ino())).unwrap_or_default();
         match watcher.watch(&dir, RecursiveMode::NonRecursive) {
             Ok(()) => {
-                watched.insert(dir);
+                appeared |= before.get(&dir) != Some(&id);
+                watched.insert(dir, id);
             }
             Err(e) => tracing::debug!(dir = %dir.display(), "cannot watch: {e}"),
         }
     }
-    watched.difference(&before).next().is_some()
+    appeared
 }

@@ -2,8 +2,9 @@
 //!
 //! tokio-util's `LinesCodec` does the line splitting and enforces [`MAX_LINE_BYTES`]: a longer line
 //! becomes [`Line::TooLong`] for the caller to answer, and the codec skips to the next newline by
-//! itself. (Surfacing it as an item rather than an error keeps `FramedRead` going: it ends the
-//! stream after any decoder error.)
+//! itself. A line that is not UTF-8 is surfaced the same way, as [`Line::NotUtf8`]. (Surfacing
+//! them as items rather than errors keeps `FramedRead` going: it ends the stream after any decoder
+//! error.)
 
 use futures::{SinkExt, StreamExt};
 use serde::{Serialize, de::DeserializeOwned};
@@ -16,11 +17,12 @@ use crate::MAX_LINE_BYTES;
 pub type LineReader<R> = FramedRead<R, CappedLines>;
 pub type LineWriter<W> = FramedWrite<W, LinesCodec>;
 
-/// One line as read: its text, or the news that it was too long (and was skipped).
+/// One line as read: its text, or the news that it was too long or not UTF-8 (and was skipped).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Line {
     Text(String),
     TooLong,
+    NotUtf8,
 }
 
 /// `LinesCodec` with its length cap reported as an item.
@@ -43,6 +45,8 @@ fn lift(result: Result<Option<String>, LinesCodecError>) -> Result<Option<Line>,
     match result {
         Ok(line) => Ok(line.map(Line::Text)),
         Err(LinesCodecError::MaxLineLengthExceeded) => Ok(Some(Line::TooLong)),
+        // The codec's only own I/O error: the line (already taken off the buffer) is not UTF-8.
+        Err(LinesCodecError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => Ok(Some(Line::NotUtf8)),
         Err(LinesCodecError::Io(e)) => Err(e),
     }
 }
@@ -60,6 +64,8 @@ pub fn line_writer<W: AsyncWrite>(write: W) -> LineWriter<W> {
 pub enum FrameError {
     #[error("line longer than {MAX_LINE_BYTES} bytes")]
     TooLong,
+    #[error("line is not valid UTF-8")]
+    NotUtf8,
     #[error("not valid JSON for this message: {0}")]
     Json(#[from] serde_json::Error),
     #[error("connection: {0}")]
@@ -77,12 +83,14 @@ impl From<LinesCodecError> for FrameError {
     }
 }
 
-/// Reads one line; `Ok(None)` at a clean end of stream, `Err(TooLong)` for a skipped long line.
+/// Reads one line; `Ok(None)` at a clean end of stream, `Err(TooLong)` / `Err(NotUtf8)` for a
+/// skipped line (the stream goes on).
 pub async fn read_line<R: AsyncRead + Unpin>(reader: &mut LineReader<R>) -> Result<Option<String>, FrameError> {
     match reader.next().await {
         None => Ok(None),
         Some(Ok(Line::Text(line))) => Ok(Some(line)),
         Some(Ok(Line::TooLong)) => Err(FrameError::TooLong),
+        Some(Ok(Line::NotUtf8)) => Err(FrameError::NotUtf8),
         Some(Err(e)) => Err(e.into()),
     }
 }
@@ -101,4 +109,94 @@ pub async fn write_json<T: Serialize, W: AsyncWrite + Unpin>(
 ) -> Result<(), FrameError> {
     let line = serde_json::to_string(value)?;
     writer.send(line).await.map_err(FrameError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MAX: usize = 16;
+
+    /// What the decoder must make of `input` cut into pieces at `cuts`, `eof` or not.
+    fn decode_in_pieces(input: &[u8], cuts: &[usize], eof: bool) -> Vec<Line> {
+        let mut codec = CappedLines(LinesCodec::new_with_max_length(MAX));
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let mut from = 0;
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+        cuts.sort();
+        for cut in cuts.into_iter().chain([input.len()]) {
+            buf.extend_from_slice(&input[from..cut]);
+            from = cut;
+            while let Some(line) = codec.decode(&mut buf).expect("the codec never fails") {
+                out.push(line);
+            }
+        }
+        if eof {
+            while let Some(line) = codec.decode_eof(&mut buf).expect("the codec never fails") {
+                out.push(line);
+            }
+        }
+        out
+    }
+
+    /// The same, worked out line by line.
+    fn expected(input: &[u8], eof: bool) -> Vec<Line> {
+        let mut segments: Vec<&[u8]> = input.split(|b| *b == b'\n').collect();
+        let last = segments.pop().unwrap_or_default();
+        let judge = |seg: &[u8]| {
+            if seg.len() > MAX {
+                return Line::TooLong;
+            }
+            let seg = seg.strip_suffix(b"\r").unwrap_or(seg);
+            match std::str::from_utf8(seg) {
+                Ok(text) => Line::Text(text.to_owned()),
+                Err(_) => Line::NotUtf8,
+            }
+        };
+        let mut out: Vec<Line> = segments.into_iter().map(judge).collect();
+        // An unfinished line is answered as too long as soon as it is; otherwise only at the end.
+        if last.len() > MAX || (eof && !last.is_empty() && last != b"\r") {
+            out.push(judge(last));
+        }
+        out
+    }
+
+    fn bytes() -> impl Strategy<Value = Vec<u8>> {
+        // Mostly short lines of text, sometimes long ones, a few raw bytes and carriage returns.
+        let piece = prop_oneof![
+            4 => "[a-z\"{}: ]{0,10}".prop_map(String::into_bytes),
+            1 => "[a-z]{15,40}".prop_map(String::into_bytes),
+            1 => prop::collection::vec(any::<u8>(), 0..6),
+            2 => Just(b"\n".to_vec()),
+            1 => Just(b"\r\n".to_vec()),
+            1 => Just("é\n".as_bytes().to_vec()),
+        ];
+        prop::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// However the bytes arrive, each line comes out once, in order, as text, too long, or
+        /// not UTF-8, and the decoder keeps going after each of those.
+        #[test]
+        fn lines_decode_the_same_however_they_are_cut(
+            input in bytes(),
+            cuts in prop::collection::vec(any::<usize>(), 0..8),
+            eof in any::<bool>(),
+        ) {
+            prop_assert_eq!(decode_in_pieces(&input, &cuts, eof), expected(&input, eof));
+        }
+    }
+
+    #[test]
+    fn a_bad_line_does_not_end_the_stream() {
+        let input = b"\"Status\"\n\xff\xfe\n0123456789abcdefXYZ\n\"Version\"\n";
+        assert_eq!(
+            decode_in_pieces(input, &[3, 11], true),
+            vec![Line::Text("\"Status\"".into()), Line::NotUtf8, Line::TooLong, Line::Text("\"Version\"".into())]
+        );
+    }
 }

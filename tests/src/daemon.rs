@@ -85,13 +85,22 @@ impl TestDaemon {
     }
 
     pub async fn start_with_clock(layout: &Layout, settings: Settings, clock: Arc<ShiftedClock>) -> anyhow::Result<Self> {
+        Self::start_with(layout, settings, clock, Arc::new(|_: &str| None)).await
+    }
+
+    /// With the environment the daemon sees (e.g. an API key variable the config names).
+    pub async fn start_with_env(layout: &Layout, settings: Settings, env: msclawd::EnvMap) -> anyhow::Result<Self> {
+        Self::start_with(layout, settings, ShiftedClock::new(), env).await
+    }
+
+    pub async fn start_with(layout: &Layout, settings: Settings, clock: Arc<ShiftedClock>, env: msclawd::EnvMap) -> anyhow::Result<Self> {
         let opts = msclawd::DaemonOptions {
             paths: layout.paths(),
             openclaw: layout.openclaw_paths(),
             profile: None,
             settings,
             clock: clock.clone(),
-            env: Arc::new(|_: &str| None),
+            env,
         };
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(msclawd::run(opts, shutdown.clone()));

@@ -3,10 +3,12 @@
 //! `<sessionId>-topic-<threadId>.jsonl`). `*.trajectory.jsonl` (trace events, not transcripts),
 //! `sessions.json` and sub-directories (the SQLite import archive) are not read.
 //!
-//! Per file the cursor is (device, inode, offset); only complete lines are consumed, so a line
-//! being written waits for its newline. A file that shrank (truncated) or has another inode
-//! (replaced by an atomic rewrite) is read again from the start; calls already returned are
-//! remembered by (agent, session, entry id, time), so nothing is returned twice.
+//! Per file the cursor is (device, inode, offset, hash of the bytes just before the offset); only
+//! complete lines are consumed, so a line being written waits for its newline. A file that shrank
+//! (truncated), has another inode (replaced by an atomic rewrite) or holds other bytes before the
+//! offset (rewritten in place, or a new file that got the old one's inode number back) is read
+//! again from the start; calls already returned are remembered by (agent, session, entry id,
+//! time), so nothing is returned twice.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -36,6 +38,23 @@ struct FileCursor {
     /// Just past the last complete line read.
     #[serde(default)]
     offset: u64,
+    /// Hash of the (up to) [`TAIL_BYTES`] bytes before `offset`: the file still starts the way it
+    /// did when it was read, so reading on from `offset` is right. (An inode number says little:
+    /// a file replaced twice while msclaw looked away can get the first one's number back.)
+    #[serde(default)]
+    tail: Option<u64>,
+}
+
+/// How many bytes before the offset identify what was read.
+const TAIL_BYTES: u64 = 64;
+
+/// The hash of the bytes of `file` before `offset` (at most [`TAIL_BYTES`]).
+fn tail_hash(file: &File, offset: u64) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    let start = offset.saturating_sub(TAIL_BYTES);
+    let mut buf = vec![0u8; (offset - start) as usize];
+    file.read_exact_at(&mut buf, start).ok()?;
+    Some(fnv1a64(&[&buf]))
 }
 
 /// Reads model calls from every agent's JSONL session transcripts.
@@ -206,8 +225,14 @@ impl JsonlSource {
         let file = FileId::of(&meta);
         let len = meta.len();
         let start = match cursor {
-            Some(c) if c.file == file && c.offset <= len => c.offset,
-            // New, replaced (other inode) or truncated: read from the start.
+            Some(c)
+                if c.file == file
+                    && c.offset <= len
+                    && (c.tail.is_none() || c.tail == tail_hash(&f, c.offset)) =>
+            {
+                c.offset
+            }
+            // New, replaced (other inode), truncated or rewritten: read from the start.
             _ => 0,
         };
         if start == len {
@@ -216,6 +241,7 @@ impl JsonlSource {
                 FileCursor {
                     file,
                     offset: start,
+                    tail: tail_hash(&f, start),
                 },
             );
             return Ok(());
@@ -265,6 +291,7 @@ impl JsonlSource {
             FileCursor {
                 file,
                 offset: read.end,
+                tail: tail_hash(&f, read.end),
             },
         );
         Ok(())
@@ -283,6 +310,7 @@ mod tests {
             FileCursor {
                 file: FileId { dev: 3, ino: 4 },
                 offset: 99,
+                tail: Some(0xab),
             },
         );
         st.seen.insert(1, 2);

@@ -65,6 +65,11 @@ struct DbCursor {
     /// Last seq read, per session id.
     #[serde(default)]
     sessions: BTreeMap<String, i64>,
+    /// Hash of the row at that seq, per session id: the rows up to the cursor are still the ones
+    /// read. (A rewritten tail can bring the last seq back to, or past, the cursor with other rows
+    /// at those seqs; the seq alone would skip them.)
+    #[serde(default)]
+    tails: BTreeMap<String, u64>,
 }
 
 /// What `transcript_events` looks like in this DB.
@@ -256,6 +261,7 @@ impl SqliteSource {
             // Another file now (restored, recreated): read it all again; the seen keys keep
             // calls already returned from being returned again.
             cursor.sessions.clear();
+            cursor.tails.clear();
         }
         cursor.file = sig.file;
         cursor.meta_created_at = meta_created_at;
@@ -281,11 +287,19 @@ impl SqliteSource {
                 let Some((max_seq, last_created)) = *last else {
                     continue;
                 };
-                let from = match cursor.sessions.get(session).copied() {
-                    Some(c) if c == max_seq => continue,
-                    Some(c) if c < max_seq => c,
-                    // New session, or its seq went backwards (tail rewritten, rows deleted):
-                    // read all of it again; already returned calls are deduplicated.
+                let known = cursor.sessions.get(session).copied();
+                let rewritten = match (known, cursor.tails.get(session)) {
+                    (Some(c), Some(tail)) if c <= max_seq => {
+                        row_hash(&conn, layout, session, c).map_err(err)? != Some(*tail)
+                    }
+                    _ => false,
+                };
+                let from = match known {
+                    Some(c) if c == max_seq && !rewritten => continue,
+                    Some(c) if c < max_seq && !rewritten => c,
+                    // New session, or its tail rewritten (its seq went backwards, or the row at
+                    // the cursor is another one): read all of it again; already returned calls
+                    // are deduplicated.
                     _ => i64::MIN,
                 };
                 if last_created.is_some_and(|t| t < scan.since_ms) {
@@ -293,8 +307,10 @@ impl SqliteSource {
                     // cursor (so the cursors stay as few as the sessions active today); when it
                     // gets a new row it is read from `since` on, deduplicated.
                     cursor.sessions.remove(session);
+                    cursor.tails.remove(session);
                     continue;
                 }
+                cursor.tails.remove(session);
                 scan.read_session(
                     &conn,
                     session,
@@ -305,6 +321,9 @@ impl SqliteSource {
                     out,
                     &mut malformed,
                 )?;
+                if let Some(tail) = row_hash(&conn, layout, session, max_seq).map_err(err)? {
+                    cursor.tails.insert(session.clone(), tail);
+                }
             }
             Ok(())
         })();
@@ -312,6 +331,8 @@ impl SqliteSource {
         result?;
         // Sessions that are gone (deleted, or reset into a new session id) keep no cursor.
         cursor.sessions.retain(|s, _| sessions.contains_key(s));
+        let kept = &cursor.sessions;
+        cursor.tails.retain(|s, _| kept.contains_key(s));
         if sig.settled() {
             self.unchanged_since.insert(agent.to_owned(), sig);
         }
@@ -545,6 +566,24 @@ fn detect_layout(conn: &Connection) -> rusqlite::Result<Layout> {
 type LastRow = Option<(i64, Option<i64>)>;
 
 /// Every session with its last row.
+/// A hash of one row's stored event (JSON or compressed), `None` when there is no such row.
+fn row_hash(conn: &Connection, layout: Layout, session: &str, seq: i64) -> rusqlite::Result<Option<u64>> {
+    let sql = match layout {
+        Layout::Compressed => {
+            "SELECT coalesce(event_json, ''), coalesce(event_zstd, x''), created_at FROM transcript_events WHERE session_id = ?1 AND seq = ?2"
+        }
+        _ => "SELECT coalesce(event_json, ''), x'', created_at FROM transcript_events WHERE session_id = ?1 AND seq = ?2",
+    };
+    conn.prepare_cached(sql)?
+        .query_row(params![session, seq], |r| {
+            let json: String = r.get(0)?;
+            let blob: Vec<u8> = r.get(1)?;
+            let created: i64 = r.get(2)?;
+            Ok(fnv1a64(&[json.as_bytes(), &blob, &created.to_le_bytes()]))
+        })
+        .optional()
+}
+
 fn list_sessions(conn: &Connection) -> rusqlite::Result<BTreeMap<String, LastRow>> {
     let has_windows: bool = conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'session_windows')",
