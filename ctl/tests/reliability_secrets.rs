@@ -14,9 +14,9 @@ use std::time::Duration;
 use msclaw_tests::daemon::{Layout, TestDaemon};
 use msclaw_tests::transcripts::{self, GLM, JsonlSession, KIMI, MINIMAX, QWEN};
 
-const LITERAL: &str = "ms-5e1f0c2a-77d4-4b9e-9d3a-LiteralKey1";
+const LITERAL: &str = "ms-FAKEKEY1-test-only-LiteralKey1";
 const ENV_VAR: &str = "MSCLAW_TEST_API_KEY";
-const ENV_VALUE: &str = "ms-8c3b9e4d-1a2f-4c6b-8e7d-EnvValueKey2";
+const ENV_VALUE: &str = "ms-FAKEKEY2-test-only-EnvValueKey2";
 const SECRET_REF_ID: &str = "vault-item-SecretRefId3-6f1d2c";
 const KEYS: [&str; 3] = [LITERAL, ENV_VALUE, SECRET_REF_ID];
 const WAIT: Duration = Duration::from_secs(10);
