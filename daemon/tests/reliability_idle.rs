@@ -7,31 +7,7 @@ use std::time::{Duration, Instant};
 use msclaw_shared::{Request, Response};
 use msclaw_tests::daemon::Layout;
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-
-/// The daemon process, killed if the test ends early (a failed assertion) so none is left running.
-struct Reaped(std::process::Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-impl std::ops::Deref for Reaped {
-    type Target = std::process::Child;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Reaped {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
+use msclaw_tests::daemon::Reaped;
 
 const IDLE: usize = 2000;
 /// The soft limit many systems start a user's processes with.

@@ -11,31 +11,7 @@ use std::time::{Duration, Instant};
 use msclaw_shared::{Request, Response, Status};
 use msclaw_tests::daemon::{Layout, TestDaemon};
 use msclaw_tests::transcripts::{self, GLM, JsonlSession, QWEN};
-
-/// The daemon process, killed if the test ends early (a failed assertion) so none is left running.
-struct Reaped(std::process::Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-impl std::ops::Deref for Reaped {
-    type Target = std::process::Child;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Reaped {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
+use msclaw_tests::daemon::Reaped;
 
 const WAIT: Duration = Duration::from_secs(10);
 
