@@ -16,7 +16,14 @@
 //! idle measurement 60 s.
 //!
 //! Options: `--turns N` (default 8), `--rounds N` synthetic rounds per source (default 10, 3
-//! switches each), `--idle SECS` (default 60), `--only native,msclaw,figures`.
+//! switches each), `--idle SECS` (default 60), `--only native,msclaw,figures,reactive`.
+//!
+//! `reactive` (issue 7) runs the day again with msclaw's limits unknown, so only 429s tell it a
+//! model is spent: once with msclaw following the transcripts and gateway log, once with
+//! OpenClaw's provider pointed at msclawd's metering relay; and it measures the relay's added
+//! latency per request against direct calls to the fake server. The native run above is the
+//! reactive scenario's baseline too (OpenClaw alone knows no limits). The transcripts-only run
+//! stalls ~150 s once per spent model (the turn that meets it), so it takes a few minutes.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -50,7 +57,7 @@ fn args() -> Result<Args> {
         turns: 8,
         rounds: 10,
         idle: Duration::from_secs(60),
-        only: vec!["native".into(), "msclaw".into(), "figures".into()],
+        only: vec!["native".into(), "msclaw".into(), "figures".into(), "reactive".into()],
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -270,6 +277,73 @@ fn run_msclaw(
     })
 }
 
+/// The reactive scenario: msclaw's limits unknown, OpenClaw's fallbacks set; with `relay`, the
+/// provider's baseUrl is msclawd's relay and the relay forwards to the fake server.
+fn run_reactive(install: &OpenClawInstall, turns: usize, msclawd: &Path, relay: bool) -> Result<Run> {
+    let t = Instant::now();
+    let fake = FakeModelScope::start(FakeConfig::all_models_quota(QUOTA));
+    let port = openclaw::free_port()?;
+    let base = if relay { format!("http://127.0.0.1:{port}/v1") } else { fake.base_url() };
+    let env = OpenClawEnv::builder(install, &base).with_default_fallbacks().build()?;
+    let gw = env.start_gateway()?;
+    let dir = tempfile::Builder::new().prefix("msclaw-bench-").tempdir()?;
+    let layout = e2e::layout_for(&env, dir.path());
+    let mut settings = "daily_limit = \"unknown\"\n".to_owned();
+    if relay {
+        settings += &format!("[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"{}\"\n", fake.base_url());
+    }
+    layout.settings(&settings);
+    let daemon = MsclawdProcess::spawn(msclawd, &layout)?;
+    daemon.wait_for("the config read", Duration::from_secs(10), |s| s.active_model.is_some())?;
+    let (tag, label) = if relay {
+        ("relay", "msclaw + relay, limits unknown")
+    } else {
+        ("reactive", "msclaw (transcripts + log), limits unknown")
+    };
+    say(&format!("  [{tag}] gateway ready after {}s", e2e::secs(gw.ready_after)));
+    let turns = drive(tag, &env, &fake, turns)?;
+    drop(gw);
+    Ok(Run { label, turns, elapsed: t.elapsed() })
+}
+
+/// p50 and p99 of `n` plain chat completions sent straight to the fake server and through a real
+/// msclawd's relay, alternated so both see the same machine load.
+fn relay_latency(msclawd: &Path, n: usize) -> Result<[Duration; 4]> {
+    let fake = FakeModelScope::start(FakeConfig::default());
+    let dir = tempfile::Builder::new().prefix("msclaw-bench-").tempdir()?;
+    let layout = synthetic_layout(dir.path())?;
+    let port = openclaw::free_port()?;
+    layout.settings(&format!(
+        "[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"{}\"\n",
+        fake.base_url()
+    ));
+    let _daemon = MsclawdProcess::spawn(msclawd, &layout)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let relay = format!("http://127.0.0.1:{port}/v1");
+    let direct = fake.base_url();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let body = serde_json::json!({"model": MODELS[0], "messages": [{"role": "user", "content": "hi"}]});
+        let mut times = [Vec::new(), Vec::new()];
+        for i in 0..n * 2 + 20 {
+            let base = if i % 2 == 0 { &direct } else { &relay };
+            let t = Instant::now();
+            let resp = client.post(format!("{base}/chat/completions")).json(&body).send().await?;
+            ensure!(resp.status().is_success(), "{}", resp.status());
+            resp.bytes().await?;
+            if i >= 20 {
+                times[i % 2].push(t.elapsed());
+            }
+        }
+        let pct = |v: &mut Vec<Duration>, p: f64| {
+            v.sort();
+            v[((v.len() - 1) as f64 * p).round() as usize]
+        };
+        let [mut d, mut r] = times;
+        Ok([pct(&mut d, 0.5), pct(&mut d, 0.99), pct(&mut r, 0.5), pct(&mut r, 0.99)])
+    })
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Source {
     Sqlite,
@@ -456,6 +530,16 @@ fn main() -> Result<()> {
     } else {
         None
     };
+    let mut reactive = Vec::new();
+    let mut latency = None;
+    if want("reactive") {
+        say("reactive run, msclaw following transcripts and the gateway log (limits unknown):");
+        reactive.push(run_reactive(&install, args.turns, &msclawd, false)?);
+        say("reactive run, OpenClaw through msclawd's relay (limits unknown):");
+        reactive.push(run_reactive(&install, args.turns, &msclawd, true)?);
+        say("relay latency: 200 requests direct vs 200 through the relay …");
+        latency = Some(relay_latency(&msclawd, 200)?);
+    }
     let mut synthetic = Vec::new();
     if want("figures") {
         for source in [Source::Sqlite, Source::Jsonl, Source::GatewayLog429] {
@@ -472,7 +556,7 @@ fn main() -> Result<()> {
         "== same scenario, same machine ({} turns, quota {QUOTA} per model) ==",
         args.turns
     );
-    let runs: Vec<&Run> = native.iter().chain(with.as_ref().map(|w| &w.run)).collect();
+    let runs: Vec<&Run> = native.iter().chain(with.as_ref().map(|w| &w.run)).chain(reactive.iter()).collect();
     println!(
         "| | {} |",
         runs.iter().map(|r| r.label).collect::<Vec<_>>().join(" | ")
@@ -514,6 +598,19 @@ fn main() -> Result<()> {
             median_max(&n.walls()).1.as_secs_f64() / median_max(&w.run.walls()).1.as_secs_f64(),
             n.to_spent(),
             w.run.to_spent()
+        );
+    }
+    if let Some([dp50, dp99, rp50, rp99]) = latency {
+        println!();
+        println!("== the relay's added latency (200 plain chat completions each, alternated) ==");
+        println!("| | p50 (ms) | p99 (ms) |");
+        println!("|---|---|---|");
+        println!("| direct to the fake server | {:.2} | {:.2} |", dp50.as_secs_f64() * 1e3, dp99.as_secs_f64() * 1e3);
+        println!("| through msclawd's relay | {:.2} | {:.2} |", rp50.as_secs_f64() * 1e3, rp99.as_secs_f64() * 1e3);
+        println!(
+            "| added by the relay | {:.2} | {:.2} |",
+            (rp50.as_secs_f64() - dp50.as_secs_f64()) * 1e3,
+            (rp99.as_secs_f64() - dp99.as_secs_f64()) * 1e3
         );
     }
     println!();
