@@ -613,10 +613,12 @@ fn main() -> Result<()> {
             (rp99.as_secs_f64() - dp99.as_secs_f64()) * 1e3
         );
     }
-    println!();
-    println!("== msclaw's own figures ==");
-    println!("| figure | median | max | n |");
-    println!("|---|---|---|---|");
+    if with.is_some() || !synthetic.is_empty() {
+        println!();
+        println!("== msclaw's own figures ==");
+        println!("| figure | median | max | n |");
+        println!("|---|---|---|---|");
+    }
     if let Some(w) = &with {
         let written: Vec<Duration> = w.switches.iter().map(|s| s.0).collect();
         let applied: Vec<Duration> = w.switches.iter().map(|s| s.1).collect();
