@@ -12,11 +12,15 @@ pub const MINIMAX: &str = "MiniMax/MiniMax-M2.5";
 pub const KIMI: &str = "moonshotai/Kimi-K2.5";
 pub const GUIDE_MODELS: [&str; 4] = [QWEN, GLM, MINIMAX, KIMI];
 
-/// A reply from `model` as OpenClaw records it (`stopReason` "stop").
+/// A reply from `model` as OpenClaw records it (`stopReason` "stop"). Each has its own entry id,
+/// as OpenClaw's do: msclaw knows a call it already counted by (agent, session, id, time), so two
+/// replies written in the same millisecond with the same id would be one call to it.
 pub fn assistant_reply(provider: &str, model: &str, at_ms: i64) -> Value {
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     json!({
         "type": "message",
-        "id": format!("m{at_ms}"),
+        "id": format!("m{at_ms}-{n}"),
         "parentId": null,
         "timestamp": jiff::Timestamp::from_millisecond(at_ms).unwrap().to_string(),
         "message": {
