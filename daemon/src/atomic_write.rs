@@ -277,9 +277,22 @@ fn swap_in(tmp: tempfile::NamedTempFile, target: &Path, expected: &[u8]) -> Resu
     }
     // From here on the temp path names the file that was displaced; dropping `tmp` deletes it.
     let displaced = tmp.path().to_path_buf();
-    let theirs = match (fs::symlink_metadata(&displaced), fs::read(&displaced)) {
-        (Ok(meta), Ok(bytes)) if bytes != expected => file_id(&meta),
-        _ => return Ok(()),
+    let changed = || match (fs::symlink_metadata(&displaced), fs::read(&displaced)) {
+        (Ok(meta), Ok(bytes)) if bytes != expected => Some(file_id(&meta)),
+        _ => None,
+    };
+    // A writer that opened the file just before the swap writes into the displaced file a moment
+    // later (an append, an in-place save): look again after a short grace, so that write is put
+    // back too instead of being lost with the displaced file.
+    let theirs = match changed() {
+        Some(id) => id,
+        None => {
+            std::thread::sleep(DISPLACED_GRACE);
+            match changed() {
+                Some(id) => id,
+                None => return Ok(()),
+            }
+        }
     };
     // Someone else's write landed just before ours: put it back. What comes out of the swap back
     // must be our file; if a third write landed on ours meanwhile, that one is the newest and goes
@@ -320,6 +333,9 @@ fn swap_in(tmp: tempfile::NamedTempFile, target: &Path, expected: &[u8]) -> Resu
         path: target.to_path_buf(),
     })
 }
+
+/// How long a displaced file is watched for a write that was already under way at the swap.
+const DISPLACED_GRACE: std::time::Duration = std::time::Duration::from_millis(10);
 
 const TEMP_INFIX: &str = ".msclaw-";
 const TEMP_SUFFIX: &str = ".tmp";

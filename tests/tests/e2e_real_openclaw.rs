@@ -96,15 +96,16 @@ fn e2e_1_gateway_proactive_switches_before_any_429_and_keeps_the_config() -> Res
     // stamped (SQLite created_at; the commit follows), msclaw wrote the config (its Switched event,
     // sent right after the rename), the gateway applied it, the next turn's request arrived.
     //
-    // There is a real race here, and it is OpenClaw's: the row is committed ~0.1-0.2 s before the
-    // CLI returns, msclaw has the new config in place some 20-100 ms after the row's created_at
-    // (on this loaded machine, debug build), but the gateway applies it only ~0.75-1.1 s after
-    // that (chokidar's awaitWriteFinish of 200 ms + its own 300 ms debounce, not configurable in
-    // 2026.9.6). The next `openclaw agent` needs ~1.4-2 s to start and reach the model, so the
-    // reload wins by ~0.6-0.9 s; a client that sends the next turn within ~1 s of a reply (faster
-    // than the CLI can) could still meet the spent model once. `reserve = 1` avoids that at the
-    // cost of one call per model per day. No sleeps here: the turns run back to back and the
-    // assertions below (no 429 at all) fail if the reload ever loses.
+    // There is a real race here, and it is OpenClaw's. The row is stamped ~0.1-0.8 s before the
+    // CLI returns and committed ~10 ms after its stamp; msclaw has the new config in place ~20 ms
+    // after the commit in a release build (bench), 40-250 ms in this debug build with two gateways
+    // busy on 2 cores (the turn's other writes keep its watcher batching for up to 50 ms). The
+    // gateway then applies it ~0.75-1.6 s later: chokidar's awaitWriteFinish (200 ms) + its own
+    // 300 ms debounce, not configurable in 2026.9.6. The next `openclaw agent` needs ~1.5-4 s to
+    // start and reach the model, so the reload wins by ~0.6-2 s; a client that sends the next turn
+    // within ~1 s of a reply (faster than the CLI can) could still meet the spent model once;
+    // `reserve = 1` avoids that at the cost of one call per model per day. No sleeps here: the
+    // turns run back to back and the assertions below (no 429 at all) fail if the reload loses.
     let rows = committed_replies(&env)?;
     let requests = fake.chat_requests();
     let log = env.log_lines();

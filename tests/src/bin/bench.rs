@@ -217,8 +217,9 @@ fn run_msclaw(
     let turns = drive("msclaw", &env, &fake, turns)?;
     let elapsed = t.elapsed();
 
-    // Each switch: the committed row that reached the limit → the Switched event (sent right
-    // after the rename) → the gateway's hot reload line.
+    // Each switch: the row that reached the limit (OpenClaw's created_at stamp; its commit follows
+    // within milliseconds) → the Switched event (sent right after the rename) → the gateway's hot
+    // reload line.
     std::thread::sleep(Duration::from_secs(2)); // the last switch's reload line
     let mut rows: Vec<(String, i64)> = env
         .transcript_events("main")?
@@ -624,14 +625,14 @@ fn main() -> Result<()> {
         let applied: Vec<Duration> = w.switches.iter().map(|s| s.1).collect();
         let (m, x) = median_max(&written);
         println!(
-            "| real run: limit row committed (SQLite) → new openclaw.json in place (ms) | {} | {} | {} |",
+            "| real run: limit row's created_at (SQLite) → msclaw's Switched event, sent after the rename (ms) | {} | {} | {} |",
             ms(m),
             ms(x),
             written.len()
         );
         let (m, x) = median_max(&applied);
         println!(
-            "| real run: limit row committed → gateway's \"hot reload applied\" line (ms) | {} | {} | {} |",
+            "| real run: limit row's created_at → gateway's \"hot reload applied\" line (ms) | {} | {} | {} |",
             ms(m),
             ms(x),
             applied.len()
