@@ -335,7 +335,7 @@ fn swap_in(tmp: tempfile::NamedTempFile, target: &Path, expected: &[u8]) -> Resu
 }
 
 /// How long a displaced file is watched for a write that was already under way at the swap.
-const DISPLACED_GRACE: std::time::Duration = std::time::Duration::from_millis(10);
+const DISPLACED_GRACE: std::time::Duration = std::time::Duration::from_millis(25);
 
 const TEMP_INFIX: &str = ".msclaw-";
 const TEMP_SUFFIX: &str = ".tmp";
