@@ -455,41 +455,21 @@ pub fn plan_init(config_path: &Path, req: &InitRequest) -> Result<InitPlan, Init
     let mut new_text = add_entries(&text, &before, config_path, req, &mut items, &mut warnings)?;
 
     // The primary, through the editor; it may live in an included file.
-    let refs = req.refs();
     let mut other_change: Option<FileChange> = None;
-    match &before_cfg.primary {
-        Some(p) if refs.contains(p) => {
-            items.push(InitItem::new(
-                ItemKind::Primary,
-                p.clone(),
-                ItemStatus::Present,
-            ));
-        }
-        current => {
-            let edit = ModelEdit {
-                primary: refs[0].clone(),
-                fallbacks: None,
-            };
-            let with_root = HashMap::from([(config_path.to_path_buf(), new_text.clone())]);
-            let location = locate_model(&mut Reader::new(&with_root), config_path)?;
-            if location.file == config_path {
-                new_text = config_editor::edit_model_text_at(&new_text, location.level, &edit)?;
-            } else {
-                let old_model_text = read_config_text(&location.file)?;
-                let new_model_text =
-                    config_editor::edit_model_text_at(&old_model_text, location.level, &edit)?;
-                other_change = Some(FileChange {
-                    path: location.file,
-                    old: Some(old_model_text),
-                    new: new_model_text,
-                });
-            }
-            let item = match current {
-                None => InitItem::new(ItemKind::Primary, edit.primary, ItemStatus::Added),
-                Some(was) => InitItem::new(ItemKind::Primary, edit.primary, ItemStatus::Changed)
-                    .with(format!("was {was}")),
-            };
-            items.push(item);
+    if let Some(edit) = primary_edit(before_cfg.primary.as_ref(), req, &mut items) {
+        let with_root = HashMap::from([(config_path.to_path_buf(), new_text.clone())]);
+        let location = locate_model(&mut Reader::new(&with_root), config_path)?;
+        if location.file == config_path {
+            new_text = config_editor::edit_model_text_at(&new_text, location.level, &edit)?;
+        } else {
+            let old_model_text = read_config_text(&location.file)?;
+            let new_model_text =
+                config_editor::edit_model_text_at(&old_model_text, location.level, &edit)?;
+            other_change = Some(FileChange {
+                path: location.file,
+                old: Some(old_model_text),
+                new: new_model_text,
+            });
         }
     }
 
@@ -616,27 +596,8 @@ pub fn init_text(
     let mut items = Vec::new();
     let mut warnings = Vec::new();
     let mut new_text = add_entries(text, &before, path, req, &mut items, &mut warnings)?;
-    let refs = req.refs();
-    match &before_cfg.primary {
-        Some(p) if refs.contains(p) => {
-            items.push(InitItem::new(
-                ItemKind::Primary,
-                p.clone(),
-                ItemStatus::Present,
-            ));
-        }
-        current => {
-            let edit = ModelEdit {
-                primary: refs[0].clone(),
-                fallbacks: None,
-            };
-            new_text = config_editor::edit_model_text(&new_text, &edit)?;
-            items.push(match current {
-                None => InitItem::new(ItemKind::Primary, edit.primary, ItemStatus::Added),
-                Some(was) => InitItem::new(ItemKind::Primary, edit.primary, ItemStatus::Changed)
-                    .with(format!("was {was}")),
-            });
-        }
+    if let Some(edit) = primary_edit(before_cfg.primary.as_ref(), req, &mut items) {
+        new_text = config_editor::edit_model_text(&new_text, &edit)?;
     }
     let after = parse_value(&new_text, path).map_err(|e| InitError::Verify {
         path: path.to_path_buf(),
@@ -646,6 +607,27 @@ pub fn init_text(
     let after_cfg = openclaw_config::parse(&new_text, path)?;
     warnings.extend(config_warnings(&after_cfg, req));
     Ok((new_text, items, warnings))
+}
+
+/// Reports the primary and returns the edit to make: none when it already names one of the
+/// models (a daemon may have switched it), else the first model.
+fn primary_edit(current: Option<&String>, req: &InitRequest, items: &mut Vec<InitItem>) -> Option<ModelEdit> {
+    let refs = req.refs();
+    match current {
+        Some(p) if refs.contains(p) => {
+            items.push(InitItem::new(ItemKind::Primary, p.clone(), ItemStatus::Present));
+            None
+        }
+        current => {
+            let edit = ModelEdit { primary: refs[0].clone(), fallbacks: None };
+            items.push(match current {
+                None => InitItem::new(ItemKind::Primary, edit.primary.clone(), ItemStatus::Added),
+                Some(was) => InitItem::new(ItemKind::Primary, edit.primary.clone(), ItemStatus::Changed)
+                    .with(format!("was {was}")),
+            });
+            Some(edit)
+        }
+    }
 }
 
 fn check_request(req: &InitRequest) -> Result<(), InitError> {
