@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "msclawctl", version, about = "Ask and steer msclawd, which rotates OpenClaw's ModelScope models")]
+#[command(
+    name = "msclawctl",
+    version,
+    about = "Ask and steer msclawd, which rotates OpenClaw's ModelScope models"
+)]
 pub struct Cli {
     /// Print machine-readable JSON instead of the human view.
     #[arg(long, global = true)]
@@ -37,9 +41,7 @@ pub enum Command {
     /// Client, daemon and protocol versions.
     Version,
     /// Pin a model (ref or alias) until the next reset.
-    Switch {
-        model: String,
-    },
+    Switch { model: String },
     /// Drop a pin and rotate automatically again.
     Auto,
     /// Stop automatic switching (counting goes on).

@@ -51,7 +51,11 @@ impl Report {
         self.push(check, Level::Fail, message);
     }
     fn push(&mut self, check: &'static str, level: Level, message: impl Into<String>) {
-        self.0.push(Check { check, level, message: message.into() });
+        self.0.push(Check {
+            check,
+            level,
+            message: message.into(),
+        });
     }
 }
 
@@ -87,7 +91,11 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             println!("{level:<5}{:<15} {}", c.check, c.message);
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The file and whether it parses; the loaded config when it does.
@@ -97,11 +105,20 @@ fn config_checks(report: &mut Report, openclaw: &OpenClawPaths) -> Option<OpenCl
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() => report.ok("config", format!("{} ({rule})", path.display())),
         Ok(_) => {
-            report.fail("config", format!("{} ({rule}) is not a file", path.display()));
+            report.fail(
+                "config",
+                format!("{} ({rule}) is not a file", path.display()),
+            );
             return None;
         }
         Err(_) => {
-            report.fail("config", format!("{} ({rule}) does not exist; `msclawctl init` creates it", path.display()));
+            report.fail(
+                "config",
+                format!(
+                    "{} ({rule}) does not exist; `msclawctl init` creates it",
+                    path.display()
+                ),
+            );
             return None;
         }
     }
@@ -133,7 +150,10 @@ fn settings_check(report: &mut Report, path: &Path) -> Settings {
             settings
         }
         Ok(settings) => {
-            report.ok("settings", format!("built-in defaults ({} does not exist)", path.display()));
+            report.ok(
+                "settings",
+                format!("built-in defaults ({} does not exist)", path.display()),
+            );
             settings
         }
         Err(e) => {
@@ -144,10 +164,18 @@ fn settings_check(report: &mut Report, path: &Path) -> Settings {
 }
 
 /// Provider, rotation models, primary, API key, reload mode, what will not follow the rotation.
-fn rotation_checks(report: &mut Report, settings: &Settings, cfg: &OpenClawConfig, openclaw: &OpenClawPaths) {
+fn rotation_checks(
+    report: &mut Report,
+    settings: &Settings,
+    cfg: &OpenClawConfig,
+    openclaw: &OpenClawPaths,
+) {
     let name = &settings.provider;
     let Some(provider) = cfg.providers.get(name) else {
-        report.fail("provider", format!("models.providers.{name} is missing; `msclawctl init` adds it"));
+        report.fail(
+            "provider",
+            format!("models.providers.{name} is missing; `msclawctl init` adds it"),
+        );
         return;
     };
     report.ok(
@@ -179,24 +207,44 @@ fn rotation_checks(report: &mut Report, settings: &Settings, cfg: &OpenClawConfi
         }
     }
     if rotation.is_empty() {
-        report.fail("rotation", format!("no models to rotate: models.providers.{name}.models[] lists none"));
+        report.fail(
+            "rotation",
+            format!("no models to rotate: models.providers.{name}.models[] lists none"),
+        );
     } else {
         let models: Vec<&str> = rotation.iter().map(|m| m.model.as_str()).collect();
-        let source = if settings.models.is_empty() { "the provider's list" } else { "msclaw's settings" };
-        let mut message = format!("{} models from {source}: {}", models.len(), models.join(", "));
+        let source = if settings.models.is_empty() {
+            "the provider's list"
+        } else {
+            "msclaw's settings"
+        };
+        let mut message = format!(
+            "{} models from {source}: {}",
+            models.len(),
+            models.join(", ")
+        );
         if !unlisted {
             message += " (all listed)";
         }
         report.ok("rotation", message);
     }
     if !in_the_way {
-        report.ok("agent_model", "no per-agent model or modelPolicy.allow keeps agents off the rotation");
+        report.ok(
+            "agent_model",
+            "no per-agent model or modelPolicy.allow keeps agents off the rotation",
+        );
     }
 
     match &cfg.primary {
         Some(p) if rotation.iter().any(|m| &m.model == p) => report.ok("primary", p.clone()),
-        Some(p) => report.warn("primary", format!("{p} is not in the rotation; msclawd will switch it")),
-        None => report.warn("primary", "agents.defaults.model.primary is not set; msclawd will set it"),
+        Some(p) => report.warn(
+            "primary",
+            format!("{p} is not in the rotation; msclawd will switch it"),
+        ),
+        None => report.warn(
+            "primary",
+            "agents.defaults.model.primary is not set; msclawd will set it",
+        ),
     }
 
     match &provider.api_key {
@@ -244,7 +292,9 @@ fn rotation_checks(report: &mut Report, settings: &Settings, cfg: &OpenClawConfi
 
 /// Whether a dotenv file sets `var` to something (the value is not read further).
 fn dotenv_has(path: &Path, var: &str) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
     text.lines().any(|line| {
         let line = line.trim_start();
         let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
@@ -257,7 +307,9 @@ fn dotenv_has(path: &Path, var: &str) -> bool {
 #[cfg(unix)]
 fn file_mode(path: &Path) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
 }
 
 #[cfg(not(unix))]
@@ -267,8 +319,13 @@ fn file_mode(_: &Path) -> Option<u32> {
 
 /// The gateway log msclaw reads: msclaw's `gateway_log`, else `logging.file`, else `/tmp/openclaw`.
 fn log_check(report: &mut Report, settings: &Settings, cfg: Option<&OpenClawConfig>) {
-    let (path, is_file, from) = match (&settings.gateway_log, cfg.and_then(|c| c.log_file.clone())) {
-        (Some(p), _) => (p.clone(), p.extension().is_some_and(|e| e == "log"), "msclaw's gateway_log"),
+    let (path, is_file, from) = match (&settings.gateway_log, cfg.and_then(|c| c.log_file.clone()))
+    {
+        (Some(p), _) => (
+            p.clone(),
+            p.extension().is_some_and(|e| e == "log"),
+            "msclaw's gateway_log",
+        ),
         (None, Some(file)) if file.starts_with("~") => {
             // Checked as msclawd reads it: the path as written.
             return report.warn(
@@ -280,7 +337,10 @@ fn log_check(report: &mut Report, settings: &Settings, cfg: Option<&OpenClawConf
         (None, None) => (PathBuf::from("/tmp/openclaw"), false, "OpenClaw's default"),
     };
     let newest = if is_file {
-        std::fs::metadata(&path).ok().and_then(|m| m.modified().ok()).map(|t| (path.clone(), t))
+        std::fs::metadata(&path)
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .map(|t| (path.clone(), t))
     } else {
         if !path.is_dir() {
             report.warn(
@@ -292,12 +352,26 @@ fn log_check(report: &mut Report, settings: &Settings, cfg: Option<&OpenClawConf
         newest_log(&path)
     };
     match newest {
-        None if is_file => report.warn("gateway_log", format!("{} ({from}) does not exist yet", path.display())),
-        None => report.warn("gateway_log", format!("{} ({from}) holds no openclaw*.log yet", path.display())),
+        None if is_file => report.warn(
+            "gateway_log",
+            format!("{} ({from}) does not exist yet", path.display()),
+        ),
+        None => report.warn(
+            "gateway_log",
+            format!("{} ({from}) holds no openclaw*.log yet", path.display()),
+        ),
         Some((file, at)) => {
             let age = SystemTime::now().duration_since(at).unwrap_or_default();
-            let message = format!("{} ({from}) last written {} ago", file.display(), human(age));
-            if age > LOG_FRESH { report.warn("gateway_log", message) } else { report.ok("gateway_log", message) }
+            let message = format!(
+                "{} ({from}) last written {} ago",
+                file.display(),
+                human(age)
+            );
+            if age > LOG_FRESH {
+                report.warn("gateway_log", message)
+            } else {
+                report.ok("gateway_log", message)
+            }
         }
     }
 }
@@ -331,13 +405,18 @@ async fn gateway_check(report: &mut Report, cfg: Option<&OpenClawConfig>) {
     if msclawd::reloader::gateway_listening(port).await {
         report.ok("gateway", format!("something listens on 127.0.0.1:{port}"));
     } else {
-        report.warn("gateway", format!("no gateway listens on 127.0.0.1:{port}; start it with `openclaw gateway`"));
+        report.warn(
+            "gateway",
+            format!("no gateway listens on 127.0.0.1:{port}; start it with `openclaw gateway`"),
+        );
     }
 }
 
 async fn daemon_check(report: &mut Report, socket: &Path, config: &Path, profile: Option<&str>) {
     let hint = match profile {
-        Some(p) => format!("start it with `msclawd --profile {p}` (or `systemctl --user start msclawd-{p}`)"),
+        Some(p) => format!(
+            "start it with `msclawd --profile {p}` (or `systemctl --user start msclawd-{p}`)"
+        ),
         None => "start it with `msclawd` (or `systemctl --user start msclawd`)".to_owned(),
     };
     let asked = tokio::time::timeout(DAEMON_TIMEOUT, async {
@@ -348,16 +427,39 @@ async fn daemon_check(report: &mut Report, socket: &Path, config: &Path, profile
     })
     .await;
     let (version, status) = match asked {
-        Err(_) => return report.fail("daemon", format!("msclawd at {} did not answer within {}s", socket.display(), DAEMON_TIMEOUT.as_secs())),
+        Err(_) => {
+            return report.fail(
+                "daemon",
+                format!(
+                    "msclawd at {} did not answer within {}s",
+                    socket.display(),
+                    DAEMON_TIMEOUT.as_secs()
+                ),
+            );
+        }
         Ok(Err(ClientError::NotRunning(_))) => {
-            return report.fail("daemon", format!("msclawd is not running (no socket at {}); {hint}", socket.display()));
+            return report.fail(
+                "daemon",
+                format!(
+                    "msclawd is not running (no socket at {}); {hint}",
+                    socket.display()
+                ),
+            );
         }
         Ok(Err(e)) => return report.fail("daemon", format!("{e}; {hint}")),
         Ok(Ok(answer)) => answer,
     };
     match version.reply {
         Ok(Response::Version(v)) if version.protocol == PROTOCOL_VERSION => {
-            report.ok("daemon", format!("msclawd {} answers on {}, protocol {}", v.version, socket.display(), version.protocol));
+            report.ok(
+                "daemon",
+                format!(
+                    "msclawd {} answers on {}, protocol {}",
+                    v.version,
+                    socket.display(),
+                    version.protocol
+                ),
+            );
         }
         Ok(_) => {
             return report.fail(
@@ -365,7 +467,12 @@ async fn daemon_check(report: &mut Report, socket: &Path, config: &Path, profile
                 format!("msclawd speaks protocol {}, this msclawctl {PROTOCOL_VERSION}; restart msclawd after an update", version.protocol),
             );
         }
-        Err(e) => return report.fail("daemon", format!("msclawd answered with an error: {}", e.message)),
+        Err(e) => {
+            return report.fail(
+                "daemon",
+                format!("msclawd answered with an error: {}", e.message),
+            );
+        }
     }
     // The daemon edits the config it resolved at its start; say so when that is not this one.
     if let Some(Ok(Response::Status(status))) = status.map(|s| s.reply)
@@ -373,16 +480,25 @@ async fn daemon_check(report: &mut Report, socket: &Path, config: &Path, profile
     {
         report.warn(
             "daemon",
-            format!("msclawd edits {}, but this environment's OpenClaw config is {}", status.config_path, config.display()),
+            format!(
+                "msclawd edits {}, but this environment's OpenClaw config is {}",
+                status.config_path,
+                config.display()
+            ),
         );
     }
 }
 
 /// With the provider pointed at the relay, OpenClaw reaches ModelScope only while msclawd runs.
 fn relay_check(report: &mut Report, settings: &Settings, cfg: Option<&OpenClawConfig>) {
-    let base = cfg.and_then(|c| c.providers.get(&settings.provider)).and_then(|p| p.base_url.as_deref());
+    let base = cfg
+        .and_then(|c| c.providers.get(&settings.provider))
+        .and_then(|p| p.base_url.as_deref());
     let through_relay = base == Some(settings.relay.base_url().as_str());
-    let daemon_down = report.0.iter().any(|c| c.check == "daemon" && c.level == Level::Fail);
+    let daemon_down = report
+        .0
+        .iter()
+        .any(|c| c.check == "daemon" && c.level == Level::Fail);
     match (through_relay, settings.relay.enabled) {
         (false, false) => report.ok("relay", "off: OpenClaw calls ModelScope directly"),
         (true, _) if daemon_down => report.fail(
@@ -398,8 +514,16 @@ fn relay_check(report: &mut Report, settings: &Settings, cfg: Option<&OpenClawCo
 fn service_check(report: &mut Report, profile: Option<&str>) {
     if cfg!(target_os = "macos") {
         match crate::service::launchd_plist_path(profile) {
-            Ok((path, _)) if path.exists() => report.ok("service", format!("{} is installed", path.display())),
-            Ok((path, _)) => report.warn("service", format!("{} is not installed; `msclawctl service install`", path.display())),
+            Ok((path, _)) if path.exists() => {
+                report.ok("service", format!("{} is installed", path.display()))
+            }
+            Ok((path, _)) => report.warn(
+                "service",
+                format!(
+                    "{} is not installed; `msclawctl service install`",
+                    path.display()
+                ),
+            ),
             Err(e) => report.warn("service", format!("cannot tell: {e:#}")),
         }
         return;
@@ -410,20 +534,48 @@ fn service_check(report: &mut Report, profile: Option<&str>) {
         Err(e) => return report.warn("service", format!("cannot tell: {e:#}")),
     };
     if !path.exists() {
-        return report.warn("service", format!("{name} is not installed ({} does not exist); `msclawctl service install`", path.display()));
+        return report.warn(
+            "service",
+            format!(
+                "{name} is not installed ({} does not exist); `msclawctl service install`",
+                path.display()
+            ),
+        );
     }
-    match std::process::Command::new("systemctl").args(["--user", "is-enabled", &name]).stdin(std::process::Stdio::null()).output() {
+    match std::process::Command::new("systemctl")
+        .args(["--user", "is-enabled", &name])
+        .stdin(std::process::Stdio::null())
+        .output()
+    {
         Ok(out) => {
             let state = String::from_utf8_lossy(&out.stdout).trim().to_owned();
             if state == "enabled" {
                 report.ok("service", format!("{name} is installed and enabled"));
             } else if state.is_empty() {
-                let why = String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("").trim().to_owned();
-                report.warn("service", format!("{name} is installed; systemctl cannot tell whether it is enabled ({why})"));
+                let why = String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned();
+                report.warn(
+                    "service",
+                    format!(
+                        "{name} is installed; systemctl cannot tell whether it is enabled ({why})"
+                    ),
+                );
             } else {
-                report.warn("service", format!("{name} is installed but {state}; `systemctl --user enable --now {name}`"));
+                report.warn(
+                    "service",
+                    format!(
+                        "{name} is installed but {state}; `systemctl --user enable --now {name}`"
+                    ),
+                );
             }
         }
-        Err(_) => report.warn("service", format!("{name} is installed; systemctl cannot be asked whether it is enabled")),
+        Err(_) => report.warn(
+            "service",
+            format!("{name} is installed; systemctl cannot be asked whether it is enabled"),
+        ),
     }
 }

@@ -42,7 +42,10 @@ pub async fn run(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitCode> {
         }
         ApiKey::EnvRef(args.api_key_env.clone())
     };
-    let base_url = args.base_url.clone().unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    let base_url = args
+        .base_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
     let req = InitRequest {
         provider: PROVIDER.to_owned(),
         base_url: base_url.clone(),
@@ -64,13 +67,27 @@ pub async fn run(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitCode> {
         online = Some(check_online(&url, &req.models).await);
     }
 
-    let plan = if args.dry_run { plan_init(&paths.config, &req)? } else { apply_init(&paths.config, &req)? };
-    let relay_lines = if args.relay { crate::relay::switch_on(cli, None)? } else { Vec::new() };
-    let mut warnings: Vec<String> = online.as_ref().map(|o| o.warnings.clone()).unwrap_or_default();
+    let plan = if args.dry_run {
+        plan_init(&paths.config, &req)?
+    } else {
+        apply_init(&paths.config, &req)?
+    };
+    let relay_lines = if args.relay {
+        crate::relay::switch_on(cli, None)?
+    } else {
+        Vec::new()
+    };
+    let mut warnings: Vec<String> = online
+        .as_ref()
+        .map(|o| o.warnings.clone())
+        .unwrap_or_default();
     warnings.extend(plan.warnings.iter().cloned());
     let diff = args.dry_run.then(|| diff(&plan));
-    let written: Vec<&Path> =
-        if args.dry_run { Vec::new() } else { plan.changes.iter().map(|c| c.path.as_path()).collect() };
+    let written: Vec<&Path> = if args.dry_run {
+        Vec::new()
+    } else {
+        plan.changes.iter().map(|c| c.path.as_path()).collect()
+    };
 
     if cli.json {
         let mut out = json!({
@@ -86,7 +103,8 @@ pub async fn run(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitCode> {
             out["relay"] = json!(relay_lines);
         }
         if let Some(online) = &online {
-            out["online"] = json!({ "url": online.url, "checked": online.checked, "missing": online.missing });
+            out["online"] =
+                json!({ "url": online.url, "checked": online.checked, "missing": online.missing });
         }
         if let Some(diff) = &diff {
             out["diff"] = json!(diff);
@@ -133,7 +151,9 @@ pub fn describe_rule(rule: ConfigRule) -> &'static str {
 
 fn is_env_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
-        && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// The key from standard input: everything up to EOF (a pipe), or one line typed at a terminal
@@ -147,7 +167,10 @@ fn read_key() -> anyhow::Result<Secret> {
         return Ok(Secret::new(&line)?);
     }
     let mut text = String::new();
-    stdin.lock().read_to_string(&mut text).context("cannot read the API key from standard input")?;
+    stdin
+        .lock()
+        .read_to_string(&mut text)
+        .context("cannot read the API key from standard input")?;
     Ok(Secret::new(&text)?)
 }
 
@@ -156,7 +179,8 @@ fn read_line_without_echo(stdin: &std::io::Stdin) -> anyhow::Result<String> {
     let before = tcgetattr(stdin).context("cannot read the terminal's settings")?;
     let mut quiet = before.clone();
     quiet.local_modes.remove(LocalModes::ECHO);
-    tcsetattr(stdin, OptionalActions::Now, &quiet).context("cannot turn the terminal's echo off")?;
+    tcsetattr(stdin, OptionalActions::Now, &quiet)
+        .context("cannot turn the terminal's echo off")?;
     let mut line = String::new();
     let read = stdin.read_line(&mut line);
     let _ = tcsetattr(stdin, OptionalActions::Now, &before);
@@ -170,9 +194,17 @@ fn diff(plan: &InitPlan) -> String {
     for change in &plan.changes {
         let (old, new) = change.masked();
         let path = change.path.display().to_string();
-        let from = if change.old.is_some() { format!("a{path}") } else { "/dev/null".to_owned() };
+        let from = if change.old.is_some() {
+            format!("a{path}")
+        } else {
+            "/dev/null".to_owned()
+        };
         let to = format!("b{path}");
-        out += &similar::TextDiff::from_lines(&old, &new).unified_diff().context_radius(3).header(&from, &to).to_string();
+        out += &similar::TextDiff::from_lines(&old, &new)
+            .unified_diff()
+            .context_radius(3)
+            .header(&from, &to)
+            .to_string();
     }
     out
 }
@@ -189,7 +221,12 @@ pub struct Online {
 /// lacks. Any failure is a warning, not an error: init can go on without it.
 pub async fn check_online(base: &str, models: &[ModelSpec]) -> Online {
     let url = format!("{}/models", base.trim_end_matches('/'));
-    let mut online = Online { url: url.clone(), checked: false, missing: Vec::new(), warnings: Vec::new() };
+    let mut online = Online {
+        url: url.clone(),
+        checked: false,
+        missing: Vec::new(),
+        warnings: Vec::new(),
+    };
     match fetch_listing(&url).await {
         Ok(body) => {
             let ids: Vec<&str> = models.iter().map(|m| m.id.as_str()).collect();
@@ -203,10 +240,14 @@ pub async fn check_online(base: &str, models: &[ModelSpec]) -> Online {
                         online.missing.push(id.to_owned());
                     }
                 }
-                Err(e) => online.warnings.push(format!("could not check the models online: {url}: {e}")),
+                Err(e) => online
+                    .warnings
+                    .push(format!("could not check the models online: {url}: {e}")),
             }
         }
-        Err(e) => online.warnings.push(format!("could not check the models online: {e:#}")),
+        Err(e) => online
+            .warnings
+            .push(format!("could not check the models online: {e:#}")),
     }
     online
 }
@@ -215,7 +256,10 @@ async fn fetch_listing(url: &str) -> anyhow::Result<serde_json::Value> {
     let parsed = reqwest::Url::parse(url).with_context(|| format!("{url} is not a URL"))?;
     let loopback = parsed.host_str().is_some_and(|h| {
         h == "localhost"
-            || h.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+            || h.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
     });
     let mut builder = reqwest::Client::builder()
         .timeout(ONLINE_TIMEOUT)
@@ -225,11 +269,18 @@ async fn fetch_listing(url: &str) -> anyhow::Result<serde_json::Value> {
         builder = builder.no_proxy();
     }
     let client = builder.build().context("cannot set up the HTTP client")?;
-    let response = client.get(parsed).send().await.map_err(|e| anyhow::anyhow!("GET {url}: {}", e.without_url()))?;
+    let response = client
+        .get(parsed)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("GET {url}: {}", e.without_url()))?;
     let status = response.status();
     if !status.is_success() {
         bail!("GET {url} answered {status}");
     }
-    let body = response.bytes().await.map_err(|e| anyhow::anyhow!("GET {url}: {}", e.without_url()))?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| anyhow::anyhow!("GET {url}: {}", e.without_url()))?;
     serde_json::from_slice(&body).with_context(|| format!("GET {url}: the answer is not JSON"))
 }

@@ -22,7 +22,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("msclawctl: cannot start: {e}");
@@ -48,15 +51,23 @@ fn socket_path(cli: &Cli) -> anyhow::Result<PathBuf> {
 }
 
 fn not_running_hint(cli: &Cli) -> String {
-    let profile = cli.profile.as_ref().map(|p| format!(" --profile {p}")).unwrap_or_default();
-    format!("msclawd is not running; start it with `msclawd{profile}` (or `systemctl --user start msclawd`)")
+    let profile = cli
+        .profile
+        .as_ref()
+        .map(|p| format!(" --profile {p}"))
+        .unwrap_or_default();
+    format!(
+        "msclawd is not running; start it with `msclawd{profile}` (or `systemctl --user start msclawd`)"
+    )
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let style = Style::new(match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
     });
     // Commands that need no daemon.
     match &cli.command {
@@ -69,7 +80,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor => return doctor::run(&cli).await,
         Command::Relay { action } => return relay::run(&cli, action),
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "msclawctl", &mut std::io::stdout());
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "msclawctl",
+                &mut std::io::stdout(),
+            );
             return Ok(ExitCode::SUCCESS);
         }
         Command::Man => {
@@ -94,21 +110,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let request = match &cli.command {
         Command::Status => Request::Status,
         Command::Version => Request::Version,
-        Command::Switch { model } => Request::Switch { model: model.clone() },
+        Command::Switch { model } => Request::Switch {
+            model: model.clone(),
+        },
         Command::Auto => Request::Auto,
         Command::Pause => Request::Pause,
         Command::Resume => Request::Resume,
         Command::History { days } => Request::History { days: *days },
         Command::Watch => Request::EventStream,
         Command::Stop => Request::Shutdown,
-        Command::Service { .. } | Command::Init(_) | Command::Doctor | Command::Relay { .. } | Command::Completions { .. } | Command::Man => {
+        Command::Service { .. }
+        | Command::Init(_)
+        | Command::Doctor
+        | Command::Relay { .. }
+        | Command::Completions { .. }
+        | Command::Man => {
             unreachable!("handled above")
         }
     };
     let reply = match client.request(&request).await {
         Ok(reply) => reply,
         Err(ClientError::Frame(e)) => {
-            anyhow::bail!("msclawd sent a reply this msclawctl ({VERSION}, protocol {PROTOCOL_VERSION}) cannot read ({e}); restart msclawd after an update")
+            anyhow::bail!(
+                "msclawd sent a reply this msclawctl ({VERSION}, protocol {PROTOCOL_VERSION}) cannot read ({e}); restart msclawd after an update"
+            )
         }
         Err(e) => return Err(e.into()),
     };
@@ -145,11 +170,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Response::Handled(text) => {
             // A switch is done when the gateway has applied it: wait for that (a spinner on a tty).
             let outcome = match &cli.command {
-                Command::Switch { .. } | Command::Auto | Command::Resume => wait_for_outcome(&socket).await,
+                Command::Switch { .. } | Command::Auto | Command::Resume => {
+                    wait_for_outcome(&socket).await
+                }
                 _ => None,
             };
             if cli.json {
-                println!("{}", serde_json::json!({ "ok": true, "message": text, "outcome": outcome }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "ok": true, "message": text, "outcome": outcome })
+                );
             } else {
                 println!("{text}");
                 if let Some(outcome) = outcome {

@@ -20,7 +20,10 @@ struct Paths {
 fn paths(cli: &Cli) -> anyhow::Result<Paths> {
     let env = process_env;
     let profile = effective_profile(cli.profile.as_deref(), &env)?;
-    Ok(Paths { openclaw: OpenClawPaths::resolve(profile.as_deref(), &env)?, msclaw: MsclawPaths::resolve(profile.as_deref(), &env)? })
+    Ok(Paths {
+        openclaw: OpenClawPaths::resolve(profile.as_deref(), &env)?,
+        msclaw: MsclawPaths::resolve(profile.as_deref(), &env)?,
+    })
 }
 
 /// Sets `[relay]` keys in msclaw's TOML config, keeping every other line and comment (toml_edit).
@@ -30,8 +33,14 @@ fn write_relay_settings(path: &Path, enabled: bool, relay: &RelaySettings) -> an
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let mut doc: toml_edit::DocumentMut = text.parse().with_context(|| format!("{} is not valid TOML", path.display()))?;
-    let table = doc.entry("relay").or_insert(toml_edit::table()).as_table_mut().context("[relay] in msclaw's config is not a table")?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let table = doc
+        .entry("relay")
+        .or_insert(toml_edit::table())
+        .as_table_mut()
+        .context("[relay] in msclaw's config is not a table")?;
     table["enabled"] = toml_edit::value(enabled);
     table["listen"] = toml_edit::value(relay.listen.to_string());
     table["upstream"] = toml_edit::value(relay.upstream.clone());
@@ -59,14 +68,30 @@ pub fn switch_on(cli: &Cli, listen: Option<std::net::SocketAddr>) -> anyhow::Res
         .providers
         .get(&settings.provider)
         .and_then(|pr| pr.base_url.clone())
-        .with_context(|| format!("provider {} has no baseUrl in {}; run msclawctl init first", settings.provider, p.openclaw.config.display()))?;
+        .with_context(|| {
+            format!(
+                "provider {} has no baseUrl in {}; run msclawctl init first",
+                settings.provider,
+                p.openclaw.config.display()
+            )
+        })?;
     let mut lines = Vec::new();
     if current != relay_url {
         relay.upstream = current.clone();
     }
     write_relay_settings(&p.msclaw.settings, true, &relay)?;
-    lines.push(format!("{}: relay on, listen {}, upstream {}", p.msclaw.settings.display(), relay.listen, relay.upstream));
-    let done = provider_url::set_base_url(&p.openclaw.config, &p.openclaw.state_dir, &settings.provider, &relay_url)?;
+    lines.push(format!(
+        "{}: relay on, listen {}, upstream {}",
+        p.msclaw.settings.display(),
+        relay.listen,
+        relay.upstream
+    ));
+    let done = provider_url::set_base_url(
+        &p.openclaw.config,
+        &p.openclaw.state_dir,
+        &settings.provider,
+        &relay_url,
+    )?;
     for file in &done.written {
         lines.push(format!("{}: baseUrl -> {relay_url}", file.display()));
     }
@@ -77,10 +102,18 @@ pub fn switch_on(cli: &Cli, listen: Option<std::net::SocketAddr>) -> anyhow::Res
 fn switch_off(cli: &Cli) -> anyhow::Result<Vec<String>> {
     let p = paths(cli)?;
     let settings = Settings::load(&p.msclaw.settings)?;
-    let done = provider_url::set_base_url(&p.openclaw.config, &p.openclaw.state_dir, &settings.provider, &settings.relay.upstream)?;
+    let done = provider_url::set_base_url(
+        &p.openclaw.config,
+        &p.openclaw.state_dir,
+        &settings.provider,
+        &settings.relay.upstream,
+    )?;
     write_relay_settings(&p.msclaw.settings, false, &settings.relay)?;
-    let mut lines: Vec<String> =
-        done.written.iter().map(|f| format!("{}: baseUrl -> {}", f.display(), settings.relay.upstream)).collect();
+    let mut lines: Vec<String> = done
+        .written
+        .iter()
+        .map(|f| format!("{}: baseUrl -> {}", f.display(), settings.relay.upstream))
+        .collect();
     lines.push(format!("{}: relay off", p.msclaw.settings.display()));
     lines.push("restart msclawd to stop the relay".into());
     Ok(lines)
@@ -95,7 +128,11 @@ pub fn run(cli: &Cli, action: &RelayAction) -> anyhow::Result<ExitCode> {
             let settings = Settings::load(&p.msclaw.settings)?;
             let base = msclawd::openclaw_config::load(&p.openclaw.config)
                 .ok()
-                .and_then(|c| c.providers.get(&settings.provider).and_then(|pr| pr.base_url.clone()));
+                .and_then(|c| {
+                    c.providers
+                        .get(&settings.provider)
+                        .and_then(|pr| pr.base_url.clone())
+                });
             let through_relay = base.as_deref() == Some(settings.relay.base_url().as_str());
             if cli.json {
                 println!(
@@ -111,7 +148,11 @@ pub fn run(cli: &Cli, action: &RelayAction) -> anyhow::Result<ExitCode> {
                 settings.relay.listen,
                 settings.relay.upstream,
                 base.as_deref().unwrap_or("(none)"),
-                if through_relay { "goes through the relay" } else { "does not use the relay" }
+                if through_relay {
+                    "goes through the relay"
+                } else {
+                    "does not use the relay"
+                }
             )]
         }
     };

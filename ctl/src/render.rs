@@ -18,7 +18,11 @@ impl Style {
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
     }
 
     fn bold(&self, text: &str) -> String {
@@ -40,7 +44,9 @@ impl Style {
 
 /// "in 3h12m" from now until an RFC 3339 instant.
 pub fn until(rfc3339: &str, now: Timestamp) -> String {
-    let Ok(at) = rfc3339.parse::<Timestamp>() else { return String::new() };
+    let Ok(at) = rfc3339.parse::<Timestamp>() else {
+        return String::new();
+    };
     let secs = at.duration_since(now).as_secs();
     if secs <= 0 {
         return "now".into();
@@ -55,7 +61,10 @@ pub fn until(rfc3339: &str, now: Timestamp) -> String {
 
 fn local(rfc3339: &str) -> String {
     match rfc3339.parse::<Timestamp>() {
-        Ok(at) => at.to_zoned_datetime(TimeZone::system()).strftime("%Y-%m-%d %H:%M %Z").to_string(),
+        Ok(at) => at
+            .to_zoned_datetime(TimeZone::system())
+            .strftime("%Y-%m-%d %H:%M %Z")
+            .to_string(),
         Err(_) => rfc3339.to_owned(),
     }
 }
@@ -73,11 +82,18 @@ pub fn status(cli: &Cli, style: &Style, s: &Status) -> anyhow::Result<()> {
     let active = s.active_model.as_deref().unwrap_or("(none)");
     let mode = match s.mode {
         Mode::Auto => "auto".to_owned(),
-        Mode::Pinned => format!("pinned until reset ({})", s.pinned.as_deref().map(short).unwrap_or("?")),
+        Mode::Pinned => format!(
+            "pinned until reset ({})",
+            s.pinned.as_deref().map(short).unwrap_or("?")
+        ),
         Mode::Paused => "paused".to_owned(),
     };
     out += &format!("active   {}   mode {mode}\n", style.bold(active));
-    out += &format!("reset    {} ({})\n", local(&s.next_reset), until(&s.next_reset, Timestamp::now()));
+    out += &format!(
+        "reset    {} ({})\n",
+        local(&s.next_reset),
+        until(&s.next_reset, Timestamp::now())
+    );
     if !s.models.is_empty() {
         let width = s.models.iter().map(|m| m.model.len()).max().unwrap_or(0);
         out += "\n";
@@ -87,7 +103,10 @@ pub fn status(cli: &Cli, style: &Style, s: &Status) -> anyhow::Result<()> {
             let state = if Some(m.model.as_str()) == s.active_model.as_deref() {
                 style.green("active")
             } else if m.spent {
-                style.red(&format!("spent: {}", m.spent_reason.as_deref().unwrap_or("")))
+                style.red(&format!(
+                    "spent: {}",
+                    m.spent_reason.as_deref().unwrap_or("")
+                ))
             } else {
                 String::new()
             };
@@ -128,7 +147,11 @@ pub fn version(cli: &Cli, daemon: Option<&VersionInfo>) {
         println!("{json}");
         return;
     }
-    println!("msclawctl {} (protocol {})", crate::VERSION, msclaw_shared::PROTOCOL_VERSION);
+    println!(
+        "msclawctl {} (protocol {})",
+        crate::VERSION,
+        msclaw_shared::PROTOCOL_VERSION
+    );
     if let Some(d) = daemon {
         println!("msclawd   {} (protocol {})", d.version, d.protocol);
     }
@@ -141,16 +164,34 @@ pub fn history(cli: &Cli, style: &Style, h: &History) -> anyhow::Result<()> {
     }
     for day in &h.days {
         println!("{}", style.bold(&day.day));
-        let max = day.models.iter().filter_map(|m| m.limit).chain(day.models.iter().map(|m| m.used)).max().unwrap_or(1).max(1);
+        let max = day
+            .models
+            .iter()
+            .filter_map(|m| m.limit)
+            .chain(day.models.iter().map(|m| m.used))
+            .max()
+            .unwrap_or(1)
+            .max(1);
         for m in &day.models {
             let bar_len = ((m.used as f64 / max as f64) * 20.0).round() as usize;
             let bar = format!("{:<20}", "#".repeat(bar_len));
             let limit = m.limit.map_or("?".to_owned(), |l| l.to_string());
-            let spent = m.spent_at.as_deref().map(|at| format!("  ran out {}", local(at))).unwrap_or_default();
+            let spent = m
+                .spent_at
+                .as_deref()
+                .map(|at| format!("  ran out {}", local(at)))
+                .unwrap_or_default();
             println!("  {:<40} [{bar}] {:>5}/{limit}{spent}", m.model, m.used);
         }
         for sw in &day.switches {
-            println!("  {} {} -> {}: {} ({})", local(&sw.at), sw.from.as_deref().map(short).unwrap_or("-"), short(&sw.to), sw.reason, sw.outcome);
+            println!(
+                "  {} {} -> {}: {} ({})",
+                local(&sw.at),
+                sw.from.as_deref().map(short).unwrap_or("-"),
+                short(&sw.to),
+                sw.reason,
+                sw.outcome
+            );
         }
     }
     Ok(())
@@ -163,12 +204,22 @@ pub fn event(cli: &Cli, style: &Style, e: &Event) -> anyhow::Result<()> {
     } else {
         let text = match &e.kind {
             EventKind::Switched { from, to, reason } => {
-                format!("switch {} -> {}: {reason}", from.as_deref().map(short).unwrap_or("-"), style.bold(short(to)))
+                format!(
+                    "switch {} -> {}: {reason}",
+                    from.as_deref().map(short).unwrap_or("-"),
+                    style.bold(short(to))
+                )
             }
-            EventKind::ModelSpent { model, reason } => format!("{} {}: {reason}", style.red("spent"), short(model)),
+            EventKind::ModelSpent { model, reason } => {
+                format!("{} {}: {reason}", style.red("spent"), short(model))
+            }
             EventKind::Reset { day } => format!("reset: quota day {day} begins"),
-            EventKind::ReloadApplied { model, outcome } => format!("reload {outcome}: {}", short(model)),
-            EventKind::ReloadFailed { model, error } => format!("{} {}: {error}", style.red("reload failed"), short(model)),
+            EventKind::ReloadApplied { model, outcome } => {
+                format!("reload {outcome}: {}", short(model))
+            }
+            EventKind::ReloadFailed { model, error } => {
+                format!("{} {}: {error}", style.red("reload failed"), short(model))
+            }
             EventKind::Warning { message } => format!("{} {message}", style.red("warning:")),
         };
         writeln!(stdout, "{} {text}", local(&e.at))?;

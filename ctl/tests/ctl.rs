@@ -22,7 +22,10 @@ async fn no_daemon_gives_exit_1_and_a_one_line_hint() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("msclawd is not running; start it with `msclawd`"), "{stderr}");
+    assert!(
+        stderr.starts_with("msclawd is not running; start it with `msclawd`"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -37,12 +40,31 @@ async fn a_usage_error_gives_exit_2() {
 async fn status_json_keeps_the_contract_field_names() {
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::in_dir(dir.path());
-    let daemon = TestDaemon::start(&layout, layout.settings("")).await.unwrap();
+    let daemon = TestDaemon::start(&layout, layout.settings(""))
+        .await
+        .unwrap();
     let out = msclawctl(&layout, &["status", "--json"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for field in ["protocol", "version", "active_model", "mode", "next_reset", "models", "last_switch", "config_path", "warnings"] {
-        assert!(json.get(field).is_some(), "status --json lacks {field}: {json}");
+    for field in [
+        "protocol",
+        "version",
+        "active_model",
+        "mode",
+        "next_reset",
+        "models",
+        "last_switch",
+        "config_path",
+        "warnings",
+    ] {
+        assert!(
+            json.get(field).is_some(),
+            "status --json lacks {field}: {json}"
+        );
     }
     assert_eq!(json["mode"], "auto");
 
@@ -59,7 +81,11 @@ async fn status_json_keeps_the_contract_field_names() {
 fn fake_tool(dir: &std::path::Path, name: &str, log: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     let script = dir.join(name);
-    std::fs::write(&script, format!("#!/bin/sh\necho \"{name} $*\" >> {}\n", log.display())).unwrap();
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"{name} $*\" >> {}\n", log.display()),
+    )
+    .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
@@ -68,14 +94,30 @@ async fn service_install_print_is_a_unit_with_this_machines_msclawd() {
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::in_dir(dir.path());
     let out = msclawctl(&layout, &["service", "install", "--print"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    let exec = text.lines().find_map(|l| l.strip_prefix("ExecStart=")).expect("ExecStart");
+    let exec = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
     let msclawd = std::path::Path::new(env!("CARGO_BIN_EXE_msclawctl")).with_file_name("msclawd");
     assert_eq!(exec, msclawd.display().to_string());
-    assert!(text.contains("Type=notify") && text.contains("WantedBy=default.target"), "{text}");
-    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
-        assert!(line.starts_with('[') || line.contains('='), "not a unit-file line: {line}");
+    assert!(
+        text.contains("Type=notify") && text.contains("WantedBy=default.target"),
+        "{text}"
+    );
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        assert!(
+            line.starts_with('[') || line.contains('='),
+            "not a unit-file line: {line}"
+        );
     }
 }
 
@@ -90,19 +132,39 @@ async fn service_install_and_uninstall_drive_systemctl() {
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let run = |args: &'static [&'static str]| {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_msclawctl"));
-        cmd.args(args).env("HOME", dir.path()).env_remove("XDG_CONFIG_HOME").env("PATH", &path).env("MSCLAW_SOCKET", &layout.socket);
+        cmd.args(args)
+            .env("HOME", dir.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .env("PATH", &path)
+            .env("MSCLAW_SOCKET", &layout.socket);
         cmd
     };
     let out = run(&["service", "install"]).output().await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let unit = dir.path().join(".config/systemd/user/msclawd.service");
-    assert!(std::fs::read_to_string(&unit).unwrap().contains("Type=notify"));
+    assert!(
+        std::fs::read_to_string(&unit)
+            .unwrap()
+            .contains("Type=notify")
+    );
     let calls = std::fs::read_to_string(&log).unwrap();
-    assert!(calls.contains("systemctl --user daemon-reload") && calls.contains("systemctl --user enable --now msclawd.service"), "{calls}");
+    assert!(
+        calls.contains("systemctl --user daemon-reload")
+            && calls.contains("systemctl --user enable --now msclawd.service"),
+        "{calls}"
+    );
     let out = run(&["service", "uninstall"]).output().await.unwrap();
     assert!(out.status.success());
     assert!(!unit.exists());
-    assert!(std::fs::read_to_string(&log).unwrap().contains("systemctl --user disable --now msclawd.service"));
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("systemctl --user disable --now msclawd.service")
+    );
 }
 
 #[tokio::test]
@@ -111,10 +173,17 @@ async fn completions_and_man_page_come_from_the_clap_definitions() {
     let layout = Layout::in_dir(dir.path());
     let bash = msclawctl(&layout, &["completions", "bash"]).await;
     let text = String::from_utf8_lossy(&bash.stdout);
-    assert!(text.contains("msclawctl") && text.contains("switch") && text.contains("history"), "{text}");
+    assert!(
+        text.contains("msclawctl") && text.contains("switch") && text.contains("history"),
+        "{text}"
+    );
     let man = msclawctl(&layout, &["man"]).await;
     let text = String::from_utf8_lossy(&man.stdout);
-    assert!(text.starts_with(".ie") || text.contains(".TH msclawctl"), "{}", &text[..text.len().min(200)]);
+    assert!(
+        text.starts_with(".ie") || text.contains(".TH msclawctl"),
+        "{}",
+        &text[..text.len().min(200)]
+    );
 }
 
 #[tokio::test]
@@ -122,14 +191,31 @@ async fn switch_waits_for_the_outcome_and_shows_no_spinner_when_piped() {
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::in_dir(dir.path());
     std::fs::create_dir_all(&layout.openclaw_state).unwrap();
-    std::fs::write(&layout.openclaw_config, msclaw_tests::transcripts::guide_config("http://127.0.0.1:9/v1", "")).unwrap();
-    let daemon = TestDaemon::start(&layout, layout.settings("")).await.unwrap();
+    std::fs::write(
+        &layout.openclaw_config,
+        msclaw_tests::transcripts::guide_config("http://127.0.0.1:9/v1", ""),
+    )
+    .unwrap();
+    let daemon = TestDaemon::start(&layout, layout.settings(""))
+        .await
+        .unwrap();
     let out = msclawctl(&layout, &["switch", "glm5", "--json"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["outcome"], "not_needed", "no gateway runs: {json}");
-    assert!(out.stderr.is_empty(), "no spinner when piped: {:?}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "no spinner when piped: {:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let status = daemon.status().await.unwrap();
-    assert_eq!(status.active_model.as_deref(), Some("modelscope/ZhipuAI/GLM-5"));
+    assert_eq!(
+        status.active_model.as_deref(),
+        Some("modelscope/ZhipuAI/GLM-5")
+    );
     daemon.stop().await.unwrap();
 }

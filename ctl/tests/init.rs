@@ -51,8 +51,19 @@ impl Env {
     }
 
     fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     }
 
@@ -70,7 +81,13 @@ fn stderr(out: &Output) -> String {
 }
 
 fn success(out: &Output) {
-    assert!(out.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", out.status, stdout(out), stderr(out));
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    );
 }
 
 fn set_mode(path: &Path, mode: u32) {
@@ -86,7 +103,12 @@ fn mode(path: &Path) -> u32 {
 /// Sets the mtime an hour back, so that "not written" shows in the mtime.
 fn age(path: &Path) -> SystemTime {
     let t = SystemTime::now() - Duration::from_secs(3600);
-    std::fs::File::options().write(true).open(path).unwrap().set_modified(t).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
     std::fs::metadata(path).unwrap().modified().unwrap()
 }
 
@@ -121,11 +143,20 @@ fn a_missing_config_is_created_and_a_second_run_changes_nothing() {
     success(&out);
     let text = stdout(&out);
     assert!(text.contains("added    provider modelscope"), "{text}");
-    assert!(text.contains("added    primary modelscope/Qwen/Qwen3.5-397B-A17B"), "{text}");
-    assert!(text.contains(&format!("wrote {}", env.config.display())), "{text}");
+    assert!(
+        text.contains("added    primary modelscope/Qwen/Qwen3.5-397B-A17B"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("wrote {}", env.config.display())),
+        "{text}"
+    );
     assert_eq!(mode(&env.config), 0o600);
     let first = env.text();
-    assert!(first.contains("apiKey: \"${MODELSCOPE_API_KEY}\""), "{first}");
+    assert!(
+        first.contains("apiKey: \"${MODELSCOPE_API_KEY}\""),
+        "{first}"
+    );
 
     let before = age(&env.config);
     let out = env.run(&["init", "--json"]);
@@ -136,7 +167,11 @@ fn a_missing_config_is_created_and_a_second_run_changes_nothing() {
     assert!(items_with(&report, "model", "added").is_empty());
     assert_eq!(items_with(&report, "model", "present").len(), 4);
     assert_eq!(env.text(), first);
-    assert_eq!(mtime(&env.config), before, "a run with nothing to add does not write");
+    assert_eq!(
+        mtime(&env.config),
+        before,
+        "a run with nothing to add does not write"
+    );
 }
 
 #[test]
@@ -147,8 +182,15 @@ fn the_guides_config_is_left_alone() {
     let out = env.run(&["init"]);
     success(&out);
     let text = stdout(&out);
-    assert!(text.contains("nothing to change: everything is present"), "{text}");
-    assert_eq!(text.lines().filter(|l| l.starts_with("present  ")).count(), 13, "{text}");
+    assert!(
+        text.contains("nothing to change: everything is present"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("present  ")).count(),
+        13,
+        "{text}"
+    );
     assert!(!text.lines().any(|l| l.starts_with("added")), "{text}");
     assert_eq!(env.text(), original);
     assert_eq!(mtime(&env.config), before);
@@ -156,20 +198,30 @@ fn the_guides_config_is_left_alone() {
 
 #[test]
 fn a_commented_config_keeps_every_byte_and_gains_only_what_is_missing() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../daemon/tests/fixtures/configs/commented.json5");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../daemon/tests/fixtures/configs/commented.json5");
     let original = std::fs::read_to_string(fixture).unwrap();
     let env = Env::with_config(&original);
     let out = env.run(&["init", "--json"]);
     success(&out);
     let report = json(&out);
-    assert_eq!(items_with(&report, "model", "added"), ["MiniMax/MiniMax-M2.5", "moonshotai/Kimi-K2.5"]);
-    assert_eq!(items_with(&report, "model", "present"), ["Qwen/Qwen3.5-397B-A17B", "ZhipuAI/GLM-5"]);
+    assert_eq!(
+        items_with(&report, "model", "added"),
+        ["MiniMax/MiniMax-M2.5", "moonshotai/Kimi-K2.5"]
+    );
+    assert_eq!(
+        items_with(&report, "model", "present"),
+        ["Qwen/Qwen3.5-397B-A17B", "ZhipuAI/GLM-5"]
+    );
     assert_eq!(items_with(&report, "provider", "present"), ["modelscope"]);
     assert_eq!(report["written"], serde_json::json!([env.config]));
 
     let new = env.text();
     assert!(is_splice_of(&original, &new), "not a splice:\n{new}");
-    let comments: Vec<&str> = original.lines().filter_map(|l| l.find("//").or_else(|| l.find("/*")).map(|i| &l[i..])).collect();
+    let comments: Vec<&str> = original
+        .lines()
+        .filter_map(|l| l.find("//").or_else(|| l.find("/*")).map(|i| &l[i..]))
+        .collect();
     assert!(comments.len() >= 7, "{comments:?}");
     for c in comments {
         assert!(new.contains(c), "comment {c:?} lost");
@@ -194,10 +246,19 @@ fn dry_run_prints_a_diff_and_writes_nothing() {
     success(&out);
     let text = stdout(&out);
     let path = env.config.display().to_string();
-    assert!(text.contains(&format!("--- a{path}\n+++ b{path}\n@@ ")), "{text}");
+    assert!(
+        text.contains(&format!("--- a{path}\n+++ b{path}\n@@ ")),
+        "{text}"
+    );
     assert!(text.contains("\n+      modelscope: {\n"), "{text}");
-    assert!(text.contains("\n+          { id: \"ZhipuAI/GLM-5\", name: \"GLM-5\", "), "{text}");
-    assert!(text.contains("\n   gateway: { port: 18789 }, // keep\n"), "context lines: {text}");
+    assert!(
+        text.contains("\n+          { id: \"ZhipuAI/GLM-5\", name: \"GLM-5\", "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n   gateway: { port: 18789 }, // keep\n"),
+        "context lines: {text}"
+    );
     assert!(text.contains("dry run: nothing was written"), "{text}");
     assert_eq!(env.text(), original);
     assert_eq!(mtime(&env.config), before);
@@ -209,21 +270,37 @@ fn dry_run_prints_a_diff_and_writes_nothing() {
     let report = json(&out);
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["changed"], true);
-    assert!(report["diff"].as_str().unwrap().starts_with("--- /dev/null\n"), "{report}");
+    assert!(
+        report["diff"]
+            .as_str()
+            .unwrap()
+            .starts_with("--- /dev/null\n"),
+        "{report}"
+    );
     assert!(!env.config.exists());
-    assert!(!env.config.parent().unwrap().exists(), "not even the directory");
+    assert!(
+        !env.config.parent().unwrap().exists(),
+        "not even the directory"
+    );
 }
 
 #[test]
 fn a_key_from_stdin_is_written_and_never_printed() {
     let env = Env::with_config("{\n  // my config\n  gateway: { port: 18789 },\n}\n");
     let mut outputs = Vec::new();
-    for args in [&["init", "--api-key-stdin", "--dry-run"][..], &["init", "--api-key-stdin", "--dry-run", "--json"]] {
+    for args in [
+        &["init", "--api-key-stdin", "--dry-run"][..],
+        &["init", "--api-key-stdin", "--dry-run", "--json"],
+    ] {
         let out = env.run_with_stdin(args, &format!("{SECRET}\n"));
         success(&out);
         outputs.push(out);
     }
-    assert!(stdout(&outputs[0]).contains("apiKey: \"ms-…(hidden)\""), "{}", stdout(&outputs[0]));
+    assert!(
+        stdout(&outputs[0]).contains("apiKey: \"ms-…(hidden)\""),
+        "{}",
+        stdout(&outputs[0])
+    );
     assert!(!env.text().contains(SECRET), "dry run wrote");
 
     let out = env.run_with_stdin(&["init", "--api-key-stdin"], &format!("{SECRET}\n"));
@@ -236,7 +313,11 @@ fn a_key_from_stdin_is_written_and_never_printed() {
     // Again: the provider has a key now; it is kept and nothing is printed about its value.
     let out = env.run_with_stdin(&["init", "--api-key-stdin", "--json"], "ms-another-key\n");
     success(&out);
-    assert!(json(&out)["warnings"].to_string().contains("already has an apiKey"));
+    assert!(
+        json(&out)["warnings"]
+            .to_string()
+            .contains("already has an apiKey")
+    );
     outputs.push(out);
     assert_eq!(env.text(), text);
 
@@ -244,7 +325,11 @@ fn a_key_from_stdin_is_written_and_never_printed() {
         let out = env.run(args);
         outputs.push(out);
     }
-    assert!(stdout(&outputs[4]).contains("apiKey is written in the config (not shown)"), "{}", stdout(&outputs[4]));
+    assert!(
+        stdout(&outputs[4]).contains("apiKey is written in the config (not shown)"),
+        "{}",
+        stdout(&outputs[4])
+    );
     for out in &outputs {
         for stream in [stdout(out), stderr(out)] {
             assert!(!stream.contains("SECRET"), "the key leaked:\n{stream}");
@@ -257,25 +342,47 @@ fn an_empty_key_on_stdin_is_refused() {
     let env = Env::new();
     let out = env.run_with_stdin(&["init", "--api-key-stdin"], "\n");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("no API key on standard input"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no API key on standard input"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!env.config.exists());
 }
 
 #[test]
 fn models_choose_the_list_and_its_order() {
     let env = Env::new();
-    let out = env.run(&["init", "--models", "glm5,deepseek-ai/DeepSeek-V3.2", "--json"]);
+    let out = env.run(&[
+        "init",
+        "--models",
+        "glm5,deepseek-ai/DeepSeek-V3.2",
+        "--json",
+    ]);
     success(&out);
     let report = json(&out);
-    assert_eq!(items_with(&report, "model", "added"), ["ZhipuAI/GLM-5", "deepseek-ai/DeepSeek-V3.2"]);
+    assert_eq!(
+        items_with(&report, "model", "added"),
+        ["ZhipuAI/GLM-5", "deepseek-ai/DeepSeek-V3.2"]
+    );
     let text = env.text();
-    assert!(text.contains("primary: \"modelscope/ZhipuAI/GLM-5\""), "{text}");
-    assert!(text.contains("\"modelscope/deepseek-ai/DeepSeek-V3.2\": { alias: \"deepseek\" }"), "{text}");
+    assert!(
+        text.contains("primary: \"modelscope/ZhipuAI/GLM-5\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"modelscope/deepseek-ai/DeepSeek-V3.2\": { alias: \"deepseek\" }"),
+        "{text}"
+    );
     assert!(!text.contains("Kimi"), "{text}");
 
     let out = env.run(&["init", "--models", " , "]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("--models names no model"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--models names no model"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -285,7 +392,10 @@ fn a_broken_config_is_reported_with_its_position() {
     let out = env.run(&["init"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains(&format!("{}:3:", env.config.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}:3:", env.config.display())),
+        "{err}"
+    );
     assert_eq!(env.text(), original);
 }
 
@@ -306,9 +416,15 @@ fn check_online_warns_about_a_model_that_is_no_longer_served() {
     let report = json(&out);
     assert_eq!(report["online"]["checked"], true);
     assert_eq!(report["online"]["url"], format!("{base}models"));
-    assert_eq!(report["online"]["missing"], serde_json::json!(["moonshotai/Kimi-K2.5"]));
+    assert_eq!(
+        report["online"]["missing"],
+        serde_json::json!(["moonshotai/Kimi-K2.5"])
+    );
     let warnings = report["warnings"].to_string();
-    assert!(warnings.contains("model moonshotai/Kimi-K2.5 is not in the list"), "{warnings}");
+    assert!(
+        warnings.contains("model moonshotai/Kimi-K2.5 is not in the list"),
+        "{warnings}"
+    );
     assert!(!warnings.contains("GLM-5"), "{warnings}");
     // The model is still added (the warning is for the user to decide), with the given baseUrl.
     assert!(env.text().contains(&format!("baseUrl: \"{base}\"")));
@@ -316,12 +432,19 @@ fn check_online_warns_about_a_model_that_is_no_longer_served() {
     // Human output, asking the provider's baseUrl from the config this time.
     let out = env.run(&["init", "--check-online"]);
     success(&out);
-    assert!(stdout(&out).contains("warning: model moonshotai/Kimi-K2.5 is not in the list at"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("warning: model moonshotai/Kimi-K2.5 is not in the list at"),
+        "{}",
+        stdout(&out)
+    );
 
     let requests = fake.requests();
     assert_eq!(requests.len(), 2, "{requests:?}");
     for r in &requests {
-        assert_eq!((r.method.as_str(), r.path.as_str(), r.status), ("GET", "/v1/models", 200));
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str(), r.status),
+            ("GET", "/v1/models", 200)
+        );
         assert_eq!(r.authorization, None, "no key is sent");
     }
 }
@@ -329,12 +452,27 @@ fn check_online_warns_about_a_model_that_is_no_longer_served() {
 #[test]
 fn check_online_failing_is_a_warning_not_an_error() {
     // A port nothing listens on.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let env = Env::new();
-    let out = env.run(&["init", "--check-online", "--base-url", &format!("http://127.0.0.1:{port}/v1"), "--json"]);
+    let out = env.run(&[
+        "init",
+        "--check-online",
+        "--base-url",
+        &format!("http://127.0.0.1:{port}/v1"),
+        "--json",
+    ]);
     success(&out);
     let report = json(&out);
     assert_eq!(report["online"]["checked"], false);
-    assert!(report["warnings"].to_string().contains("could not check the models online"), "{report}");
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("could not check the models online"),
+        "{report}"
+    );
     assert!(env.config.exists());
 }

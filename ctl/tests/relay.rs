@@ -28,20 +28,52 @@ async fn relay_on_routes_openclaw_through_msclawd_and_off_puts_the_real_url_back
     std::fs::write(&layout.openclaw_config, &original).unwrap();
     // OpenClaw <= 2026.7 keeps a copy of the providers whose baseUrl wins over the config.
     let models_json = layout.openclaw_state.join("agents/main/agent/models.json");
-    let copy = format!("{{\n  \"providers\": {{\n    \"modelscope\": {{\n      \"baseUrl\": \"{}\",\n      \"apiKey\": \"ms-test-copy\"\n    }}\n  }}\n}}\n", fake.base_url());
+    let copy = format!(
+        "{{\n  \"providers\": {{\n    \"modelscope\": {{\n      \"baseUrl\": \"{}\",\n      \"apiKey\": \"ms-test-copy\"\n    }}\n  }}\n}}\n",
+        fake.base_url()
+    );
     std::fs::write(&models_json, &copy).unwrap();
-    std::fs::write(&layout.settings_file, "# my msclaw settings\ndaily_limit = 500\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::write(
+        &layout.settings_file,
+        "# my msclaw settings\ndaily_limit = 500\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let relay_url = format!("http://127.0.0.1:{port}/v1");
 
-    let out = msclawctl(&layout, &["relay", "on", "--listen", &format!("127.0.0.1:{port}")]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = msclawctl(
+        &layout,
+        &["relay", "on", "--listen", &format!("127.0.0.1:{port}")],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let config = std::fs::read_to_string(&layout.openclaw_config).unwrap();
-    assert_eq!(config, original.replace(&fake.base_url(), &relay_url), "only baseUrl changed");
-    assert_eq!(std::fs::read_to_string(&models_json).unwrap(), copy.replace(&fake.base_url(), &relay_url));
+    assert_eq!(
+        config,
+        original.replace(&fake.base_url(), &relay_url),
+        "only baseUrl changed"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&models_json).unwrap(),
+        copy.replace(&fake.base_url(), &relay_url)
+    );
     let settings_text = std::fs::read_to_string(&layout.settings_file).unwrap();
-    assert!(settings_text.starts_with("# my msclaw settings\ndaily_limit = 500\n"), "{settings_text}");
-    assert!(settings_text.contains(&format!("upstream = \"{}\"", fake.base_url())), "{settings_text}");
+    assert!(
+        settings_text.starts_with("# my msclaw settings\ndaily_limit = 500\n"),
+        "{settings_text}"
+    );
+    assert!(
+        settings_text.contains(&format!("upstream = \"{}\"", fake.base_url())),
+        "{settings_text}"
+    );
 
     // The daemon started on those settings relays and counts.
     let settings = msclawd::settings::Settings::load(&layout.settings_file).unwrap();
@@ -53,16 +85,32 @@ async fn relay_on_routes_openclaw_through_msclawd_and_off_puts_the_real_url_back
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
-    let status = daemon.wait_for("a relayed call", std::time::Duration::from_secs(10), |s| s.models.first().and_then(|m| m.relay_calls) == Some(1)).await.unwrap();
+    let status = daemon
+        .wait_for("a relayed call", std::time::Duration::from_secs(10), |s| {
+            s.models.first().and_then(|m| m.relay_calls) == Some(1)
+        })
+        .await
+        .unwrap();
     assert_eq!(status.relay.unwrap().relayed, 1);
     assert_eq!(fake.count_model(QWEN), 1);
     daemon.stop().await.unwrap();
 
     let out = msclawctl(&layout, &["relay", "off"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read_to_string(&layout.openclaw_config).unwrap(), original);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&layout.openclaw_config).unwrap(),
+        original
+    );
     assert_eq!(std::fs::read_to_string(&models_json).unwrap(), copy);
-    assert!(std::fs::read_to_string(&layout.settings_file).unwrap().contains("enabled = false"));
+    assert!(
+        std::fs::read_to_string(&layout.settings_file)
+            .unwrap()
+            .contains("enabled = false")
+    );
     let status = msclawctl(&layout, &["relay", "status", "--json"]).await;
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(json["openclaw_uses_relay"], false);
@@ -73,13 +121,32 @@ async fn doctor_fails_plainly_when_openclaw_goes_through_a_relay_nobody_runs() {
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::in_dir(dir.path());
     std::fs::create_dir_all(&layout.openclaw_state).unwrap();
-    std::fs::write(&layout.openclaw_config, transcripts::guide_config("https://api-inference.modelscope.cn/v1/", "")).unwrap();
+    std::fs::write(
+        &layout.openclaw_config,
+        transcripts::guide_config("https://api-inference.modelscope.cn/v1/", ""),
+    )
+    .unwrap();
     let out = msclawctl(&layout, &["relay", "on"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = msclawctl(&layout, &["doctor", "--json"]).await;
     assert_eq!(out.status.code(), Some(1));
     let checks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let relay = checks.as_array().unwrap().iter().find(|c| c["check"] == "relay").unwrap();
+    let relay = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "relay")
+        .unwrap();
     assert_eq!(relay["level"], "fail");
-    assert!(relay["message"].as_str().unwrap().contains("cannot reach ModelScope"), "{relay}");
+    assert!(
+        relay["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach ModelScope"),
+        "{relay}"
+    );
 }

@@ -30,13 +30,15 @@ impl ShiftedClock {
     }
 
     pub fn shift(&self, by: SignedDuration) {
-        self.offset_ms.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+        self.offset_ms
+            .fetch_add(by.as_millis() as i64, Ordering::SeqCst);
     }
 
     /// Shifts so that `now()` reads `at` at this instant.
     pub fn set(&self, at: Timestamp) {
         let offset = at.duration_since(Timestamp::now());
-        self.offset_ms.store(offset.as_millis() as i64, Ordering::SeqCst);
+        self.offset_ms
+            .store(offset.as_millis() as i64, Ordering::SeqCst);
     }
 }
 

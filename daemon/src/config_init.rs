@@ -611,19 +611,32 @@ pub fn init_text(
 
 /// Reports the primary and returns the edit to make: none when it already names one of the
 /// models (a daemon may have switched it), else the first model.
-fn primary_edit(current: Option<&String>, req: &InitRequest, items: &mut Vec<InitItem>) -> Option<ModelEdit> {
+fn primary_edit(
+    current: Option<&String>,
+    req: &InitRequest,
+    items: &mut Vec<InitItem>,
+) -> Option<ModelEdit> {
     let refs = req.refs();
     match current {
         Some(p) if refs.contains(p) => {
-            items.push(InitItem::new(ItemKind::Primary, p.clone(), ItemStatus::Present));
+            items.push(InitItem::new(
+                ItemKind::Primary,
+                p.clone(),
+                ItemStatus::Present,
+            ));
             None
         }
         current => {
-            let edit = ModelEdit { primary: refs[0].clone(), fallbacks: None };
+            let edit = ModelEdit {
+                primary: refs[0].clone(),
+                fallbacks: None,
+            };
             items.push(match current {
                 None => InitItem::new(ItemKind::Primary, edit.primary.clone(), ItemStatus::Added),
-                Some(was) => InitItem::new(ItemKind::Primary, edit.primary.clone(), ItemStatus::Changed)
-                    .with(format!("was {was}")),
+                Some(was) => {
+                    InitItem::new(ItemKind::Primary, edit.primary.clone(), ItemStatus::Changed)
+                        .with(format!("was {was}"))
+                }
             });
             Some(edit)
         }

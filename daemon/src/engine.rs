@@ -11,8 +11,9 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use msclaw_shared::paths::OpenClawPaths;
 use msclaw_shared::{
-    ConfigState, DayHistory, DayModelUsage, Error, ErrorCode, Event, EventKind, History, LastSwitch, Mode,
-    ModelStatus, PROTOCOL_VERSION, Reply, Request, Response, SourceStatus, Status, VersionInfo,
+    ConfigState, DayHistory, DayModelUsage, Error, ErrorCode, Event, EventKind, History,
+    LastSwitch, Mode, ModelStatus, PROTOCOL_VERSION, Reply, Request, Response, SourceStatus,
+    Status, VersionInfo,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -22,10 +23,10 @@ use crate::config_editor::{self, EditOutcome, ModelEdit};
 use crate::hooks;
 use crate::openclaw_config::{self, ConfigError, OpenClawConfig};
 use crate::policy::{self, DayState, Decision, Notice, Observation, PolicyConfig, RotationModel};
+use crate::relay::{Relay, RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo};
 use crate::reloader::{self, ReloadWait};
 use crate::settings::{Limit, Settings};
 use crate::state_store::{DayModelRecord, DayRecord, PersistedState, StateStore, SwitchRecord};
-use crate::relay::{Relay, RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo};
 use crate::usage::gateway_log::LogLocation;
 use crate::usage::{CallOutcome, CallRecord, GatewaySignal, SourceKind};
 use crate::usage_watcher::{UsageBatch, WatchTargets, WatcherCmd, WatcherHandle};
@@ -37,10 +38,16 @@ const WALL_CLOCK_CHECK: Duration = Duration::from_secs(60);
 const RETRY_FAILED_SWITCH: Duration = Duration::from_secs(30);
 
 pub enum EngineMsg {
-    Request { request: Request, reply: oneshot::Sender<Reply> },
+    Request {
+        request: Request,
+        reply: oneshot::Sender<Reply>,
+    },
     Usage(UsageBatch),
     ConfigChanged,
-    RestartDone { model: String, result: Result<String, String> },
+    RestartDone {
+        model: String,
+        result: Result<String, String>,
+    },
     /// A chat completion the metering relay saw.
     Relay(RelayObservation),
 }
@@ -128,9 +135,18 @@ impl Engine {
     pub fn watch_targets(&self) -> WatchTargets {
         let mut config_files = vec![self.openclaw_paths.config.clone()];
         if let Ok(cfg) = &self.config {
-            config_files.extend(cfg.files.iter().filter(|f| **f != self.openclaw_paths.config).cloned());
+            config_files.extend(
+                cfg.files
+                    .iter()
+                    .filter(|f| **f != self.openclaw_paths.config)
+                    .cloned(),
+            );
         }
-        WatchTargets { openclaw_state_dir: self.openclaw_paths.state_dir.clone(), config_files, log: self.log_location() }
+        WatchTargets {
+            openclaw_state_dir: self.openclaw_paths.state_dir.clone(),
+            config_files,
+            log: self.log_location(),
+        }
     }
 
     fn log_location(&self) -> LogLocation {
@@ -164,7 +180,10 @@ impl Engine {
         loop {
             let now = self.clock.now();
             let until_reset = self.settings.clock.next_reset(now).duration_since(now);
-            let tick = until_reset.clamp(SignedDuration::from_millis(1), SignedDuration::try_from(WALL_CLOCK_CHECK).unwrap());
+            let tick = until_reset.clamp(
+                SignedDuration::from_millis(1),
+                SignedDuration::try_from(WALL_CLOCK_CHECK).unwrap(),
+            );
             let reload_deadline = self.pending_reload.as_ref().map(|p| p.deadline);
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -251,7 +270,9 @@ impl Engine {
     }
 
     fn today(&mut self) -> &mut DayState {
-        self.state.today.get_or_insert_with(|| DayState::new(jiff::civil::date(1970, 1, 1)))
+        self.state
+            .today
+            .get_or_insert_with(|| DayState::new(jiff::civil::date(1970, 1, 1)))
     }
 
     /// The quota reset: file the finished day into the history, clear every mark and the pin, and
@@ -262,7 +283,9 @@ impl Engine {
             let record = self.day_record(&old);
             self.state.archive_day(record);
             tracing::info!(day = %new_day, "quota reset: every model is available again");
-            self.emit(EventKind::Reset { day: new_day.to_string() });
+            self.emit(EventKind::Reset {
+                day: new_day.to_string(),
+            });
         }
         self.state.switches_today.clear();
         self.state.today = Some(DayState::new(new_day));
@@ -283,7 +306,12 @@ impl Engine {
                 .map(|model| {
                     let m = day.models.get(&model).cloned().unwrap_or_default();
                     DayModelRecord {
-                        limit: self.policy.models.iter().find(|r| r.model == model).and_then(|r| r.limit),
+                        limit: self
+                            .policy
+                            .models
+                            .iter()
+                            .find(|r| r.model == model)
+                            .and_then(|r| r.limit),
                         used: m.calls(),
                         rate_limited: m.rate_limited,
                         spent_at: m.spent.as_ref().map(|s| s.at),
@@ -305,12 +333,17 @@ impl Engine {
             }
             Err(ConfigError::NotFound(path)) => {
                 self.config_state = ConfigState::Missing;
-                Err(format!("no OpenClaw config at {} yet; waiting for it to appear", path.display()))
+                Err(format!(
+                    "no OpenClaw config at {} yet; waiting for it to appear",
+                    path.display()
+                ))
             }
             Err(e) => {
                 self.config_state = ConfigState::Invalid;
                 tracing::warn!("OpenClaw config unusable, not switching until it is fixed: {e}");
-                Err(format!("OpenClaw config unusable (msclaw will not write it): {e}"))
+                Err(format!(
+                    "OpenClaw config unusable (msclaw will not write it): {e}"
+                ))
             }
         };
         let (models, warnings) = match &self.config {
@@ -368,12 +401,16 @@ impl Engine {
             // Transcripts count calls; the log shows only slow or failed ones, so it never counts.
             (CallOutcome::Success, SourceKind::GatewayLog) => return,
             // With the relay on it sees every 429 itself: the log's copy would count each twice.
-            (CallOutcome::RateLimited { .. }, SourceKind::GatewayLog) if self.relay.is_some() => return,
-            (CallOutcome::Success, _) => Observation::Call,
-            (CallOutcome::RateLimited { retry_loop_failed }, _) => {
-                Observation::RateLimited { retry_loop_failed: *retry_loop_failed }
+            (CallOutcome::RateLimited { .. }, SourceKind::GatewayLog) if self.relay.is_some() => {
+                return;
             }
-            (CallOutcome::Gone { detail }, _) => Observation::Gone { detail: detail.clone() },
+            (CallOutcome::Success, _) => Observation::Call,
+            (CallOutcome::RateLimited { retry_loop_failed }, _) => Observation::RateLimited {
+                retry_loop_failed: *retry_loop_failed,
+            },
+            (CallOutcome::Gone { detail }, _) => Observation::Gone {
+                detail: detail.clone(),
+            },
             (CallOutcome::Failed { .. }, _) => return,
         };
         let model = format!("{}/{}", record.provider, record.model);
@@ -396,7 +433,10 @@ impl Engine {
             match notice {
                 Notice::Spent { model, reason } => {
                     tracing::info!(%model, "model spent: {reason}");
-                    self.emit(EventKind::ModelSpent { model, reason: reason.to_string() });
+                    self.emit(EventKind::ModelSpent {
+                        model,
+                        reason: reason.to_string(),
+                    });
                 }
                 Notice::Recovered { model } => {
                     tracing::info!(%model, "a success after rate-limit errors: the model is available again");
@@ -418,7 +458,9 @@ impl Engine {
         }
         let observation = match obs.outcome {
             RelayOutcome::Success => Some(Observation::RelayCall),
-            RelayOutcome::RateLimited => Some(Observation::RateLimited { retry_loop_failed: false }),
+            RelayOutcome::RateLimited => Some(Observation::RateLimited {
+                retry_loop_failed: false,
+            }),
             RelayOutcome::Gone { detail } => Some(Observation::Gone { detail }),
             RelayOutcome::Failed { .. } | RelayOutcome::AnsweredLocally => None,
         };
@@ -438,7 +480,10 @@ impl Engine {
             return;
         }
         let prefix = format!("{}/", self.settings.provider);
-        let resets_at = self.settings.clock.format(self.settings.clock.next_reset(self.clock.now()));
+        let resets_at = self
+            .settings
+            .clock
+            .format(self.settings.clock.next_reset(self.clock.now()));
         let spent: std::collections::HashMap<String, SpentInfo> = self
             .state
             .today
@@ -456,7 +501,15 @@ impl Engine {
                 })
             })
             .filter_map(|(model, reason)| {
-                model.strip_prefix(&prefix).map(|id| (id.to_owned(), SpentInfo { reason, resets_at: resets_at.clone() }))
+                model.strip_prefix(&prefix).map(|id| {
+                    (
+                        id.to_owned(),
+                        SpentInfo {
+                            reason,
+                            resets_at: resets_at.clone(),
+                        },
+                    )
+                })
             })
             .collect();
         self.relay_view.set_spent(spent);
@@ -478,7 +531,10 @@ impl Engine {
             Decision::AllSpent => {
                 if !self.all_spent_announced {
                     self.all_spent_announced = true;
-                    let until = self.settings.clock.format(self.settings.clock.next_reset(self.clock.now()));
+                    let until = self
+                        .settings
+                        .clock
+                        .format(self.settings.clock.next_reset(self.clock.now()));
                     let message = format!("all models spent until {until}");
                     tracing::warn!("{message}");
                     self.emit(EventKind::Warning { message });
@@ -502,23 +558,36 @@ impl Engine {
     /// Writes `model` as `primary` (and the managed fallbacks) and starts waiting for the gateway.
     async fn switch_to(&mut self, model: &str, reason: &str) -> Result<(), String> {
         let cfg = self.config.as_ref().map_err(Clone::clone)?.clone();
-        let (provider, _) = model.split_once('/').ok_or_else(|| format!("{model} is not a provider/model ref"))?;
+        let (provider, _) = model
+            .split_once('/')
+            .ok_or_else(|| format!("{model} is not a provider/model ref"))?;
         if !cfg.is_listed(model) {
-            return Err(format!("{model} is not listed in models.providers.{provider}.models[] of {}", cfg.path.display()));
+            return Err(format!(
+                "{model} is not listed in models.providers.{provider}.models[] of {}",
+                cfg.path.display()
+            ));
         }
         let fallbacks = self.planned_fallbacks(model);
-        let edit = ModelEdit { primary: model.to_owned(), fallbacks: fallbacks.clone() };
+        let edit = ModelEdit {
+            primary: model.to_owned(),
+            fallbacks: fallbacks.clone(),
+        };
         let path = self.openclaw_paths.config.clone();
         let started = self.clock.now();
-        let outcome = tokio::task::spawn_blocking(move || config_editor::apply_model_edit(&path, &edit))
-            .await
-            .map_err(|e| format!("config editor panicked: {e}"))?
-            .map_err(|e| e.to_string())?;
+        let outcome =
+            tokio::task::spawn_blocking(move || config_editor::apply_model_edit(&path, &edit))
+                .await
+                .map_err(|e| format!("config editor panicked: {e}"))?
+                .map_err(|e| e.to_string())?;
         if let Some(f) = fallbacks {
             self.state.fallbacks.written = Some(f);
         }
         let from = cfg.primary.clone();
-        tracing::info!(from = from.as_deref().unwrap_or("-"), to = model, "switched primary: {reason}");
+        tracing::info!(
+            from = from.as_deref().unwrap_or("-"),
+            to = model,
+            "switched primary: {reason}"
+        );
         let written = matches!(outcome, EditOutcome::Written { .. });
         self.today().note_switch(from.as_deref(), model, started);
         let record = SwitchRecord {
@@ -530,9 +599,19 @@ impl Engine {
         };
         self.state.last_switch = Some(record.clone());
         self.state.switches_today.push(record);
-        self.emit(EventKind::Switched { from: from.clone(), to: model.to_owned(), reason: reason.to_owned() });
+        self.emit(EventKind::Switched {
+            from: from.clone(),
+            to: model.to_owned(),
+            reason: reason.to_owned(),
+        });
         if let Some(hook) = &self.settings.hook {
-            hooks::run_switch_hook(hook.clone(), from, model.to_owned(), reason.to_owned(), self.settings.clock.format(started));
+            hooks::run_switch_hook(
+                hook.clone(),
+                from,
+                model.to_owned(),
+                reason.to_owned(),
+                self.settings.clock.format(started),
+            );
         }
         self.reload_config();
         self.save();
@@ -542,7 +621,11 @@ impl Engine {
         }
         let port = reloader::gateway_port(self.config.as_ref().ok(), &self.env);
         if reloader::gateway_listening(port).await {
-            self.pending_reload = Some(ReloadWait::new(model, started, self.settings.reload_timeout));
+            self.pending_reload = Some(ReloadWait::new(
+                model,
+                started,
+                self.settings.reload_timeout,
+            ));
         } else {
             self.finish_switch(model, "not_needed");
         }
@@ -557,27 +640,48 @@ impl Engine {
         let rotation: Vec<String> = self.policy.models.iter().map(|m| m.model.clone()).collect();
         let today = self.state.today.as_ref()?;
         // A fresh day on the first model: the user's own list, exactly as they wrote it.
-        if rotation.first().map(String::as_str) == Some(active) && !rotation.iter().any(|m| today.is_spent(m)) {
+        if rotation.first().map(String::as_str) == Some(active)
+            && !rotation.iter().any(|m| today.is_spent(m))
+        {
             return Some(original.clone());
         }
-        Some(policy::plan_fallbacks(original, &rotation, |m| today.is_spent(m), active))
+        Some(policy::plan_fallbacks(
+            original,
+            &rotation,
+            |m| today.is_spent(m),
+            active,
+        ))
     }
 
     /// Without a switch, `fallbacks` may still be stale: a fallback model was spent, or the reset
     /// should bring the user's list back. Rewrites it (primary unchanged) when it differs.
     async fn keep_fallbacks_in_step(&mut self) {
         let Ok(cfg) = &self.config else { return };
-        let Some(active) = cfg.primary.clone() else { return };
+        let Some(active) = cfg.primary.clone() else {
+            return;
+        };
         if !self.policy.models.iter().any(|m| m.model == active) {
             return;
         }
-        let Some(planned) = self.planned_fallbacks(&active) else { return };
-        if cfg.fallbacks.as_ref() == Some(&planned) || self.failed_switch.as_ref().is_some_and(|(m, at)| *m == active && at.elapsed() < RETRY_FAILED_SWITCH) {
+        let Some(planned) = self.planned_fallbacks(&active) else {
+            return;
+        };
+        if cfg.fallbacks.as_ref() == Some(&planned)
+            || self
+                .failed_switch
+                .as_ref()
+                .is_some_and(|(m, at)| *m == active && at.elapsed() < RETRY_FAILED_SWITCH)
+        {
             return;
         }
-        let edit = ModelEdit { primary: active.clone(), fallbacks: Some(planned.clone()) };
+        let edit = ModelEdit {
+            primary: active.clone(),
+            fallbacks: Some(planned.clone()),
+        };
         let path = self.openclaw_paths.config.clone();
-        match tokio::task::spawn_blocking(move || config_editor::apply_model_edit(&path, &edit)).await {
+        match tokio::task::spawn_blocking(move || config_editor::apply_model_edit(&path, &edit))
+            .await
+        {
             Ok(Ok(_)) => {
                 tracing::info!(fallbacks = ?planned, "fallbacks kept in step with the rotation");
                 self.state.fallbacks.written = Some(planned);
@@ -593,7 +697,9 @@ impl Engine {
     }
 
     fn on_reload_applied(&mut self, at: Timestamp, paths: &[String]) {
-        let Some(wait) = &self.pending_reload else { return };
+        let Some(wait) = &self.pending_reload else {
+            return;
+        };
         if wait.confirmed_by(at, paths) {
             let model = wait.model.clone();
             self.finish_switch(&model, "applied");
@@ -601,16 +707,23 @@ impl Engine {
     }
 
     fn on_reload_skipped(&mut self, at: Timestamp, reason: &str) {
-        let Some(wait) = &self.pending_reload else { return };
+        let Some(wait) = &self.pending_reload else {
+            return;
+        };
         if wait.is_after_write(at) {
             let model = wait.model.clone();
-            self.finish_switch(&model, &format!("failed: gateway skipped the reload: {reason}"));
+            self.finish_switch(
+                &model,
+                &format!("failed: gateway skipped the reload: {reason}"),
+            );
         }
     }
 
     /// No confirmation in time: if a gateway runs, restart it; otherwise nothing is needed.
     async fn on_reload_timeout(&mut self) {
-        let Some(wait) = self.pending_reload.take() else { return };
+        let Some(wait) = self.pending_reload.take() else {
+            return;
+        };
         let port = reloader::gateway_port(self.config.as_ref().ok(), &self.env);
         if !reloader::gateway_listening(port).await {
             self.finish_switch(&wait.model, "unconfirmed");
@@ -620,7 +733,10 @@ impl Engine {
         let command = reloader::restart_command(&self.settings, self.profile.as_deref());
         let tx = self.tx.clone();
         let model = wait.model.clone();
-        self.pending_reload = Some(ReloadWait { deadline: tokio::time::Instant::now() + Duration::from_secs(120), ..wait });
+        self.pending_reload = Some(ReloadWait {
+            deadline: tokio::time::Instant::now() + Duration::from_secs(120),
+            ..wait
+        });
         tokio::spawn(async move {
             let result = reloader::run_restart(&command).await;
             let _ = tx.send(EngineMsg::RestartDone { model, result }).await;
@@ -629,15 +745,26 @@ impl Engine {
 
     fn finish_switch(&mut self, model: &str, outcome: &str) {
         self.pending_reload = None;
-        for record in self.state.last_switch.iter_mut().chain(self.state.switches_today.iter_mut().rev().take(1)) {
+        for record in self
+            .state
+            .last_switch
+            .iter_mut()
+            .chain(self.state.switches_today.iter_mut().rev().take(1))
+        {
             if record.to == model {
                 record.outcome = outcome.to_owned();
             }
         }
         if outcome.starts_with("failed") {
-            self.emit(EventKind::ReloadFailed { model: model.to_owned(), error: outcome.to_owned() });
+            self.emit(EventKind::ReloadFailed {
+                model: model.to_owned(),
+                error: outcome.to_owned(),
+            });
         } else {
-            self.emit(EventKind::ReloadApplied { model: model.to_owned(), outcome: outcome.to_owned() });
+            self.emit(EventKind::ReloadApplied {
+                model: model.to_owned(),
+                outcome: outcome.to_owned(),
+            });
         }
         crate::systemd::status(&format!("active model {model}"));
         self.save();
@@ -658,13 +785,18 @@ impl Engine {
     async fn answer(&mut self, request: Request) -> Reply {
         match request {
             Request::Status => Ok(Response::Status(Box::new(self.status()))),
-            Request::Version => Ok(Response::Version(VersionInfo { protocol: PROTOCOL_VERSION, version: crate::VERSION.into() })),
+            Request::Version => Ok(Response::Version(VersionInfo {
+                protocol: PROTOCOL_VERSION,
+                version: crate::VERSION.into(),
+            })),
             Request::Shutdown => Ok(Response::Handled("msclawd is stopping".into())),
             Request::History { days } => Ok(Response::History(self.history(days))),
             Request::Pause => {
                 self.state.paused = true;
                 self.save();
-                Ok(Response::Handled("automatic switching paused (counting goes on)".into()))
+                Ok(Response::Handled(
+                    "automatic switching paused (counting goes on)".into(),
+                ))
             }
             Request::Resume => {
                 self.state.paused = false;
@@ -677,10 +809,16 @@ impl Engine {
                 self.state.paused = false;
                 self.save();
                 self.apply_policy().await;
-                Ok(Response::Handled(format!("automatic rotation; active model {}", self.active_model().unwrap_or_default())))
+                Ok(Response::Handled(format!(
+                    "automatic rotation; active model {}",
+                    self.active_model().unwrap_or_default()
+                )))
             }
             Request::Switch { model } => self.pin(&model).await,
-            Request::EventStream => Err(Error::new(ErrorCode::BadRequest, "EventStream is handled by the connection")),
+            Request::EventStream => Err(Error::new(
+                ErrorCode::BadRequest,
+                "EventStream is handled by the connection",
+            )),
         }
     }
 
@@ -708,17 +846,33 @@ impl Engine {
             && *failed == model
         {
             self.today().pin = None;
-            return Err(Error::new(ErrorCode::Internal, format!("could not switch to {model}; see msclawd's log")));
+            return Err(Error::new(
+                ErrorCode::Internal,
+                format!("could not switch to {model}; see msclawd's log"),
+            ));
         }
-        let until = self.settings.clock.format(self.settings.clock.next_reset(self.clock.now()));
-        Ok(Response::Handled(format!("pinned {model} until {until} (or msclawctl auto)")))
+        let until = self
+            .settings
+            .clock
+            .format(self.settings.clock.next_reset(self.clock.now()));
+        Ok(Response::Handled(format!(
+            "pinned {model} until {until} (or msclawctl auto)"
+        )))
     }
 
     fn status(&self) -> Status {
         let now = self.clock.now();
         let next_reset = self.settings.clock.next_reset(now);
-        let today = self.state.today.clone().unwrap_or_else(|| DayState::new(self.settings.clock.day_of(now)));
-        let aliases = self.config.as_ref().map(|c| c.aliases.clone()).unwrap_or_default();
+        let today = self
+            .state
+            .today
+            .clone()
+            .unwrap_or_else(|| DayState::new(self.settings.clock.day_of(now)));
+        let aliases = self
+            .config
+            .as_ref()
+            .map(|c| c.aliases.clone())
+            .unwrap_or_default();
         let models = self
             .policy
             .models
@@ -738,14 +892,18 @@ impl Engine {
                 }
             })
             .collect();
-        let all_spent = !self.policy.models.is_empty() && today.first_available(&self.policy).is_none();
+        let all_spent =
+            !self.policy.models.is_empty() && today.first_available(&self.policy).is_none();
         let mut warnings = self.startup_warnings.clone();
         if let Err(e) = &self.config {
             warnings.push(e.clone());
         }
         warnings.extend(self.rotation_warnings.iter().cloned());
         if all_spent {
-            warnings.push(format!("all models spent until {}", self.settings.clock.format(next_reset)));
+            warnings.push(format!(
+                "all models spent until {}",
+                self.settings.clock.format(next_reset)
+            ));
         }
         if let Ok(cfg) = &self.config
             && let Some(p) = &cfg.primary
@@ -837,14 +995,24 @@ impl Engine {
 
 /// The rotation order and limits: the settings' `models` (refs or aliases) or the provider's
 /// models in config order, each with its limit; plus warnings for what will not follow.
-pub fn rotation_from(settings: &Settings, cfg: &OpenClawConfig) -> (Vec<RotationModel>, Vec<String>) {
+pub fn rotation_from(
+    settings: &Settings,
+    cfg: &OpenClawConfig,
+) -> (Vec<RotationModel>, Vec<String>) {
     let provider = &settings.provider;
     let mut warnings = Vec::new();
     let refs: Vec<String> = if settings.models.is_empty() {
         match cfg.providers.get(provider) {
-            Some(p) => p.model_ids.iter().map(|id| format!("{provider}/{id}")).collect(),
+            Some(p) => p
+                .model_ids
+                .iter()
+                .map(|id| format!("{provider}/{id}"))
+                .collect(),
             None => {
-                warnings.push(format!("provider {provider} is not in models.providers of {}", cfg.path.display()));
+                warnings.push(format!(
+                    "provider {provider} is not in models.providers of {}",
+                    cfg.path.display()
+                ));
                 Vec::new()
             }
         }
@@ -867,23 +1035,39 @@ pub fn rotation_from(settings: &Settings, cfg: &OpenClawConfig) -> (Vec<Rotation
             Some(model) => {
                 limits.insert(model, *limit);
             }
-            None => warnings.push(format!("[limits] names {name}, which is not a model of provider {provider}")),
+            None => warnings.push(format!(
+                "[limits] names {name}, which is not a model of provider {provider}"
+            )),
         }
     }
     let models: Vec<RotationModel> = refs
         .into_iter()
-        .map(|model| RotationModel { limit: limits.get(&model).copied().unwrap_or(settings.daily_limit).calls(), model })
+        .map(|model| RotationModel {
+            limit: limits
+                .get(&model)
+                .copied()
+                .unwrap_or(settings.daily_limit)
+                .calls(),
+            model,
+        })
         .collect();
     for (agent, model) in &cfg.per_agent_models {
-        warnings.push(format!("agent {agent} sets its own model {model}; it will not follow the rotation"));
+        warnings.push(format!(
+            "agent {agent} sets its own model {model}; it will not follow the rotation"
+        ));
     }
     if !cfg.allow.is_empty() {
         for m in &models {
             let allowed = cfg.allow.iter().any(|a| {
-                a == &m.model || a.strip_suffix("/*").is_some_and(|p| m.model.starts_with(&format!("{p}/")))
+                a == &m.model
+                    || a.strip_suffix("/*")
+                        .is_some_and(|p| m.model.starts_with(&format!("{p}/")))
             });
             if !allowed {
-                warnings.push(format!("{} is missing from agents.defaults.modelPolicy.allow", m.model));
+                warnings.push(format!(
+                    "{} is missing from agents.defaults.modelPolicy.allow",
+                    m.model
+                ));
             }
         }
     }

@@ -8,10 +8,18 @@ use tokio::io::AsyncWriteExt;
 
 use crate::settings::HookSettings;
 
-pub fn run_switch_hook(hook: HookSettings, from: Option<String>, to: String, reason: String, at: String) {
+pub fn run_switch_hook(
+    hook: HookSettings,
+    from: Option<String>,
+    to: String,
+    reason: String,
+    at: String,
+) {
     tokio::spawn(async move {
         let argv = hook.command.to_argv();
-        let Some((program, args)) = argv.split_first() else { return };
+        let Some((program, args)) = argv.split_first() else {
+            return;
+        };
         let payload = serde_json::json!({ "event": "switch", "from": from, "to": to, "reason": reason, "at": at });
         let mut command = tokio::process::Command::new(program);
         command
@@ -35,7 +43,12 @@ pub fn run_switch_hook(hook: HookSettings, from: Option<String>, to: String, rea
         if let Some(mut stdin) = child.stdin.take() {
             let _ = stdin.write_all(format!("{payload}\n").as_bytes()).await;
         }
-        match tokio::time::timeout(Duration::from_secs(hook.timeout_secs), child.wait_with_output()).await {
+        match tokio::time::timeout(
+            Duration::from_secs(hook.timeout_secs),
+            child.wait_with_output(),
+        )
+        .await
+        {
             Ok(Ok(out)) if out.status.success() => tracing::debug!("switch hook ran"),
             Ok(Ok(out)) => tracing::warn!(
                 hook = program.as_str(),
@@ -45,7 +58,11 @@ pub fn run_switch_hook(hook: HookSettings, from: Option<String>, to: String, rea
             ),
             Ok(Err(e)) => tracing::warn!(hook = program.as_str(), "switch hook: {e}"),
             // Dropping the future drops the child, which kill_on_drop ends.
-            Err(_) => tracing::warn!(hook = program.as_str(), "switch hook took longer than {}s and was killed", hook.timeout_secs),
+            Err(_) => tracing::warn!(
+                hook = program.as_str(),
+                "switch hook took longer than {}s and was killed",
+                hook.timeout_secs
+            ),
         }
     });
 }

@@ -58,8 +58,15 @@ pub async fn serve(
             let Ok(_permit) = permit else {
                 let (_, write) = tokio::io::split(stream);
                 let mut writer = framing::line_writer(write);
-                let busy = Error::new(ErrorCode::Refused, "too many connections to msclawd; try again");
-                let _ = tokio::time::timeout(WRITE_TIMEOUT, framing::write_json(&mut writer, &ReplyLine::new(Err(busy)))).await;
+                let busy = Error::new(
+                    ErrorCode::Refused,
+                    "too many connections to msclawd; try again",
+                );
+                let _ = tokio::time::timeout(
+                    WRITE_TIMEOUT,
+                    framing::write_json(&mut writer, &ReplyLine::new(Err(busy))),
+                )
+                .await;
                 return;
             };
             if let Err(e) = handle_connection(stream, engine, events, shutdown).await {
@@ -69,10 +76,18 @@ pub async fn serve(
     }
 }
 
-async fn write_reply<W: AsyncWrite + Unpin>(writer: &mut LineWriter<W>, reply: ReplyLine) -> Result<(), FrameError> {
+async fn write_reply<W: AsyncWrite + Unpin>(
+    writer: &mut LineWriter<W>,
+    reply: ReplyLine,
+) -> Result<(), FrameError> {
     tokio::time::timeout(WRITE_TIMEOUT, framing::write_json(writer, &reply))
         .await
-        .map_err(|_| FrameError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "client does not read")))?
+        .map_err(|_| {
+            FrameError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "client does not read",
+            ))
+        })?
 }
 
 async fn handle_connection(
@@ -95,7 +110,13 @@ async fn handle_connection(
             Ok(Ok(None)) => return Ok(()),
             Ok(Ok(Some(line))) => line,
             Ok(Err(FrameError::TooLong)) => {
-                let err = Error::new(ErrorCode::LineTooLong, format!("request line longer than {} bytes", msclaw_shared::MAX_LINE_BYTES));
+                let err = Error::new(
+                    ErrorCode::LineTooLong,
+                    format!(
+                        "request line longer than {} bytes",
+                        msclaw_shared::MAX_LINE_BYTES
+                    ),
+                );
                 write_reply(&mut writer, ReplyLine::new(Err(err))).await?;
                 continue;
             }
@@ -116,17 +137,27 @@ async fn handle_connection(
         };
         if request == Request::EventStream {
             let subscription = events.subscribe();
-            write_reply(&mut writer, ReplyLine::new(Ok(Response::Handled("event stream follows".into())))).await?;
+            write_reply(
+                &mut writer,
+                ReplyLine::new(Ok(Response::Handled("event stream follows".into()))),
+            )
+            .await?;
             return tokio::select! {
                 _ = shutdown.cancelled() => Ok(()),
                 result = stream_events(subscription, writer) => result,
             };
         }
         let (tx, rx) = oneshot::channel();
-        let reply = if engine.send(EngineMsg::Request { request, reply: tx }).await.is_err() {
+        let reply = if engine
+            .send(EngineMsg::Request { request, reply: tx })
+            .await
+            .is_err()
+        {
             Err(Error::new(ErrorCode::Internal, "msclawd is shutting down"))
         } else {
-            rx.await.unwrap_or_else(|_| Err(Error::new(ErrorCode::Internal, "msclawd is shutting down")))
+            rx.await.unwrap_or_else(|_| {
+                Err(Error::new(ErrorCode::Internal, "msclawd is shutting down"))
+            })
         };
         write_reply(&mut writer, ReplyLine::new(reply)).await?;
     }
@@ -153,7 +184,12 @@ async fn stream_events(
                 let line = serde_json::to_string(&event)?;
                 tokio::time::timeout(WRITE_TIMEOUT, writer.send(line))
                     .await
-                    .map_err(|_| FrameError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "event reader too slow")))??;
+                    .map_err(|_| {
+                        FrameError::Io(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "event reader too slow",
+                        ))
+                    })??;
             }
             // A reader that fell behind the buffer is dropped rather than slowing anyone down.
             Err(broadcast::error::RecvError::Lagged(n)) => {

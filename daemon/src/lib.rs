@@ -17,8 +17,8 @@ pub mod ipc_server;
 pub mod openclaw_config;
 pub mod policy;
 pub mod provider_url;
-pub mod reloader;
 pub mod relay;
+pub mod reloader;
 pub mod settings;
 pub mod single_instance;
 pub mod state_store;
@@ -55,7 +55,10 @@ pub struct DaemonOptions {
 
 impl DaemonOptions {
     /// Everything from the process environment, as `msclawd` runs for real.
-    pub fn from_process_env(profile_flag: Option<&str>, settings_flag: Option<&std::path::Path>) -> anyhow::Result<Self> {
+    pub fn from_process_env(
+        profile_flag: Option<&str>,
+        settings_flag: Option<&std::path::Path>,
+    ) -> anyhow::Result<Self> {
         let env = msclaw_shared::paths::process_env;
         let profile = msclaw_shared::paths::effective_profile(profile_flag, &env)?;
         let mut paths = MsclawPaths::resolve(profile.as_deref(), &env)?;
@@ -64,7 +67,14 @@ impl DaemonOptions {
         }
         let openclaw = OpenClawPaths::resolve(profile.as_deref(), &env)?;
         let settings = Settings::load(&paths.settings)?;
-        Ok(Self { paths, openclaw, profile, settings, clock: Arc::new(SystemClock), env: Arc::new(env) })
+        Ok(Self {
+            paths,
+            openclaw,
+            profile,
+            settings,
+            clock: Arc::new(SystemClock),
+            env: Arc::new(env),
+        })
     }
 }
 
@@ -87,16 +97,25 @@ async fn start_relay(
     // decided on the response path without waiting for the engine.
     let consecutive = relay::consecutive_judge(settings.rate_limit_errors, settings.clock.clone());
     let judge_view = view.clone();
-    let judge: relay::Judge = Arc::new(move |seen: &relay::RateLimitSeen<'_>| match judge_view.is_spent(seen.model) {
-        Some(info) => relay::Judgement::Spent { resets_at: info.resets_at },
-        None => consecutive(seen),
-    });
+    let judge: relay::Judge =
+        Arc::new(
+            move |seen: &relay::RateLimitSeen<'_>| match judge_view.is_spent(seen.model) {
+                Some(info) => relay::Judgement::Spent {
+                    resets_at: info.resets_at,
+                },
+                None => consecutive(seen),
+            },
+        );
     let relay = relay::Relay::start(relay_cfg, view, judge, obs_tx, settings.clock.clone())
         .await
         .with_context(|| format!("cannot start the relay on {}", cfg.listen))?;
     tokio::spawn(async move {
         while let Some(observation) = obs_rx.recv().await {
-            if engine.send(engine::EngineMsg::Relay(observation)).await.is_err() {
+            if engine
+                .send(engine::EngineMsg::Relay(observation))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -125,7 +144,15 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
     let clock = opts.clock.clone();
     let relay_view = relay::RelayPolicyView::new();
     let relay = match opts.settings.relay.enabled {
-        true => Some(Arc::new(start_relay(&opts.settings, clock.clone(), relay_view.clone(), tx.clone()).await?)),
+        true => Some(Arc::new(
+            start_relay(
+                &opts.settings,
+                clock.clone(),
+                relay_view.clone(),
+                tx.clone(),
+            )
+            .await?,
+        )),
         false => None,
     };
     let mut engine = Engine::new(
@@ -144,8 +171,14 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
         },
         tx.clone(),
     );
-    let watcher = usage_watcher::spawn(engine.watch_targets(), engine.cursors(), clock, quota, tx.clone())
-        .context("cannot start watching OpenClaw's files")?;
+    let watcher = usage_watcher::spawn(
+        engine.watch_targets(),
+        engine.cursors(),
+        clock,
+        quota,
+        tx.clone(),
+    )
+    .context("cannot start watching OpenClaw's files")?;
     engine.attach_watcher(watcher.clone());
     let server = tokio::spawn(ipc_server::serve(listener, tx, events, shutdown.clone()));
     tracing::info!(socket = %opts.paths.socket.display(), active = engine.active_model().as_deref().unwrap_or("-"), "msclawd {VERSION} listening");

@@ -6,7 +6,11 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "msclawd", version, about = "Keeps OpenClaw's primary model on a ModelScope model with quota left")]
+#[command(
+    name = "msclawd",
+    version,
+    about = "Keeps OpenClaw's primary model on a ModelScope model with quota left"
+)]
 struct Args {
     /// The OpenClaw profile to serve (~/.openclaw-NAME); also OPENCLAW_PROFILE.
     #[arg(long)]
@@ -20,7 +24,8 @@ fn main() -> std::process::ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         // A log that cannot be written (stderr redirected to a file on a full disk) must not stop
@@ -29,7 +34,11 @@ fn main() -> std::process::ExitCode {
         .log_internal_errors(false)
         .init();
     raise_open_file_limit();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("msclawd: cannot start the async runtime: {e}");
@@ -40,15 +49,21 @@ fn main() -> std::process::ExitCode {
         // Under a file-size limit (`ulimit -f`) a too-large write raises SIGXFSZ, whose default
         // action kills the process. With a handler the write fails with EFBIG instead, which the
         // state store and the config editor report like a full disk, and msclawd keeps running.
-        let _file_size_limit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(
-            rustix::process::Signal::XFSZ.as_raw(),
-        ));
-        let opts = msclawd::DaemonOptions::from_process_env(args.profile.as_deref(), args.config.as_deref())?;
+        let _file_size_limit = tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw()),
+        );
+        let opts = msclawd::DaemonOptions::from_process_env(
+            args.profile.as_deref(),
+            args.config.as_deref(),
+        )?;
         let shutdown = CancellationToken::new();
         let signals = shutdown.clone();
         tokio::spawn(async move {
             use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
                 return;
             };
             tokio::select! {
@@ -82,10 +97,25 @@ fn raise_open_file_limit() {
     }
     // macOS refuses more than OPEN_MAX (10240) whatever the hard limit says.
     for soft in [target, target.min(10240)] {
-        if setrlimit(Resource::Nofile, Rlimit { current: Some(soft), maximum: limit.maximum }).is_ok() {
-            tracing::debug!(from = limit.current, to = soft, "raised the soft limit of open files");
+        if setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(soft),
+                maximum: limit.maximum,
+            },
+        )
+        .is_ok()
+        {
+            tracing::debug!(
+                from = limit.current,
+                to = soft,
+                "raised the soft limit of open files"
+            );
             return;
         }
     }
-    tracing::warn!(limit = limit.current, "cannot raise the open-file limit; msclawd serves fewer clients at once");
+    tracing::warn!(
+        limit = limit.current,
+        "cannot raise the open-file limit; msclawd serves fewer clients at once"
+    );
 }

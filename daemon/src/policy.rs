@@ -31,14 +31,17 @@ pub struct QuotaClock {
 impl QuotaClock {
     /// `reset` is `HH:MM` or `HH:MM:SS`; errors name the bad setting.
     pub fn new(tz_name: &str, reset: &str) -> Result<Self, String> {
-        let tz = TimeZone::get(tz_name).map_err(|e| format!("time_zone {tz_name:?} is not a known time zone: {e}"))?;
+        let tz = TimeZone::get(tz_name)
+            .map_err(|e| format!("time_zone {tz_name:?} is not a known time zone: {e}"))?;
         let valid_shape = matches!(reset.len(), 5 | 8) && reset.as_bytes()[2] == b':';
-        let reset_time: Time = reset
-            .parse()
-            .ok()
-            .filter(|_| valid_shape)
-            .ok_or_else(|| format!("reset_time {reset:?} is not a time of day as HH:MM or HH:MM:SS"))?;
-        Ok(Self { tz, tz_name: tz_name.to_owned(), reset: reset_time })
+        let reset_time: Time = reset.parse().ok().filter(|_| valid_shape).ok_or_else(|| {
+            format!("reset_time {reset:?} is not a time of day as HH:MM or HH:MM:SS")
+        })?;
+        Ok(Self {
+            tz,
+            tz_name: tz_name.to_owned(),
+            reset: reset_time,
+        })
     }
 
     pub fn shanghai_midnight() -> Self {
@@ -54,14 +57,24 @@ impl QuotaClock {
         if t.second() == 0 {
             format!("{:02}:{:02} {}", t.hour(), t.minute(), self.tz_name)
         } else {
-            format!("{:02}:{:02}:{:02} {}", t.hour(), t.minute(), t.second(), self.tz_name)
+            format!(
+                "{:02}:{:02}:{:02} {}",
+                t.hour(),
+                t.minute(),
+                t.second(),
+                self.tz_name
+            )
         }
     }
 
     /// The quota day an instant belongs to.
     pub fn day_of(&self, at: Timestamp) -> Date {
         let dt = at.to_zoned_datetime(self.tz.clone()).datetime();
-        if dt.time() < self.reset { dt.date().yesterday().expect("not the first day of time") } else { dt.date() }
+        if dt.time() < self.reset {
+            dt.date().yesterday().expect("not the first day of time")
+        } else {
+            dt.date()
+        }
     }
 
     /// The instant a quota day begins.
@@ -74,12 +87,18 @@ impl QuotaClock {
 
     /// The first reset strictly after `at`.
     pub fn next_reset(&self, at: Timestamp) -> Timestamp {
-        self.start_of(self.day_of(at).tomorrow().expect("not the last day of time"))
+        self.start_of(
+            self.day_of(at)
+                .tomorrow()
+                .expect("not the last day of time"),
+        )
     }
 
     /// RFC 3339 with the zone's offset, as status shows it.
     pub fn format(&self, at: Timestamp) -> String {
-        at.to_zoned_datetime(self.tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+        at.to_zoned_datetime(self.tz.clone())
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
     }
 }
 
@@ -114,7 +133,10 @@ impl PolicyConfig {
     }
 
     fn limit_of(&self, model: &str) -> Option<u32> {
-        self.models.iter().find(|m| m.model == model).and_then(|m| m.limit)
+        self.models
+            .iter()
+            .find(|m| m.model == model)
+            .and_then(|m| m.limit)
     }
 
     fn position(&self, model: &str) -> Option<usize> {
@@ -141,11 +163,18 @@ pub enum Observation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SpentReason {
-    LimitReached { used: u32, limit: u32 },
-    RateLimited { errors: u32 },
+    LimitReached {
+        used: u32,
+        limit: u32,
+    },
+    RateLimited {
+        errors: u32,
+    },
     RetryLoopFailed,
     NoneRemaining,
-    Gone { detail: String },
+    Gone {
+        detail: String,
+    },
     /// Marked while the whole account was judged rate-limited.
     AccountLimited,
 }
@@ -153,12 +182,22 @@ pub enum SpentReason {
 impl std::fmt::Display for SpentReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SpentReason::LimitReached { used, limit } => write!(f, "daily limit reached ({used}/{limit} calls)"),
-            SpentReason::RateLimited { errors } => {
-                write!(f, "quota exhausted ({errors} rate-limit errors with no success between)")
+            SpentReason::LimitReached { used, limit } => {
+                write!(f, "daily limit reached ({used}/{limit} calls)")
             }
-            SpentReason::RetryLoopFailed => write!(f, "quota exhausted (OpenClaw's retry loop failed with 429)"),
-            SpentReason::NoneRemaining => write!(f, "quota exhausted (ModelScope reports 0 requests remaining)"),
+            SpentReason::RateLimited { errors } => {
+                write!(
+                    f,
+                    "quota exhausted ({errors} rate-limit errors with no success between)"
+                )
+            }
+            SpentReason::RetryLoopFailed => {
+                write!(f, "quota exhausted (OpenClaw's retry loop failed with 429)")
+            }
+            SpentReason::NoneRemaining => write!(
+                f,
+                "quota exhausted (ModelScope reports 0 requests remaining)"
+            ),
             SpentReason::Gone { detail } => write!(f, "not served by the provider ({detail})"),
             SpentReason::AccountLimited => write!(f, "account rate-limited"),
         }
@@ -209,9 +248,14 @@ pub struct Activation {
 /// Something the policy noticed while taking an observation; the engine turns these into events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    Spent { model: String, reason: SpentReason },
+    Spent {
+        model: String,
+        reason: SpentReason,
+    },
     /// A success after a 429-based mark: it was a throttle after all.
-    Recovered { model: String },
+    Recovered {
+        model: String,
+    },
     AccountLimited,
 }
 
@@ -219,7 +263,10 @@ pub enum Notice {
 pub enum Decision {
     /// Leave `primary` as it is.
     Keep,
-    SwitchTo { model: String, reason: String },
+    SwitchTo {
+        model: String,
+        reason: String,
+    },
     /// Nothing left to switch to: say so and stay.
     AllSpent,
 }
@@ -232,7 +279,13 @@ impl ModelDay {
 
 impl DayState {
     pub fn new(day: Date) -> Self {
-        Self { day, models: BTreeMap::new(), pin: None, account_limited: None, activated: None }
+        Self {
+            day,
+            models: BTreeMap::new(),
+            pin: None,
+            account_limited: None,
+            activated: None,
+        }
     }
 
     pub fn model(&self, model: &str) -> Option<&ModelDay> {
@@ -249,7 +302,13 @@ impl DayState {
     }
 
     /// Takes one observation for `model` at `at` (already known to belong to this day).
-    pub fn observe(&mut self, cfg: &PolicyConfig, model: &str, at: Timestamp, obs: &Observation) -> Vec<Notice> {
+    pub fn observe(
+        &mut self,
+        cfg: &PolicyConfig,
+        model: &str,
+        at: Timestamp,
+        obs: &Observation,
+    ) -> Vec<Notice> {
         let mut notices = Vec::new();
         let limit = cfg.limit_of(model);
         let entry = self.models.entry(model.to_owned()).or_default();
@@ -264,18 +323,32 @@ impl DayState {
                 entry.last_success = Some(entry.last_success.map_or(at, |t| t.max(at)));
                 // A success after a 429-based mark means it was a throttle (half-open recovery).
                 if let Some(mark) = &entry.spent {
-                    let evidence_based = matches!(mark.reason, SpentReason::RateLimited { .. } | SpentReason::RetryLoopFailed);
+                    let evidence_based = matches!(
+                        mark.reason,
+                        SpentReason::RateLimited { .. } | SpentReason::RetryLoopFailed
+                    );
                     if evidence_based && at > mark.at {
                         entry.spent = None;
-                        notices.push(Notice::Recovered { model: model.to_owned() });
+                        notices.push(Notice::Recovered {
+                            model: model.to_owned(),
+                        });
                     }
                 }
                 if let Some(limit) = limit {
                     let threshold = limit.saturating_sub(cfg.reserve);
                     if entry.spent.is_none() && entry.calls() >= threshold {
-                        let reason = SpentReason::LimitReached { used: entry.calls(), limit };
-                        entry.spent = Some(SpentMark { at, reason: reason.clone() });
-                        notices.push(Notice::Spent { model: model.to_owned(), reason });
+                        let reason = SpentReason::LimitReached {
+                            used: entry.calls(),
+                            limit,
+                        };
+                        entry.spent = Some(SpentMark {
+                            at,
+                            reason: reason.clone(),
+                        });
+                        notices.push(Notice::Spent {
+                            model: model.to_owned(),
+                            reason,
+                        });
                     }
                 }
             }
@@ -284,11 +357,15 @@ impl DayState {
                 let since = at - cfg.rate_limit_window;
                 let last_success = entry.last_success;
                 entry.recent_429.push(at);
-                entry.recent_429.retain(|t| *t >= since && last_success.is_none_or(|s| *t > s));
+                entry
+                    .recent_429
+                    .retain(|t| *t >= since && last_success.is_none_or(|s| *t > s));
                 let reason = if *retry_loop_failed {
                     Some(SpentReason::RetryLoopFailed)
                 } else if entry.recent_429.len() as u32 >= cfg.rate_limit_errors {
-                    Some(SpentReason::RateLimited { errors: entry.recent_429.len() as u32 })
+                    Some(SpentReason::RateLimited {
+                        errors: entry.recent_429.len() as u32,
+                    })
                 } else {
                     None
                 };
@@ -296,8 +373,14 @@ impl DayState {
                 let stale = last_success.is_some_and(|s| s >= at);
                 if let (Some(reason), None, false) = (reason, &entry.spent, stale) {
                     let no_success_today = entry.last_success.is_none();
-                    entry.spent = Some(SpentMark { at, reason: reason.clone() });
-                    notices.push(Notice::Spent { model: model.to_owned(), reason });
+                    entry.spent = Some(SpentMark {
+                        at,
+                        reason: reason.clone(),
+                    });
+                    notices.push(Notice::Spent {
+                        model: model.to_owned(),
+                        reason,
+                    });
                     let just_activated = self.activated.as_ref().is_some_and(|a| {
                         a.model == model && a.after_rate_limit && at - a.at <= cfg.account_window
                     });
@@ -309,15 +392,29 @@ impl DayState {
             }
             Observation::NoneRemaining => {
                 if entry.spent.is_none() {
-                    entry.spent = Some(SpentMark { at, reason: SpentReason::NoneRemaining });
-                    notices.push(Notice::Spent { model: model.to_owned(), reason: SpentReason::NoneRemaining });
+                    entry.spent = Some(SpentMark {
+                        at,
+                        reason: SpentReason::NoneRemaining,
+                    });
+                    notices.push(Notice::Spent {
+                        model: model.to_owned(),
+                        reason: SpentReason::NoneRemaining,
+                    });
                 }
             }
             Observation::Gone { detail } => {
                 if entry.spent.is_none() {
-                    let reason = SpentReason::Gone { detail: detail.clone() };
-                    entry.spent = Some(SpentMark { at, reason: reason.clone() });
-                    notices.push(Notice::Spent { model: model.to_owned(), reason });
+                    let reason = SpentReason::Gone {
+                        detail: detail.clone(),
+                    };
+                    entry.spent = Some(SpentMark {
+                        at,
+                        reason: reason.clone(),
+                    });
+                    notices.push(Notice::Spent {
+                        model: model.to_owned(),
+                        reason,
+                    });
                 }
             }
         }
@@ -329,7 +426,10 @@ impl DayState {
         if self.account_limited.is_some() {
             return None;
         }
-        cfg.models.iter().map(|m| m.model.as_str()).find(|m| !self.is_spent(m))
+        cfg.models
+            .iter()
+            .map(|m| m.model.as_str())
+            .find(|m| !self.is_spent(m))
     }
 
     /// What `primary` should be, given what it is now.
@@ -341,7 +441,10 @@ impl DayState {
             return if current == Some(pin.as_str()) {
                 Decision::Keep
             } else {
-                Decision::SwitchTo { model: pin.clone(), reason: "pinned by msclawctl switch".into() }
+                Decision::SwitchTo {
+                    model: pin.clone(),
+                    reason: "pinned by msclawctl switch".into(),
+                }
             };
         }
         // A primary outside the rotation was chosen by the user on purpose: leave it.
@@ -356,12 +459,18 @@ impl DayState {
         if current == Some(target) {
             return Decision::Keep;
         }
-        let reason = match current.and_then(|c| self.models.get(c)).and_then(|m| m.spent.as_ref()) {
+        let reason = match current
+            .and_then(|c| self.models.get(c))
+            .and_then(|m| m.spent.as_ref())
+        {
             Some(mark) => format!("{} {}", current.unwrap_or_default(), mark.reason),
             None if current.is_none() => "no primary model set".to_owned(),
             None => "an earlier model in the rotation has quota".to_owned(),
         };
-        Decision::SwitchTo { model: target.to_owned(), reason }
+        Decision::SwitchTo {
+            model: target.to_owned(),
+            reason,
+        }
     }
 
     /// Records that `model` became active at `at` (for the account-wide rule).
@@ -369,18 +478,35 @@ impl DayState {
         let after_rate_limit = from
             .and_then(|f| self.models.get(f))
             .and_then(|m| m.spent.as_ref())
-            .is_some_and(|mark| matches!(mark.reason, SpentReason::RateLimited { .. } | SpentReason::RetryLoopFailed));
-        self.activated = Some(Activation { model: model.to_owned(), at, after_rate_limit });
+            .is_some_and(|mark| {
+                matches!(
+                    mark.reason,
+                    SpentReason::RateLimited { .. } | SpentReason::RetryLoopFailed
+                )
+            });
+        self.activated = Some(Activation {
+            model: model.to_owned(),
+            at,
+            after_rate_limit,
+        });
     }
 }
 
 /// The `fallbacks` list to write with `active`: rotation models that are spent are left out, the
 /// others follow the active model in rotation order (no more of them than the user listed);
 /// entries of other providers keep their places.
-pub fn plan_fallbacks(original: &[String], rotation: &[String], is_spent: impl Fn(&str) -> bool, active: &str) -> Vec<String> {
+pub fn plan_fallbacks(
+    original: &[String],
+    rotation: &[String],
+    is_spent: impl Fn(&str) -> bool,
+    active: &str,
+) -> Vec<String> {
     let is_rotation = |m: &str| rotation.iter().any(|r| r == m);
     let slots = original.iter().filter(|m| is_rotation(m)).count();
-    let start = rotation.iter().position(|r| r == active).map_or(0, |i| i + 1);
+    let start = rotation
+        .iter()
+        .position(|r| r == active)
+        .map_or(0, |i| i + 1);
     let mut next = (0..rotation.len())
         .map(|i| &rotation[(start + i) % rotation.len()])
         .filter(|m| m.as_str() != active && !is_spent(m))

@@ -41,9 +41,11 @@ use crate::clock::{Clock, SystemClock};
 use crate::policy::QuotaClock;
 
 pub use health::{ModelCounts, QuotaSeen, RelayHealth};
-pub use inspect::QuotaHeaders;
 use health::{Stats, Tally};
-use inspect::{error_body, error_detail, is_chat_completion, model_of, redact, spent_body, strip_hop_by_hop};
+pub use inspect::QuotaHeaders;
+use inspect::{
+    error_body, error_detail, is_chat_completion, model_of, redact, spent_body, strip_hop_by_hop,
+};
 
 /// How much of a chat completion's body is read to find its `model` (the rest streams on).
 pub const CHAT_BODY_SCAN_LIMIT: usize = 8 << 20;
@@ -74,7 +76,12 @@ pub struct RelayConfig {
 
 impl RelayConfig {
     pub fn new(listen: SocketAddr, upstream: impl Into<String>) -> Self {
-        Self { listen, upstream: upstream.into(), header_timeout: DEFAULT_HEADER_TIMEOUT, clock: Arc::new(SystemClock) }
+        Self {
+            listen,
+            upstream: upstream.into(),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            clock: Arc::new(SystemClock),
+        }
     }
 }
 
@@ -104,7 +111,11 @@ impl RelayPolicyView {
     }
 
     pub fn is_spent(&self, model: &str) -> Option<SpentInfo> {
-        self.spent.read().unwrap_or_else(|e| e.into_inner()).get(model).cloned()
+        self.spent
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(model)
+            .cloned()
     }
 
     pub fn spent(&self) -> HashMap<String, SpentInfo> {
@@ -169,7 +180,9 @@ pub type Judge = Arc<dyn Fn(&RateLimitSeen<'_>) -> Judgement + Send + Sync>;
 pub fn consecutive_judge(threshold: u32, clock: QuotaClock) -> Judge {
     Arc::new(move |seen: &RateLimitSeen<'_>| {
         if seen.consecutive >= threshold || seen.quota.model_remaining == Some(0) {
-            Judgement::Spent { resets_at: clock.format(clock.next_reset(seen.at)) }
+            Judgement::Spent {
+                resets_at: clock.format(clock.next_reset(seen.at)),
+            }
         } else {
             Judgement::Throttle
         }
@@ -183,7 +196,10 @@ pub enum RelayError {
     #[error("upstream {0}")]
     BadUpstream(String),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot build the upstream client: {0}")]
     Client(String),
 }
@@ -219,10 +235,19 @@ impl Relay {
             // A proxy from the environment must not capture traffic meant for this machine.
             builder = builder.no_proxy();
         }
-        let client = builder.build().map_err(|e| RelayError::Client(error_chain(&e)))?;
-        let listener =
-            TcpListener::bind(cfg.listen).await.map_err(|source| RelayError::Bind { addr: cfg.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| RelayError::Bind { addr: cfg.listen, source })?;
+        let client = builder
+            .build()
+            .map_err(|e| RelayError::Client(error_chain(&e)))?;
+        let listener = TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| RelayError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| RelayError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
         let shared = Arc::new(Shared {
             stats: Stats::new(addr, upstream.display.clone()),
             upstream,
@@ -238,7 +263,12 @@ impl Relay {
         let cancel = CancellationToken::new();
         let task = tokio::spawn(serve(listener, shared.clone(), cancel.clone()));
         tracing::info!(target: LOG_TARGET, listen = %addr, upstream = %shared.upstream.display, "relay listening");
-        Ok(Relay { addr, shared, cancel, task: Some(task) })
+        Ok(Relay {
+            addr,
+            shared,
+            cancel,
+            task: Some(task),
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -279,8 +309,10 @@ struct Upstream {
 
 impl Upstream {
     fn parse(text: &str) -> Result<Upstream, RelayError> {
-        let bad = |why: &str| RelayError::BadUpstream(format!("{why}: {}", Self::safe_display(text)));
-        let base = reqwest::Url::parse(text.trim()).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+        let bad =
+            |why: &str| RelayError::BadUpstream(format!("{why}: {}", Self::safe_display(text)));
+        let base =
+            reqwest::Url::parse(text.trim()).map_err(|e| bad(&format!("is not a URL ({e})")))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(bad("must be http or https"));
         }
@@ -288,14 +320,20 @@ impl Upstream {
             return Err(bad("has no host"));
         }
         if !base.username().is_empty() || base.password().is_some() {
-            return Err(RelayError::BadUpstream("must not carry credentials (they go in the Authorization header)".into()));
+            return Err(RelayError::BadUpstream(
+                "must not carry credentials (they go in the Authorization header)".into(),
+            ));
         }
         if base.query().is_some() || base.fragment().is_some() {
             return Err(bad("must not have a query or fragment"));
         }
         let path = base.path().trim_end_matches('/').to_owned();
         let display = format!("{}{}", base.origin().ascii_serialization(), path);
-        Ok(Upstream { base, path, display })
+        Ok(Upstream {
+            base,
+            path,
+            display,
+        })
     }
 
     /// For error messages about a URL that may be malformed: scheme and host only.
@@ -309,7 +347,10 @@ impl Upstream {
     fn is_loopback(&self) -> bool {
         let host = self.base.host_str().unwrap_or_default();
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
     }
 
     /// The upstream URL for a path below `/v1` (`rest` is `""` or starts with `/`).
@@ -354,7 +395,10 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, cancel: CancellationT
         }
     }
     drop(listener);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while conns.join_next().await.is_some() {} }).await;
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
     if drained.is_err() {
         tracing::info!(target: LOG_TARGET, open = conns.len(), "relay closing connections still busy after {SHUTDOWN_GRACE:?}");
     }
@@ -399,10 +443,18 @@ impl Prefix {
         let mut buf = BytesMut::with_capacity(hint);
         loop {
             if buf.len() >= limit {
-                return Ok(Prefix { bytes: buf.freeze(), rest: Some(body) });
+                return Ok(Prefix {
+                    bytes: buf.freeze(),
+                    rest: Some(body),
+                });
             }
             match body.frame().await {
-                None => return Ok(Prefix { bytes: buf.freeze(), rest: None }),
+                None => {
+                    return Ok(Prefix {
+                        bytes: buf.freeze(),
+                        rest: None,
+                    });
+                }
                 Some(frame) => {
                     if let Ok(data) = frame?.into_data() {
                         buf.extend_from_slice(&data);
@@ -415,7 +467,9 @@ impl Prefix {
     fn into_body(self) -> reqwest::Body {
         match self.rest {
             None => reqwest::Body::from(self.bytes),
-            Some(rest) => reqwest::Body::wrap_stream(stream::once(async { Ok(self.bytes) }).chain(data_of(rest))),
+            Some(rest) => reqwest::Body::wrap_stream(
+                stream::once(async { Ok(self.bytes) }).chain(data_of(rest)),
+            ),
         }
     }
 }
@@ -427,18 +481,27 @@ fn data_of(body: Incoming) -> impl futures::Stream<Item = Result<Bytes, hyper::E
 
 fn streaming_body(body: Incoming) -> Option<reqwest::Body> {
     use http_body::Body as _;
-    if body.is_end_stream() { None } else { Some(reqwest::Body::wrap_stream(data_of(body))) }
+    if body.is_end_stream() {
+        None
+    } else {
+        Some(reqwest::Body::wrap_stream(data_of(body)))
+    }
 }
 
 fn full(bytes: impl Into<Bytes>) -> RelayBody {
-    Full::new(bytes.into()).map_err(|never: Infallible| match never {}).boxed_unsync()
+    Full::new(bytes.into())
+        .map_err(|never: Infallible| match never {})
+        .boxed_unsync()
 }
 
 /// The rest of an upstream response, chunk by chunk as it comes.
 fn passthrough(prefix: Option<Bytes>, resp: Option<reqwest::Response>) -> RelayBody {
     let head = stream::iter(prefix.filter(|b| !b.is_empty()).map(Ok::<_, BoxError>));
     let tail = match resp {
-        Some(resp) => resp.bytes_stream().map_err(|e| Box::new(e) as BoxError).left_stream(),
+        Some(resp) => resp
+            .bytes_stream()
+            .map_err(|e| Box::new(e) as BoxError)
+            .left_stream(),
         None => stream::empty().right_stream(),
     };
     StreamBody::new(head.chain(tail).map_ok(Frame::data)).boxed_unsync()
@@ -447,7 +510,10 @@ fn passthrough(prefix: Option<Bytes>, resp: Option<reqwest::Response>) -> RelayB
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response<RelayBody> {
     let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -474,7 +540,11 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// Reads the start of an upstream body (an error's, to classify it). Gives up waiting after
 /// `patience`; what was read and what was not are both returned.
-async fn read_start(mut resp: reqwest::Response, limit: usize, patience: Duration) -> (Bytes, Option<reqwest::Response>) {
+async fn read_start(
+    mut resp: reqwest::Response,
+    limit: usize,
+    patience: Duration,
+) -> (Bytes, Option<reqwest::Response>) {
     let mut buf = BytesMut::new();
     let deadline = tokio::time::Instant::now() + patience;
     loop {
@@ -497,14 +567,22 @@ impl Shared {
         let path = req.uri().path().to_owned();
         let Some(rest) = below_v1(&path) else {
             tracing::debug!(target: LOG_TARGET, method = %req.method(), path, "not below /v1: 404");
-            let body = error_body("the msclaw relay forwards /v1/ paths only", "invalid_request_error", "not_found");
+            let body = error_body(
+                "the msclaw relay forwards /v1/ paths only",
+                "invalid_request_error",
+                "not_found",
+            );
             return json_response(StatusCode::NOT_FOUND, body);
         };
         let url = self.upstream.target(rest, req.uri().query());
         let chat = is_chat_completion(req.method(), &path);
         let (parts, body) = req.into_parts();
         // Kept only for the length of this request, to redact an upstream message that echoes it.
-        let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers);
         headers.remove(header::HOST);
@@ -518,7 +596,11 @@ impl Shared {
                 }
                 Err(e) => {
                     tracing::debug!(target: LOG_TARGET, path, "cannot read a request body: {e}");
-                    let body = error_body("the msclaw relay could not read the request body", "invalid_request_error", "bad_request");
+                    let body = error_body(
+                        "the msclaw relay could not read the request body",
+                        "invalid_request_error",
+                        "bad_request",
+                    );
                     return json_response(StatusCode::BAD_REQUEST, body);
                 }
             }
@@ -541,19 +623,52 @@ impl Shared {
             Ok(Ok(response)) => response,
             Ok(Err(e)) => {
                 let (status, code, message) = if e.is_connect() {
-                    (StatusCode::BAD_GATEWAY, "upstream_unreachable", "is unreachable")
+                    (
+                        StatusCode::BAD_GATEWAY,
+                        "upstream_unreachable",
+                        "is unreachable",
+                    )
                 } else {
-                    (StatusCode::BAD_GATEWAY, "bad_upstream_response", "gave no valid HTTP response")
+                    (
+                        StatusCode::BAD_GATEWAY,
+                        "bad_upstream_response",
+                        "gave no valid HTTP response",
+                    )
                 };
                 let reason = redact(error_chain(&e.without_url()), authorization.as_deref());
-                return self.upstream_failed(model.as_deref(), &path, started, status, code, &format!("{message}: {reason}"));
+                return self.upstream_failed(
+                    model.as_deref(),
+                    &path,
+                    started,
+                    status,
+                    code,
+                    &format!("{message}: {reason}"),
+                );
             }
             Err(_) => {
-                let message = format!("sent no response headers within {:.1} s", self.header_timeout.as_secs_f64());
-                return self.upstream_failed(model.as_deref(), &path, started, StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", &message);
+                let message = format!(
+                    "sent no response headers within {:.1} s",
+                    self.header_timeout.as_secs_f64()
+                );
+                return self.upstream_failed(
+                    model.as_deref(),
+                    &path,
+                    started,
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "upstream_timeout",
+                    &message,
+                );
             }
         };
-        self.respond(model, response, authorization.as_deref(), &parts.method, &path, started).await
+        self.respond(
+            model,
+            response,
+            authorization.as_deref(),
+            &parts.method,
+            &path,
+            started,
+        )
+        .await
     }
 
     async fn respond(
@@ -593,25 +708,49 @@ impl Shared {
         let detail = redact(error_detail(&start), authorization);
         let outcome = match status.as_u16() {
             429 => RelayOutcome::RateLimited,
-            404 => RelayOutcome::Gone { detail: detail.clone() },
+            404 => RelayOutcome::Gone {
+                detail: detail.clone(),
+            },
             400 if String::from_utf8_lossy(&start).contains(inspect::NOT_SERVED_MARK) => {
-                RelayOutcome::Gone { detail: detail.clone() }
+                RelayOutcome::Gone {
+                    detail: detail.clone(),
+                }
             }
-            s => RelayOutcome::Failed { status: Some(s), detail: detail.clone() },
+            s => RelayOutcome::Failed {
+                status: Some(s),
+                detail: detail.clone(),
+            },
         };
         let rate_limited = outcome == RelayOutcome::RateLimited;
-        let consecutive = if rate_limited { self.extend_streak(&model, at) } else { 0 };
+        let consecutive = if rate_limited {
+            self.extend_streak(&model, at)
+        } else {
+            0
+        };
         // Reported before judging, so the daemon's policy can already count this 429.
         self.observe(&model, at, outcome, quota);
         if rate_limited {
-            let seen = RateLimitSeen { model: &model, consecutive, quota: &quota, detail: &detail, at };
+            let seen = RateLimitSeen {
+                model: &model,
+                consecutive,
+                quota: &quota,
+                detail: &detail,
+                at,
+            };
             if let Judgement::Spent { resets_at } = (self.judge)(&seen) {
                 self.stats.tally(Tally::Rewritten429);
                 tracing::info!(target: LOG_TARGET, path, model, consecutive, resets_at, "upstream 429 judged spent: answered as a daily limit");
-                for name in [header::CONTENT_LENGTH, header::CONTENT_ENCODING, header::CONTENT_TYPE] {
+                for name in [
+                    header::CONTENT_LENGTH,
+                    header::CONTENT_ENCODING,
+                    header::CONTENT_TYPE,
+                ] {
                     headers.remove(name);
                 }
-                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
                 return build(status, headers, full(spent_body(&model, &resets_at)));
             }
             tracing::info!(target: LOG_TARGET, path, model, consecutive, detail, "upstream 429 judged a throttle: passed on");
@@ -621,13 +760,30 @@ impl Shared {
         build(status, headers, passthrough(Some(start), rest))
     }
 
-    fn answer_locally(&self, model: &str, spent: &SpentInfo, path: &str, started: Instant) -> Response<RelayBody> {
+    fn answer_locally(
+        &self,
+        model: &str,
+        spent: &SpentInfo,
+        path: &str,
+        started: Instant,
+    ) -> Response<RelayBody> {
         let at = self.clock.now();
         self.stats.tally(Tally::AnsweredLocally);
-        self.observe(model, at, RelayOutcome::AnsweredLocally, QuotaHeaders::default());
+        self.observe(
+            model,
+            at,
+            RelayOutcome::AnsweredLocally,
+            QuotaHeaders::default(),
+        );
         tracing::debug!(target: LOG_TARGET, path, model, reason = spent.reason, ms = started.elapsed().as_millis() as u64, "spent: answered locally");
-        let mut resp = json_response(StatusCode::TOO_MANY_REQUESTS, spent_body(model, &spent.resets_at));
-        resp.headers_mut().insert("x-msclaw-relay", HeaderValue::from_static("answered-locally"));
+        let mut resp = json_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            spent_body(model, &spent.resets_at),
+        );
+        resp.headers_mut().insert(
+            "x-msclaw-relay",
+            HeaderValue::from_static("answered-locally"),
+        );
         resp
     }
 
@@ -641,10 +797,16 @@ impl Shared {
         what: &str,
     ) -> Response<RelayBody> {
         self.stats.tally(Tally::UpstreamError);
-        let message = format!("msclaw relay: the upstream {} {what}", self.upstream.display);
+        let message = format!(
+            "msclaw relay: the upstream {} {what}",
+            self.upstream.display
+        );
         tracing::warn!(target: LOG_TARGET, path, model, status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "{message}");
         if let Some(model) = model {
-            let outcome = RelayOutcome::Failed { status: None, detail: message.clone() };
+            let outcome = RelayOutcome::Failed {
+                status: None,
+                detail: message.clone(),
+            };
             self.observe(model, self.clock.now(), outcome, QuotaHeaders::default());
         }
         json_response(status, error_body(&message, "upstream_error", code))
@@ -652,8 +814,14 @@ impl Shared {
 
     /// Counts one chat completion and hands it to the daemon without waiting.
     fn observe(&self, model: &str, at: Timestamp, outcome: RelayOutcome, quota: QuotaHeaders) {
-        self.stats.count(self.quota_clock.day_of(at), model, &outcome);
-        let observation = RelayObservation { model: model.to_owned(), at, outcome, quota };
+        self.stats
+            .count(self.quota_clock.day_of(at), model, &outcome);
+        let observation = RelayObservation {
+            model: model.to_owned(),
+            at,
+            outcome,
+            quota,
+        };
         if let Err(e) = self.observations.try_send(observation) {
             self.stats.tally(Tally::Dropped);
             match e {
@@ -680,7 +848,10 @@ impl Shared {
     }
 
     fn end_streak(&self, model: &str) {
-        self.streaks.lock().unwrap_or_else(|e| e.into_inner()).remove(model);
+        self.streaks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(model);
     }
 }
 
@@ -696,10 +867,16 @@ mod tests {
             up.target("/chat/completions", Some("a=1&b=%20")).as_str(),
             "https://api-inference.modelscope.cn/v1/chat/completions?a=1&b=%20"
         );
-        assert_eq!(up.target("", None).as_str(), "https://api-inference.modelscope.cn/v1");
+        assert_eq!(
+            up.target("", None).as_str(),
+            "https://api-inference.modelscope.cn/v1"
+        );
         let up = Upstream::parse("http://127.0.0.1:9/api").unwrap();
         assert!(up.is_loopback());
-        assert_eq!(up.target("/models", None).as_str(), "http://127.0.0.1:9/api/models");
+        assert_eq!(
+            up.target("/models", None).as_str(),
+            "http://127.0.0.1:9/api/models"
+        );
         assert_eq!(below_v1("/v1/models"), Some("/models"));
         assert_eq!(below_v1("/v1"), Some(""));
         assert_eq!(below_v1("/v10/models"), None);
@@ -711,7 +888,13 @@ mod tests {
         for bad in ["ftp://x/v1", "not a url", "https://x/v1?key=1"] {
             assert!(Upstream::parse(bad).is_err(), "{bad}");
         }
-        let err = Upstream::parse("https://user:sekrit@x/v1").err().unwrap().to_string();
-        assert!(!err.contains("sekrit") && err.contains("credentials"), "{err}");
+        let err = Upstream::parse("https://user:sekrit@x/v1")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            !err.contains("sekrit") && err.contains("credentials"),
+            "{err}"
+        );
     }
 }

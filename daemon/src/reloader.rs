@@ -27,7 +27,11 @@ const SKEW: SignedDuration = SignedDuration::from_secs(2);
 
 impl ReloadWait {
     pub fn new(model: &str, _engine_time: Timestamp, timeout: Duration) -> Self {
-        Self { model: model.to_owned(), written_at: Timestamp::now(), deadline: tokio::time::Instant::now() + timeout }
+        Self {
+            model: model.to_owned(),
+            written_at: Timestamp::now(),
+            deadline: tokio::time::Instant::now() + timeout,
+        }
     }
 
     pub fn is_after_write(&self, at: Timestamp) -> bool {
@@ -36,7 +40,10 @@ impl ReloadWait {
 
     /// A "hot reload applied" line after the write that names the model setting.
     pub fn confirmed_by(&self, at: Timestamp, paths: &[String]) -> bool {
-        self.is_after_write(at) && paths.iter().any(|p| p.starts_with("agents.defaults.model") || p == "agents" || p == "agents.defaults")
+        self.is_after_write(at)
+            && paths.iter().any(|p| {
+                p.starts_with("agents.defaults.model") || p == "agents" || p == "agents.defaults"
+            })
     }
 }
 
@@ -50,7 +57,10 @@ pub fn gateway_port(cfg: Option<&OpenClawConfig>, env: &EnvMap) -> u16 {
 
 pub async fn gateway_listening(port: u16) -> bool {
     let connect = tokio::net::TcpStream::connect(("127.0.0.1", port));
-    matches!(tokio::time::timeout(Duration::from_millis(500), connect).await, Ok(Ok(_)))
+    matches!(
+        tokio::time::timeout(Duration::from_millis(500), connect).await,
+        Ok(Ok(_))
+    )
 }
 
 /// The restart commands to try in order: the configured one, else the service manager's, else
@@ -61,12 +71,26 @@ pub fn restart_command(settings: &Settings, profile: Option<&str>) -> Vec<Vec<St
     }
     let mut candidates = Vec::new();
     if cfg!(target_os = "macos") {
-        let label = profile.map_or("ai.openclaw.gateway".to_owned(), |p| format!("ai.openclaw.{p}"));
+        let label = profile.map_or("ai.openclaw.gateway".to_owned(), |p| {
+            format!("ai.openclaw.{p}")
+        });
         let uid = rustix::process::getuid().as_raw();
-        candidates.push(vec!["launchctl".into(), "kickstart".into(), "-k".into(), format!("gui/{uid}/{label}")]);
+        candidates.push(vec![
+            "launchctl".into(),
+            "kickstart".into(),
+            "-k".into(),
+            format!("gui/{uid}/{label}"),
+        ]);
     } else {
-        let unit = profile.map_or("openclaw-gateway.service".to_owned(), |p| format!("openclaw-gateway-{p}.service"));
-        candidates.push(vec!["systemctl".into(), "--user".into(), "restart".into(), unit]);
+        let unit = profile.map_or("openclaw-gateway.service".to_owned(), |p| {
+            format!("openclaw-gateway-{p}.service")
+        });
+        candidates.push(vec![
+            "systemctl".into(),
+            "--user".into(),
+            "restart".into(),
+            unit,
+        ]);
     }
     let mut openclaw = vec!["openclaw".to_owned(), "gateway".into(), "restart".into()];
     if let Some(p) = profile {
@@ -80,18 +104,39 @@ pub fn restart_command(settings: &Settings, profile: Option<&str>) -> Vec<Vec<St
 pub async fn run_restart(candidates: &[Vec<String>]) -> Result<String, String> {
     let mut failures = Vec::new();
     for argv in candidates {
-        let Some((program, args)) = argv.split_first() else { continue };
+        let Some((program, args)) = argv.split_first() else {
+            continue;
+        };
         let mut command = tokio::process::Command::new(program);
-        command.args(args).stdin(std::process::Stdio::null()).kill_on_drop(true);
+        command
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
         match tokio::time::timeout(RESTART_TIMEOUT, command.output()).await {
             Ok(Ok(out)) if out.status.success() => return Ok(argv.join(" ")),
             Ok(Ok(out)) => {
                 let stderr = String::from_utf8_lossy(&out.stderr);
-                let tail: String = stderr.trim().chars().rev().take(200).collect::<Vec<_>>().into_iter().rev().collect();
-                failures.push(format!("`{}` exited with {}: {tail}", argv.join(" "), out.status));
+                let tail: String = stderr
+                    .trim()
+                    .chars()
+                    .rev()
+                    .take(200)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                failures.push(format!(
+                    "`{}` exited with {}: {tail}",
+                    argv.join(" "),
+                    out.status
+                ));
             }
             Ok(Err(e)) => failures.push(format!("`{}`: {e}", argv.join(" "))),
-            Err(_) => failures.push(format!("`{}` took longer than {}s", argv.join(" "), RESTART_TIMEOUT.as_secs())),
+            Err(_) => failures.push(format!(
+                "`{}` took longer than {}s",
+                argv.join(" "),
+                RESTART_TIMEOUT.as_secs()
+            )),
         }
     }
     Err(failures.join("; "))

@@ -185,7 +185,10 @@ impl Default for Settings {
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -196,14 +199,19 @@ impl Settings {
         match std::fs::read_to_string(path) {
             Ok(text) => Settings::parse(&text, path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-            Err(source) => Err(SettingsError::Io { path: path.to_owned(), source }),
+            Err(source) => Err(SettingsError::Io {
+                path: path.to_owned(),
+                source,
+            }),
         }
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Settings, SettingsError> {
         // toml's message names the key and gives line and column.
-        let raw: RawSettings = toml::from_str(text)
-            .map_err(|e| SettingsError::Invalid { path: path.to_owned(), message: e.to_string().trim_end().to_owned() })?;
+        let raw: RawSettings = toml::from_str(text).map_err(|e| SettingsError::Invalid {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
         Settings::from_raw(raw, Some(path))
     }
 
@@ -217,7 +225,9 @@ impl Settings {
         let clock = QuotaClock::new(&tz_name, &reset).map_err(invalid)?;
         let reload_timeout = raw.reload_timeout_secs.unwrap_or(8.0);
         if !(0.0..=600.0).contains(&reload_timeout) {
-            return Err(invalid("reload_timeout_secs must be between 0 and 600".into()));
+            return Err(invalid(
+                "reload_timeout_secs must be between 0 and 600".into(),
+            ));
         }
         let rate_limit_errors = raw.rate_limit_errors.unwrap_or(3);
         if rate_limit_errors == 0 {
@@ -235,7 +245,9 @@ impl Settings {
             reload_timeout: std::time::Duration::from_secs_f64(reload_timeout),
             gateway_log: raw.gateway_log,
             rate_limit_errors,
-            rate_limit_window: jiff::SignedDuration::from_secs(raw.rate_limit_window_secs.unwrap_or(300) as i64),
+            rate_limit_window: jiff::SignedDuration::from_secs(
+                raw.rate_limit_window_secs.unwrap_or(300) as i64,
+            ),
             hook: raw.hook,
             relay: raw.relay.unwrap_or_default(),
             source: path.map(Path::to_owned),
@@ -295,13 +307,18 @@ glm5 = "unknown"
     #[test]
     fn an_unknown_key_or_wrong_type_is_named() {
         let err = parse("daily_limt = 5\n").unwrap_err().to_string();
-        assert!(err.contains("daily_limt") && err.contains("/cfg/config.toml"), "{err}");
+        assert!(
+            err.contains("daily_limt") && err.contains("/cfg/config.toml"),
+            "{err}"
+        );
         let err = parse("daily_limit = \"lots\"\n").unwrap_err().to_string();
         assert!(err.contains("daily_limit") || err.contains("lots"), "{err}");
         assert!(err.contains("line 1"), "{err}");
         let err = parse("reset_time = \"25:00\"\n").unwrap_err().to_string();
         assert!(err.contains("reset_time"), "{err}");
-        let err = parse("time_zone = \"Mars/Olympus\"\n").unwrap_err().to_string();
+        let err = parse("time_zone = \"Mars/Olympus\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("Mars/Olympus"), "{err}");
     }
 }

@@ -128,7 +128,10 @@ pub struct Loaded {
 
 impl StateStore {
     pub fn new(path: PathBuf) -> Self {
-        Self { path, saved: Default::default() }
+        Self {
+            path,
+            saved: Default::default(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -141,18 +144,32 @@ impl StateStore {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Loaded { state: PersistedState::default(), warning: None };
+                return Loaded {
+                    state: PersistedState::default(),
+                    warning: None,
+                };
             }
             Err(e) => {
                 return Loaded {
                     state: PersistedState::default(),
-                    warning: Some(format!("cannot read state {}: {e}; starting from OpenClaw's records", self.path.display())),
+                    warning: Some(format!(
+                        "cannot read state {}: {e}; starting from OpenClaw's records",
+                        self.path.display()
+                    )),
                 };
             }
         };
         let problem = match serde_json::from_slice::<PersistedState>(&bytes) {
-            Ok(state) if state.version == STATE_VERSION => return Loaded { state, warning: None },
-            Ok(state) => format!("it is version {} and this msclawd reads version {STATE_VERSION}", state.version),
+            Ok(state) if state.version == STATE_VERSION => {
+                return Loaded {
+                    state,
+                    warning: None,
+                };
+            }
+            Ok(state) => format!(
+                "it is version {} and this msclawd reads version {STATE_VERSION}",
+                state.version
+            ),
             Err(e) => format!("it does not parse ({e})"),
         };
         let aside = self.set_aside();
@@ -161,7 +178,9 @@ impl StateStore {
             warning: Some(format!(
                 "state file {} was set aside{}: {problem}; counts are rebuilt from OpenClaw's records",
                 self.path.display(),
-                aside.map(|p| format!(" as {}", p.display())).unwrap_or_default()
+                aside
+                    .map(|p| format!(" as {}", p.display()))
+                    .unwrap_or_default()
             )),
         }
     }
@@ -174,7 +193,10 @@ impl StateStore {
     }
 
     pub fn save(&self, state: &PersistedState) -> Result<(), SaveError> {
-        let err = |message: String| SaveError { path: self.path.clone(), message };
+        let err = |message: String| SaveError {
+            path: self.path.clone(),
+            message,
+        };
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.is_dir() {
                 if self.saved.load(std::sync::atomic::Ordering::Relaxed) {
@@ -183,10 +205,12 @@ impl StateStore {
                     tracing::info!(dir = %dir.display(), "creating the state directory");
                 }
             }
-            create_private_dir(dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+            create_private_dir(dir)
+                .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
         }
         let bytes = serde_json::to_vec_pretty(state).map_err(|e| err(e.to_string()))?;
-        atomic_write::write_new_or_replace(&self.path, &bytes, 0o600).map_err(|e| err(e.to_string()))?;
+        atomic_write::write_new_or_replace(&self.path, &bytes, 0o600)
+            .map_err(|e| err(e.to_string()))?;
         self.saved.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
@@ -195,5 +219,8 @@ impl StateStore {
 /// Creates `dir` (and parents) with mode 0700 for the parts it creates.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }

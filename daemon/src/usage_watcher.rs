@@ -119,7 +119,14 @@ fn run(
     let (mut transcripts, mut log, mut config) = (true, true, false);
     loop {
         if transcripts || log {
-            let batch = poll(&mut sources, &targets, transcripts, log, clock.as_ref(), &quota);
+            let batch = poll(
+                &mut sources,
+                &targets,
+                transcripts,
+                log,
+                clock.as_ref(),
+                &quota,
+            );
             if engine.blocking_send(EngineMsg::Usage(batch)).is_err() {
                 return;
             }
@@ -154,11 +161,14 @@ fn run(
             let batch_started = std::time::Instant::now();
             let mut next = Some(first);
             while let Some(input) = next {
-                relevant |= !matches!(&input, Input::Fs(Ok(event)) if !changes_something(&event.kind));
+                relevant |=
+                    !matches!(&input, Input::Fs(Ok(event)) if !changes_something(&event.kind));
                 match input {
                     Input::Fs(Ok(event)) if !changes_something(&event.kind) => {}
                     // The kernel's event queue overflowed: anything may have changed.
-                    Input::Fs(Ok(event)) if event.need_rescan() => (transcripts, log, config) = (true, true, true),
+                    Input::Fs(Ok(event)) if event.need_rescan() => {
+                        (transcripts, log, config) = (true, true, true)
+                    }
                     Input::Fs(Ok(event)) => {
                         for path in &event.paths {
                             let (t, l, c) = classify(path, &targets, &sources);
@@ -175,13 +185,18 @@ fn run(
                     Input::Cmd(WatcherCmd::Stop) => return,
                     Input::Cmd(WatcherCmd::SetTargets(new)) => {
                         if new.log != targets.log {
-                            sources.log = GatewayLogSource::new(new.log.clone(), Default::default());
+                            sources.log =
+                                GatewayLogSource::new(new.log.clone(), Default::default());
                         }
                         targets = new;
                         (transcripts, log) = (true, true);
                     }
                 }
-                next = if batch_started.elapsed() < MAX_BATCH { rx.recv_timeout(COALESCE).ok() } else { None };
+                next = if batch_started.elapsed() < MAX_BATCH {
+                    rx.recv_timeout(COALESCE).ok()
+                } else {
+                    None
+                };
             }
         }
     }
@@ -191,15 +206,23 @@ fn run(
 fn changes_something(kind: &notify::EventKind) -> bool {
     // Opens, reads, closes and attribute changes carry no new data (a write also comes as a
     // modify event); msclaw's own read-only SQLite scans cause them, and must not wake it.
-    !matches!(kind, notify::EventKind::Access(_) | notify::EventKind::Modify(notify::event::ModifyKind::Metadata(_)))
+    !matches!(
+        kind,
+        notify::EventKind::Access(_)
+            | notify::EventKind::Modify(notify::event::ModifyKind::Metadata(_))
+    )
 }
 
 fn classify(path: &Path, targets: &WatchTargets, sources: &Sources) -> (bool, bool, bool) {
     let agents = targets.openclaw_state_dir.join("agents");
     let transcripts = path.starts_with(&agents) || path == agents;
     let log = match &targets.log {
-        LogLocation::File(file) => path == file || path.parent() == file.parent() && is_rotation_of(path, file),
-        LogLocation::Dir(_) | LogLocation::ProfileDir { .. } => path.starts_with(sources.log.watch_dir()),
+        LogLocation::File(file) => {
+            path == file || path.parent() == file.parent() && is_rotation_of(path, file)
+        }
+        LogLocation::Dir(_) | LogLocation::ProfileDir { .. } => {
+            path.starts_with(sources.log.watch_dir())
+        }
     };
     let config = targets.config_files.iter().any(|f| path == f);
     (transcripts, log, config)
@@ -207,7 +230,9 @@ fn classify(path: &Path, targets: &WatchTargets, sources: &Sources) -> (bool, bo
 
 /// `openclaw.1.log` beside `openclaw.log`: OpenClaw's size rotation of a fixed log file.
 fn is_rotation_of(path: &Path, file: &Path) -> bool {
-    let (Some(name), Some(stem)) = (path.file_name(), file.file_stem()) else { return false };
+    let (Some(name), Some(stem)) = (path.file_name(), file.file_stem()) else {
+        return false;
+    };
     name.to_string_lossy().starts_with(&*stem.to_string_lossy())
 }
 
@@ -223,7 +248,11 @@ fn poll(
     let mut records = Vec::new();
     let mut signals = Vec::new();
     // A poll can return records and still have failed for some file: both are kept.
-    fn outcome<T>(result: Result<Vec<T>, SourceError>, more: Vec<SourceError>, into: &mut Vec<T>) -> Option<String> {
+    fn outcome<T>(
+        result: Result<Vec<T>, SourceError>,
+        more: Vec<SourceError>,
+        into: &mut Vec<T>,
+    ) -> Option<String> {
         let mut errors: Vec<String> = more.iter().map(ToString::to_string).collect();
         match result {
             Ok(found) => into.extend(found),
@@ -235,7 +264,10 @@ fn poll(
     if transcripts {
         let found = sources.sqlite.poll(since);
         let errors = sources.sqlite.take_errors();
-        sources.locked = errors.iter().chain(found.as_ref().err()).any(|e| e.kind == SourceErrorKind::Locked);
+        sources.locked = errors
+            .iter()
+            .chain(found.as_ref().err())
+            .any(|e| e.kind == SourceErrorKind::Locked);
         sources.errors[0] = outcome(found, errors, &mut records);
         let found = sources.jsonl.poll(since);
         sources.errors[1] = outcome(found, sources.jsonl.take_errors(), &mut records);
@@ -246,10 +278,17 @@ fn poll(
     }
     for (i, err) in sources.errors.iter().enumerate() {
         if let Some(err) = err {
-            tracing::warn!(source = ["sqlite", "jsonl", "gateway_log"][i], "reading usage failed: {err}");
+            tracing::warn!(
+                source = ["sqlite", "jsonl", "gateway_log"][i],
+                "reading usage failed: {err}"
+            );
         }
     }
-    let agents = targets.openclaw_state_dir.join("agents").display().to_string();
+    let agents = targets
+        .openclaw_state_dir
+        .join("agents")
+        .display()
+        .to_string();
     let status = |kind: &str, path: String, seen: u64, err: &Option<String>| SourceStatus {
         kind: kind.into(),
         path,
@@ -265,9 +304,24 @@ fn poll(
             gateway_log: sources.log.cursor().clone(),
         },
         sources: vec![
-            status("sqlite", agents.clone(), sources.sqlite.records_seen(), &sources.errors[0]),
-            status("jsonl", agents, sources.jsonl.records_seen(), &sources.errors[1]),
-            status("gateway_log", sources.log.watch_dir().display().to_string(), 0, &sources.errors[2]),
+            status(
+                "sqlite",
+                agents.clone(),
+                sources.sqlite.records_seen(),
+                &sources.errors[0],
+            ),
+            status(
+                "jsonl",
+                agents,
+                sources.jsonl.records_seen(),
+                &sources.errors[1],
+            ),
+            status(
+                "gateway_log",
+                sources.log.watch_dir().display().to_string(),
+                0,
+                &sources.errors[2],
+            ),
         ],
     }
 }
@@ -293,11 +347,16 @@ fn desired_watches(targets: &WatchTargets, log_dir: &Path) -> BTreeSet<PathBuf> 
         }
     }
     dirs.insert(log_dir.to_owned());
-    dirs.into_iter().filter_map(|d| nearest_existing(&d)).collect()
+    dirs.into_iter()
+        .filter_map(|d| nearest_existing(&d))
+        .collect()
 }
 
 fn nearest_existing(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors().take(4).find(|d| d.is_dir()).map(Path::to_owned)
+    dir.ancestors()
+        .take(4)
+        .find(|d| d.is_dir())
+        .map(Path::to_owned)
 }
 
 /// Returns true when a directory is watched that was not before (new, or deleted and recreated:
@@ -320,7 +379,9 @@ fn refresh_watches(
     let mut appeared = false;
     for dir in desired {
         use std::os::unix::fs::MetadataExt;
-        let id = std::fs::metadata(&dir).map(|m| (m.dev(), m.ino())).unwrap_or_default();
+        let id = std::fs::metadata(&dir)
+            .map(|m| (m.dev(), m.ino()))
+            .unwrap_or_default();
         match watcher.watch(&dir, RecursiveMode::NonRecursive) {
             Ok(()) => {
                 appeared |= before.get(&dir) != Some(&id);

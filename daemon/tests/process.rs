@@ -7,7 +7,9 @@ use msclaw_tests::daemon::Layout;
 
 fn msclawd(layout: &Layout) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_msclawd"));
-    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).envs(layout.env_vars());
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(layout.env_vars());
     cmd
 }
 
@@ -24,8 +26,14 @@ fn sigterm_removes_the_socket_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::in_dir(dir.path());
     let mut child = msclawd(&layout).stderr(Stdio::piped()).spawn().unwrap();
-    wait_until("the socket", Duration::from_secs(10), || layout.socket.exists());
-    rustix::process::kill_process(rustix::process::Pid::from_raw(child.id() as i32).unwrap(), rustix::process::Signal::TERM).unwrap();
+    wait_until("the socket", Duration::from_secs(10), || {
+        layout.socket.exists()
+    });
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status {status}");
     assert!(!layout.socket.exists(), "socket removed");
@@ -36,11 +44,16 @@ fn a_second_process_exits_non_zero_naming_the_first() {
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::in_dir(dir.path());
     let mut first = msclawd(&layout).stderr(Stdio::null()).spawn().unwrap();
-    wait_until("the socket", Duration::from_secs(10), || layout.socket.exists());
+    wait_until("the socket", Duration::from_secs(10), || {
+        layout.socket.exists()
+    });
     let second = msclawd(&layout).output().unwrap();
     assert!(!second.status.success());
     let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(stderr.contains(&format!("already running (pid {}", first.id())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("already running (pid {}", first.id())),
+        "{stderr}"
+    );
     first.kill().unwrap();
     first.wait().unwrap();
 }
@@ -53,18 +66,31 @@ fn a_broken_msclaw_config_is_a_clear_error() {
     let out = msclawd(&layout).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("modles") && stderr.contains("msclaw.toml") && stderr.contains("line 2"), "{stderr}");
+    assert!(
+        stderr.contains("modles") && stderr.contains("msclaw.toml") && stderr.contains("line 2"),
+        "{stderr}"
+    );
 }
 
 fn unit_file() -> Vec<(String, String, String)> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../systemd/msclawd.service")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../systemd/msclawd.service"
+    ))
+    .unwrap();
     let mut section = String::new();
     let mut entries = Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             section = name.to_owned();
         } else {
-            let (key, value) = line.split_once('=').unwrap_or_else(|| panic!("not key=value: {line}"));
+            let (key, value) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("not key=value: {line}"));
             entries.push((section.clone(), key.to_owned(), value.to_owned()));
         }
     }
@@ -74,23 +100,49 @@ fn unit_file() -> Vec<(String, String, String)> {
 #[test]
 fn the_systemd_unit_is_a_notify_user_service_that_runs_msclawd() {
     let entries = unit_file();
-    let get = |s: &str, k: &str| entries.iter().find(|(es, ek, _)| es == s && ek == k).map(|e| e.2.clone());
+    let get = |s: &str, k: &str| {
+        entries
+            .iter()
+            .find(|(es, ek, _)| es == s && ek == k)
+            .map(|e| e.2.clone())
+    };
     assert_eq!(get("Service", "Type").as_deref(), Some("notify"));
     assert_eq!(get("Service", "Restart").as_deref(), Some("on-failure"));
-    assert_eq!(get("Install", "WantedBy").as_deref(), Some("default.target"));
+    assert_eq!(
+        get("Install", "WantedBy").as_deref(),
+        Some("default.target")
+    );
     let exec = get("Service", "ExecStart").unwrap();
-    assert!(exec.starts_with('/') || exec.starts_with("%h/"), "ExecStart must be absolute: {exec}");
+    assert!(
+        exec.starts_with('/') || exec.starts_with("%h/"),
+        "ExecStart must be absolute: {exec}"
+    );
     assert!(exec.ends_with("/msclawd"), "{exec}");
 }
 
 #[test]
 fn the_launchd_plist_runs_msclawd_at_load_and_keeps_it_alive() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../systemd/dev.msclaw.msclawd.plist");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../systemd/dev.msclaw.msclawd.plist"
+    );
     let plist: plist::Dictionary = plist::from_file(path).unwrap();
-    assert_eq!(plist.get("Label").and_then(|v| v.as_string()), Some("dev.msclaw.msclawd"));
-    assert_eq!(plist.get("RunAtLoad").and_then(|v| v.as_boolean()), Some(true));
+    assert_eq!(
+        plist.get("Label").and_then(|v| v.as_string()),
+        Some("dev.msclaw.msclawd")
+    );
+    assert_eq!(
+        plist.get("RunAtLoad").and_then(|v| v.as_boolean()),
+        Some(true)
+    );
     assert!(plist.get("KeepAlive").is_some());
-    let args = plist.get("ProgramArguments").and_then(|v| v.as_array()).unwrap();
+    let args = plist
+        .get("ProgramArguments")
+        .and_then(|v| v.as_array())
+        .unwrap();
     let program = args[0].as_string().unwrap();
-    assert!(program.starts_with('/') && program.ends_with("/msclawd"), "{program}");
+    assert!(
+        program.starts_with('/') && program.ends_with("/msclawd"),
+        "{program}"
+    );
 }

@@ -17,8 +17,8 @@ use hyper::body::{Frame, Incoming};
 use jiff::Timestamp;
 use msclawd::policy::QuotaClock;
 use msclawd::relay::{
-    Judge, Judgement, QuotaHeaders, RateLimitSeen, Relay, RelayConfig, RelayError, RelayHealth, RelayObservation,
-    RelayOutcome, RelayPolicyView, SpentInfo, consecutive_judge,
+    Judge, Judgement, QuotaHeaders, RateLimitSeen, Relay, RelayConfig, RelayError, RelayHealth,
+    RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo, consecutive_judge,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -28,7 +28,8 @@ const SECRET: &str = "ms-8d1f3c7a-relay-test-secret-4b2e";
 const Q: &str = "Qwen/Qwen3.5-397B-A17B";
 const G: &str = "ZhipuAI/GLM-5";
 const K: &str = "moonshotai/Kimi-K2.5";
-const MODELSCOPE_429: &str = r#"{"errors":{"message":"Request limit exceeded.","request_id":"r-429"}}"#;
+const MODELSCOPE_429: &str =
+    r#"{"errors":{"message":"Request limit exceeded.","request_id":"r-429"}}"#;
 
 // ---------------------------------------------------------------------------------------------
 // Log capture: every test's log lines, at trace level for the relay, go into one buffer.
@@ -53,7 +54,9 @@ fn logs() -> Arc<Mutex<Vec<u8>>> {
         let buf = Arc::new(Mutex::new(Vec::new()));
         let writer = LogWriter(buf.clone());
         tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("msclawd=trace,reqwest=trace,hyper=trace,hyper_util=trace,info"))
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "msclawd=trace,reqwest=trace,hyper=trace,hyper_util=trace,info",
+            ))
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .try_init()
@@ -84,7 +87,11 @@ struct Seen {
 
 impl Seen {
     fn model(&self) -> Option<String> {
-        serde_json::from_slice::<serde_json::Value>(&self.body).ok()?.get("model")?.as_str().map(str::to_owned)
+        serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()?
+            .get("model")?
+            .as_str()
+            .map(str::to_owned)
     }
     fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
@@ -92,7 +99,11 @@ impl Seen {
 }
 
 enum Reply {
-    Full { status: u16, headers: Vec<(&'static str, String)>, body: Bytes },
+    Full {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: Bytes,
+    },
     /// `text/event-stream`, one chunk every `gap`.
     Sse { chunks: Vec<Bytes>, gap: Duration },
     /// Headers only after `delay`.
@@ -144,7 +155,11 @@ impl Fake {
     }
 
     /// Serves on `listener`; the first `junk` connections get bytes that are not HTTP.
-    fn on(listener: TcpListener, route: impl Fn(&Seen) -> Reply + Send + Sync + 'static, junk: usize) -> Fake {
+    fn on(
+        listener: TcpListener,
+        route: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+        junk: usize,
+    ) -> Fake {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(FakeState::default());
         let route: Route = Arc::new(route);
@@ -152,17 +167,23 @@ impl Fake {
         let task = tokio::spawn(async move {
             let mut n = 0;
             loop {
-                let Ok((mut stream, _)) = listener.accept().await else { return };
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
                 n += 1;
                 if n <= junk {
                     let mut buf = [0u8; 4096];
                     let _ = stream.read(&mut buf).await;
-                    let _ = stream.write_all(b"SSH-2.0-nonsense\r\n\x00\x01\x02\xff not http at all\r\n\r\n").await;
+                    let _ = stream
+                        .write_all(b"SSH-2.0-nonsense\r\n\x00\x01\x02\xff not http at all\r\n\r\n")
+                        .await;
                     continue;
                 }
                 let (route, st) = (route.clone(), st.clone());
                 tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| fake_handle(req, route.clone(), st.clone()));
+                    let svc = hyper::service::service_fn(move |req| {
+                        fake_handle(req, route.clone(), st.clone())
+                    });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                         .await;
@@ -185,12 +206,24 @@ impl Fake {
     }
 }
 
-async fn fake_handle(req: Request<Incoming>, route: Route, state: Arc<FakeState>) -> Result<Response<FakeBody>, Infallible> {
+async fn fake_handle(
+    req: Request<Incoming>,
+    route: Route,
+    state: Arc<FakeState>,
+) -> Result<Response<FakeBody>, Infallible> {
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
     let seen = Seen {
         method: parts.method.to_string(),
-        target: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+        target: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
         headers: parts.headers,
         body,
     };
@@ -205,7 +238,11 @@ async fn render(mut reply: Reply, state: Arc<FakeState>) -> Response<FakeBody> {
         reply = *then;
     }
     match reply {
-        Reply::Full { status, headers, body } => {
+        Reply::Full {
+            status,
+            headers,
+            body,
+        } => {
             let mut resp = Response::new(Full::new(body).boxed_unsync());
             *resp.status_mut() = status.try_into().unwrap();
             for (k, v) in headers {
@@ -233,9 +270,14 @@ async fn render(mut reply: Reply, state: Arc<FakeState>) -> Response<FakeBody> {
             });
             let body = StreamBody::new(rx.map(|b| Ok::<_, Infallible>(Frame::data(b))));
             let mut resp = Response::new(body.boxed_unsync());
-            resp.headers_mut().insert("content-type", "text/event-stream".parse().unwrap());
-            resp.headers_mut().insert("cache-control", "no-cache".parse().unwrap());
-            resp.headers_mut().insert("modelscope-ratelimit-model-requests-remaining", "12".parse().unwrap());
+            resp.headers_mut()
+                .insert("content-type", "text/event-stream".parse().unwrap());
+            resp.headers_mut()
+                .insert("cache-control", "no-cache".parse().unwrap());
+            resp.headers_mut().insert(
+                "modelscope-ratelimit-model-requests-remaining",
+                "12".parse().unwrap(),
+            );
             resp
         }
         Reply::Late { .. } => unreachable!(),
@@ -255,10 +297,21 @@ struct Harness {
 
 impl Harness {
     async fn start(upstream: &str) -> Harness {
-        Harness::with(upstream, Duration::from_secs(10), consecutive_judge(3, QuotaClock::shanghai_midnight()), 1024).await
+        Harness::with(
+            upstream,
+            Duration::from_secs(10),
+            consecutive_judge(3, QuotaClock::shanghai_midnight()),
+            1024,
+        )
+        .await
     }
 
-    async fn with(upstream: &str, header_timeout: Duration, judge: Judge, capacity: usize) -> Harness {
+    async fn with(
+        upstream: &str,
+        header_timeout: Duration,
+        judge: Judge,
+        capacity: usize,
+    ) -> Harness {
         logs();
         let mut cfg = RelayConfig::new("127.0.0.1:0".parse().unwrap(), upstream);
         cfg.header_timeout = header_timeout;
@@ -269,11 +322,26 @@ impl Harness {
         let queue = tx.clone();
         let recording: Judge = Arc::new(move |s: &RateLimitSeen<'_>| {
             let queued = queue.max_capacity() - queue.capacity();
-            seen.lock().unwrap().push((s.model.to_owned(), s.consecutive, queued));
+            seen.lock()
+                .unwrap()
+                .push((s.model.to_owned(), s.consecutive, queued));
             judge(s)
         });
-        let relay = Relay::start(cfg, view.clone(), recording, tx, QuotaClock::shanghai_midnight()).await.unwrap();
-        Harness { relay, view, observations, judged }
+        let relay = Relay::start(
+            cfg,
+            view.clone(),
+            recording,
+            tx,
+            QuotaClock::shanghai_midnight(),
+        )
+        .await
+        .unwrap();
+        Harness {
+            relay,
+            view,
+            observations,
+            judged,
+        }
     }
 
     fn base(&self) -> String {
@@ -302,7 +370,11 @@ fn chat_body(model: &str, stream: bool) -> String {
     serde_json::json!({ "model": model, "stream": stream, "messages": [{ "role": "user", "content": "hi" }] }).to_string()
 }
 
-async fn post_chat(client: &reqwest::Client, base: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+async fn post_chat(
+    client: &reqwest::Client,
+    base: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
     client
         .post(format!("{base}/chat/completions"))
         .header("authorization", format!("Bearer {SECRET}"))
@@ -318,8 +390,12 @@ fn today(at: Timestamp) -> String {
 }
 
 fn error_message(body: &[u8]) -> String {
-    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(body)));
-    v["error"]["message"].as_str().unwrap_or_else(|| panic!("no error.message in {v}")).to_owned()
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(body)));
+    v["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error.message in {v}"))
+        .to_owned()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,21 +442,47 @@ async fn a_plain_completion_passes_through_byte_for_byte() {
     let headers = resp.headers().clone();
     assert_eq!(headers["x-request-id"], "req-1");
     assert_eq!(headers["content-type"], "application/json");
-    assert_eq!(headers["modelscope-ratelimit-model-requests-remaining"], "41");
+    assert_eq!(
+        headers["modelscope-ratelimit-model-requests-remaining"],
+        "41"
+    );
     assert_eq!(headers["modelscope-ratelimit-requests-limit"], "2000");
-    assert!(headers.get("x-up-hop").is_none(), "a header named in Connection is the connection's own");
-    assert_eq!(resp.bytes().await.unwrap(), Bytes::from_static(br#"{"id":"c1","choices":[{"message":{"role":"assistant","content":"h\u00e9llo"}}]}"#));
+    assert!(
+        headers.get("x-up-hop").is_none(),
+        "a header named in Connection is the connection's own"
+    );
+    assert_eq!(
+        resp.bytes().await.unwrap(),
+        Bytes::from_static(
+            br#"{"id":"c1","choices":[{"message":{"role":"assistant","content":"h\u00e9llo"}}]}"#
+        )
+    );
 
     let seen = fake.seen();
     assert_eq!(seen.len(), 1);
     let s = &seen[0];
     assert_eq!(s.method, "POST");
     assert_eq!(s.target, "/api/v1/chat/completions?api-version=2");
-    assert_eq!(s.body, Bytes::from(body), "the body is forwarded byte for byte");
-    assert_eq!(s.header("authorization"), Some(format!("Bearer {SECRET}").as_str()));
+    assert_eq!(
+        s.body,
+        Bytes::from(body),
+        "the body is forwarded byte for byte"
+    );
+    assert_eq!(
+        s.header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
     assert_eq!(s.header("x-client-trace"), Some("7"));
-    assert_eq!(s.header("host"), Some(fake.addr.to_string().as_str()), "Host names the upstream");
-    assert!(s.header("x-client-hop").is_none() && s.header("connection").is_none_or(|c| !c.contains("x-client-hop")));
+    assert_eq!(
+        s.header("host"),
+        Some(fake.addr.to_string().as_str()),
+        "Host names the upstream"
+    );
+    assert!(
+        s.header("x-client-hop").is_none()
+            && s.header("connection")
+                .is_none_or(|c| !c.contains("x-client-hop"))
+    );
 
     let obs = h.drain();
     assert_eq!(obs.len(), 1, "{obs:?}");
@@ -388,25 +490,45 @@ async fn a_plain_completion_passes_through_byte_for_byte() {
     assert_eq!(obs[0].outcome, RelayOutcome::Success);
     assert_eq!(
         obs[0].quota,
-        QuotaHeaders { model_remaining: Some(41), model_limit: Some(50), requests_remaining: Some(1999), requests_limit: Some(2000) }
+        QuotaHeaders {
+            model_remaining: Some(41),
+            model_limit: Some(50),
+            requests_remaining: Some(1999),
+            requests_limit: Some(2000)
+        }
     );
 
     // Other /v1 paths pass through and are no chat completion.
-    let resp = client.get(format!("{}/models", h.base())).send().await.unwrap();
+    let resp = client
+        .get(format!("{}/models", h.base()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("Qwen3.5"));
     assert_eq!(fake.seen()[1].target, "/api/v1/models");
     assert_eq!(fake.seen()[1].method, "GET");
     assert!(h.drain().is_empty());
     // Outside /v1 the relay answers itself.
-    let resp = client.get(format!("http://{}/health", h.relay.local_addr())).send().await.unwrap();
+    let resp = client
+        .get(format!("http://{}/health", h.relay.local_addr()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 404);
     assert_eq!(fake.hits(), 2);
 
     let health = h.health();
     assert_eq!(health.listening, h.relay.local_addr());
     assert_eq!(health.upstream, format!("http://{}/api/v1", fake.addr));
-    assert_eq!((health.relayed, health.answered_locally, health.upstream_errors), (2, 0, 0));
+    assert_eq!(
+        (
+            health.relayed,
+            health.answered_locally,
+            health.upstream_errors
+        ),
+        (2, 0, 0)
+    );
     let counts = health.days[&today(obs[0].at)][Q];
     assert_eq!((counts.calls, counts.success), (1, 1));
     assert_eq!(health.quota[Q].headers.model_remaining, Some(41));
@@ -420,18 +542,30 @@ async fn bodies_that_are_not_json_or_too_long_to_read_are_forwarded_as_they_are(
 
     let resp = post_chat(&client, &h.base(), "this is {not json").await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(fake.seen()[0].body, Bytes::from_static(b"this is {not json"));
-    assert!(h.drain().is_empty(), "a body that is not JSON is not counted");
+    assert_eq!(
+        fake.seen()[0].body,
+        Bytes::from_static(b"this is {not json")
+    );
+    assert!(
+        h.drain().is_empty(),
+        "a body that is not JSON is not counted"
+    );
 
     // 9 MiB: past the relay's read cap. The model comes first, as clients send it.
     let filler = "x".repeat(9 << 20);
     let big = format!(r#"{{"model":"{G}","messages":[{{"role":"user","content":"{filler}"}}]}}"#);
     let resp = post_chat(&client, &h.base(), big.clone()).await;
     assert_eq!(resp.status(), 200);
-    assert!(fake.seen()[1].body == big.as_bytes(), "a long body arrives whole and unchanged");
+    assert!(
+        fake.seen()[1].body == big.as_bytes(),
+        "a long body arrives whole and unchanged"
+    );
     let obs = h.drain();
     assert_eq!(obs.len(), 1);
-    assert_eq!((obs[0].model.as_str(), &obs[0].outcome), (G, &RelayOutcome::Success));
+    assert_eq!(
+        (obs[0].model.as_str(), &obs[0].outcome),
+        (G, &RelayOutcome::Success)
+    );
 
     // The model after the cap cannot be known: forwarded, not counted.
     let late = format!(r#"{{"messages":[{{"role":"user","content":"{filler}"}}],"model":"{G}"}}"#);
@@ -446,11 +580,19 @@ async fn bodies_that_are_not_json_or_too_long_to_read_are_forwarded_as_they_are(
 async fn a_long_sse_stream_arrives_whole_and_in_order() {
     let n = 5000;
     let chunks: Vec<Bytes> = (0..n)
-        .map(|i| Bytes::from(format!("data: {{\"choices\":[{{\"delta\":{{\"content\":\"tok{i} \"}}}}]}}\n\n")))
+        .map(|i| {
+            Bytes::from(format!(
+                "data: {{\"choices\":[{{\"delta\":{{\"content\":\"tok{i} \"}}}}]}}\n\n"
+            ))
+        })
         .chain(std::iter::once(Bytes::from_static(b"data: [DONE]\n\n")))
         .collect();
     let expected: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
-    let fake = Fake::start(move |_| Reply::Sse { chunks: chunks.clone(), gap: Duration::ZERO }).await;
+    let fake = Fake::start(move |_| Reply::Sse {
+        chunks: chunks.clone(),
+        gap: Duration::ZERO,
+    })
+    .await;
     let mut h = Harness::start(&fake.base()).await;
     let mut resp = post_chat(&client(), &h.base(), chat_body(Q, true)).await;
     assert_eq!(resp.status(), 200);
@@ -473,9 +615,15 @@ async fn a_long_sse_stream_arrives_whole_and_in_order() {
 
 #[tokio::test]
 async fn the_first_sse_chunk_arrives_before_upstream_sends_its_last() {
-    let chunks: Vec<Bytes> = (0..20).map(|i| Bytes::from(format!("data: {{\"n\":{i}}}\n\n"))).collect();
+    let chunks: Vec<Bytes> = (0..20)
+        .map(|i| Bytes::from(format!("data: {{\"n\":{i}}}\n\n")))
+        .collect();
     let gap = Duration::from_millis(40);
-    let fake = Fake::start(move |_| Reply::Sse { chunks: chunks.clone(), gap }).await;
+    let fake = Fake::start(move |_| Reply::Sse {
+        chunks: chunks.clone(),
+        gap,
+    })
+    .await;
     let h = Harness::start(&fake.base()).await;
     let client = client();
 
@@ -493,22 +641,40 @@ async fn the_first_sse_chunk_arrives_before_upstream_sends_its_last() {
 
     let (direct_ttfb, _, direct_body) = first_byte(&client, &fake.base()).await;
     let (relay_ttfb, relay_first_at, relay_body) = first_byte(&client, &h.base()).await;
-    let last_sent = fake.state.last_chunk_sent.lock().unwrap().expect("upstream sent its last chunk");
+    let last_sent = fake
+        .state
+        .last_chunk_sent
+        .lock()
+        .unwrap()
+        .expect("upstream sent its last chunk");
     eprintln!(
         "SSE time to first byte: direct {:.2} ms, through the relay {:.2} ms (upstream streams for ~{} ms)",
         direct_ttfb.as_secs_f64() * 1e3,
         relay_ttfb.as_secs_f64() * 1e3,
         gap.as_millis() * 19
     );
-    assert!(relay_first_at < last_sent, "the relay's first chunk came before upstream sent its last one");
+    assert!(
+        relay_first_at < last_sent,
+        "the relay's first chunk came before upstream sent its last one"
+    );
     assert_eq!(relay_body, direct_body);
-    assert!(String::from_utf8(relay_body).unwrap().ends_with("data: {\"n\":19}\n\n"));
+    assert!(
+        String::from_utf8(relay_body)
+            .unwrap()
+            .ends_with("data: {\"n\":19}\n\n")
+    );
 }
 
 #[tokio::test]
 async fn a_client_that_hangs_up_mid_stream_ends_the_upstream_stream_too() {
-    let chunks: Vec<Bytes> = (0..100).map(|i| Bytes::from(format!("data: {{\"n\":{i}}}\n\n"))).collect();
-    let fake = Fake::start(move |_| Reply::Sse { chunks: chunks.clone(), gap: Duration::from_millis(20) }).await;
+    let chunks: Vec<Bytes> = (0..100)
+        .map(|i| Bytes::from(format!("data: {{\"n\":{i}}}\n\n")))
+        .collect();
+    let fake = Fake::start(move |_| Reply::Sse {
+        chunks: chunks.clone(),
+        gap: Duration::from_millis(20),
+    })
+    .await;
     let mut h = Harness::start(&fake.base()).await;
     let client = client();
     let mut resp = post_chat(&client, &h.base(), chat_body(Q, true)).await;
@@ -516,7 +682,10 @@ async fn a_client_that_hangs_up_mid_stream_ends_the_upstream_stream_too() {
     drop(resp);
     let deadline = Instant::now() + Duration::from_secs(5);
     while fake.state.abandoned_streams.load(Ordering::SeqCst) == 0 {
-        assert!(Instant::now() < deadline, "upstream kept streaming to nobody");
+        assert!(
+            Instant::now() < deadline,
+            "upstream kept streaming to nobody"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(fake.state.last_chunk_sent.lock().unwrap().is_none());
@@ -537,7 +706,10 @@ async fn an_https_upstream_that_does_not_speak_tls_gives_502() {
     let msg = error_message(&resp.bytes().await.unwrap());
     assert!(msg.contains(&format!("https://{}/v1", fake.addr)), "{msg}");
     eprintln!("TLS to a plain port: {msg}");
-    assert!(matches!(h.drain()[0].outcome, RelayOutcome::Failed { status: None, .. }));
+    assert!(matches!(
+        h.drain()[0].outcome,
+        RelayOutcome::Failed { status: None, .. }
+    ));
 }
 
 #[tokio::test]
@@ -548,7 +720,10 @@ async fn a_spent_model_is_answered_locally_without_reaching_upstream() {
     let resets_at = "2026-11-26T00:00:00+08:00";
     h.view.set_spent(HashMap::from([(
         Q.to_owned(),
-        SpentInfo { reason: "daily limit reached (50/50 calls)".into(), resets_at: resets_at.into() },
+        SpentInfo {
+            reason: "daily limit reached (50/50 calls)".into(),
+            resets_at: resets_at.into(),
+        },
     )]));
 
     for stream in [false, true] {
@@ -558,32 +733,60 @@ async fn a_spent_model_is_answered_locally_without_reaching_upstream() {
         let body = resp.bytes().await.unwrap();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let msg = v["error"]["message"].as_str().unwrap();
-        assert!(msg.contains("daily quota exceeded") && msg.contains("requests per day"), "{msg}");
+        assert!(
+            msg.contains("daily quota exceeded") && msg.contains("requests per day"),
+            "{msg}"
+        );
         assert!(msg.contains(Q) && msg.contains(resets_at), "{msg}");
         assert_eq!(v["error"]["type"], "rate_limit_exceeded");
         assert_eq!(v["error"]["code"], "daily_limit_reached");
     }
-    assert_eq!(fake.hits(), 0, "upstream saw no request for the spent model");
+    assert_eq!(
+        fake.hits(),
+        0,
+        "upstream saw no request for the spent model"
+    );
 
     // Another model still goes through.
-    assert_eq!(post_chat(&client, &h.base(), chat_body(G, false)).await.status(), 200);
+    assert_eq!(
+        post_chat(&client, &h.base(), chat_body(G, false))
+            .await
+            .status(),
+        200
+    );
     assert_eq!(fake.hits(), 1);
 
     let obs = h.drain();
-    let outcomes: Vec<_> = obs.iter().map(|o| (o.model.as_str(), o.outcome.clone())).collect();
+    let outcomes: Vec<_> = obs
+        .iter()
+        .map(|o| (o.model.as_str(), o.outcome.clone()))
+        .collect();
     assert_eq!(
         outcomes,
-        [(Q, RelayOutcome::AnsweredLocally), (Q, RelayOutcome::AnsweredLocally), (G, RelayOutcome::Success)]
+        [
+            (Q, RelayOutcome::AnsweredLocally),
+            (Q, RelayOutcome::AnsweredLocally),
+            (G, RelayOutcome::Success)
+        ]
     );
     let health = h.health();
     assert_eq!((health.answered_locally, health.relayed), (2, 1));
     let day = &health.days[&today(obs[0].at)];
-    assert_eq!((day[Q].calls, day[Q].answered_locally), (0, 2), "local answers are not calls");
+    assert_eq!(
+        (day[Q].calls, day[Q].answered_locally),
+        (0, 2),
+        "local answers are not calls"
+    );
     assert_eq!(day[G].calls, 1);
 
     // When the daemon lifts the mark, requests reach upstream again.
     h.view.set_spent(HashMap::new());
-    assert_eq!(post_chat(&client, &h.base(), chat_body(Q, false)).await.status(), 200);
+    assert_eq!(
+        post_chat(&client, &h.base(), chat_body(Q, false))
+            .await
+            .status(),
+        200
+    );
     assert_eq!(fake.hits(), 2);
     assert_eq!(h.drain()[0].outcome, RelayOutcome::Success);
 }
@@ -594,7 +797,10 @@ fn modelscope_429(remaining: u32) -> Reply {
         headers: vec![
             ("content-type", "application/json".into()),
             ("x-request-id", "r-429".into()),
-            ("modelscope-ratelimit-model-requests-remaining", remaining.to_string()),
+            (
+                "modelscope-ratelimit-model-requests-remaining",
+                remaining.to_string(),
+            ),
         ],
         body: Bytes::from_static(MODELSCOPE_429.as_bytes()),
     }
@@ -609,7 +815,11 @@ async fn upstream_429s_pass_unchanged_until_the_judge_says_spent() {
         if seen.model().as_deref() == Some(K) {
             return modelscope_429(0);
         }
-        if l.load(Ordering::SeqCst) == 1 { modelscope_429(7) } else { ok_json(r#"{"ok":true}"#) }
+        if l.load(Ordering::SeqCst) == 1 {
+            modelscope_429(7)
+        } else {
+            ok_json(r#"{"ok":true}"#)
+        }
     })
     .await;
     let mut h = Harness::start(&fake.base()).await;
@@ -619,70 +829,149 @@ async fn upstream_429s_pass_unchanged_until_the_judge_says_spent() {
         let resp = post_chat(&client, &h.base(), chat_body(Q, true)).await;
         assert_eq!(resp.status(), 429);
         assert_eq!(resp.headers()["x-request-id"], "r-429");
-        assert_eq!(resp.bytes().await.unwrap(), MODELSCOPE_429.as_bytes(), "429 number {i} passes unchanged");
+        assert_eq!(
+            resp.bytes().await.unwrap(),
+            MODELSCOPE_429.as_bytes(),
+            "429 number {i} passes unchanged"
+        );
     }
     let resp = post_chat(&client, &h.base(), chat_body(Q, true)).await;
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["content-type"], "application/json");
-    assert_eq!(resp.headers()["x-request-id"], "r-429", "upstream's other headers stay");
-    assert_eq!(resp.headers()["modelscope-ratelimit-model-requests-remaining"], "7");
+    assert_eq!(
+        resp.headers()["x-request-id"],
+        "r-429",
+        "upstream's other headers stay"
+    );
+    assert_eq!(
+        resp.headers()["modelscope-ratelimit-model-requests-remaining"],
+        "7"
+    );
     let msg = error_message(&resp.bytes().await.unwrap());
-    assert!(msg.contains("daily quota exceeded") && msg.contains("requests per day") && msg.contains(Q), "{msg}");
-    assert!(msg.contains("+08:00"), "the reset is given in Shanghai time: {msg}");
+    assert!(
+        msg.contains("daily quota exceeded") && msg.contains("requests per day") && msg.contains(Q),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("+08:00"),
+        "the reset is given in Shanghai time: {msg}"
+    );
     assert_eq!(fake.hits(), 3, "each of them reached upstream");
     // Each 429 was already reported when the judge was asked about it.
-    assert_eq!(*h.judged.lock().unwrap(), [(Q.to_owned(), 1, 1), (Q.to_owned(), 2, 2), (Q.to_owned(), 3, 3)]);
+    assert_eq!(
+        *h.judged.lock().unwrap(),
+        [
+            (Q.to_owned(), 1, 1),
+            (Q.to_owned(), 2, 2),
+            (Q.to_owned(), 3, 3)
+        ]
+    );
 
     // A success ends the run of 429s: the next one is a first again.
     limited.store(0, Ordering::SeqCst);
-    assert_eq!(post_chat(&client, &h.base(), chat_body(Q, true)).await.status(), 200);
+    assert_eq!(
+        post_chat(&client, &h.base(), chat_body(Q, true))
+            .await
+            .status(),
+        200
+    );
     limited.store(1, Ordering::SeqCst);
     let resp = post_chat(&client, &h.base(), chat_body(Q, true)).await;
     assert_eq!(resp.bytes().await.unwrap(), MODELSCOPE_429.as_bytes());
-    assert_eq!(h.judged.lock().unwrap().last().unwrap(), &(Q.to_owned(), 1, 5));
+    assert_eq!(
+        h.judged.lock().unwrap().last().unwrap(),
+        &(Q.to_owned(), 1, 5)
+    );
 
     // A 429 saying no requests are left is spent at once.
     let resp = post_chat(&client, &h.base(), chat_body(K, true)).await;
     assert!(error_message(&resp.bytes().await.unwrap()).contains("daily quota exceeded"));
 
     let obs = h.drain();
-    let outcomes: Vec<_> = obs.iter().map(|o| (o.model.as_str(), o.outcome.clone())).collect();
+    let outcomes: Vec<_> = obs
+        .iter()
+        .map(|o| (o.model.as_str(), o.outcome.clone()))
+        .collect();
     use RelayOutcome::{RateLimited, Success};
-    assert_eq!(outcomes, [(Q, RateLimited), (Q, RateLimited), (Q, RateLimited), (Q, Success), (Q, RateLimited), (K, RateLimited)]);
+    assert_eq!(
+        outcomes,
+        [
+            (Q, RateLimited),
+            (Q, RateLimited),
+            (Q, RateLimited),
+            (Q, Success),
+            (Q, RateLimited),
+            (K, RateLimited)
+        ]
+    );
     let health = h.health();
     assert_eq!(health.rewritten_429, 2);
     let day = &health.days[&today(obs[0].at)];
-    assert_eq!((day[Q].calls, day[Q].rate_limited, day[Q].success), (5, 4, 1));
+    assert_eq!(
+        (day[Q].calls, day[Q].rate_limited, day[Q].success),
+        (5, 4, 1)
+    );
 }
 
 #[tokio::test]
 async fn a_judge_that_says_throttle_leaves_every_429_alone() {
     let fake = Fake::start(|_| modelscope_429(3)).await;
-    let h = Harness::with(&fake.base(), Duration::from_secs(10), Arc::new(|_: &RateLimitSeen<'_>| Judgement::Throttle), 64).await;
+    let h = Harness::with(
+        &fake.base(),
+        Duration::from_secs(10),
+        Arc::new(|_: &RateLimitSeen<'_>| Judgement::Throttle),
+        64,
+    )
+    .await;
     let client = client();
     for _ in 0..5 {
         let resp = post_chat(&client, &h.base(), chat_body(Q, false)).await;
         assert_eq!(resp.status(), 429);
         assert_eq!(resp.bytes().await.unwrap(), MODELSCOPE_429.as_bytes());
     }
-    assert_eq!(h.judged.lock().unwrap().iter().map(|j| j.1).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    assert_eq!(
+        h.judged
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|j| j.1)
+            .collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
     assert_eq!(h.health().rewritten_429, 0);
 }
 
 #[tokio::test]
 async fn gone_models_and_other_errors_are_told_apart_and_passed_on() {
     let fake = Fake::start(|seen| match seen.model().as_deref() {
-        Some("gone/by-400") => status_json(400, r#"{"errors":{"message":"Model gone/by-400 has no provider supported"}}"#),
+        Some("gone/by-400") => status_json(
+            400,
+            r#"{"errors":{"message":"Model gone/by-400 has no provider supported"}}"#,
+        ),
         Some("gone/by-404") => status_json(404, r#"{"error":{"message":"model not found"}}"#),
-        Some("bad/request") => status_json(400, r#"{"error":{"message":"messages must not be empty"}}"#),
-        Some("server/error") => Reply::Full { status: 500, headers: vec![], body: Bytes::from_static(b"internal error") },
-        _ => status_json(401, &format!(r#"{{"error":{{"message":"Authentication failed for Bearer {SECRET}"}}}}"#)),
+        Some("bad/request") => {
+            status_json(400, r#"{"error":{"message":"messages must not be empty"}}"#)
+        }
+        Some("server/error") => Reply::Full {
+            status: 500,
+            headers: vec![],
+            body: Bytes::from_static(b"internal error"),
+        },
+        _ => status_json(
+            401,
+            &format!(r#"{{"error":{{"message":"Authentication failed for Bearer {SECRET}"}}}}"#),
+        ),
     })
     .await;
     let mut h = Harness::start(&fake.base()).await;
     let client = client();
-    let cases: [(&str, u16); 5] =
-        [("gone/by-400", 400), ("gone/by-404", 404), ("bad/request", 400), ("server/error", 500), ("auth/fails", 401)];
+    let cases: [(&str, u16); 5] = [
+        ("gone/by-400", 400),
+        ("gone/by-404", 404),
+        ("bad/request", 400),
+        ("server/error", 500),
+        ("auth/fails", 401),
+    ];
     for (model, status) in cases {
         let resp = post_chat(&client, &h.base(), chat_body(model, false)).await;
         assert_eq!(resp.status(), status, "{model}");
@@ -691,22 +980,64 @@ async fn gone_models_and_other_errors_are_told_apart_and_passed_on() {
             "server/error" => "internal error".to_owned(),
             _ => String::from_utf8(body.to_vec()).unwrap(),
         };
-        assert_eq!(body, upstream_body.as_bytes(), "{model}: the body passes unchanged");
+        assert_eq!(
+            body,
+            upstream_body.as_bytes(),
+            "{model}: the body passes unchanged"
+        );
     }
     let obs = h.drain();
-    let outcomes: Vec<_> = obs.iter().map(|o| (o.model.as_str(), o.outcome.clone())).collect();
+    let outcomes: Vec<_> = obs
+        .iter()
+        .map(|o| (o.model.as_str(), o.outcome.clone()))
+        .collect();
     assert_eq!(
         outcomes,
         [
-            ("gone/by-400", RelayOutcome::Gone { detail: "Model gone/by-400 has no provider supported".into() }),
-            ("gone/by-404", RelayOutcome::Gone { detail: "model not found".into() }),
-            ("bad/request", RelayOutcome::Failed { status: Some(400), detail: "messages must not be empty".into() }),
-            ("server/error", RelayOutcome::Failed { status: Some(500), detail: "internal error".into() }),
-            ("auth/fails", RelayOutcome::Failed { status: Some(401), detail: "Authentication failed for [redacted]".into() }),
+            (
+                "gone/by-400",
+                RelayOutcome::Gone {
+                    detail: "Model gone/by-400 has no provider supported".into()
+                }
+            ),
+            (
+                "gone/by-404",
+                RelayOutcome::Gone {
+                    detail: "model not found".into()
+                }
+            ),
+            (
+                "bad/request",
+                RelayOutcome::Failed {
+                    status: Some(400),
+                    detail: "messages must not be empty".into()
+                }
+            ),
+            (
+                "server/error",
+                RelayOutcome::Failed {
+                    status: Some(500),
+                    detail: "internal error".into()
+                }
+            ),
+            (
+                "auth/fails",
+                RelayOutcome::Failed {
+                    status: Some(401),
+                    detail: "Authentication failed for [redacted]".into()
+                }
+            ),
         ]
     );
     let day = &h.health().days[&today(obs[0].at)];
-    assert_eq!((day["gone/by-400"].gone, day["bad/request"].failed, day["server/error"].calls), (1, 1, 1));
+    assert_eq!(
+        (
+            day["gone/by-400"].gone,
+            day["bad/request"].failed,
+            day["server/error"].calls
+        ),
+        (1, 1, 1)
+    );
 }
 
 #[tokio::test]
@@ -722,11 +1053,17 @@ async fn an_unreachable_upstream_gives_502_and_the_relay_serves_on_when_it_is_ba
     assert_eq!(resp.status(), 502);
     assert_eq!(resp.headers()["content-type"], "application/json");
     let msg = error_message(&resp.bytes().await.unwrap());
-    assert!(msg.contains("unreachable") && msg.contains(&addr.to_string()), "{msg}");
+    assert!(
+        msg.contains("unreachable") && msg.contains(&addr.to_string()),
+        "{msg}"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     let obs = h.drain();
     assert_eq!(obs.len(), 1);
-    assert!(matches!(&obs[0].outcome, RelayOutcome::Failed { status: None, detail } if detail.contains("unreachable")), "{obs:?}");
+    assert!(
+        matches!(&obs[0].outcome, RelayOutcome::Failed { status: None, detail } if detail.contains("unreachable")),
+        "{obs:?}"
+    );
 
     // Upstream comes up on that port: the same relay reaches it.
     let fake = Fake::on(socket.listen(64).unwrap(), |_| ok_json(r#"{"ok":true}"#), 0);
@@ -743,30 +1080,55 @@ async fn an_unreachable_upstream_gives_502_and_the_relay_serves_on_when_it_is_ba
 async fn a_slow_upstream_gives_504_and_the_next_request_is_served() {
     let fake = Fake::start(|seen| {
         if seen.model().as_deref() == Some("slow/model") {
-            Reply::Late { delay: Duration::from_secs(5), then: Box::new(ok_json("{}")) }
+            Reply::Late {
+                delay: Duration::from_secs(5),
+                then: Box::new(ok_json("{}")),
+            }
         } else {
             ok_json(r#"{"ok":true}"#)
         }
     })
     .await;
-    let mut h = Harness::with(&fake.base(), Duration::from_millis(300), consecutive_judge(3, QuotaClock::shanghai_midnight()), 64).await;
+    let mut h = Harness::with(
+        &fake.base(),
+        Duration::from_millis(300),
+        consecutive_judge(3, QuotaClock::shanghai_midnight()),
+        64,
+    )
+    .await;
     let client = client();
     let started = Instant::now();
     let resp = post_chat(&client, &h.base(), chat_body("slow/model", true)).await;
     assert_eq!(resp.status(), 504);
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     let msg = error_message(&resp.bytes().await.unwrap());
     assert!(msg.contains("no response headers within 0.3 s"), "{msg}");
-    assert_eq!(post_chat(&client, &h.base(), chat_body(Q, false)).await.status(), 200);
+    assert_eq!(
+        post_chat(&client, &h.base(), chat_body(Q, false))
+            .await
+            .status(),
+        200
+    );
     let obs = h.drain();
-    assert!(matches!(&obs[0].outcome, RelayOutcome::Failed { status: None, .. }), "{obs:?}");
+    assert!(
+        matches!(&obs[0].outcome, RelayOutcome::Failed { status: None, .. }),
+        "{obs:?}"
+    );
     assert_eq!(obs[1].outcome, RelayOutcome::Success);
     assert_eq!(h.health().upstream_errors, 1);
 }
 
 #[tokio::test]
 async fn an_upstream_answering_garbage_gives_502_and_the_next_request_is_served() {
-    let fake = Fake::on(TcpListener::bind("127.0.0.1:0").await.unwrap(), |_| ok_json(r#"{"ok":true}"#), 1);
+    let fake = Fake::on(
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        |_| ok_json(r#"{"ok":true}"#),
+        1,
+    );
     let mut h = Harness::start(&fake.base()).await;
     let client = client();
     let resp = post_chat(&client, &h.base(), chat_body(Q, false)).await;
@@ -778,7 +1140,10 @@ async fn an_upstream_answering_garbage_gives_502_and_the_next_request_is_served(
     assert_eq!(resp.text().await.unwrap(), r#"{"ok":true}"#);
     let obs = h.drain();
     assert_eq!(obs.len(), 2);
-    assert!(matches!(&obs[0].outcome, RelayOutcome::Failed { status: None, .. }));
+    assert!(matches!(
+        &obs[0].outcome,
+        RelayOutcome::Failed { status: None, .. }
+    ));
     assert_eq!(h.health().upstream_errors, 1);
 }
 
@@ -791,8 +1156,20 @@ async fn every_chat_completion_is_observed_and_counted_exactly_once() {
     })
     .await;
     // A judge that never rewrites, so every 429 is the same.
-    let mut h = Harness::with(&fake.base(), Duration::from_secs(10), Arc::new(|_: &RateLimitSeen<'_>| Judgement::Throttle), 1024).await;
-    h.view.set_spent(HashMap::from([("spent/model".to_owned(), SpentInfo { reason: "r".into(), resets_at: "later".into() })]));
+    let mut h = Harness::with(
+        &fake.base(),
+        Duration::from_secs(10),
+        Arc::new(|_: &RateLimitSeen<'_>| Judgement::Throttle),
+        1024,
+    )
+    .await;
+    h.view.set_spent(HashMap::from([(
+        "spent/model".to_owned(),
+        SpentInfo {
+            reason: "r".into(),
+            resets_at: "later".into(),
+        },
+    )]));
     let client = client();
     let per_model = 25;
     let models = [Q, G, K, "spent/model"];
@@ -811,21 +1188,38 @@ async fn every_chat_completion_is_observed_and_counted_exactly_once() {
         .collect()
         .await;
     assert_eq!(statuses.len(), per_model * models.len());
-    assert_eq!(fake.hits(), per_model * 3, "the spent model never reached upstream");
+    assert_eq!(
+        fake.hits(),
+        per_model * 3,
+        "the spent model never reached upstream"
+    );
 
     let obs = h.drain();
     assert_eq!(obs.len(), per_model * models.len());
     let mut by_model: HashMap<&str, Vec<&RelayOutcome>> = HashMap::new();
     for o in &obs {
-        by_model.entry(o.model.as_str()).or_default().push(&o.outcome);
+        by_model
+            .entry(o.model.as_str())
+            .or_default()
+            .push(&o.outcome);
     }
     for m in models {
         assert_eq!(by_model[m].len(), per_model, "{m}");
     }
     assert!(by_model[Q].iter().all(|o| **o == RelayOutcome::Success));
     assert!(by_model[G].iter().all(|o| **o == RelayOutcome::RateLimited));
-    assert!(by_model[K].iter().all(|o| matches!(o, RelayOutcome::Failed { status: Some(500), .. })));
-    assert!(by_model["spent/model"].iter().all(|o| **o == RelayOutcome::AnsweredLocally));
+    assert!(by_model[K].iter().all(|o| matches!(
+        o,
+        RelayOutcome::Failed {
+            status: Some(500),
+            ..
+        }
+    )));
+    assert!(
+        by_model["spent/model"]
+            .iter()
+            .all(|o| **o == RelayOutcome::AnsweredLocally)
+    );
 
     let health = h.health();
     let day = &health.days[&today(obs[0].at)];
@@ -833,7 +1227,13 @@ async fn every_chat_completion_is_observed_and_counted_exactly_once() {
     assert_eq!((day[Q].calls, day[Q].success), (n, n));
     assert_eq!((day[G].calls, day[G].rate_limited), (n, n));
     assert_eq!((day[K].calls, day[K].failed), (n, n));
-    assert_eq!((day["spent/model"].calls, day["spent/model"].answered_locally), (0, n));
+    assert_eq!(
+        (
+            day["spent/model"].calls,
+            day["spent/model"].answered_locally
+        ),
+        (0, n)
+    );
     assert_eq!(health.relayed, 3 * per_model as u64);
     assert_eq!(health.answered_locally, per_model as u64);
     assert_eq!(health.observations_dropped, 0);
@@ -843,11 +1243,25 @@ async fn every_chat_completion_is_observed_and_counted_exactly_once() {
 async fn a_daemon_that_falls_behind_never_holds_up_a_response() {
     let fake = Fake::start(|_| ok_json(r#"{"ok":true}"#)).await;
     // Room for one observation, and nobody reads them.
-    let h = Harness::with(&fake.base(), Duration::from_secs(10), consecutive_judge(3, QuotaClock::shanghai_midnight()), 1).await;
+    let h = Harness::with(
+        &fake.base(),
+        Duration::from_secs(10),
+        consecutive_judge(3, QuotaClock::shanghai_midnight()),
+        1,
+    )
+    .await;
     let client = client();
     for _ in 0..4 {
-        let resp = tokio::time::timeout(Duration::from_secs(5), post_chat(&client, &h.base(), chat_body(Q, false))).await;
-        assert_eq!(resp.expect("answered without waiting for the daemon").status(), 200);
+        let resp = tokio::time::timeout(
+            Duration::from_secs(5),
+            post_chat(&client, &h.base(), chat_body(Q, false)),
+        )
+        .await;
+        assert_eq!(
+            resp.expect("answered without waiting for the daemon")
+                .status(),
+            200
+        );
     }
     let health = h.health();
     assert_eq!(health.observations_dropped, 3);
@@ -858,15 +1272,36 @@ async fn a_daemon_that_falls_behind_never_holds_up_a_response() {
 #[tokio::test]
 async fn the_credential_is_forwarded_but_never_logged_observed_or_shown() {
     let fake = Fake::start(|seen| match seen.model().as_deref() {
-        Some("echo/401") => status_json(401, &format!(r#"{{"error":{{"message":"bad key Bearer {SECRET}"}}}}"#)),
+        Some("echo/401") => status_json(
+            401,
+            &format!(r#"{{"error":{{"message":"bad key Bearer {SECRET}"}}}}"#),
+        ),
         Some("limit/429") => modelscope_429(0),
         Some("gone/404") => status_json(404, r#"{"error":{"message":"no such model"}}"#),
-        Some("slow/model") => Reply::Late { delay: Duration::from_secs(5), then: Box::new(ok_json("{}")) },
-        _ => Reply::Sse { chunks: vec![Bytes::from_static(b"data: {}\n\n")], gap: Duration::ZERO },
+        Some("slow/model") => Reply::Late {
+            delay: Duration::from_secs(5),
+            then: Box::new(ok_json("{}")),
+        },
+        _ => Reply::Sse {
+            chunks: vec![Bytes::from_static(b"data: {}\n\n")],
+            gap: Duration::ZERO,
+        },
     })
     .await;
-    let mut h = Harness::with(&fake.base(), Duration::from_millis(300), consecutive_judge(3, QuotaClock::shanghai_midnight()), 64).await;
-    h.view.set_spent(HashMap::from([(K.to_owned(), SpentInfo { reason: "spent".into(), resets_at: "tomorrow".into() })]));
+    let mut h = Harness::with(
+        &fake.base(),
+        Duration::from_millis(300),
+        consecutive_judge(3, QuotaClock::shanghai_midnight()),
+        64,
+    )
+    .await;
+    h.view.set_spent(HashMap::from([(
+        K.to_owned(),
+        SpentInfo {
+            reason: "spent".into(),
+            resets_at: "tomorrow".into(),
+        },
+    )]));
     let client = client();
     let mut bodies = Vec::new();
     for model in [Q, "echo/401", "limit/429", "gone/404", "slow/model", K] {
@@ -878,7 +1313,11 @@ async fn the_credential_is_forwarded_but_never_logged_observed_or_shown() {
     socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let closed = socket.local_addr().unwrap();
     let down = Harness::start(&format!("http://{closed}/v1")).await;
-    let junk = Fake::on(TcpListener::bind("127.0.0.1:0").await.unwrap(), |_| ok_json("{}"), 10);
+    let junk = Fake::on(
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        |_| ok_json("{}"),
+        10,
+    );
     let garbage = Harness::start(&junk.base()).await;
     for base in [down.base(), garbage.base()] {
         let resp = post_chat(&client, &base, chat_body(Q, false)).await;
@@ -886,10 +1325,17 @@ async fn the_credential_is_forwarded_but_never_logged_observed_or_shown() {
     }
 
     let statuses: Vec<u16> = bodies.iter().map(|b| b.1).collect();
-    assert_eq!(statuses, [200, 401, 429, 404, 504, 429, 502, 502], "{bodies:?}");
+    assert_eq!(
+        statuses,
+        [200, 401, 429, 404, 504, 429, 502, 502],
+        "{bodies:?}"
+    );
     // Upstream got it unchanged every time.
     for seen in fake.seen() {
-        assert_eq!(seen.header("authorization"), Some(format!("Bearer {SECRET}").as_str()));
+        assert_eq!(
+            seen.header("authorization"),
+            Some(format!("Bearer {SECRET}").as_str())
+        );
     }
     // The relay's own answers do not repeat it (the 401 body is upstream's own, passed on).
     for (model, _, body) in bodies.iter().filter(|b| b.0 != "echo/401") {
@@ -905,11 +1351,25 @@ async fn the_credential_is_forwarded_but_never_logged_observed_or_shown() {
 
     let text = log_text();
     // The capture works: the relay's lines for these very requests are there.
-    for needle in ["relay listening", "spent: answered locally", "upstream 429 judged spent", "upstream error passed on", "is unreachable", "gave no valid HTTP response", "no response headers within"] {
+    for needle in [
+        "relay listening",
+        "spent: answered locally",
+        "upstream 429 judged spent",
+        "upstream error passed on",
+        "is unreachable",
+        "gave no valid HTTP response",
+        "no response headers within",
+    ] {
         assert!(text.contains(needle), "no log line with {needle:?}");
     }
-    assert!(text.contains("[redacted]"), "the echoed key was redacted in the log");
-    assert!(!text.contains(SECRET), "the credential appears in a log line");
+    assert!(
+        text.contains("[redacted]"),
+        "the echoed key was redacted in the log"
+    );
+    assert!(
+        !text.contains(SECRET),
+        "the credential appears in a log line"
+    );
     assert!(!text.contains(&SECRET[3..15]));
 }
 
@@ -918,26 +1378,51 @@ async fn start_refuses_a_non_loopback_address_and_shutdown_stops_listening() {
     let (tx, _rx) = mpsc::channel(1);
     let judge = consecutive_judge(3, QuotaClock::shanghai_midnight());
     let cfg = RelayConfig::new("0.0.0.0:0".parse().unwrap(), "http://127.0.0.1:9/v1");
-    let err = Relay::start(cfg, RelayPolicyView::new(), judge.clone(), tx.clone(), QuotaClock::shanghai_midnight()).await;
+    let err = Relay::start(
+        cfg,
+        RelayPolicyView::new(),
+        judge.clone(),
+        tx.clone(),
+        QuotaClock::shanghai_midnight(),
+    )
+    .await;
     assert!(matches!(err, Err(RelayError::NotLoopback(_))));
     let cfg = RelayConfig::new("127.0.0.1:0".parse().unwrap(), "ftp://127.0.0.1/v1");
-    let err = Relay::start(cfg, RelayPolicyView::new(), judge.clone(), tx.clone(), QuotaClock::shanghai_midnight()).await;
+    let err = Relay::start(
+        cfg,
+        RelayPolicyView::new(),
+        judge.clone(),
+        tx.clone(),
+        QuotaClock::shanghai_midnight(),
+    )
+    .await;
     assert!(matches!(err, Err(RelayError::BadUpstream(_))));
 
     let fake = Fake::start(|_| ok_json("{}")).await;
     let h = Harness::start(&fake.base()).await;
     let addr = h.relay.local_addr();
     assert_eq!(h.base(), h.relay.base_url());
-    assert_eq!(post_chat(&client(), &h.base(), chat_body(Q, false)).await.status(), 200);
+    assert_eq!(
+        post_chat(&client(), &h.base(), chat_body(Q, false))
+            .await
+            .status(),
+        200
+    );
     let started = Instant::now();
     h.relay.shutdown().await;
     assert!(started.elapsed() < Duration::from_secs(6));
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "nothing listens after shutdown");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "nothing listens after shutdown"
+    );
 }
 
 #[tokio::test]
 async fn relay_added_latency() {
-    let fake = Fake::start(|_| ok_json(r#"{"id":"c","choices":[{"message":{"role":"assistant","content":"ok"}}]}"#)).await;
+    let fake = Fake::start(|_| {
+        ok_json(r#"{"id":"c","choices":[{"message":{"role":"assistant","content":"ok"}}]}"#)
+    })
+    .await;
     let mut h = Harness::start(&fake.base()).await;
     let client = client();
     let rounds = 200;

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use msclaw_shared::{Request, Response};
 use msclaw_tests::daemon::Layout;
-use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 use msclaw_tests::daemon::Reaped;
+use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
 const IDLE: usize = 2000;
 /// The soft limit many systems start a user's processes with.

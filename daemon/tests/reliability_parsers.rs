@@ -339,7 +339,11 @@ fn sqlite_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
         OPS[SQLITE].fetch_add(1, Ordering::Relaxed);
         match op {
             Op::Record | Op::Split { .. } => {
-                let session = if events.len().is_multiple_of(2) { "s1" } else { "s2" };
+                let session = if events.len().is_multiple_of(2) {
+                    "s1"
+                } else {
+                    "s2"
+                };
                 let ev = new_event(events.len());
                 db.append_at(session, &ev, Timestamp::now());
                 events.push((session, ev));

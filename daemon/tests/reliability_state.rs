@@ -9,9 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use msclaw_shared::{Request, Response, Status};
+use msclaw_tests::daemon::Reaped;
 use msclaw_tests::daemon::{Layout, TestDaemon};
 use msclaw_tests::transcripts::{self, GLM, JsonlSession, QWEN};
-use msclaw_tests::daemon::Reaped;
 
 const WAIT: Duration = Duration::from_secs(10);
 

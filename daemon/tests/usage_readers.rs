@@ -6,10 +6,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use jiff::{Timestamp, ToSpan};
+use msclaw_tests::agent_db::{FakeAgentDb, agent_db_path};
 use msclawd::usage::{
     CallOutcome, CallRecord, SourceErrorKind, SourceKind, SqliteCursors, SqliteSource,
 };
-use msclaw_tests::agent_db::{FakeAgentDb, agent_db_path};
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
@@ -1325,4 +1325,3 @@ fn sqlite_zstd_rows_are_classified_by_navigation_and_only_error_rows_are_decompr
         "a broken row does not block the cursor"
     );
 }
-

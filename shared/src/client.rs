@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use interprocess::local_socket::{GenericFilePath, ToFsName, tokio::Stream, traits::tokio::Stream as _};
+use interprocess::local_socket::{
+    GenericFilePath, ToFsName, tokio::Stream, traits::tokio::Stream as _,
+};
 use tokio::io::{ReadHalf, WriteHalf};
 
 use crate::framing::{self, FrameError, LineReader, LineWriter};
@@ -13,7 +15,10 @@ pub enum ClientError {
     #[error("msclawd is not running (no socket at {0})")]
     NotRunning(PathBuf),
     #[error("cannot connect to {path}: {source}")]
-    Connect { path: PathBuf, source: std::io::Error },
+    Connect {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("talking to msclawd: {0}")]
     Frame(#[from] FrameError),
 }
@@ -25,17 +30,29 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(socket: &Path) -> Result<Self, ClientError> {
-        let name = socket
-            .to_fs_name::<GenericFilePath>()
-            .map_err(|source| ClientError::Connect { path: socket.to_owned(), source })?;
-        let stream = Stream::connect(name).await.map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-                ClientError::NotRunning(socket.to_owned())
-            }
-            _ => ClientError::Connect { path: socket.to_owned(), source },
-        })?;
+        let name =
+            socket
+                .to_fs_name::<GenericFilePath>()
+                .map_err(|source| ClientError::Connect {
+                    path: socket.to_owned(),
+                    source,
+                })?;
+        let stream = Stream::connect(name)
+            .await
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                    ClientError::NotRunning(socket.to_owned())
+                }
+                _ => ClientError::Connect {
+                    path: socket.to_owned(),
+                    source,
+                },
+            })?;
         let (read, write) = tokio::io::split(stream);
-        Ok(Self { reader: framing::line_reader(read), writer: framing::line_writer(write) })
+        Ok(Self {
+            reader: framing::line_reader(read),
+            writer: framing::line_writer(write),
+        })
     }
 
     pub async fn request(&mut self, request: &Request) -> Result<ReplyLine, ClientError> {

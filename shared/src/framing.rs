@@ -46,13 +46,18 @@ fn lift(result: Result<Option<String>, LinesCodecError>) -> Result<Option<Line>,
         Ok(line) => Ok(line.map(Line::Text)),
         Err(LinesCodecError::MaxLineLengthExceeded) => Ok(Some(Line::TooLong)),
         // The codec's only own I/O error: the line (already taken off the buffer) is not UTF-8.
-        Err(LinesCodecError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => Ok(Some(Line::NotUtf8)),
+        Err(LinesCodecError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+            Ok(Some(Line::NotUtf8))
+        }
         Err(LinesCodecError::Io(e)) => Err(e),
     }
 }
 
 pub fn line_reader<R: AsyncRead>(read: R) -> LineReader<R> {
-    FramedRead::new(read, CappedLines(LinesCodec::new_with_max_length(MAX_LINE_BYTES)))
+    FramedRead::new(
+        read,
+        CappedLines(LinesCodec::new_with_max_length(MAX_LINE_BYTES)),
+    )
 }
 
 /// Replies and events can be larger than a request (a long history); the writer does not cap them.
@@ -85,7 +90,9 @@ impl From<LinesCodecError> for FrameError {
 
 /// Reads one line; `Ok(None)` at a clean end of stream, `Err(TooLong)` / `Err(NotUtf8)` for a
 /// skipped line (the stream goes on).
-pub async fn read_line<R: AsyncRead + Unpin>(reader: &mut LineReader<R>) -> Result<Option<String>, FrameError> {
+pub async fn read_line<R: AsyncRead + Unpin>(
+    reader: &mut LineReader<R>,
+) -> Result<Option<String>, FrameError> {
     match reader.next().await {
         None => Ok(None),
         Some(Ok(Line::Text(line))) => Ok(Some(line)),
@@ -196,7 +203,12 @@ mod tests {
         let input = b"\"Status\"\n\xff\xfe\n0123456789abcdefXYZ\n\"Version\"\n";
         assert_eq!(
             decode_in_pieces(input, &[3, 11], true),
-            vec![Line::Text("\"Status\"".into()), Line::NotUtf8, Line::TooLong, Line::Text("\"Version\"".into())]
+            vec![
+                Line::Text("\"Status\"".into()),
+                Line::NotUtf8,
+                Line::TooLong,
+                Line::Text("\"Version\"".into())
+            ]
         );
     }
 }

@@ -31,8 +31,14 @@ fn home(env: EnvLookup) -> Result<PathBuf, PathError> {
 pub fn check_profile(name: &str) -> Result<(), PathError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok { Ok(()) } else { Err(PathError::BadProfile(name.to_owned())) }
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(PathError::BadProfile(name.to_owned()))
+    }
 }
 
 /// The profile from a `--profile` flag, else `OPENCLAW_PROFILE`.
@@ -83,19 +89,31 @@ impl MsclawPaths {
                 None => home(env)?.join(".config/msclaw/config.toml"),
             },
         };
-        Ok(Self { socket, lock, state_file: state_dir.join(format!("state{suffix}.json")), settings })
+        Ok(Self {
+            socket,
+            lock,
+            state_file: state_dir.join(format!("state{suffix}.json")),
+            settings,
+        })
     }
 }
 
 /// `~/.local/state/msclaw` on Linux; macOS has no state dir, so its local data dir.
 fn default_state_dir() -> Option<PathBuf> {
     let dirs = directories::ProjectDirs::from("", "", "msclaw")?;
-    Some(dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir()).to_owned())
+    Some(
+        dirs.state_dir()
+            .unwrap_or_else(|| dirs.data_local_dir())
+            .to_owned(),
+    )
 }
 
 /// The lock file lives beside the socket, so a test's `MSCLAW_SOCKET` isolates both.
 pub fn lock_path_for(socket: &Path) -> PathBuf {
-    let mut name = socket.file_name().map(OsString::from).unwrap_or_else(|| OsString::from("msclawd"));
+    let mut name = socket
+        .file_name()
+        .map(OsString::from)
+        .unwrap_or_else(|| OsString::from("msclawd"));
     name.push(".lock");
     socket.with_file_name(name)
 }
@@ -105,7 +123,9 @@ pub fn runtime_dir(env: EnvLookup) -> PathBuf {
     match env("XDG_RUNTIME_DIR") {
         Some(dir) => PathBuf::from(dir).join("msclaw"),
         None => {
-            let tmp = env("TMPDIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"));
+            let tmp = env("TMPDIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/tmp"));
             tmp.join(format!("msclaw-{}", rustix::process::getuid().as_raw()))
         }
     }
@@ -142,13 +162,24 @@ impl OpenClawPaths {
             None => home(env)?,
         };
         let (state_dir, rule) = match (env("OPENCLAW_STATE_DIR"), profile) {
-            (Some(dir), _) => (expand_tilde(PathBuf::from(dir), &home), ConfigRule::StateDir),
+            (Some(dir), _) => (
+                expand_tilde(PathBuf::from(dir), &home),
+                ConfigRule::StateDir,
+            ),
             (None, Some(name)) => (home.join(format!(".openclaw-{name}")), ConfigRule::Profile),
             (None, None) => (home.join(".openclaw"), ConfigRule::Default),
         };
         match env("OPENCLAW_CONFIG_PATH") {
-            Some(path) => Ok(Self { config: expand_tilde(PathBuf::from(path), &home), state_dir, rule: ConfigRule::Env }),
-            None => Ok(Self { config: state_dir.join("openclaw.json"), state_dir, rule }),
+            Some(path) => Ok(Self {
+                config: expand_tilde(PathBuf::from(path), &home),
+                state_dir,
+                rule: ConfigRule::Env,
+            }),
+            None => Ok(Self {
+                config: state_dir.join("openclaw.json"),
+                state_dir,
+                rule,
+            }),
         }
     }
 }
@@ -166,7 +197,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
-        let map: HashMap<String, OsString> = pairs.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
+        let map: HashMap<String, OsString> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
         move |key| map.get(key).cloned()
     }
 
@@ -178,7 +212,10 @@ mod tests {
         assert_eq!(p.rule, ConfigRule::Default);
 
         let p = OpenClawPaths::resolve(Some("work"), &env).unwrap();
-        assert_eq!(p.config, PathBuf::from("/home/u/.openclaw-work/openclaw.json"));
+        assert_eq!(
+            p.config,
+            PathBuf::from("/home/u/.openclaw-work/openclaw.json")
+        );
         assert_eq!(p.rule, ConfigRule::Profile);
 
         let env = env_of(&[("HOME", "/home/u"), ("OPENCLAW_STATE_DIR", "~/oc")]);
@@ -186,19 +223,46 @@ mod tests {
         assert_eq!(p.config, PathBuf::from("/home/u/oc/openclaw.json"));
         assert_eq!(p.rule, ConfigRule::StateDir);
 
-        let env = env_of(&[("HOME", "/home/u"), ("OPENCLAW_STATE_DIR", "/s"), ("OPENCLAW_CONFIG_PATH", "/c/x.json")]);
+        let env = env_of(&[
+            ("HOME", "/home/u"),
+            ("OPENCLAW_STATE_DIR", "/s"),
+            ("OPENCLAW_CONFIG_PATH", "/c/x.json"),
+        ]);
         let p = OpenClawPaths::resolve(None, &env).unwrap();
-        assert_eq!((p.config, p.state_dir, p.rule), (PathBuf::from("/c/x.json"), PathBuf::from("/s"), ConfigRule::Env));
+        assert_eq!(
+            (p.config, p.state_dir, p.rule),
+            (
+                PathBuf::from("/c/x.json"),
+                PathBuf::from("/s"),
+                ConfigRule::Env
+            )
+        );
     }
 
     #[test]
     fn a_profile_names_the_socket_lock_and_state() {
-        let env = env_of(&[("HOME", "/home/u"), ("XDG_RUNTIME_DIR", "/run/user/7"), ("XDG_STATE_HOME", "/home/u/.local/state")]);
+        let env = env_of(&[
+            ("HOME", "/home/u"),
+            ("XDG_RUNTIME_DIR", "/run/user/7"),
+            ("XDG_STATE_HOME", "/home/u/.local/state"),
+        ]);
         let p = MsclawPaths::resolve(Some("work"), &env).unwrap();
-        assert_eq!(p.socket, PathBuf::from("/run/user/7/msclaw/msclawd-work.sock"));
-        assert_eq!(p.lock, PathBuf::from("/run/user/7/msclaw/msclawd-work.sock.lock"));
-        assert_eq!(p.state_file, PathBuf::from("/home/u/.local/state/msclaw/state-work.json"));
-        assert_eq!(p.settings, PathBuf::from("/home/u/.config/msclaw/config.toml"));
+        assert_eq!(
+            p.socket,
+            PathBuf::from("/run/user/7/msclaw/msclawd-work.sock")
+        );
+        assert_eq!(
+            p.lock,
+            PathBuf::from("/run/user/7/msclaw/msclawd-work.sock.lock")
+        );
+        assert_eq!(
+            p.state_file,
+            PathBuf::from("/home/u/.local/state/msclaw/state-work.json")
+        );
+        assert_eq!(
+            p.settings,
+            PathBuf::from("/home/u/.config/msclaw/config.toml")
+        );
 
         let p = MsclawPaths::resolve(None, &env).unwrap();
         assert_eq!(p.socket, PathBuf::from("/run/user/7/msclaw/msclawd.sock"));
@@ -206,24 +270,41 @@ mod tests {
 
     #[test]
     fn overrides_and_the_no_runtime_dir_fallback() {
-        let env = env_of(&[("HOME", "/h"), ("TMPDIR", "/var/tmp"), ("MSCLAW_STATE_DIR", "/st"), ("MSCLAW_CONFIG", "/c.toml")]);
+        let env = env_of(&[
+            ("HOME", "/h"),
+            ("TMPDIR", "/var/tmp"),
+            ("MSCLAW_STATE_DIR", "/st"),
+            ("MSCLAW_CONFIG", "/c.toml"),
+        ]);
         let p = MsclawPaths::resolve(None, &env).unwrap();
         let uid = rustix::process::getuid().as_raw();
-        assert_eq!(p.socket, PathBuf::from(format!("/var/tmp/msclaw-{uid}/msclawd.sock")));
+        assert_eq!(
+            p.socket,
+            PathBuf::from(format!("/var/tmp/msclaw-{uid}/msclawd.sock"))
+        );
         assert_eq!(p.state_file, PathBuf::from("/st/state.json"));
         assert_eq!(p.settings, PathBuf::from("/c.toml"));
 
         let env = env_of(&[("HOME", "/h"), ("MSCLAW_SOCKET", "/x/d.sock")]);
         let p = MsclawPaths::resolve(None, &env).unwrap();
-        assert_eq!((p.socket, p.lock), (PathBuf::from("/x/d.sock"), PathBuf::from("/x/d.sock.lock")));
+        assert_eq!(
+            (p.socket, p.lock),
+            (PathBuf::from("/x/d.sock"), PathBuf::from("/x/d.sock.lock"))
+        );
     }
 
     #[test]
     fn profile_names_are_checked() {
         let env = env_of(&[]);
         assert!(effective_profile(Some("../etc"), &env).is_err());
-        assert_eq!(effective_profile(Some("a-b_1"), &env).unwrap().as_deref(), Some("a-b_1"));
+        assert_eq!(
+            effective_profile(Some("a-b_1"), &env).unwrap().as_deref(),
+            Some("a-b_1")
+        );
         let env = env_of(&[("OPENCLAW_PROFILE", "dev")]);
-        assert_eq!(effective_profile(None, &env).unwrap().as_deref(), Some("dev"));
+        assert_eq!(
+            effective_profile(None, &env).unwrap().as_deref(),
+            Some("dev")
+        );
     }
 }

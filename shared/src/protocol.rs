@@ -20,7 +20,9 @@ pub enum Request {
     Version,
     Shutdown,
     /// Pin a model (full ref or alias) until the next reset or `Auto`.
-    Switch { model: String },
+    Switch {
+        model: String,
+    },
     /// Drop a pin and go back to automatic rotation.
     Auto,
     /// Stop automatic switching (counting goes on).
@@ -28,7 +30,9 @@ pub enum Request {
     /// Restart automatic switching.
     Resume,
     /// Per-day history, newest last.
-    History { days: u32 },
+    History {
+        days: u32,
+    },
     /// Turn this connection into a one-way stream of [`Event`] lines.
     EventStream,
 }
@@ -45,7 +49,10 @@ pub struct ReplyLine {
 
 impl ReplyLine {
     pub fn new(reply: Reply) -> Self {
-        Self { protocol: PROTOCOL_VERSION, reply }
+        Self {
+            protocol: PROTOCOL_VERSION,
+            reply,
+        }
     }
 }
 
@@ -67,7 +74,10 @@ pub struct Error {
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -234,12 +244,29 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
-    Switched { from: Option<String>, to: String, reason: String },
-    ModelSpent { model: String, reason: String },
-    Reset { day: String },
-    ReloadApplied { model: String, outcome: String },
-    ReloadFailed { model: String, error: String },
-    Warning { message: String },
+    Switched {
+        from: Option<String>,
+        to: String,
+        reason: String,
+    },
+    ModelSpent {
+        model: String,
+        reason: String,
+    },
+    Reset {
+        day: String,
+    },
+    ReloadApplied {
+        model: String,
+        outcome: String,
+    },
+    ReloadFailed {
+        model: String,
+        error: String,
+    },
+    Warning {
+        message: String,
+    },
 }
 
 #[cfg(test)]
@@ -248,9 +275,15 @@ mod tests {
 
     #[test]
     fn requests_are_externally_tagged_like_niri() {
-        assert_eq!(serde_json::to_string(&Request::Status).unwrap(), r#""Status""#);
         assert_eq!(
-            serde_json::to_string(&Request::Switch { model: "glm5".into() }).unwrap(),
+            serde_json::to_string(&Request::Status).unwrap(),
+            r#""Status""#
+        );
+        assert_eq!(
+            serde_json::to_string(&Request::Switch {
+                model: "glm5".into()
+            })
+            .unwrap(),
             r#"{"Switch":{"model":"glm5"}}"#
         );
     }
@@ -259,12 +292,18 @@ mod tests {
     fn reply_line_carries_protocol_beside_ok_or_err() {
         let ok = ReplyLine::new(Ok(Response::Handled("done".into())));
         let text = serde_json::to_string(&ok).unwrap();
-        assert_eq!(text, format!(r#"{{"protocol":{PROTOCOL_VERSION},"Ok":{{"Handled":"done"}}}}"#));
+        assert_eq!(
+            text,
+            format!(r#"{{"protocol":{PROTOCOL_VERSION},"Ok":{{"Handled":"done"}}}}"#)
+        );
         assert_eq!(serde_json::from_str::<ReplyLine>(&text).unwrap(), ok);
 
         let err = ReplyLine::new(Err(Error::new(ErrorCode::LineTooLong, "too long")));
         let text = serde_json::to_string(&err).unwrap();
-        assert!(text.contains(r#""Err":{"code":"line_too_long","message":"too long"}"#), "{text}");
+        assert!(
+            text.contains(r#""Err":{"code":"line_too_long","message":"too long"}"#),
+            "{text}"
+        );
         assert_eq!(serde_json::from_str::<ReplyLine>(&text).unwrap(), err);
     }
 
@@ -272,10 +311,15 @@ mod tests {
     fn events_are_flat_objects_with_an_event_tag() {
         let event = Event {
             at: "2026-11-25T00:00:00+08:00".into(),
-            kind: EventKind::Reset { day: "2026-11-25".into() },
+            kind: EventKind::Reset {
+                day: "2026-11-25".into(),
+            },
         };
         let text = serde_json::to_string(&event).unwrap();
-        assert_eq!(text, r#"{"at":"2026-11-25T00:00:00+08:00","event":"reset","day":"2026-11-25"}"#);
+        assert_eq!(
+            text,
+            r#"{"at":"2026-11-25T00:00:00+08:00","event":"reset","day":"2026-11-25"}"#
+        );
         assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), event);
     }
 }

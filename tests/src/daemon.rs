@@ -48,24 +48,40 @@ impl Layout {
     }
 
     pub fn openclaw_paths(&self) -> OpenClawPaths {
-        OpenClawPaths { config: self.openclaw_config.clone(), state_dir: self.openclaw_state.clone(), rule: ConfigRule::Env }
+        OpenClawPaths {
+            config: self.openclaw_config.clone(),
+            state_dir: self.openclaw_state.clone(),
+            rule: ConfigRule::Env,
+        }
     }
 
     /// The environment a real `msclawd` process needs to use this layout.
     pub fn env_vars(&self) -> Vec<(String, OsString)> {
         vec![
             ("MSCLAW_SOCKET".into(), self.socket.clone().into()),
-            ("MSCLAW_STATE_DIR".into(), self.state_file.parent().unwrap().to_owned().into()),
+            (
+                "MSCLAW_STATE_DIR".into(),
+                self.state_file.parent().unwrap().to_owned().into(),
+            ),
             ("MSCLAW_CONFIG".into(), self.settings_file.clone().into()),
-            ("OPENCLAW_CONFIG_PATH".into(), self.openclaw_config.clone().into()),
-            ("OPENCLAW_STATE_DIR".into(), self.openclaw_state.clone().into()),
+            (
+                "OPENCLAW_CONFIG_PATH".into(),
+                self.openclaw_config.clone().into(),
+            ),
+            (
+                "OPENCLAW_STATE_DIR".into(),
+                self.openclaw_state.clone().into(),
+            ),
             ("HOME".into(), self.root.clone().into()),
         ]
     }
 
     /// msclaw settings for tests: the gateway log in this layout, plus `extra` TOML.
     pub fn settings(&self, extra: &str) -> Settings {
-        let text = format!("gateway_log = {:?}\n{extra}", self.gateway_log_dir.display().to_string());
+        let text = format!(
+            "gateway_log = {:?}\n{extra}",
+            self.gateway_log_dir.display().to_string()
+        );
         std::fs::write(&self.settings_file, &text).expect("write msclaw settings");
         Settings::parse(&text, &self.settings_file).expect("test settings parse")
     }
@@ -84,16 +100,29 @@ impl TestDaemon {
         Self::start_with_clock(layout, settings, ShiftedClock::new()).await
     }
 
-    pub async fn start_with_clock(layout: &Layout, settings: Settings, clock: Arc<ShiftedClock>) -> anyhow::Result<Self> {
+    pub async fn start_with_clock(
+        layout: &Layout,
+        settings: Settings,
+        clock: Arc<ShiftedClock>,
+    ) -> anyhow::Result<Self> {
         Self::start_with(layout, settings, clock, Arc::new(|_: &str| None)).await
     }
 
     /// With the environment the daemon sees (e.g. an API key variable the config names).
-    pub async fn start_with_env(layout: &Layout, settings: Settings, env: msclawd::EnvMap) -> anyhow::Result<Self> {
+    pub async fn start_with_env(
+        layout: &Layout,
+        settings: Settings,
+        env: msclawd::EnvMap,
+    ) -> anyhow::Result<Self> {
         Self::start_with(layout, settings, ShiftedClock::new(), env).await
     }
 
-    pub async fn start_with(layout: &Layout, settings: Settings, clock: Arc<ShiftedClock>, env: msclawd::EnvMap) -> anyhow::Result<Self> {
+    pub async fn start_with(
+        layout: &Layout,
+        settings: Settings,
+        clock: Arc<ShiftedClock>,
+        env: msclawd::EnvMap,
+    ) -> anyhow::Result<Self> {
         let opts = msclawd::DaemonOptions {
             paths: layout.paths(),
             openclaw: layout.openclaw_paths(),
@@ -104,7 +133,12 @@ impl TestDaemon {
         };
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(msclawd::run(opts, shutdown.clone()));
-        let daemon = Self { layout: layout.clone(), clock, shutdown, task: Some(task) };
+        let daemon = Self {
+            layout: layout.clone(),
+            clock,
+            shutdown,
+            task: Some(task),
+        };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(mut client) = Client::connect(&layout.socket).await
@@ -117,7 +151,10 @@ impl TestDaemon {
                 let result = daemon.task.take().unwrap().await?;
                 anyhow::bail!("msclawd stopped at start: {:?}", result.err());
             }
-            anyhow::ensure!(tokio::time::Instant::now() < deadline, "msclawd did not answer within 10 s");
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "msclawd did not answer within 10 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -149,7 +186,12 @@ impl TestDaemon {
     }
 
     /// Polls status until `pred` holds (the daemon acts on file events asynchronously).
-    pub async fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&Status) -> bool) -> anyhow::Result<Status> {
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&Status) -> bool,
+    ) -> anyhow::Result<Status> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let status = self.status().await?;
@@ -157,7 +199,10 @@ impl TestDaemon {
                 return Ok(status);
             }
             if tokio::time::Instant::now() >= deadline {
-                anyhow::bail!("timed out after {timeout:?} waiting for {what}; last status:\n{}", serde_json::to_string_pretty(&status)?);
+                anyhow::bail!(
+                    "timed out after {timeout:?} waiting for {what}; last status:\n{}",
+                    serde_json::to_string_pretty(&status)?
+                );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }

@@ -64,7 +64,10 @@ impl JsonlSession {
     }
 
     pub fn append(&self, event: &Value) {
-        let mut file = std::fs::OpenOptions::new().append(true).open(&self.path).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .unwrap();
         writeln!(file, "{event}").unwrap();
         file.sync_data().unwrap();
     }
@@ -86,7 +89,11 @@ pub fn append_line(path: &Path, line: &str) {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).unwrap();
     }
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
     writeln!(file, "{line}").unwrap();
 }
 

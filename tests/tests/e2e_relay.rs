@@ -17,11 +17,18 @@ use msclaw_tests::openclaw::{self, OPENCLAW_SQLITE, OpenClawEnv, model_ref};
 const TURN_BOUND: Duration = Duration::from_secs(30);
 
 fn relay_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn relay_settings(port: u16, fake: &FakeModelScope, limit: &str) -> String {
-    format!("daily_limit = {limit}\n[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"{}\"\n", fake.base_url())
+    format!(
+        "daily_limit = {limit}\n[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"{}\"\n",
+        fake.base_url()
+    )
 }
 
 #[test]
@@ -29,29 +36,64 @@ fn relay_reactive_no_turn_stalls_and_spent_models_get_no_more_requests() -> Resu
     let install = openclaw::install(OPENCLAW_SQLITE)?;
     let fake = FakeModelScope::start(FakeConfig::all_models_quota(2));
     let port = relay_port();
-    let env = OpenClawEnv::builder(&install, &format!("http://127.0.0.1:{port}/v1")).with_default_fallbacks().build()?;
+    let env = OpenClawEnv::builder(&install, &format!("http://127.0.0.1:{port}/v1"))
+        .with_default_fallbacks()
+        .build()?;
     let _gw = env.start_gateway()?;
     let msclaw = Msclaw::start(&env, &relay_settings(port, &fake, "\"unknown\""))?;
-    msclaw.wait_for("the config read", Duration::from_secs(10), |s| s.active_model.as_deref() == Some(&*model_ref(QWEN)))?;
+    msclaw.wait_for("the config read", Duration::from_secs(10), |s| {
+        s.active_model.as_deref() == Some(&*model_ref(QWEN))
+    })?;
 
     // (the model that serves the turn, the spent model the turn meets first, if any)
-    let plan = [(QWEN, None), (QWEN, None), (GLM5, Some(QWEN)), (GLM5, None), (MINIMAX, Some(GLM5)), (MINIMAX, None)];
+    let plan = [
+        (QWEN, None),
+        (QWEN, None),
+        (GLM5, Some(QWEN)),
+        (GLM5, None),
+        (MINIMAX, Some(GLM5)),
+        (MINIMAX, None),
+    ];
     let mut ends = Vec::new();
     for (i, (want, meets)) in plan.iter().enumerate() {
         let started = Instant::now();
         let turn = env.agent_turn(&format!("relay turn {}", i + 1))?;
         let ended = Instant::now();
-        let reqs: Vec<_> = fake.chat_requests().into_iter().filter(|r| r.instant >= started && r.instant <= ended).collect();
+        let reqs: Vec<_> = fake
+            .chat_requests()
+            .into_iter()
+            .filter(|r| r.instant >= started && r.instant <= ended)
+            .collect();
         let n429 = reqs.iter().filter(|r| r.status == 429).count();
-        println!("[relay reactive] turn {}: {}s served by {:?} ({} upstream requests, {n429} 429)", i + 1, e2e::secs(turn.wall), turn.model(), reqs.len());
+        println!(
+            "[relay reactive] turn {}: {}s served by {:?} ({} upstream requests, {n429} 429)",
+            i + 1,
+            e2e::secs(turn.wall),
+            turn.model(),
+            reqs.len()
+        );
         ensure!(turn.success(), "turn {} failed: {}", i + 1, turn.describe());
-        ensure!(turn.model().as_deref() == Some(*want), "turn {} served by {:?}, not {want}", i + 1, turn.model());
-        ensure!(turn.wall < TURN_BOUND, "turn {} took {}s: it stalled", i + 1, e2e::secs(turn.wall));
+        ensure!(
+            turn.model().as_deref() == Some(*want),
+            "turn {} served by {:?}, not {want}",
+            i + 1,
+            turn.model()
+        );
+        ensure!(
+            turn.wall < TURN_BOUND,
+            "turn {} took {}s: it stalled",
+            i + 1,
+            e2e::secs(turn.wall)
+        );
         match meets {
             // ModelScope's ambiguous 429 passes while it may be a throttle; the third in a row is
             // rewritten to the daily-quota message, and OpenClaw falls back at once.
             Some(spent) => ensure!(
-                (1..=3).contains(&n429) && reqs.iter().filter(|r| r.status == 429).all(|r| r.model.as_deref() == Some(*spent)),
+                (1..=3).contains(&n429)
+                    && reqs
+                        .iter()
+                        .filter(|r| r.status == 429)
+                        .all(|r| r.model.as_deref() == Some(*spent)),
                 "turn {}: {reqs:?}",
                 i + 1
             ),
@@ -60,20 +102,44 @@ fn relay_reactive_no_turn_stalls_and_spent_models_get_no_more_requests() -> Resu
         ends.push(ended);
     }
     let requests = fake.chat_requests();
-    let after = |t: Instant, model: &str| requests.iter().filter(|r| r.instant > t && r.model.as_deref() == Some(model)).count();
-    ensure!(after(ends[2], QWEN) == 0 && after(ends[4], GLM5) == 0, "a spent model was asked again");
-    println!("[relay reactive] 429s per model at the fake server: Qwen {}, GLM {}, MiniMax {}, Kimi {}", fake.count(QWEN, 429), fake.count(GLM5, 429), fake.count(MINIMAX, 429), fake.count(KIMI, 429));
-    ensure!(fake.count(QWEN, 429) <= 3 && fake.count(GLM5, 429) <= 3 && fake.count(MINIMAX, 429) == 0);
+    let after = |t: Instant, model: &str| {
+        requests
+            .iter()
+            .filter(|r| r.instant > t && r.model.as_deref() == Some(model))
+            .count()
+    };
+    ensure!(
+        after(ends[2], QWEN) == 0 && after(ends[4], GLM5) == 0,
+        "a spent model was asked again"
+    );
+    println!(
+        "[relay reactive] 429s per model at the fake server: Qwen {}, GLM {}, MiniMax {}, Kimi {}",
+        fake.count(QWEN, 429),
+        fake.count(GLM5, 429),
+        fake.count(MINIMAX, 429),
+        fake.count(KIMI, 429)
+    );
+    ensure!(
+        fake.count(QWEN, 429) <= 3 && fake.count(GLM5, 429) <= 3 && fake.count(MINIMAX, 429) == 0
+    );
 
     // The relay counted every call that reached ModelScope, exactly.
     let status = msclaw.status()?;
     for m in &status.models {
         let id = m.model.strip_prefix("modelscope/").unwrap();
-        ensure!(m.relay_calls == Some(fake.count(id, 200) as u32), "relay counted {m:?}, the fake server served {}", fake.count(id, 200));
+        ensure!(
+            m.relay_calls == Some(fake.count(id, 200) as u32),
+            "relay counted {m:?}, the fake server served {}",
+            fake.count(id, 200)
+        );
     }
     let relay = status.relay.expect("relay status");
     ensure!(relay.rewritten_429 >= 2, "{relay:?}");
-    ensure!(status.models[0].spent && status.models[1].spent && !status.models[2].spent, "{:?}", status.models);
+    ensure!(
+        status.models[0].spent && status.models[1].spent && !status.models[2].spent,
+        "{:?}",
+        status.models
+    );
     msclaw.stop()?;
     Ok(())
 }
@@ -86,17 +152,49 @@ fn relay_proactive_switches_on_the_relays_own_counts_before_any_429() -> Result<
     let env = OpenClawEnv::builder(&install, &format!("http://127.0.0.1:{port}/v1")).build()?;
     let _gw = env.start_gateway()?;
     let msclaw = Msclaw::start(&env, &relay_settings(port, &fake, "2"))?;
-    msclaw.wait_for("the config read", Duration::from_secs(10), |s| s.active_model.is_some())?;
+    msclaw.wait_for("the config read", Duration::from_secs(10), |s| {
+        s.active_model.is_some()
+    })?;
     for (i, want) in [QWEN, QWEN, GLM5, GLM5, MINIMAX].iter().enumerate() {
         let turn = env.agent_turn(&format!("relay proactive turn {}", i + 1))?;
-        println!("[relay proactive] turn {}: {}s served by {:?}", i + 1, e2e::secs(turn.wall), turn.model());
-        ensure!(turn.success() && turn.model().as_deref() == Some(*want), "turn {}: {}", i + 1, turn.describe());
-        ensure!(turn.wall < TURN_BOUND, "turn {} took {}s", i + 1, e2e::secs(turn.wall));
+        println!(
+            "[relay proactive] turn {}: {}s served by {:?}",
+            i + 1,
+            e2e::secs(turn.wall),
+            turn.model()
+        );
+        ensure!(
+            turn.success() && turn.model().as_deref() == Some(*want),
+            "turn {}: {}",
+            i + 1,
+            turn.describe()
+        );
+        ensure!(
+            turn.wall < TURN_BOUND,
+            "turn {} took {}s",
+            i + 1,
+            e2e::secs(turn.wall)
+        );
     }
-    ensure!(fake.count_status(429) == 0, "the fake server answered {} 429s", fake.count_status(429));
+    ensure!(
+        fake.count_status(429) == 0,
+        "the fake server answered {} 429s",
+        fake.count_status(429)
+    );
     let status = msclaw.status()?;
-    ensure!(status.models[0].relay_calls == Some(2) && status.models[1].relay_calls == Some(2), "{:?}", status.models);
-    ensure!(status.relay.as_ref().is_some_and(|r| r.answered_locally == 0), "{:?}", status.relay);
+    ensure!(
+        status.models[0].relay_calls == Some(2) && status.models[1].relay_calls == Some(2),
+        "{:?}",
+        status.models
+    );
+    ensure!(
+        status
+            .relay
+            .as_ref()
+            .is_some_and(|r| r.answered_locally == 0),
+        "{:?}",
+        status.relay
+    );
     msclaw.stop()?;
     Ok(())
 }

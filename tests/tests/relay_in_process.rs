@@ -23,22 +23,38 @@ async fn chat(client: &reqwest::Client, base: &str, model: &str) -> (u16, String
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
-async fn start(fake: &FakeModelScope, limit: &str) -> (tempfile::TempDir, Layout, TestDaemon, String) {
+async fn start(
+    fake: &FakeModelScope,
+    limit: &str,
+) -> (tempfile::TempDir, Layout, TestDaemon, String) {
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::in_dir(dir.path());
     std::fs::create_dir_all(&layout.openclaw_state).unwrap();
     let port = free_port();
     let relay_url = format!("http://127.0.0.1:{port}/v1");
-    std::fs::write(&layout.openclaw_config, transcripts::guide_config(&relay_url, "")).unwrap();
+    std::fs::write(
+        &layout.openclaw_config,
+        transcripts::guide_config(&relay_url, ""),
+    )
+    .unwrap();
     let settings = format!(
         "daily_limit = {limit}\n[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"{}\"\n",
         fake.base_url()
     );
-    let daemon = TestDaemon::start(&layout, layout.settings(&settings)).await.unwrap();
-    daemon.wait_for("config read", WAIT, |s| s.active_model.is_some()).await.unwrap();
+    let daemon = TestDaemon::start(&layout, layout.settings(&settings))
+        .await
+        .unwrap();
+    daemon
+        .wait_for("config read", WAIT, |s| s.active_model.is_some())
+        .await
+        .unwrap();
     (dir, layout, daemon, relay_url)
 }
 
@@ -50,14 +66,26 @@ async fn a_known_limit_is_counted_by_the_relay_and_spent_models_are_answered_loc
     for _ in 0..2 {
         assert_eq!(chat(&client, &relay, QWEN).await.0, 200);
     }
-    let status = daemon.wait_for("switch to GLM", WAIT, |s| s.active_model.as_deref() == Some("modelscope/ZhipuAI/GLM-5")).await.unwrap();
+    let status = daemon
+        .wait_for("switch to GLM", WAIT, |s| {
+            s.active_model.as_deref() == Some("modelscope/ZhipuAI/GLM-5")
+        })
+        .await
+        .unwrap();
     assert_eq!(status.models[0].relay_calls, Some(2));
     assert_eq!(status.models[0].used, 2);
     // A late request for the spent model never reaches ModelScope.
     let (code, body) = chat(&client, &relay, QWEN).await;
     assert_eq!(code, 429);
-    assert!(body.contains("daily quota exceeded") && body.contains("requests per day"), "{body}");
-    assert_eq!(fake.count_model(QWEN), 2, "the fake server saw only the two served calls");
+    assert!(
+        body.contains("daily quota exceeded") && body.contains("requests per day"),
+        "{body}"
+    );
+    assert_eq!(
+        fake.count_model(QWEN),
+        2,
+        "the fake server saw only the two served calls"
+    );
     let status = daemon.status().await.unwrap();
     let relay_status = status.relay.expect("relay status");
     assert_eq!(relay_status.answered_locally, 1);
@@ -80,12 +108,30 @@ async fn an_unknown_limit_spends_on_the_third_429_and_rewrites_it() {
     }
     let (code, body) = chat(&client, &relay, QWEN).await;
     assert_eq!(code, 429);
-    assert!(body.contains("daily quota exceeded"), "the third in a row is judged spent: {body}");
-    let status = daemon.wait_for("switch to GLM", WAIT, |s| s.active_model.as_deref() == Some("modelscope/ZhipuAI/GLM-5")).await.unwrap();
-    assert!(status.models[0].spent_reason.as_deref().unwrap().contains("rate-limit"));
+    assert!(
+        body.contains("daily quota exceeded"),
+        "the third in a row is judged spent: {body}"
+    );
+    let status = daemon
+        .wait_for("switch to GLM", WAIT, |s| {
+            s.active_model.as_deref() == Some("modelscope/ZhipuAI/GLM-5")
+        })
+        .await
+        .unwrap();
+    assert!(
+        status.models[0]
+            .spent_reason
+            .as_deref()
+            .unwrap()
+            .contains("rate-limit")
+    );
     let before = fake.count_model(QWEN);
     let (code, _) = chat(&client, &relay, QWEN).await;
     assert_eq!(code, 429);
-    assert_eq!(fake.count_model(QWEN), before, "answered locally once spent");
+    assert_eq!(
+        fake.count_model(QWEN),
+        before,
+        "answered locally once spent"
+    );
     daemon.stop().await.unwrap();
 }

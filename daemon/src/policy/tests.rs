@@ -10,7 +10,15 @@ fn ts(s: &str) -> Timestamp {
 }
 
 fn cfg(limit: Option<u32>) -> PolicyConfig {
-    PolicyConfig::new([Q, G, M, K].iter().map(|m| RotationModel { model: m.to_string(), limit }).collect())
+    PolicyConfig::new(
+        [Q, G, M, K]
+            .iter()
+            .map(|m| RotationModel {
+                model: m.to_string(),
+                limit,
+            })
+            .collect(),
+    )
 }
 
 fn day() -> DayState {
@@ -22,7 +30,9 @@ fn at(secs: i64) -> Timestamp {
 }
 
 fn rl() -> Observation {
-    Observation::RateLimited { retry_loop_failed: false }
+    Observation::RateLimited {
+        retry_loop_failed: false,
+    }
 }
 
 #[test]
@@ -35,19 +45,41 @@ fn quota_days_turn_at_shanghai_midnight() {
         ("2026-11-25T15:59:59Z", (2026, 11, 25)),
     ];
     for (instant, (y, m, d)) in cases {
-        assert_eq!(clock.day_of(ts(instant)), jiff::civil::date(y, m, d), "{instant}");
+        assert_eq!(
+            clock.day_of(ts(instant)),
+            jiff::civil::date(y, m, d),
+            "{instant}"
+        );
     }
-    assert_eq!(clock.next_reset(ts("2026-11-24T15:59:59.999Z")), ts("2026-11-24T16:00:00Z"));
-    assert_eq!(clock.next_reset(ts("2026-11-24T16:00:00Z")), ts("2026-11-25T16:00:00Z"));
-    assert_eq!(clock.format(ts("2026-11-24T16:00:00Z")), "2026-11-25T00:00:00+08:00");
+    assert_eq!(
+        clock.next_reset(ts("2026-11-24T15:59:59.999Z")),
+        ts("2026-11-24T16:00:00Z")
+    );
+    assert_eq!(
+        clock.next_reset(ts("2026-11-24T16:00:00Z")),
+        ts("2026-11-25T16:00:00Z")
+    );
+    assert_eq!(
+        clock.format(ts("2026-11-24T16:00:00Z")),
+        "2026-11-25T00:00:00+08:00"
+    );
 }
 
 #[test]
 fn a_configured_reset_time_and_zone_move_the_boundary() {
     let clock = QuotaClock::new("UTC", "04:30").unwrap();
-    assert_eq!(clock.day_of(ts("2026-11-25T04:29:59Z")), jiff::civil::date(2026, 11, 24));
-    assert_eq!(clock.day_of(ts("2026-11-25T04:30:00Z")), jiff::civil::date(2026, 11, 25));
-    assert_eq!(clock.next_reset(ts("2026-11-25T04:30:00Z")), ts("2026-11-26T04:30:00Z"));
+    assert_eq!(
+        clock.day_of(ts("2026-11-25T04:29:59Z")),
+        jiff::civil::date(2026, 11, 24)
+    );
+    assert_eq!(
+        clock.day_of(ts("2026-11-25T04:30:00Z")),
+        jiff::civil::date(2026, 11, 25)
+    );
+    assert_eq!(
+        clock.next_reset(ts("2026-11-25T04:30:00Z")),
+        ts("2026-11-26T04:30:00Z")
+    );
     assert!(QuotaClock::new("UTC", "4:30").is_err());
     assert!(QuotaClock::new("UTC", "24:00").is_err());
 }
@@ -69,7 +101,13 @@ fn proactive_switch_at_the_limit_in_rotation_order() {
     assert!(day.observe(&cfg, Q, at(1), &Observation::Call).is_empty());
     assert_eq!(day.decide(&cfg, false, Some(Q)), Decision::Keep);
     let notices = day.observe(&cfg, Q, at(2), &Observation::Call);
-    assert_eq!(notices, vec![Notice::Spent { model: Q.into(), reason: SpentReason::LimitReached { used: 2, limit: 2 } }]);
+    assert_eq!(
+        notices,
+        vec![Notice::Spent {
+            model: Q.into(),
+            reason: SpentReason::LimitReached { used: 2, limit: 2 }
+        }]
+    );
     match day.decide(&cfg, false, Some(Q)) {
         Decision::SwitchTo { model, reason } => {
             assert_eq!(model, G);
@@ -83,7 +121,10 @@ fn proactive_switch_at_the_limit_in_rotation_order() {
         day.observe(&cfg, m, at(4), &Observation::Call);
         let decision = day.decide(&cfg, false, Some(m));
         match next {
-            Some(n) => assert!(matches!(&decision, Decision::SwitchTo { model, .. } if model == n), "{decision:?}"),
+            Some(n) => assert!(
+                matches!(&decision, Decision::SwitchTo { model, .. } if model == n),
+                "{decision:?}"
+            ),
             None => assert_eq!(decision, Decision::AllSpent),
         }
     }
@@ -132,7 +173,13 @@ fn a_stray_429_is_a_throttle_and_three_in_a_row_are_a_spent_day() {
     // Three in the window with no success between: spent.
     day.observe(&cfg, Q, at(104), &rl());
     let notices = day.observe(&cfg, Q, at(106), &rl());
-    assert_eq!(notices, vec![Notice::Spent { model: Q.into(), reason: SpentReason::RateLimited { errors: 3 } }]);
+    assert_eq!(
+        notices,
+        vec![Notice::Spent {
+            model: Q.into(),
+            reason: SpentReason::RateLimited { errors: 3 }
+        }]
+    );
     assert_eq!(day.model(Q).unwrap().rate_limited, 7);
 }
 
@@ -151,12 +198,35 @@ fn a_failed_retry_loop_spends_the_model_at_once() {
     let cfg = cfg(Some(500));
     let mut day = day();
     day.observe(&cfg, Q, at(1), &Observation::Call);
-    let notices = day.observe(&cfg, Q, at(5), &Observation::RateLimited { retry_loop_failed: true });
-    assert_eq!(notices, vec![Notice::Spent { model: Q.into(), reason: SpentReason::RetryLoopFailed }]);
+    let notices = day.observe(
+        &cfg,
+        Q,
+        at(5),
+        &Observation::RateLimited {
+            retry_loop_failed: true,
+        },
+    );
+    assert_eq!(
+        notices,
+        vec![Notice::Spent {
+            model: Q.into(),
+            reason: SpentReason::RetryLoopFailed
+        }]
+    );
     // ...but a late record of a loop that ended before a later success proves nothing.
     let mut day2 = self::day();
     day2.observe(&cfg, G, at(10), &Observation::Call);
-    assert!(day2.observe(&cfg, G, at(9), &Observation::RateLimited { retry_loop_failed: true }).is_empty());
+    assert!(
+        day2.observe(
+            &cfg,
+            G,
+            at(9),
+            &Observation::RateLimited {
+                retry_loop_failed: true
+            }
+        )
+        .is_empty()
+    );
     assert!(!day2.is_spent(G));
 }
 
@@ -168,7 +238,10 @@ fn a_success_after_a_429_mark_clears_it_but_not_a_limit_mark() {
         day.observe(&cfg, Q, at(i), &rl());
     }
     assert!(day.is_spent(Q));
-    assert_eq!(day.observe(&cfg, Q, at(50), &Observation::Call), vec![Notice::Recovered { model: Q.into() }]);
+    assert_eq!(
+        day.observe(&cfg, Q, at(50), &Observation::Call),
+        vec![Notice::Recovered { model: Q.into() }]
+    );
     assert!(!day.is_spent(Q));
     // A transcript record older than the mark does not clear it.
     for i in 60..63 {
@@ -188,10 +261,26 @@ fn a_success_after_a_429_mark_clears_it_but_not_a_limit_mark() {
 fn a_model_that_is_gone_is_skipped_for_the_day() {
     let cfg = cfg(Some(500));
     let mut day = day();
-    day.observe(&cfg, Q, at(1), &Observation::Gone { detail: "400 has no provider supported".into() });
-    let reason = day.model(Q).unwrap().spent.as_ref().unwrap().reason.to_string();
+    day.observe(
+        &cfg,
+        Q,
+        at(1),
+        &Observation::Gone {
+            detail: "400 has no provider supported".into(),
+        },
+    );
+    let reason = day
+        .model(Q)
+        .unwrap()
+        .spent
+        .as_ref()
+        .unwrap()
+        .reason
+        .to_string();
     assert!(reason.contains("has no provider supported"), "{reason}");
-    assert!(matches!(day.decide(&cfg, false, Some(Q)), Decision::SwitchTo { model, .. } if model == G));
+    assert!(
+        matches!(day.decide(&cfg, false, Some(Q)), Decision::SwitchTo { model, .. } if model == G)
+    );
 }
 
 #[test]
@@ -201,7 +290,9 @@ fn the_next_model_rate_limited_at_once_means_the_account_is_limited() {
     for i in 0..3 {
         day.observe(&cfg, Q, at(i), &rl());
     }
-    let Decision::SwitchTo { model, .. } = day.decide(&cfg, false, Some(Q)) else { panic!() };
+    let Decision::SwitchTo { model, .. } = day.decide(&cfg, false, Some(Q)) else {
+        panic!()
+    };
     assert_eq!(model, G);
     day.note_switch(Some(Q), G, at(3));
     for i in 4..6 {
@@ -224,7 +315,9 @@ fn a_limit_switch_followed_by_a_throttle_is_not_account_wide() {
         day.observe(&cfg, G, at(i), &rl());
     }
     assert!(day.account_limited.is_none());
-    assert!(matches!(day.decide(&cfg, false, Some(G)), Decision::SwitchTo { model, .. } if model == M));
+    assert!(
+        matches!(day.decide(&cfg, false, Some(G)), Decision::SwitchTo { model, .. } if model == M)
+    );
 }
 
 #[test]
@@ -232,22 +325,35 @@ fn a_pin_holds_and_pause_stops_switching() {
     let cfg = cfg(Some(1));
     let mut day = day();
     day.pin = Some(K.into());
-    assert!(matches!(day.decide(&cfg, false, Some(Q)), Decision::SwitchTo { model, .. } if model == K));
+    assert!(
+        matches!(day.decide(&cfg, false, Some(Q)), Decision::SwitchTo { model, .. } if model == K)
+    );
     day.observe(&cfg, K, at(0), &Observation::Call);
     assert!(day.is_spent(K));
-    assert_eq!(day.decide(&cfg, false, Some(K)), Decision::Keep, "a pin holds even on a spent model");
+    assert_eq!(
+        day.decide(&cfg, false, Some(K)),
+        Decision::Keep,
+        "a pin holds even on a spent model"
+    );
     day.pin = None;
     day.observe(&cfg, Q, at(1), &Observation::Call);
     assert_eq!(day.decide(&cfg, true, Some(Q)), Decision::Keep, "paused");
-    assert!(matches!(day.decide(&cfg, false, Some(Q)), Decision::SwitchTo { model, .. } if model == G));
+    assert!(
+        matches!(day.decide(&cfg, false, Some(Q)), Decision::SwitchTo { model, .. } if model == G)
+    );
 }
 
 #[test]
 fn a_primary_outside_the_rotation_is_left_alone_and_a_missing_one_is_set() {
     let cfg = cfg(Some(5));
     let day = day();
-    assert_eq!(day.decide(&cfg, false, Some("anthropic/claude")), Decision::Keep);
-    assert!(matches!(day.decide(&cfg, false, None), Decision::SwitchTo { model, .. } if model == Q));
+    assert_eq!(
+        day.decide(&cfg, false, Some("anthropic/claude")),
+        Decision::Keep
+    );
+    assert!(
+        matches!(day.decide(&cfg, false, None), Decision::SwitchTo { model, .. } if model == Q)
+    );
 }
 
 #[test]
@@ -255,9 +361,13 @@ fn after_a_reset_the_first_model_comes_back() {
     let cfg = cfg(Some(1));
     let mut day = day();
     day.observe(&cfg, Q, at(0), &Observation::Call);
-    assert!(matches!(day.decide(&cfg, false, Some(Q)), Decision::SwitchTo { model, .. } if model == G));
+    assert!(
+        matches!(day.decide(&cfg, false, Some(Q)), Decision::SwitchTo { model, .. } if model == G)
+    );
     let fresh = DayState::new(jiff::civil::date(2026, 11, 26));
-    assert!(matches!(fresh.decide(&cfg, false, Some(G)), Decision::SwitchTo { model, .. } if model == Q));
+    assert!(
+        matches!(fresh.decide(&cfg, false, Some(G)), Decision::SwitchTo { model, .. } if model == Q)
+    );
 }
 
 #[test]
@@ -266,17 +376,35 @@ fn fallbacks_follow_the_active_model_and_keep_other_providers_in_place() {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let original = s(&[G, "openai/gpt-5", M, K]);
     let none_spent = |_: &str| false;
-    assert_eq!(plan_fallbacks(&original, &rotation, none_spent, Q), s(&[G, "openai/gpt-5", M, K]));
+    assert_eq!(
+        plan_fallbacks(&original, &rotation, none_spent, Q),
+        s(&[G, "openai/gpt-5", M, K])
+    );
     let q_spent = |m: &str| m == Q;
-    assert_eq!(plan_fallbacks(&original, &rotation, q_spent, G), s(&[M, "openai/gpt-5", K]));
+    assert_eq!(
+        plan_fallbacks(&original, &rotation, q_spent, G),
+        s(&[M, "openai/gpt-5", K])
+    );
     let qg_spent = |m: &str| m == Q || m == G;
-    assert_eq!(plan_fallbacks(&original, &rotation, qg_spent, M), s(&[K, "openai/gpt-5"]));
+    assert_eq!(
+        plan_fallbacks(&original, &rotation, qg_spent, M),
+        s(&[K, "openai/gpt-5"])
+    );
     let all_but_k = |m: &str| m != K;
-    assert_eq!(plan_fallbacks(&original, &rotation, all_but_k, K), s(&["openai/gpt-5"]));
+    assert_eq!(
+        plan_fallbacks(&original, &rotation, all_but_k, K),
+        s(&["openai/gpt-5"])
+    );
     // A list without rotation models is left as it is.
-    assert_eq!(plan_fallbacks(&s(&["openai/gpt-5"]), &rotation, q_spent, G), s(&["openai/gpt-5"]));
+    assert_eq!(
+        plan_fallbacks(&s(&["openai/gpt-5"]), &rotation, q_spent, G),
+        s(&["openai/gpt-5"])
+    );
     // A pin on a later model: the earlier unspent ones follow it, cyclically.
-    assert_eq!(plan_fallbacks(&s(&[G, M, K]), &rotation, none_spent, M), s(&[K, Q, G]));
+    assert_eq!(
+        plan_fallbacks(&s(&[G, M, K]), &rotation, none_spent, M),
+        s(&[K, Q, G])
+    );
 }
 
 #[test]
@@ -300,5 +428,11 @@ fn zero_remaining_from_modelscope_spends_the_model() {
     let cfg = cfg(None);
     let mut day = day();
     let notices = day.observe(&cfg, G, at(1), &Observation::NoneRemaining);
-    assert_eq!(notices, vec![Notice::Spent { model: G.into(), reason: SpentReason::NoneRemaining }]);
+    assert_eq!(
+        notices,
+        vec![Notice::Spent {
+            model: G.into(),
+            reason: SpentReason::NoneRemaining
+        }]
+    );
 }

@@ -9,8 +9,8 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
 
-use super::inspect::QuotaHeaders;
 use super::RelayOutcome;
+use super::inspect::QuotaHeaders;
 
 /// Quota days kept in the figures (today and the days before it).
 const DAYS_KEPT: usize = 3;
@@ -124,7 +124,9 @@ impl Stats {
                 }
             }
             // A day older than every kept one (a late observation) is not worth a slot.
-            let Some(models) = h.days.get_mut(&key) else { return };
+            let Some(models) = h.days.get_mut(&key) else {
+                return;
+            };
             let c = models.entry(model.to_owned()).or_default();
             match outcome {
                 RelayOutcome::Success => {
@@ -139,7 +141,9 @@ impl Stats {
                     c.calls += 1;
                     c.gone += 1;
                 }
-                RelayOutcome::Failed { status: Some(_), .. } => {
+                RelayOutcome::Failed {
+                    status: Some(_), ..
+                } => {
                     c.calls += 1;
                     c.failed += 1;
                 }

@@ -22,7 +22,10 @@ pub struct QuotaHeaders {
 impl QuotaHeaders {
     pub fn from_headers(headers: &HeaderMap) -> Self {
         let num = |name: &str| {
-            headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u32>().ok())
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u32>().ok())
         };
         Self {
             model_remaining: num("modelscope-ratelimit-model-requests-remaining"),
@@ -80,7 +83,10 @@ pub fn model_of(body: &[u8], complete: bool) -> Option<String> {
 
     let mut found = None;
     let mut de = serde_json::Deserializer::from_slice(body);
-    let result = (&mut de).deserialize_map(Scan { found: &mut found, stop_at_model: !complete });
+    let result = (&mut de).deserialize_map(Scan {
+        found: &mut found,
+        stop_at_model: !complete,
+    });
     if complete {
         result.ok()?;
         de.end().ok()?;
@@ -94,13 +100,18 @@ pub const NOT_SERVED_MARK: &str = "has no provider supported";
 /// The message an error body carries: `error.message` or `errors.message` (ModelScope uses both),
 /// else the text itself; trimmed to a short line.
 pub fn error_detail(body: &[u8]) -> String {
-    let from_json = serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|v| {
-        let inner = v.get("error").or_else(|| v.get("errors"))?;
-        match inner {
-            serde_json::Value::String(s) => Some(s.clone()),
-            other => other.get("message").and_then(|m| m.as_str()).map(str::to_owned),
-        }
-    });
+    let from_json = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            let inner = v.get("error").or_else(|| v.get("errors"))?;
+            match inner {
+                serde_json::Value::String(s) => Some(s.clone()),
+                other => other
+                    .get("message")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned),
+            }
+        });
     let text = from_json.unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     short(text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
@@ -165,20 +176,28 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// The text OpenClaw reads as a long-window limit (it then skips its ~150 s same-model retry loop
 /// and falls back at once): it must say "daily quota exceeded" and "requests per day".
 pub fn spent_message(model: &str, resets_at: &str) -> String {
-    format!("daily quota exceeded for {model}: requests per day limit reached; resets at {resets_at}")
+    format!(
+        "daily quota exceeded for {model}: requests per day limit reached; resets at {resets_at}"
+    )
 }
 
 /// The OpenAI-style body of a 429 for a spent model. Its type and code say rate limit, never
 /// `insufficient_quota`: OpenClaw 2026.9.6 reads that as a billing failure and disables the
 /// provider's API key for ~10 minutes, so every fallback of the same provider failed too.
 pub fn spent_body(model: &str, resets_at: &str) -> Vec<u8> {
-    error_body(&spent_message(model, resets_at), "rate_limit_exceeded", "daily_limit_reached")
+    error_body(
+        &spent_message(model, resets_at),
+        "rate_limit_exceeded",
+        "daily_limit_reached",
+    )
 }
 
 /// An OpenAI-style error body.
 pub fn error_body(message: &str, kind: &str, code: &str) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({ "error": { "message": message, "type": kind, "code": code } }))
-        .expect("a JSON value serializes")
+    serde_json::to_vec(
+        &serde_json::json!({ "error": { "message": message, "type": kind, "code": code } }),
+    )
+    .expect("a JSON value serializes")
 }
 
 #[cfg(test)]
@@ -187,43 +206,94 @@ mod tests {
 
     #[test]
     fn the_model_of_a_whole_body_needs_valid_json() {
-        assert_eq!(model_of(br#"{"messages":[{"role":"user","content":"hi \"model\""}],"model":"Qwen/Q"}"#, true).as_deref(), Some("Qwen/Q"));
-        assert_eq!(model_of(b" {\n \"model\" : \"a/b\" } \n", true).as_deref(), Some("a/b"));
-        assert_eq!(model_of(br#"{"model":"a/b","messages":[}"#, true), None, "broken JSON");
+        assert_eq!(
+            model_of(
+                br#"{"messages":[{"role":"user","content":"hi \"model\""}],"model":"Qwen/Q"}"#,
+                true
+            )
+            .as_deref(),
+            Some("Qwen/Q")
+        );
+        assert_eq!(
+            model_of(b" {\n \"model\" : \"a/b\" } \n", true).as_deref(),
+            Some("a/b")
+        );
+        assert_eq!(
+            model_of(br#"{"model":"a/b","messages":[}"#, true),
+            None,
+            "broken JSON"
+        );
         assert_eq!(model_of(br#"{"model":"a/b"} trailing"#, true), None);
         assert_eq!(model_of(br#"{"model":7}"#, true), None);
         assert_eq!(model_of(br#"{"model":""}"#, true), None);
         assert_eq!(model_of(br#"["model","a/b"]"#, true), None);
         assert_eq!(model_of(b"model=a/b", true), None);
-        assert_eq!(model_of(br#"{"inner":{"model":"x/y"}}"#, true), None, "only the top level counts");
+        assert_eq!(
+            model_of(br#"{"inner":{"model":"x/y"}}"#, true),
+            None,
+            "only the top level counts"
+        );
     }
 
     #[test]
     fn a_cut_body_names_the_model_when_it_comes_first() {
-        assert_eq!(model_of(br#"{"model":"a/b","messages":[{"role":"user","content":"aaaa"#, false).as_deref(), Some("a/b"));
-        assert_eq!(model_of(br#"{"stream":true,"model":"a/b","messages":[{"ro"#, false).as_deref(), Some("a/b"));
-        assert_eq!(model_of(br#"{"messages":[{"role":"user","content":"aaaa"#, false), None);
+        assert_eq!(
+            model_of(
+                br#"{"model":"a/b","messages":[{"role":"user","content":"aaaa"#,
+                false
+            )
+            .as_deref(),
+            Some("a/b")
+        );
+        assert_eq!(
+            model_of(br#"{"stream":true,"model":"a/b","messages":[{"ro"#, false).as_deref(),
+            Some("a/b")
+        );
+        assert_eq!(
+            model_of(br#"{"messages":[{"role":"user","content":"aaaa"#, false),
+            None
+        );
         assert_eq!(model_of(b"not json at all", false), None);
     }
 
     #[test]
     fn quota_headers_are_read_when_present() {
         let mut h = HeaderMap::new();
-        h.insert("modelscope-ratelimit-model-requests-remaining", "0".parse().unwrap());
-        h.insert("ModelScope-RateLimit-Requests-Limit", "2000".parse().unwrap());
-        h.insert("modelscope-ratelimit-requests-remaining", "lots".parse().unwrap());
+        h.insert(
+            "modelscope-ratelimit-model-requests-remaining",
+            "0".parse().unwrap(),
+        );
+        h.insert(
+            "ModelScope-RateLimit-Requests-Limit",
+            "2000".parse().unwrap(),
+        );
+        h.insert(
+            "modelscope-ratelimit-requests-remaining",
+            "lots".parse().unwrap(),
+        );
         let q = QuotaHeaders::from_headers(&h);
         assert_eq!(
             q,
-            QuotaHeaders { model_remaining: Some(0), model_limit: None, requests_remaining: None, requests_limit: Some(2000) }
+            QuotaHeaders {
+                model_remaining: Some(0),
+                model_limit: None,
+                requests_remaining: None,
+                requests_limit: Some(2000)
+            }
         );
         assert!(QuotaHeaders::from_headers(&HeaderMap::new()).is_empty());
     }
 
     #[test]
     fn error_details_come_from_either_shape() {
-        assert_eq!(error_detail(br#"{"errors":{"message":"Request limit exceeded.","request_id":"r"}}"#), "Request limit exceeded.");
-        assert_eq!(error_detail(br#"{"error":{"message":"Model x has no provider supported"}}"#), "Model x has no provider supported");
+        assert_eq!(
+            error_detail(br#"{"errors":{"message":"Request limit exceeded.","request_id":"r"}}"#),
+            "Request limit exceeded."
+        );
+        assert_eq!(
+            error_detail(br#"{"error":{"message":"Model x has no provider supported"}}"#),
+            "Model x has no provider supported"
+        );
         assert_eq!(error_detail(b"  upstream\n  broke "), "upstream broke");
         assert!(error_detail(&[b'x'; 1000]).chars().count() <= 301);
     }
@@ -231,8 +301,14 @@ mod tests {
     #[test]
     fn the_credential_is_redacted() {
         let auth = Some("Bearer ms-0123456789");
-        assert_eq!(redact("bad token ms-0123456789 here".into(), auth), "bad token [redacted] here");
-        assert_eq!(redact("got Bearer ms-0123456789".into(), auth), "got [redacted]");
+        assert_eq!(
+            redact("bad token ms-0123456789 here".into(), auth),
+            "bad token [redacted] here"
+        );
+        assert_eq!(
+            redact("got Bearer ms-0123456789".into(), auth),
+            "got [redacted]"
+        );
         assert_eq!(redact("nothing".into(), None), "nothing");
     }
 
@@ -253,13 +329,23 @@ mod tests {
 
     #[test]
     fn the_spent_body_says_what_openclaw_looks_for() {
-        let body: serde_json::Value = serde_json::from_slice(&spent_body("Qwen/Q", "2026-11-26T00:00:00+08:00")).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(&spent_body("Qwen/Q", "2026-11-26T00:00:00+08:00")).unwrap();
         let msg = body["error"]["message"].as_str().unwrap();
-        assert!(msg.contains("daily quota exceeded") && msg.contains("requests per day"), "{msg}");
-        assert!(msg.contains("Qwen/Q") && msg.contains("2026-11-26T00:00:00+08:00"), "{msg}");
+        assert!(
+            msg.contains("daily quota exceeded") && msg.contains("requests per day"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("Qwen/Q") && msg.contains("2026-11-26T00:00:00+08:00"),
+            "{msg}"
+        );
         assert_eq!(body["error"]["type"], "rate_limit_exceeded");
         assert_eq!(body["error"]["code"], "daily_limit_reached");
         let text = String::from_utf8(spent_body("Qwen/Q", "t")).unwrap();
-        assert!(!text.contains("insufficient") && !text.contains("billing"), "OpenClaw reads those as billing: {text}");
+        assert!(
+            !text.contains("insufficient") && !text.contains("billing"),
+            "OpenClaw reads those as billing: {text}"
+        );
     }
 }

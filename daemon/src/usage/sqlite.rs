@@ -567,12 +567,19 @@ type LastRow = Option<(i64, Option<i64>)>;
 
 /// Every session with its last row.
 /// A hash of one row's stored event (JSON or compressed), `None` when there is no such row.
-fn row_hash(conn: &Connection, layout: Layout, session: &str, seq: i64) -> rusqlite::Result<Option<u64>> {
+fn row_hash(
+    conn: &Connection,
+    layout: Layout,
+    session: &str,
+    seq: i64,
+) -> rusqlite::Result<Option<u64>> {
     let sql = match layout {
         Layout::Compressed => {
             "SELECT coalesce(event_json, ''), coalesce(event_zstd, x''), created_at FROM transcript_events WHERE session_id = ?1 AND seq = ?2"
         }
-        _ => "SELECT coalesce(event_json, ''), x'', created_at FROM transcript_events WHERE session_id = ?1 AND seq = ?2",
+        _ => {
+            "SELECT coalesce(event_json, ''), x'', created_at FROM transcript_events WHERE session_id = ?1 AND seq = ?2"
+        }
     };
     conn.prepare_cached(sql)?
         .query_row(params![session, seq], |r| {

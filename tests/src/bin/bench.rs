@@ -57,7 +57,12 @@ fn args() -> Result<Args> {
         turns: 8,
         rounds: 10,
         idle: Duration::from_secs(60),
-        only: vec!["native".into(), "msclaw".into(), "figures".into(), "reactive".into()],
+        only: vec![
+            "native".into(),
+            "msclaw".into(),
+            "figures".into(),
+            "reactive".into(),
+        ],
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -280,31 +285,54 @@ fn run_msclaw(
 
 /// The reactive scenario: msclaw's limits unknown, OpenClaw's fallbacks set; with `relay`, the
 /// provider's baseUrl is msclawd's relay and the relay forwards to the fake server.
-fn run_reactive(install: &OpenClawInstall, turns: usize, msclawd: &Path, relay: bool) -> Result<Run> {
+fn run_reactive(
+    install: &OpenClawInstall,
+    turns: usize,
+    msclawd: &Path,
+    relay: bool,
+) -> Result<Run> {
     let t = Instant::now();
     let fake = FakeModelScope::start(FakeConfig::all_models_quota(QUOTA));
     let port = openclaw::free_port()?;
-    let base = if relay { format!("http://127.0.0.1:{port}/v1") } else { fake.base_url() };
-    let env = OpenClawEnv::builder(install, &base).with_default_fallbacks().build()?;
+    let base = if relay {
+        format!("http://127.0.0.1:{port}/v1")
+    } else {
+        fake.base_url()
+    };
+    let env = OpenClawEnv::builder(install, &base)
+        .with_default_fallbacks()
+        .build()?;
     let gw = env.start_gateway()?;
     let dir = tempfile::Builder::new().prefix("msclaw-bench-").tempdir()?;
     let layout = e2e::layout_for(&env, dir.path());
     let mut settings = "daily_limit = \"unknown\"\n".to_owned();
     if relay {
-        settings += &format!("[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"{}\"\n", fake.base_url());
+        settings += &format!(
+            "[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"{}\"\n",
+            fake.base_url()
+        );
     }
     layout.settings(&settings);
     let daemon = MsclawdProcess::spawn(msclawd, &layout)?;
-    daemon.wait_for("the config read", Duration::from_secs(10), |s| s.active_model.is_some())?;
+    daemon.wait_for("the config read", Duration::from_secs(10), |s| {
+        s.active_model.is_some()
+    })?;
     let (tag, label) = if relay {
         ("relay", "msclaw + relay, limits unknown")
     } else {
         ("reactive", "msclaw (transcripts + log), limits unknown")
     };
-    say(&format!("  [{tag}] gateway ready after {}s", e2e::secs(gw.ready_after)));
+    say(&format!(
+        "  [{tag}] gateway ready after {}s",
+        e2e::secs(gw.ready_after)
+    ));
     let turns = drive(tag, &env, &fake, turns)?;
     drop(gw);
-    Ok(Run { label, turns, elapsed: t.elapsed() })
+    Ok(Run {
+        label,
+        turns,
+        elapsed: t.elapsed(),
+    })
 }
 
 /// p50 and p99 of `n` plain chat completions sent straight to the fake server and through a real
@@ -319,7 +347,9 @@ fn relay_latency(msclawd: &Path, n: usize) -> Result<[Duration; 4]> {
         fake.base_url()
     ));
     let _daemon = MsclawdProcess::spawn(msclawd, &layout)?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let relay = format!("http://127.0.0.1:{port}/v1");
     let direct = fake.base_url();
     rt.block_on(async {
@@ -557,7 +587,11 @@ fn main() -> Result<()> {
         "== same scenario, same machine ({} turns, quota {QUOTA} per model) ==",
         args.turns
     );
-    let runs: Vec<&Run> = native.iter().chain(with.as_ref().map(|w| &w.run)).chain(reactive.iter()).collect();
+    let runs: Vec<&Run> = native
+        .iter()
+        .chain(with.as_ref().map(|w| &w.run))
+        .chain(reactive.iter())
+        .collect();
     println!(
         "| | {} |",
         runs.iter().map(|r| r.label).collect::<Vec<_>>().join(" | ")
@@ -606,8 +640,16 @@ fn main() -> Result<()> {
         println!("== the relay's added latency (200 plain chat completions each, alternated) ==");
         println!("| | p50 (ms) | p99 (ms) |");
         println!("|---|---|---|");
-        println!("| direct to the fake server | {:.2} | {:.2} |", dp50.as_secs_f64() * 1e3, dp99.as_secs_f64() * 1e3);
-        println!("| through msclawd's relay | {:.2} | {:.2} |", rp50.as_secs_f64() * 1e3, rp99.as_secs_f64() * 1e3);
+        println!(
+            "| direct to the fake server | {:.2} | {:.2} |",
+            dp50.as_secs_f64() * 1e3,
+            dp99.as_secs_f64() * 1e3
+        );
+        println!(
+            "| through msclawd's relay | {:.2} | {:.2} |",
+            rp50.as_secs_f64() * 1e3,
+            rp99.as_secs_f64() * 1e3
+        );
         println!(
             "| added by the relay | {:.2} | {:.2} |",
             (rp50.as_secs_f64() - dp50.as_secs_f64()) * 1e3,
