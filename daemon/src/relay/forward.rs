@@ -1,0 +1,328 @@
+//! Forwarding one request: paths below `/v1` go upstream; a chat completion for a model held spent
+//! is answered here; an upstream error is read far enough to classify, reported, and a 429 judged.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+
+use super::body::{
+    Prefix, RelayBody, full, json_response, passthrough, read_start, response_with, streaming_body,
+};
+use super::health::{Stats, Tally};
+use super::inspect::{
+    QuotaHeaders, error_body, error_detail, is_chat_completion, model_of, redact, spent_body,
+    strip_hop_by_hop,
+};
+use super::judge::{Judge, Judgement, RateLimitSeen, Streaks, outcome_of_error};
+use super::upstream::{Upstream, below_v1, error_chain};
+use super::{
+    CHAT_BODY_SCAN_LIMIT, LOG_TARGET, RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo,
+};
+use crate::clock::Clock;
+use crate::policy::QuotaClock;
+
+/// How much of an upstream error body is read to classify it.
+const ERROR_BODY_LIMIT: usize = 64 << 10;
+
+/// What every connection of the relay shares.
+pub(super) struct Shared {
+    pub(super) upstream: Upstream,
+    pub(super) client: reqwest::Client,
+    pub(super) header_timeout: Duration,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) quota_clock: QuotaClock,
+    pub(super) view: RelayPolicyView,
+    pub(super) judge: Judge,
+    pub(super) observations: mpsc::Sender<RelayObservation>,
+    pub(super) stats: Stats,
+    pub(super) streaks: Streaks,
+}
+
+/// The request being answered, for the answer and its log line.
+struct Exchange<'a> {
+    method: &'a http::Method,
+    path: &'a str,
+    started: Instant,
+    /// Kept only for the length of this request, to redact an upstream message that echoes it.
+    authorization: Option<&'a str>,
+}
+
+/// Upstream gave no HTTP answer: what the client is told instead.
+struct UpstreamFailure {
+    status: StatusCode,
+    code: &'static str,
+    what: String,
+}
+
+impl Shared {
+    pub(super) async fn handle(&self, req: Request<Incoming>) -> Response<RelayBody> {
+        let started = Instant::now();
+        let path = req.uri().path().to_owned();
+        let Some(rest) = below_v1(&path) else {
+            tracing::debug!(target: LOG_TARGET, method = %req.method(), path, "not below /v1: 404");
+            let body = error_body(
+                "the msclaw relay forwards /v1/ paths only",
+                "invalid_request_error",
+                "not_found",
+            );
+            return json_response(StatusCode::NOT_FOUND, body);
+        };
+        let url = self.upstream.target(rest, req.uri().query());
+        let chat = is_chat_completion(req.method(), &path);
+        let (parts, body) = req.into_parts();
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let exchange = Exchange {
+            method: &parts.method,
+            path: &path,
+            started,
+            authorization: authorization.as_deref(),
+        };
+        let mut headers = parts.headers;
+        strip_hop_by_hop(&mut headers);
+        headers.remove(header::HOST);
+        headers.remove(header::EXPECT);
+
+        let (body, model) = if chat {
+            match read_chat_body(body, &path).await {
+                Ok(read) => read,
+                Err(answer) => return answer,
+            }
+        } else {
+            (streaming_body(body), None)
+        };
+
+        if let Some(model) = &model
+            && let Some(spent) = self.view.is_spent(model)
+        {
+            return self.answer_locally(model, &spent, &exchange);
+        }
+
+        let mut request = reqwest::Request::new(parts.method.clone(), url);
+        *request.headers_mut() = headers;
+        *request.body_mut() = body;
+        match self.send(request, exchange.authorization).await {
+            Ok(response) => self.respond(model, response, &exchange).await,
+            Err(failure) => self.upstream_failed(model.as_deref(), &exchange, failure),
+        }
+    }
+
+    /// Sends a request on and waits for its response headers (at most `header_timeout`).
+    async fn send(
+        &self,
+        request: reqwest::Request,
+        authorization: Option<&str>,
+    ) -> Result<reqwest::Response, UpstreamFailure> {
+        let sent = tokio::time::timeout(self.header_timeout, self.client.execute(request)).await;
+        self.stats.tally(Tally::Relayed);
+        match sent {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(e)) => {
+                let (code, message) = if e.is_connect() {
+                    ("upstream_unreachable", "is unreachable")
+                } else {
+                    ("bad_upstream_response", "gave no valid HTTP response")
+                };
+                let reason = redact(error_chain(&e.without_url()), authorization);
+                Err(UpstreamFailure {
+                    status: StatusCode::BAD_GATEWAY,
+                    code,
+                    what: format!("{message}: {reason}"),
+                })
+            }
+            Err(_) => Err(UpstreamFailure {
+                status: StatusCode::GATEWAY_TIMEOUT,
+                code: "upstream_timeout",
+                what: format!(
+                    "sent no response headers within {:.1} s",
+                    self.header_timeout.as_secs_f64()
+                ),
+            }),
+        }
+    }
+
+    async fn respond(
+        &self,
+        model: Option<String>,
+        response: reqwest::Response,
+        exchange: &Exchange<'_>,
+    ) -> Response<RelayBody> {
+        let status = response.status();
+        let mut headers = response.headers().clone();
+        strip_hop_by_hop(&mut headers);
+        let path = exchange.path;
+        let Some(model) = model else {
+            tracing::debug!(target: LOG_TARGET, method = %exchange.method, path, status = status.as_u16(), ms = exchange.started.elapsed().as_millis() as u64, "relayed");
+            return response_with(status, headers, passthrough(None, Some(response)));
+        };
+        let at = self.clock.now();
+        let quota = QuotaHeaders::from_headers(&headers);
+        self.stats.quota(&model, at, quota);
+        if status.is_success() {
+            self.streaks.end(&model);
+            self.observe(&model, at, RelayOutcome::Success, quota);
+            tracing::debug!(target: LOG_TARGET, path, model, status = status.as_u16(), ms = exchange.started.elapsed().as_millis() as u64, "relayed");
+            return response_with(status, headers, passthrough(None, Some(response)));
+        }
+        self.respond_error(&model, at, quota, response, headers, exchange)
+            .await
+    }
+
+    /// An upstream error for a chat completion: its start is read to tell what it is, it is
+    /// reported, and a 429 the judge holds spent is rewritten into the long-window message.
+    async fn respond_error(
+        &self,
+        model: &str,
+        at: Timestamp,
+        quota: QuotaHeaders,
+        response: reqwest::Response,
+        mut headers: HeaderMap,
+        exchange: &Exchange<'_>,
+    ) -> Response<RelayBody> {
+        let status = response.status();
+        let path = exchange.path;
+        let (start, rest) = read_start(response, ERROR_BODY_LIMIT, self.header_timeout).await;
+        let detail = redact(error_detail(&start), exchange.authorization);
+        let outcome = outcome_of_error(status.as_u16(), &start, &detail);
+        let rate_limited = outcome == RelayOutcome::RateLimited;
+        let consecutive = if rate_limited {
+            self.streaks.extend(model, self.quota_clock.day_of(at))
+        } else {
+            0
+        };
+        // Reported before judging, so the daemon's policy can already count this 429.
+        self.observe(model, at, outcome, quota);
+        if !rate_limited {
+            tracing::info!(target: LOG_TARGET, path, model, status = status.as_u16(), detail, "upstream error passed on");
+            return response_with(status, headers, passthrough(Some(start), rest));
+        }
+        let seen = RateLimitSeen {
+            model,
+            consecutive,
+            quota: &quota,
+            detail: &detail,
+            at,
+        };
+        if let Judgement::Spent { resets_at } = (self.judge)(&seen) {
+            self.stats.tally(Tally::Rewritten429);
+            tracing::info!(target: LOG_TARGET, path, model, consecutive, resets_at, "upstream 429 judged spent: answered as a daily limit");
+            for name in [
+                header::CONTENT_LENGTH,
+                header::CONTENT_ENCODING,
+                header::CONTENT_TYPE,
+            ] {
+                headers.remove(name);
+            }
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return response_with(status, headers, full(spent_body(model, &resets_at)));
+        }
+        tracing::info!(target: LOG_TARGET, path, model, consecutive, detail, "upstream 429 judged a throttle: passed on");
+        response_with(status, headers, passthrough(Some(start), rest))
+    }
+
+    fn answer_locally(
+        &self,
+        model: &str,
+        spent: &SpentInfo,
+        exchange: &Exchange<'_>,
+    ) -> Response<RelayBody> {
+        let at = self.clock.now();
+        self.stats.tally(Tally::AnsweredLocally);
+        self.observe(
+            model,
+            at,
+            RelayOutcome::AnsweredLocally,
+            QuotaHeaders::default(),
+        );
+        tracing::debug!(target: LOG_TARGET, path = exchange.path, model, reason = spent.reason, ms = exchange.started.elapsed().as_millis() as u64, "spent: answered locally");
+        let mut resp = json_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            spent_body(model, &spent.resets_at),
+        );
+        resp.headers_mut().insert(
+            "x-msclaw-relay",
+            HeaderValue::from_static("answered-locally"),
+        );
+        resp
+    }
+
+    fn upstream_failed(
+        &self,
+        model: Option<&str>,
+        exchange: &Exchange<'_>,
+        failure: UpstreamFailure,
+    ) -> Response<RelayBody> {
+        let UpstreamFailure { status, code, what } = failure;
+        self.stats.tally(Tally::UpstreamError);
+        let message = format!(
+            "msclaw relay: the upstream {} {what}",
+            self.upstream.display
+        );
+        tracing::warn!(target: LOG_TARGET, path = exchange.path, model, status = status.as_u16(), ms = exchange.started.elapsed().as_millis() as u64, "{message}");
+        if let Some(model) = model {
+            let outcome = RelayOutcome::Failed {
+                status: None,
+                detail: message.clone(),
+            };
+            self.observe(model, self.clock.now(), outcome, QuotaHeaders::default());
+        }
+        json_response(status, error_body(&message, "upstream_error", code))
+    }
+
+    /// Counts one chat completion and hands it to the daemon without waiting.
+    fn observe(&self, model: &str, at: Timestamp, outcome: RelayOutcome, quota: QuotaHeaders) {
+        self.stats
+            .count(self.quota_clock.day_of(at), model, &outcome);
+        let observation = RelayObservation {
+            model: model.to_owned(),
+            at,
+            outcome,
+            quota,
+        };
+        if let Err(e) = self.observations.try_send(observation) {
+            self.stats.tally(Tally::Dropped);
+            match e {
+                mpsc::error::TrySendError::Full(o) => {
+                    tracing::warn!(target: LOG_TARGET, model = o.model, "the daemon is behind: an observation was dropped")
+                }
+                mpsc::error::TrySendError::Closed(_) => {
+                    tracing::debug!(target: LOG_TARGET, "no one takes observations any more")
+                }
+            }
+        }
+    }
+}
+
+/// Reads a chat completion's body far enough to find its `model` (the rest streams on); a body
+/// that cannot be read gets a 400.
+async fn read_chat_body(
+    body: Incoming,
+    path: &str,
+) -> Result<(Option<reqwest::Body>, Option<String>), Response<RelayBody>> {
+    match Prefix::read(body, CHAT_BODY_SCAN_LIMIT).await {
+        Ok(prefix) => {
+            let model = model_of(&prefix.bytes, prefix.rest.is_none());
+            Ok((Some(prefix.into_body()), model))
+        }
+        Err(e) => {
+            tracing::debug!(target: LOG_TARGET, path, "cannot read a request body: {e}");
+            let body = error_body(
+                "the msclaw relay could not read the request body",
+                "invalid_request_error",
+                "bad_request",
+            );
+            Err(json_response(StatusCode::BAD_REQUEST, body))
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Judging an upstream error: what outcome it is, and for a 429 whether the model is spent (the
+//! [`Judge`]) or merely throttled, with the run of 429s in a row it is judged on.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+use super::RelayOutcome;
+use super::inspect::{self, QuotaHeaders};
+use crate::policy::QuotaClock;
+
+/// What the judge is told about an upstream 429.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimitSeen<'a> {
+    pub model: &'a str,
+    /// 429s the relay has seen for this model in a row (this one included) with no success
+    /// between, within the current quota day.
+    pub consecutive: u32,
+    pub quota: &'a QuotaHeaders,
+    /// The 429's own message, e.g. "Request limit exceeded.".
+    pub detail: &'a str,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judgement {
+    /// The model's day is over: the 429 is rewritten to the long-window message.
+    Spent { resets_at: String },
+    /// A short-term limit: the 429 passes unchanged (OpenClaw's own retries are right for it).
+    Throttle,
+}
+
+/// Decides, for an upstream 429, whether the model is spent. Called on the response path after
+/// the observation is sent: it must be quick and must not block.
+pub type Judge = Arc<dyn Fn(&RateLimitSeen<'_>) -> Judgement + Send + Sync>;
+
+/// Spent when `threshold` 429s came in a row, or ModelScope says the model has 0 requests left;
+/// the reset is the next one of `clock`.
+pub fn consecutive_judge(threshold: u32, clock: QuotaClock) -> Judge {
+    Arc::new(move |seen: &RateLimitSeen<'_>| {
+        if seen.consecutive >= threshold || seen.quota.model_remaining == Some(0) {
+            Judgement::Spent {
+                resets_at: clock.format(clock.next_reset(seen.at)),
+            }
+        } else {
+            Judgement::Throttle
+        }
+    })
+}
+
+/// The outcome of an upstream error answer, from its status and the start of its body.
+pub(super) fn outcome_of_error(status: u16, body_start: &[u8], detail: &str) -> RelayOutcome {
+    match status {
+        429 => RelayOutcome::RateLimited,
+        404 => RelayOutcome::Gone {
+            detail: detail.to_owned(),
+        },
+        400 if String::from_utf8_lossy(body_start).contains(inspect::NOT_SERVED_MARK) => {
+            RelayOutcome::Gone {
+                detail: detail.to_owned(),
+            }
+        }
+        s => RelayOutcome::Failed {
+            status: Some(s),
+            detail: detail.to_owned(),
+        },
+    }
+}
+
+/// 429s in a row per model id, within a quota day.
+#[derive(Default)]
+pub(super) struct Streaks(Mutex<HashMap<String, (Date, u32)>>);
+
+impl Streaks {
+    /// One more 429 in a row for `model` in quota day `day`; returns how many now.
+    pub(super) fn extend(&self, model: &str, day: Date) -> u32 {
+        let mut streaks = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = streaks.entry(model.to_owned()).or_insert((day, 0));
+        if entry.0 != day {
+            *entry = (day, 0);
+        }
+        entry.1 += 1;
+        entry.1
+    }
+
+    /// A success: the run of 429s is over.
+    pub(super) fn end(&self, model: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(model);
+    }
+}
