@@ -24,26 +24,22 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::event::{self, NavigationVerdict, ParsedEvent, TranscriptCall};
-use super::{
-    CallRecord, FileId, SeenSet, SourceError, SourceErrorKind, SourceKind, SqliteCursors, fnv1a64,
-};
+use super::{CallRecord, FileId, SeenSet, SourceError, SqliteCursors};
+
+mod scan;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use scan::Scan;
+use schema::{Layout, detect_layout, open_read_only, schema_meta_created_at, sql_error};
 
 /// OpenClaw's agent database file name, under `agents/<agentId>/agent/`.
 pub const AGENT_DB_FILE: &str = "openclaw-agent.sqlite";
-
-/// How long a query waits for a writer's lock before the DB is reported locked for this poll.
-const BUSY_TIMEOUT: Duration = Duration::from_millis(50);
-/// Rows fetched per statement.
-const BATCH_ROWS: i64 = 256;
-/// OpenClaw's bound on a compressed event's decoded size.
-const MAX_EVENT_BYTES: i64 = 4 * 1024 * 1024;
 
 #[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
 pub(crate) struct SqliteState {
@@ -72,15 +68,21 @@ struct DbCursor {
     tails: BTreeMap<String, u64>,
 }
 
-/// What `transcript_events` looks like in this DB.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Layout {
-    /// Agent schema ≥ 23: `event_json` or `event_zstd` + `navigation_json`.
-    Compressed,
-    /// Agent schema < 23: `event_json` only.
-    JsonOnly,
-    /// No `transcript_events` table (yet).
-    Missing,
+impl DbCursor {
+    /// Notes which file this cursor is of. Another file than before (restored, recreated) is read
+    /// all again; the seen keys keep calls already returned from being returned again.
+    fn follow(&mut self, file: FileId, meta_created_at: Option<i64>) {
+        let replaced = (self.file != FileId::default() && self.file != file)
+            || (self.meta_created_at.is_some()
+                && meta_created_at.is_some()
+                && self.meta_created_at != meta_created_at);
+        if replaced {
+            self.sessions.clear();
+            self.tails.clear();
+        }
+        self.file = file;
+        self.meta_created_at = meta_created_at;
+    }
 }
 
 /// A cheap "did anything change" check, so an idle DB is not even opened: the DB and `-wal`
@@ -252,414 +254,26 @@ impl SqliteSource {
         let conn = open_read_only(path)?;
         let err = |e| sql_error(path, e);
         let cursor = self.state.0.dbs.entry(agent.to_owned()).or_default();
-        let meta_created_at = schema_meta_created_at(&conn).map_err(err)?;
-        let replaced = (cursor.file != FileId::default() && cursor.file != sig.file)
-            || (cursor.meta_created_at.is_some()
-                && meta_created_at.is_some()
-                && cursor.meta_created_at != meta_created_at);
-        if replaced {
-            // Another file now (restored, recreated): read it all again; the seen keys keep
-            // calls already returned from being returned again.
-            cursor.sessions.clear();
-            cursor.tails.clear();
-        }
-        cursor.file = sig.file;
-        cursor.meta_created_at = meta_created_at;
+        cursor.follow(sig.file, schema_meta_created_at(&conn).map_err(err)?);
 
         let layout = detect_layout(&conn).map_err(err)?;
-        if layout == Layout::Missing {
-            if sig.settled() {
-                self.unchanged_since.insert(agent.to_owned(), sig);
-            }
-            return Ok(());
+        if layout != Layout::Missing {
+            let scan = Scan {
+                agent,
+                path,
+                since,
+                since_ms: since.as_millisecond(),
+                layout,
+            };
+            let mut malformed = 0u64;
+            let result =
+                scan.read_sessions(&conn, cursor, &mut self.state.0.seen, out, &mut malformed);
+            self.malformed_rows += malformed;
+            result?;
         }
-        let sessions = list_sessions(&conn).map_err(err)?;
-        let scan = Scan {
-            agent,
-            path,
-            since,
-            since_ms: since.as_millisecond(),
-            layout,
-        };
-        let mut malformed = 0u64;
-        let result = (|| {
-            for (session, last) in &sessions {
-                let Some((max_seq, last_created)) = *last else {
-                    continue;
-                };
-                let known = cursor.sessions.get(session).copied();
-                let rewritten = match (known, cursor.tails.get(session)) {
-                    (Some(c), Some(tail)) if c <= max_seq => {
-                        row_hash(&conn, layout, session, c).map_err(err)? != Some(*tail)
-                    }
-                    _ => false,
-                };
-                let from = match known {
-                    Some(c) if c == max_seq && !rewritten => continue,
-                    Some(c) if c < max_seq && !rewritten => c,
-                    // New session, or its tail rewritten (its seq went backwards, or the row at
-                    // the cursor is another one): read all of it again; already returned calls
-                    // are deduplicated.
-                    _ => i64::MIN,
-                };
-                if last_created.is_some_and(|t| t < scan.since_ms) {
-                    // Its newest row is older than `since`: nothing of today in it. It keeps no
-                    // cursor (so the cursors stay as few as the sessions active today); when it
-                    // gets a new row it is read from `since` on, deduplicated.
-                    cursor.sessions.remove(session);
-                    cursor.tails.remove(session);
-                    continue;
-                }
-                cursor.tails.remove(session);
-                scan.read_session(
-                    &conn,
-                    session,
-                    from,
-                    max_seq,
-                    cursor,
-                    &mut self.state.0.seen,
-                    out,
-                    &mut malformed,
-                )?;
-                if let Some(tail) = row_hash(&conn, layout, session, max_seq).map_err(err)? {
-                    cursor.tails.insert(session.clone(), tail);
-                }
-            }
-            Ok(())
-        })();
-        self.malformed_rows += malformed;
-        result?;
-        // Sessions that are gone (deleted, or reset into a new session id) keep no cursor.
-        cursor.sessions.retain(|s, _| sessions.contains_key(s));
-        let kept = &cursor.sessions;
-        cursor.tails.retain(|s, _| kept.contains_key(s));
         if sig.settled() {
             self.unchanged_since.insert(agent.to_owned(), sig);
         }
         Ok(())
-    }
-}
-
-struct Scan<'a> {
-    agent: &'a str,
-    path: &'a Path,
-    since: Timestamp,
-    since_ms: i64,
-    layout: Layout,
-}
-
-impl Scan<'_> {
-    /// Reads rows `from < seq <= to` of one session, batch by batch, advancing the session's cursor
-    /// as it goes so a failure half way keeps what was read.
-    #[allow(clippy::too_many_arguments)]
-    fn read_session(
-        &self,
-        conn: &Connection,
-        session: &str,
-        from: i64,
-        to: i64,
-        cursor: &mut DbCursor,
-        seen: &mut SeenSet,
-        out: &mut Vec<CallRecord>,
-        malformed: &mut u64,
-    ) -> Result<(), SourceError> {
-        let sql = match self.layout {
-            Layout::Compressed => {
-                "SELECT seq, created_at, event_json, navigation_json, event_zstd IS NOT NULL
-                 FROM transcript_events
-                 WHERE session_id = ?1 AND seq > ?2 AND seq <= ?3 AND created_at >= ?4
-                   AND ((event_json IS NOT NULL AND instr(event_json, '\"assistant\"') > 0)
-                     OR (event_json IS NULL AND (navigation_json IS NULL OR instr(navigation_json, '\"assistant\"') > 0)))
-                 ORDER BY seq LIMIT ?5"
-            }
-            _ => {
-                "SELECT seq, created_at, event_json, NULL, 0
-                 FROM transcript_events
-                 WHERE session_id = ?1 AND seq > ?2 AND seq <= ?3 AND created_at >= ?4
-                   AND instr(event_json, '\"assistant\"') > 0
-                 ORDER BY seq LIMIT ?5"
-            }
-        };
-        let mut after = from;
-        loop {
-            let rows: Vec<Row> = {
-                let mut stmt = conn
-                    .prepare_cached(sql)
-                    .map_err(|e| sql_error(self.path, e))?;
-                let mapped = stmt
-                    .query_map(
-                        params![session, after, to, self.since_ms, BATCH_ROWS],
-                        |r| {
-                            Ok(Row {
-                                seq: r.get(0)?,
-                                created_at: r.get(1)?,
-                                event_json: r.get(2)?,
-                                navigation_json: r.get(3)?,
-                                compressed: r.get::<_, i64>(4)? != 0,
-                            })
-                        },
-                    )
-                    .map_err(|e| sql_error(self.path, e))?;
-                mapped
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| sql_error(self.path, e))?
-                // the statement is reset here: no read transaction outlives the batch
-            };
-            let full = rows.len() as i64 == BATCH_ROWS;
-            for row in &rows {
-                let created = Timestamp::from_millisecond(row.created_at).ok();
-                let parsed = self.classify(conn, session, row, created)?;
-                match parsed {
-                    Some(ParsedEvent::Call(call)) => self.emit(session, row, call, seen, out),
-                    Some(ParsedEvent::Malformed(_)) => *malformed += 1,
-                    Some(ParsedEvent::NotACall) | None => {}
-                }
-                cursor.sessions.insert(session.to_owned(), row.seq);
-                after = row.seq;
-            }
-            if !full {
-                break;
-            }
-        }
-        cursor.sessions.insert(session.to_owned(), to);
-        Ok(())
-    }
-
-    /// `None`: a row that cannot be decoded (counted as malformed by the caller via `Malformed`).
-    fn classify(
-        &self,
-        conn: &Connection,
-        session: &str,
-        row: &Row,
-        created: Option<Timestamp>,
-    ) -> Result<Option<ParsedEvent>, SourceError> {
-        if let Some(json) = &row.event_json {
-            return Ok(Some(event::parse_event(json, created)));
-        }
-        if !row.compressed {
-            return Ok(Some(ParsedEvent::Malformed("row without an event")));
-        }
-        if let Some(nav) = &row.navigation_json {
-            match event::classify_navigation(nav, created) {
-                NavigationVerdict::NotACall => return Ok(Some(ParsedEvent::NotACall)),
-                NavigationVerdict::Call(call) => return Ok(Some(ParsedEvent::Call(call))),
-                NavigationVerdict::NeedEvent => {}
-            }
-        }
-        let blob: Option<(Vec<u8>, Option<i64>)> = conn
-            .prepare_cached("SELECT event_zstd, event_utf8_bytes FROM transcript_events WHERE session_id = ?1 AND seq = ?2")
-            .and_then(|mut s| s.query_row(params![session, row.seq], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-            .map_err(|e| sql_error(self.path, e))?;
-        let Some((blob, Some(len))) = blob else {
-            // Deleted since the batch was read, or no recorded size: nothing to decode.
-            return Ok(Some(ParsedEvent::Malformed(
-                "compressed row without its size",
-            )));
-        };
-        Ok(Some(match decode_zstd(&blob, len) {
-            Some(text) => event::parse_event(&text, created),
-            None => ParsedEvent::Malformed("compressed event does not decode"),
-        }))
-    }
-
-    fn emit(
-        &self,
-        session: &str,
-        row: &Row,
-        call: TranscriptCall,
-        seen: &mut SeenSet,
-        out: &mut Vec<CallRecord>,
-    ) {
-        if call.at < self.since {
-            return;
-        }
-        let at_ms = call.at.as_millisecond();
-        let fallback_id = format!("seq:{}:{}", row.seq, row.created_at);
-        let id = call.entry_id.as_deref().unwrap_or(&fallback_id);
-        let key = fnv1a64(&[
-            self.agent.as_bytes(),
-            session.as_bytes(),
-            id.as_bytes(),
-            &at_ms.to_le_bytes(),
-        ]);
-        if !seen.insert(key, at_ms) {
-            return;
-        }
-        out.push(CallRecord {
-            provider: call.provider,
-            model: call.model,
-            at: call.at,
-            outcome: call.outcome,
-            source: SourceKind::Sqlite,
-        });
-    }
-}
-
-struct Row {
-    seq: i64,
-    created_at: i64,
-    event_json: Option<String>,
-    navigation_json: Option<String>,
-    compressed: bool,
-}
-
-/// Decodes one zstd frame whose decoded size OpenClaw recorded; the frame's checksum (OpenClaw
-/// writes one) is verified by the decoder.
-fn decode_zstd(blob: &[u8], utf8_bytes: i64) -> Option<String> {
-    if blob.is_empty() || !(1..=MAX_EVENT_BYTES).contains(&utf8_bytes) {
-        return None;
-    }
-    let bytes = zstd::bulk::decompress(blob, utf8_bytes as usize).ok()?;
-    if bytes.len() as i64 != utf8_bytes {
-        return None;
-    }
-    String::from_utf8(bytes).ok()
-}
-
-fn open_read_only(path: &Path) -> Result<Connection, SourceError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| sql_error(path, e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| sql_error(path, e))?;
-    conn.execute_batch("PRAGMA query_only = ON; PRAGMA trusted_schema = OFF;")
-        .map_err(|e| sql_error(path, e))?;
-    Ok(conn)
-}
-
-fn schema_meta_created_at(conn: &Connection) -> rusqlite::Result<Option<i64>> {
-    let has: bool = conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_meta')",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has {
-        return Ok(None);
-    }
-    conn.query_row(
-        "SELECT created_at FROM schema_meta WHERE meta_key = 'primary'",
-        [],
-        |r| r.get(0),
-    )
-    .optional()
-    .map(Option::flatten)
-}
-
-fn detect_layout(conn: &Connection) -> rusqlite::Result<Layout> {
-    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('transcript_events')")?;
-    let cols: Vec<String> = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let has = |c: &str| cols.iter().any(|x| x == c);
-    Ok(if cols.is_empty() {
-        Layout::Missing
-    } else if has("event_zstd") && has("navigation_json") {
-        Layout::Compressed
-    } else {
-        Layout::JsonOnly
-    })
-}
-
-/// A session's last row: (seq, created_at), or None when it has no rows.
-type LastRow = Option<(i64, Option<i64>)>;
-
-/// Every session with its last row.
-/// A hash of one row's stored event (JSON or compressed), `None` when there is no such row.
-fn row_hash(
-    conn: &Connection,
-    layout: Layout,
-    session: &str,
-    seq: i64,
-) -> rusqlite::Result<Option<u64>> {
-    let sql = match layout {
-        Layout::Compressed => {
-            "SELECT coalesce(event_json, ''), coalesce(event_zstd, x''), created_at FROM transcript_events WHERE session_id = ?1 AND seq = ?2"
-        }
-        _ => {
-            "SELECT coalesce(event_json, ''), x'', created_at FROM transcript_events WHERE session_id = ?1 AND seq = ?2"
-        }
-    };
-    conn.prepare_cached(sql)?
-        .query_row(params![session, seq], |r| {
-            let json: String = r.get(0)?;
-            let blob: Vec<u8> = r.get(1)?;
-            let created: i64 = r.get(2)?;
-            Ok(fnv1a64(&[json.as_bytes(), &blob, &created.to_le_bytes()]))
-        })
-        .optional()
-}
-
-fn list_sessions(conn: &Connection) -> rusqlite::Result<BTreeMap<String, LastRow>> {
-    let has_windows: bool = conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'session_windows')",
-        [],
-        |r| r.get(0),
-    )?;
-    let sql = if has_windows {
-        // One index seek per session on the (session_id, seq) primary key.
-        "SELECT w.session_id,
-           (SELECT e.seq FROM transcript_events e WHERE e.session_id = w.session_id ORDER BY e.seq DESC LIMIT 1),
-           (SELECT e.created_at FROM transcript_events e WHERE e.session_id = w.session_id ORDER BY e.seq DESC LIMIT 1)
-         FROM session_windows w"
-    } else {
-        "SELECT session_id, max(seq), NULL FROM transcript_events GROUP BY session_id"
-    };
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map([], |r| {
-        let id: String = r.get(0)?;
-        let seq: Option<i64> = r.get(1)?;
-        let at: Option<i64> = r.get(2)?;
-        Ok((id, seq.map(|s| (s, at))))
-    })?;
-    rows.collect()
-}
-
-fn sql_error(path: &Path, e: rusqlite::Error) -> SourceError {
-    let kind = match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => SourceErrorKind::Locked,
-        Some(ErrorCode::CannotOpen | ErrorCode::SystemIoFailure | ErrorCode::PermissionDenied) => {
-            SourceErrorKind::Io
-        }
-        _ => SourceErrorKind::Corrupt,
-    };
-    SourceError::new(path, kind, e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn zstd_decoding_checks_the_recorded_size() {
-        let text = r#"{"type":"message"}"#;
-        let blob = zstd::bulk::compress(text.as_bytes(), 1).unwrap();
-        assert_eq!(decode_zstd(&blob, text.len() as i64).as_deref(), Some(text));
-        assert_eq!(decode_zstd(&blob, text.len() as i64 + 1), None);
-        assert_eq!(decode_zstd(&blob, text.len() as i64 - 1), None);
-        assert_eq!(decode_zstd(&blob, 0), None);
-        assert_eq!(decode_zstd(b"not zstd", 10), None);
-        assert_eq!(
-            decode_zstd(&blob[..blob.len() - 2], text.len() as i64),
-            None
-        );
-    }
-
-    #[test]
-    fn cursor_state_round_trips_through_json() {
-        let mut st = SqliteState::default();
-        let c = st.dbs.entry("main".into()).or_default();
-        c.file = FileId { dev: 1, ino: 2 };
-        c.meta_created_at = Some(5);
-        c.sessions.insert("s".into(), 7);
-        st.seen.insert(9, 100);
-        let cursors = SqliteCursors(st);
-        let back: SqliteCursors =
-            serde_json::from_str(&serde_json::to_string(&cursors).unwrap()).unwrap();
-        assert_eq!(back, cursors);
-        // an empty/older state file still loads
-        let empty: SqliteCursors = serde_json::from_str("{}").unwrap();
-        assert_eq!(empty, SqliteCursors::default());
     }
 }
