@@ -187,18 +187,54 @@ impl JsonlSource {
         out: &mut Vec<CallRecord>,
     ) -> Result<(), SourceError> {
         let path = &sf.path;
+        let Some(mut f) = self.open_if_changed(key, path, since)? else {
+            return Ok(());
+        };
+        // Identity and length of the very file we read (not of whatever the path names later).
+        let meta = f.metadata().map_err(|e| SourceError::io(path, &e))?;
+        let file = FileId::of(&meta);
+        let start = resume_offset(self.state.0.files.get(key).copied(), &f, file, meta.len());
+        let end = if start == meta.len() {
+            start
+        } else {
+            let seen = &mut self.state.0.seen;
+            let garbled = &mut self.garbled_lines;
+            read_lines_from(path, &mut f, start, false, |line, _| {
+                take_line(line, sf, since, seen, garbled, out);
+            })?
+            .end
+        };
+        self.state.0.files.insert(
+            key.to_owned(),
+            FileCursor {
+                file,
+                offset: end,
+                tail: tail_hash(&f, end),
+            },
+        );
+        Ok(())
+    }
+
+    /// Opens a session file that may hold something new; `None` (and no cursor kept where none
+    /// is needed) when it is gone, read up to its end, or untouched since before `since`.
+    fn open_if_changed(
+        &mut self,
+        key: &str,
+        path: &Path,
+        since: Timestamp,
+    ) -> Result<Option<File>, SourceError> {
         // A stat first: most files did not change, and most old ones need nothing at all.
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.state.0.files.remove(key);
-                return Ok(());
+                return Ok(None);
             }
             Err(e) => return Err(SourceError::io(path, &e)),
         };
         let cursor = self.state.0.files.get(key).copied();
         if cursor.is_some_and(|c| c.file == FileId::of(&meta) && c.offset == meta.len()) {
-            return Ok(());
+            return Ok(None);
         }
         if meta
             .modified()
@@ -210,91 +246,82 @@ impl JsonlSource {
             // are only as many cursors as files written today); if it is written to again it is
             // read from its start, calls before `since` dropped and the rest deduplicated.
             self.state.0.files.remove(key);
-            return Ok(());
+            return Ok(None);
         }
-        let mut f = match File::open(path) {
-            Ok(f) => f,
+        match File::open(path) {
+            Ok(f) => Ok(Some(f)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.state.0.files.remove(key);
-                return Ok(());
+                Ok(None)
             }
-            Err(e) => return Err(SourceError::io(path, &e)),
-        };
-        // Identity and length of the very file we read (not of whatever the path names later).
-        let meta = f.metadata().map_err(|e| SourceError::io(path, &e))?;
-        let file = FileId::of(&meta);
-        let len = meta.len();
-        let start = match cursor {
-            Some(c)
-                if c.file == file
-                    && c.offset <= len
-                    && (c.tail.is_none() || c.tail == tail_hash(&f, c.offset)) =>
-            {
-                c.offset
-            }
-            // New, replaced (other inode), truncated or rewritten: read from the start.
-            _ => 0,
-        };
-        if start == len {
-            self.state.0.files.insert(
-                key.to_owned(),
-                FileCursor {
-                    file,
-                    offset: start,
-                    tail: tail_hash(&f, start),
-                },
-            );
-            return Ok(());
+            Err(e) => Err(SourceError::io(path, &e)),
         }
-        let seen = &mut self.state.0.seen;
-        let garbled = &mut self.garbled_lines;
-        let read = read_lines_from(path, &mut f, start, false, |line, _| {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                return;
-            }
-            match event::parse_event_bytes(line, None) {
-                ParsedEvent::Call(call) => {
-                    if call.at < since {
-                        return;
-                    }
-                    let at_ms = call.at.as_millisecond();
-                    let line_id;
-                    let id: &[u8] = match &call.entry_id {
-                        Some(id) => id.as_bytes(),
-                        None => {
-                            line_id = format!("line:{:016x}", fnv1a64(&[line]));
-                            line_id.as_bytes()
-                        }
-                    };
-                    let k = fnv1a64(&[
-                        sf.agent.as_bytes(),
-                        sf.session.as_bytes(),
-                        id,
-                        &at_ms.to_le_bytes(),
-                    ]);
-                    if seen.insert(k, at_ms) {
-                        out.push(CallRecord {
-                            provider: call.provider,
-                            model: call.model,
-                            at: call.at,
-                            outcome: call.outcome,
-                            source: SourceKind::Jsonl,
-                        });
-                    }
-                }
-                ParsedEvent::NotACall => {}
-                ParsedEvent::Malformed(_) => *garbled += 1,
-            }
-        })?;
-        self.state.0.files.insert(
-            key.to_owned(),
-            FileCursor {
-                file,
-                offset: read.end,
-                tail: tail_hash(&f, read.end),
-            },
-        );
-        Ok(())
+    }
+}
+
+/// Where to read on from in a file of identity `file` and length `len`: the cursor's offset
+/// when it is still the same file holding the same bytes before it, else its start.
+fn resume_offset(cursor: Option<FileCursor>, f: &File, file: FileId, len: u64) -> u64 {
+    match cursor {
+        Some(c)
+            if c.file == file
+                && c.offset <= len
+                && (c.tail.is_none() || c.tail == tail_hash(f, c.offset)) =>
+        {
+            c.offset
+        }
+        // New, replaced (other inode), truncated or rewritten: read from the start.
+        _ => 0,
+    }
+}
+
+/// One complete line of a session file: a call from `since` on not returned before goes to
+/// `out`; an unreadable line is counted in `garbled`.
+fn take_line(
+    line: &[u8],
+    sf: &SessionFile,
+    since: Timestamp,
+    seen: &mut SeenSet,
+    garbled: &mut u64,
+    out: &mut Vec<CallRecord>,
+) {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return;
+    }
+    let call = match event::parse_event_bytes(line, None) {
+        ParsedEvent::Call(call) => call,
+        ParsedEvent::NotACall => return,
+        ParsedEvent::Malformed(_) => {
+            *garbled += 1;
+            return;
+        }
+    };
+    if call.at < since {
+        return;
+    }
+    let at_ms = call.at.as_millisecond();
+    let line_id;
+    let id: &[u8] = match &call.entry_id {
+        Some(id) => id.as_bytes(),
+        None => {
+            line_id = format!("line:{:016x}", fnv1a64(&[line]));
+            line_id.as_bytes()
+        }
+    };
+    let k = fnv1a64(&[
+        sf.agent.as_bytes(),
+        sf.session.as_bytes(),
+        id,
+        &at_ms.to_le_bytes(),
+    ]);
+    if seen.insert(k, at_ms) {
+        out.push(CallRecord {
+            provider: call.provider,
+            model: call.model,
+            at: call.at,
+            outcome: call.outcome,
+            source: SourceKind::Jsonl,
+        });
     }
 }
 
