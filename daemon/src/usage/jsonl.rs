@@ -299,29 +299,9 @@ fn take_line(
     if call.at < since {
         return;
     }
-    let at_ms = call.at.as_millisecond();
-    let line_id;
-    let id: &[u8] = match &call.entry_id {
-        Some(id) => id.as_bytes(),
-        None => {
-            line_id = format!("line:{:016x}", fnv1a64(&[line]));
-            line_id.as_bytes()
-        }
-    };
-    let k = fnv1a64(&[
-        sf.agent.as_bytes(),
-        sf.session.as_bytes(),
-        id,
-        &at_ms.to_le_bytes(),
-    ]);
-    if seen.insert(k, at_ms) {
-        out.push(CallRecord {
-            provider: call.provider,
-            model: call.model,
-            at: call.at,
-            outcome: call.outcome,
-            source: SourceKind::Jsonl,
-        });
+    let fallback_id = || format!("line:{:016x}", fnv1a64(&[line]));
+    if let Some(record) = seen.admit(&sf.agent, &sf.session, call, fallback_id, SourceKind::Jsonl) {
+        out.push(record);
     }
 }
 

@@ -31,6 +31,8 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use event::TranscriptCall;
+
 pub mod event;
 pub mod gateway_log;
 pub mod jsonl;
@@ -193,6 +195,42 @@ impl SeenSet {
         }
         self.keys.insert(k, at_ms);
         true
+    }
+    /// A transcript call as a record, unless it was returned before. Its key is (agent, session,
+    /// entry id, time); `fallback_id` stands for the entry id when the entry has none.
+    pub(crate) fn admit(
+        &mut self,
+        agent: &str,
+        session: &str,
+        call: TranscriptCall,
+        fallback_id: impl FnOnce() -> String,
+        source: SourceKind,
+    ) -> Option<CallRecord> {
+        let at_ms = call.at.as_millisecond();
+        let fallback;
+        let id = match &call.entry_id {
+            Some(id) => id.as_str(),
+            None => {
+                fallback = fallback_id();
+                fallback.as_str()
+            }
+        };
+        let key = fnv1a64(&[
+            agent.as_bytes(),
+            session.as_bytes(),
+            id.as_bytes(),
+            &at_ms.to_le_bytes(),
+        ]);
+        if !self.insert(key, at_ms) {
+            return None;
+        }
+        Some(CallRecord {
+            provider: call.provider,
+            model: call.model,
+            at: call.at,
+            outcome: call.outcome,
+            source,
+        })
     }
     pub(crate) fn prune(&mut self, since: Timestamp) {
         let cutoff = since

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::DbCursor;
 use super::schema::{Layout, list_sessions, row_hash, sql_error};
 use crate::usage::event::{self, NavigationVerdict, ParsedEvent, TranscriptCall};
-use crate::usage::{CallRecord, SeenSet, SourceError, SourceKind, fnv1a64};
+use crate::usage::{CallRecord, SeenSet, SourceError, SourceKind};
 
 /// Rows fetched per statement.
 const BATCH_ROWS: i64 = 256;
@@ -215,25 +215,11 @@ impl Scan<'_> {
         if call.at < self.since {
             return;
         }
-        let at_ms = call.at.as_millisecond();
-        let fallback_id = format!("seq:{}:{}", row.seq, row.created_at);
-        let id = call.entry_id.as_deref().unwrap_or(&fallback_id);
-        let key = fnv1a64(&[
-            self.agent.as_bytes(),
-            session.as_bytes(),
-            id.as_bytes(),
-            &at_ms.to_le_bytes(),
-        ]);
-        if !seen.insert(key, at_ms) {
-            return;
+        let fallback_id = || format!("seq:{}:{}", row.seq, row.created_at);
+        if let Some(record) = seen.admit(self.agent, session, call, fallback_id, SourceKind::Sqlite)
+        {
+            out.push(record);
         }
-        out.push(CallRecord {
-            provider: call.provider,
-            model: call.model,
-            at: call.at,
-            outcome: call.outcome,
-            source: SourceKind::Sqlite,
-        });
     }
 }
 
