@@ -1,6 +1,6 @@
 //! The loop that owns msclawd's state: it takes usage batches, client requests and timer ticks one
 //! at a time, asks the policy what `primary` should be, has the config editor write it, and has the
-//! reloader make the gateway apply it. Nothing here blocks for long: file edits are short, waiting
+//! gateway module make the gateway apply it. Nothing here blocks for long: file edits are short, waiting
 //! for the gateway's confirmation is a deadline in the select loop.
 
 use std::collections::BTreeMap;
@@ -24,7 +24,7 @@ use crate::hooks;
 use crate::openclaw_config::{self, ConfigError, OpenClawConfig};
 use crate::policy::{self, DayState, Decision, Notice, Observation, PolicyConfig, RotationModel};
 use crate::relay::{Relay, RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo};
-use crate::reloader::{self, ReloadWait};
+use crate::gateway::{self, ReloadWait};
 use crate::settings::{Limit, Settings};
 use crate::state_store::{DayModelRecord, DayRecord, PersistedState, StateStore, SwitchRecord};
 use crate::usage::gateway_log::LogLocation;
@@ -123,7 +123,7 @@ impl Engine {
             tx,
         };
         let now = engine.clock.now();
-        let today = engine.settings.clock.day_of(now);
+        let today = engine.settings.calendar.day_of(now);
         if engine.state.today.as_ref().is_none_or(|d| d.day < today) {
             engine.roll_day(now);
         }
@@ -179,7 +179,7 @@ impl Engine {
         self.apply_policy().await;
         loop {
             let now = self.clock.now();
-            let until_reset = self.settings.clock.next_reset(now).duration_since(now);
+            let until_reset = self.settings.calendar.next_reset(now).duration_since(now);
             let tick = until_reset.clamp(
                 SignedDuration::from_millis(1),
                 SignedDuration::try_from(WALL_CLOCK_CHECK).unwrap(),
@@ -253,7 +253,7 @@ impl Engine {
     /// Rolls to a new quota day when the wall clock has passed the reset. Only forward: a clock
     /// set back across midnight must not reset twice.
     fn roll_if_new_day(&mut self, now: Timestamp) -> bool {
-        let day = self.settings.clock.day_of(now);
+        let day = self.settings.calendar.day_of(now);
         if self.state.today.as_ref().is_some_and(|d| d.day < day) {
             self.roll_day(now);
             true
@@ -278,7 +278,7 @@ impl Engine {
     /// The quota reset: file the finished day into the history, clear every mark and the pin, and
     /// bring the user's own fallbacks back.
     fn roll_day(&mut self, now: Timestamp) {
-        let new_day = self.settings.clock.day_of(now);
+        let new_day = self.settings.calendar.day_of(now);
         if let Some(old) = self.state.today.take() {
             let record = self.day_record(&old);
             self.state.archive_day(record);
@@ -418,8 +418,8 @@ impl Engine {
     }
 
     fn observe_model(&mut self, model: &str, at: Timestamp, observation: &Observation) {
-        let day = self.settings.clock.day_of(at);
-        let clock_day = self.settings.clock.day_of(self.clock.now());
+        let day = self.settings.calendar.day_of(at);
+        let clock_day = self.settings.calendar.day_of(self.clock.now());
         let policy = self.policy.clone();
         let today = self.today();
         // While the wall clock is behind the quota day msclaw is in (it was set back), calls
@@ -482,8 +482,8 @@ impl Engine {
         let prefix = format!("{}/", self.settings.provider);
         let resets_at = self
             .settings
-            .clock
-            .format(self.settings.clock.next_reset(self.clock.now()));
+            .calendar
+            .format(self.settings.calendar.next_reset(self.clock.now()));
         let spent: std::collections::HashMap<String, SpentInfo> = self
             .state
             .today
@@ -533,8 +533,8 @@ impl Engine {
                     self.all_spent_announced = true;
                     let until = self
                         .settings
-                        .clock
-                        .format(self.settings.clock.next_reset(self.clock.now()));
+                        .calendar
+                        .format(self.settings.calendar.next_reset(self.clock.now()));
                     let message = format!("all models spent until {until}");
                     tracing::warn!("{message}");
                     self.emit(EventKind::Warning { message });
@@ -610,7 +610,7 @@ impl Engine {
                 from,
                 model.to_owned(),
                 reason.to_owned(),
-                self.settings.clock.format(started),
+                self.settings.calendar.format(started),
             );
         }
         self.reload_config();
@@ -619,8 +619,8 @@ impl Engine {
             self.finish_switch(model, "applied");
             return Ok(());
         }
-        let port = reloader::gateway_port(self.config.as_ref().ok(), &self.env);
-        if reloader::gateway_listening(port).await {
+        let port = gateway::gateway_port(self.config.as_ref().ok(), &self.env);
+        if gateway::gateway_listening(port).await {
             self.pending_reload = Some(ReloadWait::new(
                 model,
                 started,
@@ -724,13 +724,13 @@ impl Engine {
         let Some(wait) = self.pending_reload.take() else {
             return;
         };
-        let port = reloader::gateway_port(self.config.as_ref().ok(), &self.env);
-        if !reloader::gateway_listening(port).await {
+        let port = gateway::gateway_port(self.config.as_ref().ok(), &self.env);
+        if !gateway::gateway_listening(port).await {
             self.finish_switch(&wait.model, "unconfirmed");
             return;
         }
         tracing::warn!(model = %wait.model, "the gateway did not confirm a hot reload; restarting it");
-        let command = reloader::restart_command(&self.settings, self.profile.as_deref());
+        let command = gateway::restart_command(&self.settings, self.profile.as_deref());
         let tx = self.tx.clone();
         let model = wait.model.clone();
         self.pending_reload = Some(ReloadWait {
@@ -738,7 +738,7 @@ impl Engine {
             ..wait
         });
         tokio::spawn(async move {
-            let result = reloader::run_restart(&command).await;
+            let result = gateway::run_restart(&command).await;
             let _ = tx.send(EngineMsg::RestartDone { model, result }).await;
         });
     }
@@ -771,7 +771,7 @@ impl Engine {
     }
 
     fn emit(&self, kind: EventKind) {
-        let at = self.settings.clock.format(self.clock.now());
+        let at = self.settings.calendar.format(self.clock.now());
         let _ = self.events.send(Event { at, kind });
     }
 
@@ -853,8 +853,8 @@ impl Engine {
         }
         let until = self
             .settings
-            .clock
-            .format(self.settings.clock.next_reset(self.clock.now()));
+            .calendar
+            .format(self.settings.calendar.next_reset(self.clock.now()));
         Ok(Response::Handled(format!(
             "pinned {model} until {until} (or msclawctl auto)"
         )))
@@ -862,12 +862,12 @@ impl Engine {
 
     fn status(&self) -> Status {
         let now = self.clock.now();
-        let next_reset = self.settings.clock.next_reset(now);
+        let next_reset = self.settings.calendar.next_reset(now);
         let today = self
             .state
             .today
             .clone()
-            .unwrap_or_else(|| DayState::new(self.settings.clock.day_of(now)));
+            .unwrap_or_else(|| DayState::new(self.settings.calendar.day_of(now)));
         let aliases = self
             .config
             .as_ref()
@@ -902,7 +902,7 @@ impl Engine {
         if all_spent {
             warnings.push(format!(
                 "all models spent until {}",
-                self.settings.clock.format(next_reset)
+                self.settings.calendar.format(next_reset)
             ));
         }
         if let Ok(cfg) = &self.config
@@ -928,13 +928,13 @@ impl Engine {
             } else {
                 Mode::Auto
             },
-            next_reset: self.settings.clock.format(next_reset),
+            next_reset: self.settings.calendar.format(next_reset),
             models,
             last_switch: self.state.last_switch.as_ref().map(|s| self.last_switch(s)),
             config_path: self.openclaw_paths.config.display().to_string(),
             warnings,
             day: today.day.to_string(),
-            all_spent_until: all_spent.then(|| self.settings.clock.format(next_reset)),
+            all_spent_until: all_spent.then(|| self.settings.calendar.format(next_reset)),
             pinned: today.pin.clone(),
             openclaw_config: self.config_state.clone(),
             profile: self.profile.clone(),
@@ -957,7 +957,7 @@ impl Engine {
         LastSwitch {
             from: s.from.clone(),
             to: s.to.clone(),
-            at: self.settings.clock.format(s.at),
+            at: self.settings.calendar.format(s.at),
             reason: s.reason.clone(),
             outcome: s.outcome.clone(),
         }
@@ -982,7 +982,7 @@ impl Engine {
                             model: m.model,
                             used: m.used,
                             limit: m.limit,
-                            spent_at: m.spent_at.map(|t| self.settings.clock.format(t)),
+                            spent_at: m.spent_at.map(|t| self.settings.calendar.format(t)),
                             spent_reason: m.spent_reason,
                         })
                         .collect(),

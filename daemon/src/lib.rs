@@ -3,7 +3,7 @@
 //!
 //! A file per concern: where usage comes from (`usage::*`, followed by `usage_watcher`), what to
 //! do about it (`policy`, pure), how the OpenClaw config is read (`openclaw_config`) and edited
-//! (`config_editor`, `atomic_write`), how the gateway is made to apply it (`reloader`), what is
+//! (`config_editor`, `atomic_write`), how the gateway is made to apply it (`gateway`), what is
 //! remembered (`state_store`), how clients talk to it (`ipc_server`), and the loop that ties them
 //! together (`engine`). [`run`] starts it all; tests call it in-process.
 
@@ -12,13 +12,14 @@ pub mod clock;
 pub mod config_editor;
 pub mod config_init;
 pub mod engine;
+pub mod gateway;
 pub mod hooks;
 pub mod ipc_server;
 pub mod openclaw_config;
 pub mod policy;
+pub mod quota_calendar;
 pub mod provider_url;
 pub mod relay;
-pub mod reloader;
 pub mod settings;
 pub mod single_instance;
 pub mod state_store;
@@ -95,7 +96,7 @@ async fn start_relay(
     let (obs_tx, mut obs_rx) = mpsc::channel(4096);
     // A 429 for a model the daemon already holds spent, or the policy's own threshold in a row:
     // decided on the response path without waiting for the engine.
-    let consecutive = relay::consecutive_judge(settings.rate_limit_errors, settings.clock.clone());
+    let consecutive = relay::consecutive_judge(settings.rate_limit_errors, settings.calendar.clone());
     let judge_view = view.clone();
     let judge: relay::Judge =
         Arc::new(
@@ -106,7 +107,7 @@ async fn start_relay(
                 None => consecutive(seen),
             },
         );
-    let relay = relay::Relay::start(relay_cfg, view, judge, obs_tx, settings.clock.clone())
+    let relay = relay::Relay::start(relay_cfg, view, judge, obs_tx, settings.calendar.clone())
         .await
         .with_context(|| format!("cannot start the relay on {}", cfg.listen))?;
     tokio::spawn(async move {
@@ -140,7 +141,7 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
     }
     let (events, _) = broadcast::channel(256);
     let (tx, rx) = mpsc::channel(1024);
-    let quota = opts.settings.clock.clone();
+    let calendar = opts.settings.calendar.clone();
     let clock = opts.clock.clone();
     let relay_view = relay::RelayPolicyView::new();
     let relay = match opts.settings.relay.enabled {
@@ -175,7 +176,7 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
         engine.watch_targets(),
         engine.cursors(),
         clock,
-        quota,
+        calendar,
         tx.clone(),
     )
     .context("cannot start watching OpenClaw's files")?;

@@ -15,92 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use jiff::civil::{Date, Time};
-use jiff::tz::TimeZone;
+use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-
-/// When quota days begin: `reset` o'clock in `tz` (default 00:00 Asia/Shanghai).
-#[derive(Debug, Clone)]
-pub struct QuotaClock {
-    tz: TimeZone,
-    tz_name: String,
-    reset: Time,
-}
-
-impl QuotaClock {
-    /// `reset` is `HH:MM` or `HH:MM:SS`; errors name the bad setting.
-    pub fn new(tz_name: &str, reset: &str) -> Result<Self, String> {
-        let tz = TimeZone::get(tz_name)
-            .map_err(|e| format!("time_zone {tz_name:?} is not a known time zone: {e}"))?;
-        let valid_shape = matches!(reset.len(), 5 | 8) && reset.as_bytes()[2] == b':';
-        let reset_time: Time = reset.parse().ok().filter(|_| valid_shape).ok_or_else(|| {
-            format!("reset_time {reset:?} is not a time of day as HH:MM or HH:MM:SS")
-        })?;
-        Ok(Self {
-            tz,
-            tz_name: tz_name.to_owned(),
-            reset: reset_time,
-        })
-    }
-
-    pub fn shanghai_midnight() -> Self {
-        Self::new("Asia/Shanghai", "00:00").expect("Asia/Shanghai is bundled")
-    }
-
-    pub fn time_zone(&self) -> &TimeZone {
-        &self.tz
-    }
-
-    pub fn describe(&self) -> String {
-        let t = self.reset;
-        if t.second() == 0 {
-            format!("{:02}:{:02} {}", t.hour(), t.minute(), self.tz_name)
-        } else {
-            format!(
-                "{:02}:{:02}:{:02} {}",
-                t.hour(),
-                t.minute(),
-                t.second(),
-                self.tz_name
-            )
-        }
-    }
-
-    /// The quota day an instant belongs to.
-    pub fn day_of(&self, at: Timestamp) -> Date {
-        let dt = at.to_zoned_datetime(self.tz.clone()).datetime();
-        if dt.time() < self.reset {
-            dt.date().yesterday().expect("not the first day of time")
-        } else {
-            dt.date()
-        }
-    }
-
-    /// The instant a quota day begins.
-    pub fn start_of(&self, day: Date) -> Timestamp {
-        day.to_datetime(self.reset)
-            .to_zoned_datetime(self.tz.clone())
-            .map(|z| z.timestamp())
-            .expect("a reset instant within jiff's range")
-    }
-
-    /// The first reset strictly after `at`.
-    pub fn next_reset(&self, at: Timestamp) -> Timestamp {
-        self.start_of(
-            self.day_of(at)
-                .tomorrow()
-                .expect("not the last day of time"),
-        )
-    }
-
-    /// RFC 3339 with the zone's offset, as status shows it.
-    pub fn format(&self, at: Timestamp) -> String {
-        at.to_zoned_datetime(self.tz.clone())
-            .strftime("%Y-%m-%dT%H:%M:%S%:z")
-            .to_string()
-    }
-}
 
 /// One rotation model and its daily limit (None: unknown, only evidence counts).
 #[derive(Debug, Clone, PartialEq, Eq)]

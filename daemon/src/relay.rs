@@ -38,7 +38,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, SystemClock};
-use crate::policy::QuotaClock;
+use crate::quota_calendar::QuotaCalendar as QuotaClock;
 
 pub use health::{ModelCounts, QuotaSeen, RelayHealth};
 use health::{Stats, Tally};

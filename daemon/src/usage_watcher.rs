@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::engine::EngineMsg;
-use crate::policy::QuotaClock;
+use crate::quota_calendar::QuotaCalendar;
 use crate::state_store::Cursors;
 use crate::usage::gateway_log::{GatewayLogSource, LogLocation};
 use crate::usage::jsonl::JsonlSource;
@@ -82,7 +82,7 @@ pub fn spawn(
     targets: WatchTargets,
     cursors: Cursors,
     clock: Arc<dyn Clock>,
-    quota: QuotaClock,
+    calendar: QuotaCalendar,
     engine: mpsc::Sender<EngineMsg>,
 ) -> std::io::Result<WatcherHandle> {
     let (tx, rx) = std_mpsc::channel();
@@ -93,7 +93,7 @@ pub fn spawn(
     .map_err(std::io::Error::other)?;
     std::thread::Builder::new()
         .name("usage-watcher".into())
-        .spawn(move || run(targets, cursors, clock, quota, engine, watcher, rx))?;
+        .spawn(move || run(targets, cursors, clock, calendar, engine, watcher, rx))?;
     Ok(WatcherHandle { tx })
 }
 
@@ -101,7 +101,7 @@ fn run(
     mut targets: WatchTargets,
     cursors: Cursors,
     clock: Arc<dyn Clock>,
-    quota: QuotaClock,
+    calendar: QuotaCalendar,
     engine: mpsc::Sender<EngineMsg>,
     mut watcher: notify::RecommendedWatcher,
     rx: std_mpsc::Receiver<Input>,
@@ -125,7 +125,7 @@ fn run(
                 transcripts,
                 log,
                 clock.as_ref(),
-                &quota,
+                &calendar,
             );
             if engine.blocking_send(EngineMsg::Usage(batch)).is_err() {
                 return;
@@ -242,9 +242,9 @@ fn poll(
     transcripts: bool,
     log: bool,
     clock: &dyn Clock,
-    quota: &QuotaClock,
+    calendar: &QuotaCalendar,
 ) -> UsageBatch {
-    let since = quota.start_of(quota.day_of(clock.now()));
+    let since = calendar.start_of(calendar.day_of(clock.now()));
     let mut records = Vec::new();
     let mut signals = Vec::new();
     // A poll can return records and still have failed for some file: both are kept.
