@@ -151,6 +151,9 @@ mod tests {
         let before = ts("2026-11-20T10:00:00Z");
         let after_weekend = ts("2026-11-23T01:00:00Z");
         assert!(calendar.next_reset(before) <= after_weekend);
-        assert_eq!(calendar.day_of(after_weekend), jiff::civil::date(2026, 11, 23));
+        assert_eq!(
+            calendar.day_of(after_weekend),
+            jiff::civil::date(2026, 11, 23)
+        );
     }
 }
