@@ -250,7 +250,7 @@ impl TryFrom<String> for SwitchOutcome {
 /// Compares with the wire string, so scripts' and tests' `outcome == "applied"` reads as before.
 impl PartialEq<str> for SwitchOutcome {
     fn eq(&self, other: &str) -> bool {
-        self.to_string() == other
+        SwitchOutcome::try_from(other.to_owned()).is_ok_and(|o| o == *self)
     }
 }
 

@@ -15,7 +15,7 @@ use crate::usage_watcher::{WatchTargets, WatcherCmd};
 
 /// The last read of the OpenClaw config. Only a usable config is ever written.
 pub enum LoadedConfig {
-    Usable(OpenClawConfig),
+    Usable(Box<OpenClawConfig>),
     /// No file yet; msclaw waits for it to appear.
     Missing(PathBuf),
     /// It exists but cannot be used; the reason, as status shows it.
@@ -25,7 +25,7 @@ pub enum LoadedConfig {
 impl LoadedConfig {
     pub fn load(path: &std::path::Path) -> Self {
         match openclaw_config::load(path) {
-            Ok(cfg) => LoadedConfig::Usable(cfg),
+            Ok(cfg) => LoadedConfig::Usable(Box::new(cfg)),
             Err(ConfigError::NotFound(path)) => LoadedConfig::Missing(path),
             Err(e) => {
                 tracing::warn!("OpenClaw config unusable, not switching until it is fixed: {e}");
