@@ -189,6 +189,95 @@ pub enum Decision {
 }
 
 impl ModelDay {
+    /// Marks the model spent unless it already is; the notice when it was not.
+    fn mark_spent(&mut self, model: &str, at: Timestamp, reason: SpentReason) -> Option<Notice> {
+        if self.spent.is_some() {
+            return None;
+        }
+        self.spent = Some(SpentMark {
+            at,
+            reason: reason.clone(),
+        });
+        Some(Notice::Spent {
+            model: model.to_owned(),
+            reason,
+        })
+    }
+
+    /// A successful call: counted, clears a 429-based mark, and may reach the limit.
+    fn on_success(
+        &mut self,
+        cfg: &PolicyConfig,
+        model: &str,
+        limit: Option<u32>,
+        at: Timestamp,
+        relay: bool,
+    ) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        if relay {
+            self.relay_used += 1;
+        } else {
+            self.used += 1;
+        }
+        self.recent_429.retain(|t| *t > at);
+        self.last_success = Some(self.last_success.map_or(at, |t| t.max(at)));
+        // A success after a 429-based mark means it was a throttle (half-open recovery).
+        if let Some(mark) = &self.spent {
+            let evidence_based = matches!(
+                mark.reason,
+                SpentReason::RateLimited { .. } | SpentReason::RetryLoopFailed
+            );
+            if evidence_based && at > mark.at {
+                self.spent = None;
+                notices.push(Notice::Recovered {
+                    model: model.to_owned(),
+                });
+            }
+        }
+        if let Some(limit) = limit {
+            let threshold = limit.saturating_sub(cfg.reserve);
+            if self.spent.is_none() && self.calls() >= threshold {
+                let reason = SpentReason::LimitReached {
+                    used: self.calls(),
+                    limit,
+                };
+                notices.extend(self.mark_spent(model, at, reason));
+            }
+        }
+        notices
+    }
+
+    /// A 429: the Spent notice when it is quota evidence and the model was not spent yet.
+    fn on_rate_limited(
+        &mut self,
+        cfg: &PolicyConfig,
+        model: &str,
+        at: Timestamp,
+        retry_loop_failed: bool,
+    ) -> Option<Notice> {
+        self.rate_limited += 1;
+        let since = at - cfg.rate_limit_window;
+        let last_success = self.last_success;
+        self.recent_429.push(at);
+        self.recent_429
+            .retain(|t| *t >= since && last_success.is_none_or(|s| *t > s));
+        let reason = if retry_loop_failed {
+            SpentReason::RetryLoopFailed
+        } else if self.recent_429.len() as u32 >= cfg.rate_limit_errors {
+            SpentReason::RateLimited {
+                errors: self.recent_429.len() as u32,
+            }
+        } else {
+            return None;
+        };
+        // A late transcript record of a loop that failed before the last success proves nothing.
+        let stale = last_success.is_some_and(|s| s >= at);
+        if stale {
+            return None;
+        }
+        self.mark_spent(model, at, reason)
+    }
+
     pub fn calls(&self) -> u32 {
         self.used.max(self.relay_used)
     }
@@ -231,108 +320,31 @@ impl DayState {
         let entry = self.models.entry(model.to_owned()).or_default();
         match obs {
             Observation::Call | Observation::RelayCall => {
-                if *obs == Observation::Call {
-                    entry.used += 1;
-                } else {
-                    entry.relay_used += 1;
-                }
-                entry.recent_429.retain(|t| *t > at);
-                entry.last_success = Some(entry.last_success.map_or(at, |t| t.max(at)));
-                // A success after a 429-based mark means it was a throttle (half-open recovery).
-                if let Some(mark) = &entry.spent {
-                    let evidence_based = matches!(
-                        mark.reason,
-                        SpentReason::RateLimited { .. } | SpentReason::RetryLoopFailed
-                    );
-                    if evidence_based && at > mark.at {
-                        entry.spent = None;
-                        notices.push(Notice::Recovered {
-                            model: model.to_owned(),
-                        });
-                    }
-                }
-                if let Some(limit) = limit {
-                    let threshold = limit.saturating_sub(cfg.reserve);
-                    if entry.spent.is_none() && entry.calls() >= threshold {
-                        let reason = SpentReason::LimitReached {
-                            used: entry.calls(),
-                            limit,
-                        };
-                        entry.spent = Some(SpentMark {
-                            at,
-                            reason: reason.clone(),
-                        });
-                        notices.push(Notice::Spent {
-                            model: model.to_owned(),
-                            reason,
-                        });
-                    }
-                }
+                let relay = *obs == Observation::RelayCall;
+                notices.extend(entry.on_success(cfg, model, limit, at, relay));
             }
             Observation::RateLimited { retry_loop_failed } => {
-                entry.rate_limited += 1;
-                let since = at - cfg.rate_limit_window;
-                let last_success = entry.last_success;
-                entry.recent_429.push(at);
-                entry
-                    .recent_429
-                    .retain(|t| *t >= since && last_success.is_none_or(|s| *t > s));
-                let reason = if *retry_loop_failed {
-                    Some(SpentReason::RetryLoopFailed)
-                } else if entry.recent_429.len() as u32 >= cfg.rate_limit_errors {
-                    Some(SpentReason::RateLimited {
-                        errors: entry.recent_429.len() as u32,
-                    })
-                } else {
-                    None
+                let no_success_today = entry.last_success.is_none();
+                let Some(spent) = entry.on_rate_limited(cfg, model, at, *retry_loop_failed) else {
+                    return notices;
                 };
-                // A late transcript record of a loop that failed before the last success proves nothing.
-                let stale = last_success.is_some_and(|s| s >= at);
-                if let (Some(reason), None, false) = (reason, &entry.spent, stale) {
-                    let no_success_today = entry.last_success.is_none();
-                    entry.spent = Some(SpentMark {
-                        at,
-                        reason: reason.clone(),
-                    });
-                    notices.push(Notice::Spent {
-                        model: model.to_owned(),
-                        reason,
-                    });
-                    let just_activated = self.activated.as_ref().is_some_and(|a| {
-                        a.model == model && a.after_rate_limit && at - a.at <= cfg.account_window
-                    });
-                    if no_success_today && just_activated && self.account_limited.is_none() {
-                        self.account_limited = Some(at);
-                        notices.push(Notice::AccountLimited);
-                    }
+                notices.push(spent);
+                let just_activated = self.activated.as_ref().is_some_and(|a| {
+                    a.model == model && a.after_rate_limit && at - a.at <= cfg.account_window
+                });
+                if no_success_today && just_activated && self.account_limited.is_none() {
+                    self.account_limited = Some(at);
+                    notices.push(Notice::AccountLimited);
                 }
             }
             Observation::NoneRemaining => {
-                if entry.spent.is_none() {
-                    entry.spent = Some(SpentMark {
-                        at,
-                        reason: SpentReason::NoneRemaining,
-                    });
-                    notices.push(Notice::Spent {
-                        model: model.to_owned(),
-                        reason: SpentReason::NoneRemaining,
-                    });
-                }
+                notices.extend(entry.mark_spent(model, at, SpentReason::NoneRemaining));
             }
             Observation::Gone { detail } => {
-                if entry.spent.is_none() {
-                    let reason = SpentReason::Gone {
-                        detail: detail.clone(),
-                    };
-                    entry.spent = Some(SpentMark {
-                        at,
-                        reason: reason.clone(),
-                    });
-                    notices.push(Notice::Spent {
-                        model: model.to_owned(),
-                        reason,
-                    });
-                }
+                let reason = SpentReason::Gone {
+                    detail: detail.clone(),
+                };
+                notices.extend(entry.mark_spent(model, at, reason));
             }
         }
         notices
