@@ -401,8 +401,8 @@ fn human(d: Duration) -> String {
 
 async fn gateway_check(report: &mut Report, cfg: Option<&OpenClawConfig>) {
     let env: msclawd::EnvMap = Arc::new(|key: &str| -> Option<OsString> { process_env(key) });
-    let port = msclawd::reloader::gateway_port(cfg, &env);
-    if msclawd::reloader::gateway_listening(port).await {
+    let port = msclawd::gateway::gateway_port(cfg, &env);
+    if msclawd::gateway::gateway_listening(port).await {
         report.ok("gateway", format!("something listens on 127.0.0.1:{port}"));
     } else {
         report.warn(

@@ -192,7 +192,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Polls status until the last switch is no longer `pending` (at most a minute).
-async fn wait_for_outcome(socket: &std::path::Path) -> Option<String> {
+async fn wait_for_outcome(socket: &std::path::Path) -> Option<msclaw_shared::SwitchOutcome> {
     let spinner = std::io::stderr().is_terminal();
     let frames = ['|', '/', '-', '\\'];
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -206,7 +206,9 @@ async fn wait_for_outcome(socket: &std::path::Path) -> Option<String> {
             Err(_) => break,
         };
         outcome = status.last_switch.map(|s| s.outcome);
-        if outcome.as_deref() != Some("pending") || tokio::time::Instant::now() >= deadline {
+        if outcome != Some(msclaw_shared::SwitchOutcome::Pending)
+            || tokio::time::Instant::now() >= deadline
+        {
             break;
         }
         if spinner {

@@ -1,29 +1,31 @@
 //! The user's switch hook: run on each switch with the event in `MSCLAW_*` variables and as JSON on
-//! stdin, under a timeout. A failing or hanging hook is logged and never stops the daemon.
+//! stdin (the same `switched` event the event stream carries), under a timeout. A failing or
+//! hanging hook is logged and never stops the daemon.
 
 use std::process::Stdio;
 use std::time::Duration;
 
+use msclaw_shared::{Event, EventKind};
 use tokio::io::AsyncWriteExt;
 
 use crate::settings::HookSettings;
 
-pub fn run_switch_hook(
-    hook: HookSettings,
-    from: Option<String>,
-    to: String,
-    reason: String,
-    at: String,
-) {
+/// Runs the hook for a `switched` event; other events run nothing.
+pub fn run_switch_hook(hook: HookSettings, event: Event) {
+    let EventKind::Switched { from, to, reason } = &event.kind else {
+        return;
+    };
+    let (from, to, reason, at) = (from.clone(), to.clone(), reason.clone(), event.at.clone());
     tokio::spawn(async move {
         let argv = hook.command.to_argv();
         let Some((program, args)) = argv.split_first() else {
             return;
         };
-        let payload = serde_json::json!({ "event": "switch", "from": from, "to": to, "reason": reason, "at": at });
+        let payload = serde_json::to_string(&event).unwrap_or_default();
         let mut command = tokio::process::Command::new(program);
         command
             .args(args)
+            // The variables are as they always were (scripts read them); only stdin is the event.
             .env("MSCLAW_EVENT", "switch")
             .env("MSCLAW_FROM", from.unwrap_or_default())
             .env("MSCLAW_TO", &to)

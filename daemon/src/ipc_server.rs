@@ -1,5 +1,5 @@
-//! The local socket: one task per connection, newline-delimited JSON, every request handed to the
-//! engine. A bad line gets an error reply and the connection goes on; a silent client times out;
+//! The local socket: one task per connection, newline-delimited JSON, every request put in the
+//! engine's inbox. A bad line gets an error reply and the connection goes on; a silent client times out;
 //! a slow reader is dropped. None of them can hold up another client or the engine.
 
 use std::sync::Arc;
@@ -13,10 +13,10 @@ use interprocess::os::unix::local_socket::ListenerOptionsExt;
 use msclaw_shared::framing::{self, FrameError, LineWriter};
 use msclaw_shared::{Error, ErrorCode, Event, ReplyLine, Request, Response};
 use tokio::io::{AsyncWrite, WriteHalf};
-use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
+use tokio::sync::{Semaphore, broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::EngineMsg;
+use crate::inbox::{InboxMsg, InboxSender};
 
 /// A connection that sends no complete request for this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,7 +33,7 @@ pub fn bind(socket: &std::path::Path) -> std::io::Result<Listener> {
 
 pub async fn serve(
     listener: Listener,
-    engine: mpsc::Sender<EngineMsg>,
+    inbox: InboxSender,
     events: broadcast::Sender<Event>,
     shutdown: CancellationToken,
 ) {
@@ -51,7 +51,7 @@ pub async fn serve(
             },
         };
         let permit = slots.clone().try_acquire_owned();
-        let engine = engine.clone();
+        let inbox = inbox.clone();
         let events = events.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
@@ -69,7 +69,7 @@ pub async fn serve(
                 .await;
                 return;
             };
-            if let Err(e) = handle_connection(stream, engine, events, shutdown).await {
+            if let Err(e) = handle_connection(stream, inbox, events, shutdown).await {
                 tracing::debug!("client connection ended: {e}");
             }
         });
@@ -92,7 +92,7 @@ async fn write_reply<W: AsyncWrite + Unpin>(
 
 async fn handle_connection(
     stream: Stream,
-    engine: mpsc::Sender<EngineMsg>,
+    inbox: InboxSender,
     events: broadcast::Sender<Event>,
     shutdown: CancellationToken,
 ) -> Result<(), FrameError> {
@@ -148,8 +148,8 @@ async fn handle_connection(
             };
         }
         let (tx, rx) = oneshot::channel();
-        let reply = if engine
-            .send(EngineMsg::Request { request, reply: tx })
+        let reply = if inbox
+            .send(InboxMsg::Request { request, reply: tx })
             .await
             .is_err()
         {

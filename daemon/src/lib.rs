@@ -2,23 +2,26 @@
 //! OpenClaw's `agents.defaults.model.primary` to the next model with quota left.
 //!
 //! A file per concern: where usage comes from (`usage::*`, followed by `usage_watcher`), what to
-//! do about it (`policy`, pure), how the OpenClaw config is read (`openclaw_config`) and edited
-//! (`config_editor`, `atomic_write`), how the gateway is made to apply it (`reloader`), what is
-//! remembered (`state_store`), how clients talk to it (`ipc_server`), and the loop that ties them
-//! together (`engine`). [`run`] starts it all; tests call it in-process.
+//! do about it (`policy`, pure, on the days of `quota_calendar`), how the OpenClaw config is read
+//! (`openclaw_config`) and edited (`config_editor`, `atomic_write`), how the gateway is made to
+//! apply it (`gateway`), what is remembered (`state_store`), how clients talk to it
+//! (`ipc_server`), and the loop that ties them together (`engine`), which everything else reaches
+//! through its `inbox`. [`run`] starts it all; tests call it in-process.
 
 pub mod atomic_write;
 pub mod clock;
 pub mod config_editor;
 pub mod config_init;
 pub mod engine;
+pub mod gateway;
 pub mod hooks;
+pub mod inbox;
 pub mod ipc_server;
 pub mod openclaw_config;
 pub mod policy;
 pub mod provider_url;
+pub mod quota_calendar;
 pub mod relay;
-pub mod reloader;
 pub mod settings;
 pub mod single_instance;
 pub mod state_store;
@@ -36,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, SystemClock};
 use crate::engine::{Engine, EngineParts};
+use crate::inbox::{InboxMsg, InboxSender};
 use crate::settings::Settings;
 use crate::state_store::StateStore;
 
@@ -78,12 +82,12 @@ impl DaemonOptions {
     }
 }
 
-/// Starts the metering relay; its observations go to the engine like any usage batch.
+/// Starts the metering relay; its observations go to the engine's inbox like any usage batch.
 async fn start_relay(
     settings: &Settings,
     clock: Arc<dyn Clock>,
     view: relay::RelayPolicyView,
-    engine: mpsc::Sender<engine::EngineMsg>,
+    inbox: InboxSender,
 ) -> anyhow::Result<relay::Relay> {
     let cfg = &settings.relay;
     let relay_cfg = relay::RelayConfig {
@@ -95,7 +99,8 @@ async fn start_relay(
     let (obs_tx, mut obs_rx) = mpsc::channel(4096);
     // A 429 for a model the daemon already holds spent, or the policy's own threshold in a row:
     // decided on the response path without waiting for the engine.
-    let consecutive = relay::consecutive_judge(settings.rate_limit_errors, settings.clock.clone());
+    let consecutive =
+        relay::consecutive_judge(settings.rate_limit_errors, settings.calendar.clone());
     let judge_view = view.clone();
     let judge: relay::Judge =
         Arc::new(
@@ -106,16 +111,12 @@ async fn start_relay(
                 None => consecutive(seen),
             },
         );
-    let relay = relay::Relay::start(relay_cfg, view, judge, obs_tx, settings.clock.clone())
+    let relay = relay::Relay::start(relay_cfg, view, judge, obs_tx, settings.calendar.clone())
         .await
         .with_context(|| format!("cannot start the relay on {}", cfg.listen))?;
     tokio::spawn(async move {
         while let Some(observation) = obs_rx.recv().await {
-            if engine
-                .send(engine::EngineMsg::Relay(observation))
-                .await
-                .is_err()
-            {
+            if inbox.send(InboxMsg::Relay(observation)).await.is_err() {
                 break;
             }
         }
@@ -139,8 +140,7 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
         startup_warnings.push(warning);
     }
     let (events, _) = broadcast::channel(256);
-    let (tx, rx) = mpsc::channel(1024);
-    let quota = opts.settings.clock.clone();
+    let (inbox_tx, inbox) = inbox::channel();
     let clock = opts.clock.clone();
     let relay_view = relay::RelayPolicyView::new();
     let relay = match opts.settings.relay.enabled {
@@ -149,41 +149,43 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
                 &opts.settings,
                 clock.clone(),
                 relay_view.clone(),
-                tx.clone(),
+                inbox_tx.clone(),
             )
             .await?,
         )),
         false => None,
     };
-    let mut engine = Engine::new(
-        EngineParts {
-            settings: opts.settings,
-            openclaw_paths: opts.openclaw,
-            profile: opts.profile,
-            store,
-            state: loaded.state,
-            startup_warnings,
-            clock: clock.clone(),
-            events: events.clone(),
-            env: opts.env,
-            relay: relay.clone(),
-            relay_view,
-        },
-        tx.clone(),
-    );
     let watcher = usage_watcher::spawn(
-        engine.watch_targets(),
-        engine.cursors(),
-        clock,
-        quota,
-        tx.clone(),
+        loaded.state.cursors.clone(),
+        clock.clone(),
+        opts.settings.calendar.clone(),
+        inbox_tx.clone(),
     )
     .context("cannot start watching OpenClaw's files")?;
-    engine.attach_watcher(watcher.clone());
-    let server = tokio::spawn(ipc_server::serve(listener, tx, events, shutdown.clone()));
+    let engine = Engine::new(EngineParts {
+        settings: opts.settings,
+        openclaw_paths: opts.openclaw,
+        profile: opts.profile,
+        store,
+        state: loaded.state,
+        startup_warnings,
+        clock,
+        events: events.clone(),
+        env: opts.env,
+        relay: relay.clone(),
+        relay_view,
+        watcher: watcher.clone(),
+        inbox: inbox_tx.clone(),
+    });
+    let server = tokio::spawn(ipc_server::serve(
+        listener,
+        inbox_tx,
+        events,
+        shutdown.clone(),
+    ));
     tracing::info!(socket = %opts.paths.socket.display(), active = engine.active_model().as_deref().unwrap_or("-"), "msclawd {VERSION} listening");
     systemd::ready();
-    engine.run(rx, shutdown.clone()).await;
+    engine.run(inbox, shutdown.clone()).await;
     systemd::stopping();
     shutdown.cancel();
     watcher.send(usage_watcher::WatcherCmd::Stop);

@@ -15,92 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use jiff::civil::{Date, Time};
-use jiff::tz::TimeZone;
+use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-
-/// When quota days begin: `reset` o'clock in `tz` (default 00:00 Asia/Shanghai).
-#[derive(Debug, Clone)]
-pub struct QuotaClock {
-    tz: TimeZone,
-    tz_name: String,
-    reset: Time,
-}
-
-impl QuotaClock {
-    /// `reset` is `HH:MM` or `HH:MM:SS`; errors name the bad setting.
-    pub fn new(tz_name: &str, reset: &str) -> Result<Self, String> {
-        let tz = TimeZone::get(tz_name)
-            .map_err(|e| format!("time_zone {tz_name:?} is not a known time zone: {e}"))?;
-        let valid_shape = matches!(reset.len(), 5 | 8) && reset.as_bytes()[2] == b':';
-        let reset_time: Time = reset.parse().ok().filter(|_| valid_shape).ok_or_else(|| {
-            format!("reset_time {reset:?} is not a time of day as HH:MM or HH:MM:SS")
-        })?;
-        Ok(Self {
-            tz,
-            tz_name: tz_name.to_owned(),
-            reset: reset_time,
-        })
-    }
-
-    pub fn shanghai_midnight() -> Self {
-        Self::new("Asia/Shanghai", "00:00").expect("Asia/Shanghai is bundled")
-    }
-
-    pub fn time_zone(&self) -> &TimeZone {
-        &self.tz
-    }
-
-    pub fn describe(&self) -> String {
-        let t = self.reset;
-        if t.second() == 0 {
-            format!("{:02}:{:02} {}", t.hour(), t.minute(), self.tz_name)
-        } else {
-            format!(
-                "{:02}:{:02}:{:02} {}",
-                t.hour(),
-                t.minute(),
-                t.second(),
-                self.tz_name
-            )
-        }
-    }
-
-    /// The quota day an instant belongs to.
-    pub fn day_of(&self, at: Timestamp) -> Date {
-        let dt = at.to_zoned_datetime(self.tz.clone()).datetime();
-        if dt.time() < self.reset {
-            dt.date().yesterday().expect("not the first day of time")
-        } else {
-            dt.date()
-        }
-    }
-
-    /// The instant a quota day begins.
-    pub fn start_of(&self, day: Date) -> Timestamp {
-        day.to_datetime(self.reset)
-            .to_zoned_datetime(self.tz.clone())
-            .map(|z| z.timestamp())
-            .expect("a reset instant within jiff's range")
-    }
-
-    /// The first reset strictly after `at`.
-    pub fn next_reset(&self, at: Timestamp) -> Timestamp {
-        self.start_of(
-            self.day_of(at)
-                .tomorrow()
-                .expect("not the last day of time"),
-        )
-    }
-
-    /// RFC 3339 with the zone's offset, as status shows it.
-    pub fn format(&self, at: Timestamp) -> String {
-        at.to_zoned_datetime(self.tz.clone())
-            .strftime("%Y-%m-%dT%H:%M:%S%:z")
-            .to_string()
-    }
-}
 
 /// One rotation model and its daily limit (None: unknown, only evidence counts).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,6 +189,95 @@ pub enum Decision {
 }
 
 impl ModelDay {
+    /// Marks the model spent unless it already is; the notice when it was not.
+    fn mark_spent(&mut self, model: &str, at: Timestamp, reason: SpentReason) -> Option<Notice> {
+        if self.spent.is_some() {
+            return None;
+        }
+        self.spent = Some(SpentMark {
+            at,
+            reason: reason.clone(),
+        });
+        Some(Notice::Spent {
+            model: model.to_owned(),
+            reason,
+        })
+    }
+
+    /// A successful call: counted, clears a 429-based mark, and may reach the limit.
+    fn on_success(
+        &mut self,
+        cfg: &PolicyConfig,
+        model: &str,
+        limit: Option<u32>,
+        at: Timestamp,
+        relay: bool,
+    ) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        if relay {
+            self.relay_used += 1;
+        } else {
+            self.used += 1;
+        }
+        self.recent_429.retain(|t| *t > at);
+        self.last_success = Some(self.last_success.map_or(at, |t| t.max(at)));
+        // A success after a 429-based mark means it was a throttle (half-open recovery).
+        if let Some(mark) = &self.spent {
+            let evidence_based = matches!(
+                mark.reason,
+                SpentReason::RateLimited { .. } | SpentReason::RetryLoopFailed
+            );
+            if evidence_based && at > mark.at {
+                self.spent = None;
+                notices.push(Notice::Recovered {
+                    model: model.to_owned(),
+                });
+            }
+        }
+        if let Some(limit) = limit {
+            let threshold = limit.saturating_sub(cfg.reserve);
+            if self.spent.is_none() && self.calls() >= threshold {
+                let reason = SpentReason::LimitReached {
+                    used: self.calls(),
+                    limit,
+                };
+                notices.extend(self.mark_spent(model, at, reason));
+            }
+        }
+        notices
+    }
+
+    /// A 429: the Spent notice when it is quota evidence and the model was not spent yet.
+    fn on_rate_limited(
+        &mut self,
+        cfg: &PolicyConfig,
+        model: &str,
+        at: Timestamp,
+        retry_loop_failed: bool,
+    ) -> Option<Notice> {
+        self.rate_limited += 1;
+        let since = at - cfg.rate_limit_window;
+        let last_success = self.last_success;
+        self.recent_429.push(at);
+        self.recent_429
+            .retain(|t| *t >= since && last_success.is_none_or(|s| *t > s));
+        let reason = if retry_loop_failed {
+            SpentReason::RetryLoopFailed
+        } else if self.recent_429.len() as u32 >= cfg.rate_limit_errors {
+            SpentReason::RateLimited {
+                errors: self.recent_429.len() as u32,
+            }
+        } else {
+            return None;
+        };
+        // A late transcript record of a loop that failed before the last success proves nothing.
+        let stale = last_success.is_some_and(|s| s >= at);
+        if stale {
+            return None;
+        }
+        self.mark_spent(model, at, reason)
+    }
+
     pub fn calls(&self) -> u32 {
         self.used.max(self.relay_used)
     }
@@ -314,108 +320,31 @@ impl DayState {
         let entry = self.models.entry(model.to_owned()).or_default();
         match obs {
             Observation::Call | Observation::RelayCall => {
-                if *obs == Observation::Call {
-                    entry.used += 1;
-                } else {
-                    entry.relay_used += 1;
-                }
-                entry.recent_429.retain(|t| *t > at);
-                entry.last_success = Some(entry.last_success.map_or(at, |t| t.max(at)));
-                // A success after a 429-based mark means it was a throttle (half-open recovery).
-                if let Some(mark) = &entry.spent {
-                    let evidence_based = matches!(
-                        mark.reason,
-                        SpentReason::RateLimited { .. } | SpentReason::RetryLoopFailed
-                    );
-                    if evidence_based && at > mark.at {
-                        entry.spent = None;
-                        notices.push(Notice::Recovered {
-                            model: model.to_owned(),
-                        });
-                    }
-                }
-                if let Some(limit) = limit {
-                    let threshold = limit.saturating_sub(cfg.reserve);
-                    if entry.spent.is_none() && entry.calls() >= threshold {
-                        let reason = SpentReason::LimitReached {
-                            used: entry.calls(),
-                            limit,
-                        };
-                        entry.spent = Some(SpentMark {
-                            at,
-                            reason: reason.clone(),
-                        });
-                        notices.push(Notice::Spent {
-                            model: model.to_owned(),
-                            reason,
-                        });
-                    }
-                }
+                let relay = *obs == Observation::RelayCall;
+                notices.extend(entry.on_success(cfg, model, limit, at, relay));
             }
             Observation::RateLimited { retry_loop_failed } => {
-                entry.rate_limited += 1;
-                let since = at - cfg.rate_limit_window;
-                let last_success = entry.last_success;
-                entry.recent_429.push(at);
-                entry
-                    .recent_429
-                    .retain(|t| *t >= since && last_success.is_none_or(|s| *t > s));
-                let reason = if *retry_loop_failed {
-                    Some(SpentReason::RetryLoopFailed)
-                } else if entry.recent_429.len() as u32 >= cfg.rate_limit_errors {
-                    Some(SpentReason::RateLimited {
-                        errors: entry.recent_429.len() as u32,
-                    })
-                } else {
-                    None
+                let no_success_today = entry.last_success.is_none();
+                let Some(spent) = entry.on_rate_limited(cfg, model, at, *retry_loop_failed) else {
+                    return notices;
                 };
-                // A late transcript record of a loop that failed before the last success proves nothing.
-                let stale = last_success.is_some_and(|s| s >= at);
-                if let (Some(reason), None, false) = (reason, &entry.spent, stale) {
-                    let no_success_today = entry.last_success.is_none();
-                    entry.spent = Some(SpentMark {
-                        at,
-                        reason: reason.clone(),
-                    });
-                    notices.push(Notice::Spent {
-                        model: model.to_owned(),
-                        reason,
-                    });
-                    let just_activated = self.activated.as_ref().is_some_and(|a| {
-                        a.model == model && a.after_rate_limit && at - a.at <= cfg.account_window
-                    });
-                    if no_success_today && just_activated && self.account_limited.is_none() {
-                        self.account_limited = Some(at);
-                        notices.push(Notice::AccountLimited);
-                    }
+                notices.push(spent);
+                let just_activated = self.activated.as_ref().is_some_and(|a| {
+                    a.model == model && a.after_rate_limit && at - a.at <= cfg.account_window
+                });
+                if no_success_today && just_activated && self.account_limited.is_none() {
+                    self.account_limited = Some(at);
+                    notices.push(Notice::AccountLimited);
                 }
             }
             Observation::NoneRemaining => {
-                if entry.spent.is_none() {
-                    entry.spent = Some(SpentMark {
-                        at,
-                        reason: SpentReason::NoneRemaining,
-                    });
-                    notices.push(Notice::Spent {
-                        model: model.to_owned(),
-                        reason: SpentReason::NoneRemaining,
-                    });
-                }
+                notices.extend(entry.mark_spent(model, at, SpentReason::NoneRemaining));
             }
             Observation::Gone { detail } => {
-                if entry.spent.is_none() {
-                    let reason = SpentReason::Gone {
-                        detail: detail.clone(),
-                    };
-                    entry.spent = Some(SpentMark {
-                        at,
-                        reason: reason.clone(),
-                    });
-                    notices.push(Notice::Spent {
-                        model: model.to_owned(),
-                        reason,
-                    });
-                }
+                let reason = SpentReason::Gone {
+                    detail: detail.clone(),
+                };
+                notices.extend(entry.mark_spent(model, at, reason));
             }
         }
         notices

@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, SystemClock};
-use crate::policy::QuotaClock;
+use crate::quota_calendar::QuotaCalendar as QuotaClock;
 
 use forward::Shared;
 use health::Stats;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::policy::QuotaClock;
+use crate::quota_calendar::QuotaCalendar;
 
 pub const DEFAULT_PROVIDER: &str = "modelscope";
 pub const DEFAULT_DAILY_LIMIT: u32 = 500;
@@ -158,7 +158,8 @@ pub struct Settings {
     pub daily_limit: Limit,
     /// Per-model overrides, by ref or alias.
     pub limits: BTreeMap<String, Limit>,
-    pub clock: QuotaClock,
+    /// When quota days begin (`time_zone`, `reset_time`).
+    pub calendar: QuotaCalendar,
     /// Calls kept back from each limit: the switch happens at `limit - reserve`.
     pub reserve: u32,
     pub manage_fallbacks: bool,
@@ -222,7 +223,7 @@ impl Settings {
         };
         let tz_name = raw.time_zone.unwrap_or_else(|| "Asia/Shanghai".to_owned());
         let reset = raw.reset_time.unwrap_or_else(|| "00:00".to_owned());
-        let clock = QuotaClock::new(&tz_name, &reset).map_err(invalid)?;
+        let calendar = QuotaCalendar::new(&tz_name, &reset).map_err(invalid)?;
         let reload_timeout = raw.reload_timeout_secs.unwrap_or(8.0);
         if !(0.0..=600.0).contains(&reload_timeout) {
             return Err(invalid(
@@ -238,7 +239,7 @@ impl Settings {
             models: raw.models.unwrap_or_default(),
             daily_limit: raw.daily_limit.unwrap_or(Limit::Calls(DEFAULT_DAILY_LIMIT)),
             limits: raw.limits,
-            clock,
+            calendar,
             reserve: raw.reserve.unwrap_or(0),
             manage_fallbacks: raw.manage_fallbacks.unwrap_or(true),
             restart_command: raw.restart_command,
@@ -269,7 +270,7 @@ mod tests {
         assert_eq!(s.provider, "modelscope");
         assert!(s.models.is_empty());
         assert_eq!(s.daily_limit, Limit::Calls(500));
-        assert_eq!(s.clock.describe(), "00:00 Asia/Shanghai");
+        assert_eq!(s.calendar.describe(), "00:00 Asia/Shanghai");
         assert!(s.manage_fallbacks);
     }
 
@@ -292,7 +293,7 @@ glm5 = "unknown"
         assert_eq!(s.daily_limit, Limit::Unknown);
         assert_eq!(s.limits["kimi"], Limit::Calls(300));
         assert_eq!(s.limits["glm5"], Limit::Unknown);
-        assert_eq!(s.clock.describe(), "04:30:15 UTC");
+        assert_eq!(s.calendar.describe(), "04:30:15 UTC");
         assert!(!s.relay.enabled);
     }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use jiff::civil::Date;
+use msclaw_shared::SwitchOutcome;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic_write;
@@ -23,8 +24,8 @@ pub struct SwitchRecord {
     pub to: String,
     pub at: Timestamp,
     pub reason: String,
-    /// `pending`, `applied`, `restarted`, `unconfirmed`, `not_needed` or `failed: ...`.
-    pub outcome: String,
+    /// Stored as the wire string: `pending`, `applied`, ..., `failed: ...`.
+    pub outcome: SwitchOutcome,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! The thread that follows OpenClaw's files: notify events (no polling) wake it, it reads what is
-//! new from each usage source, and hands the engine one batch with the sources' cursors, so the
-//! engine can persist counts and cursors together.
+//! new from each usage source, and puts one batch with the sources' cursors in the engine's inbox,
+//! so the engine can persist counts and cursors together.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -10,16 +10,15 @@ use std::time::Duration;
 
 use msclaw_shared::SourceStatus;
 use notify::{RecursiveMode, Watcher};
-use tokio::sync::mpsc;
 
 use crate::clock::Clock;
-use crate::engine::EngineMsg;
-use crate::policy::QuotaClock;
+use crate::inbox::{InboxMsg, InboxSender, UsageBatch};
+use crate::quota_calendar::QuotaCalendar;
 use crate::state_store::Cursors;
 use crate::usage::gateway_log::{GatewayLogSource, LogLocation};
 use crate::usage::jsonl::JsonlSource;
 use crate::usage::sqlite::SqliteSource;
-use crate::usage::{CallRecord, GatewaySignal, SourceError, SourceErrorKind};
+use crate::usage::{SourceError, SourceErrorKind};
 
 /// Events closer together than this are read as one batch.
 const COALESCE: Duration = Duration::from_millis(15);
@@ -30,6 +29,11 @@ const LOCKED_RETRY: Duration = Duration::from_millis(500);
 /// events would otherwise hold off every read).
 const MAX_BATCH: Duration = Duration::from_millis(50);
 
+/// The sources' names in status (`SourceStatus::kind`) and the log.
+const SQLITE: &str = "sqlite";
+const JSONL: &str = "jsonl";
+const GATEWAY_LOG: &str = "gateway_log";
+
 pub struct WatchTargets {
     pub openclaw_state_dir: PathBuf,
     /// The OpenClaw config and any file it includes.
@@ -37,18 +41,10 @@ pub struct WatchTargets {
     pub log: LogLocation,
 }
 
-/// What the sources found since the last batch.
-#[derive(Debug)]
-pub struct UsageBatch {
-    pub records: Vec<CallRecord>,
-    pub signals: Vec<GatewaySignal>,
-    pub cursors: Cursors,
-    pub sources: Vec<SourceStatus>,
-}
-
 pub enum WatcherCmd {
     /// Read every source now (the engine's once-a-minute safety net, and after a reset).
     Rescan,
+    /// Follow these files; the first one starts the watcher.
     SetTargets(WatchTargets),
     Stop,
 }
@@ -69,21 +65,82 @@ impl WatcherHandle {
     }
 }
 
+/// One usage source and what went wrong at its last read.
+struct Slot<S> {
+    reader: S,
+    error: Option<String>,
+}
+
+impl<S> Slot<S> {
+    fn new(reader: S) -> Self {
+        Self {
+            reader,
+            error: None,
+        }
+    }
+
+    /// Keeps the read's errors (a read can find records and still fail for some file).
+    fn note_errors(&mut self, kind: &str, errors: Vec<String>) {
+        let mut errors = errors;
+        errors.dedup();
+        self.error = (!errors.is_empty()).then(|| errors.join("; "));
+        if let Some(err) = &self.error {
+            tracing::warn!(source = kind, "reading usage failed: {err}");
+        }
+    }
+
+    fn status(&self, kind: &str, path: String, records_seen: u64) -> SourceStatus {
+        SourceStatus {
+            kind: kind.into(),
+            path,
+            records_seen,
+            last_error: self.error.clone(),
+        }
+    }
+}
+
 struct Sources {
-    sqlite: SqliteSource,
-    jsonl: JsonlSource,
-    log: GatewayLogSource,
-    errors: [Option<String>; 3],
+    sqlite: Slot<SqliteSource>,
+    jsonl: Slot<JsonlSource>,
+    log: Slot<GatewayLogSource>,
     /// A transcript database was locked at the last poll.
     locked: bool,
 }
 
+/// Which kinds of files changed, so which sources to read.
+#[derive(Debug, Clone, Copy, Default)]
+struct Dirty {
+    transcripts: bool,
+    log: bool,
+    config: bool,
+}
+
+impl Dirty {
+    const ALL: Dirty = Dirty {
+        transcripts: true,
+        log: true,
+        config: true,
+    };
+    const USAGE: Dirty = Dirty {
+        transcripts: true,
+        log: true,
+        config: false,
+    };
+
+    fn add(&mut self, other: Dirty) {
+        self.transcripts |= other.transcripts;
+        self.log |= other.log;
+        self.config |= other.config;
+    }
+}
+
+/// Starts the watcher thread. It reads nothing until the engine sends its first
+/// [`WatcherCmd::SetTargets`] (the targets come from the config the engine reads).
 pub fn spawn(
-    targets: WatchTargets,
     cursors: Cursors,
     clock: Arc<dyn Clock>,
-    quota: QuotaClock,
-    engine: mpsc::Sender<EngineMsg>,
+    calendar: QuotaCalendar,
+    inbox: InboxSender,
 ) -> std::io::Result<WatcherHandle> {
     let (tx, rx) = std_mpsc::channel();
     let fs_tx = tx.clone();
@@ -91,115 +148,157 @@ pub fn spawn(
         let _ = fs_tx.send(Input::Fs(event));
     })
     .map_err(std::io::Error::other)?;
+    let reading = Reading {
+        clock,
+        calendar,
+        inbox,
+    };
     std::thread::Builder::new()
         .name("usage-watcher".into())
-        .spawn(move || run(targets, cursors, clock, quota, engine, watcher, rx))?;
+        .spawn(move || {
+            if let Some(targets) = first_targets(&rx) {
+                run(targets, cursors, reading, watcher, rx);
+            }
+        })?;
     Ok(WatcherHandle { tx })
+}
+
+/// What a poll needs besides the sources: the day it reads, and where the batch goes.
+struct Reading {
+    clock: Arc<dyn Clock>,
+    calendar: QuotaCalendar,
+    inbox: InboxSender,
+}
+
+/// Waits for the engine's first targets; None when it stops first.
+fn first_targets(rx: &std_mpsc::Receiver<Input>) -> Option<WatchTargets> {
+    loop {
+        match rx.recv().ok()? {
+            Input::Cmd(WatcherCmd::SetTargets(targets)) => return Some(targets),
+            Input::Cmd(WatcherCmd::Stop) => return None,
+            // Nothing is watched or read yet: the first targets read everything anyway.
+            Input::Cmd(WatcherCmd::Rescan) | Input::Fs(_) => {}
+        }
+    }
 }
 
 fn run(
     mut targets: WatchTargets,
     cursors: Cursors,
-    clock: Arc<dyn Clock>,
-    quota: QuotaClock,
-    engine: mpsc::Sender<EngineMsg>,
+    reading: Reading,
     mut watcher: notify::RecommendedWatcher,
     rx: std_mpsc::Receiver<Input>,
 ) {
     let mut sources = Sources {
-        sqlite: SqliteSource::new(&targets.openclaw_state_dir, cursors.sqlite),
-        jsonl: JsonlSource::new(&targets.openclaw_state_dir, cursors.jsonl),
-        log: GatewayLogSource::new(targets.log.clone(), cursors.gateway_log),
-        errors: Default::default(),
+        sqlite: Slot::new(SqliteSource::new(
+            &targets.openclaw_state_dir,
+            cursors.sqlite,
+        )),
+        jsonl: Slot::new(JsonlSource::new(&targets.openclaw_state_dir, cursors.jsonl)),
+        log: Slot::new(GatewayLogSource::new(
+            targets.log.clone(),
+            cursors.gateway_log,
+        )),
         locked: false,
     };
     let mut watched = BTreeMap::new();
     refresh_watches(&mut watcher, &targets, &mut watched);
     // Catch up on today's records before following new ones.
-    let (mut transcripts, mut log, mut config) = (true, true, false);
+    let mut dirty = Dirty::USAGE;
     loop {
-        if transcripts || log {
-            let batch = poll(
-                &mut sources,
-                &targets,
-                transcripts,
-                log,
-                clock.as_ref(),
-                &quota,
-            );
-            if engine.blocking_send(EngineMsg::Usage(batch)).is_err() {
+        if dirty.transcripts || dirty.log {
+            let batch = poll(&mut sources, &targets, dirty, &reading);
+            if reading.inbox.blocking_send(InboxMsg::Usage(batch)).is_err() {
                 return;
             }
         }
-        if config && engine.blocking_send(EngineMsg::ConfigChanged).is_err() {
+        if dirty.config
+            && reading
+                .inbox
+                .blocking_send(InboxMsg::ConfigChanged)
+                .is_err()
+        {
             return;
         }
-        (transcripts, log, config) = (false, false, false);
         // A directory that appeared (a new agent, its sessions, a recreated log directory) is
         // watched only from now on: what was written in it before is read at once.
         if refresh_watches(&mut watcher, &targets, &mut watched) {
-            (transcripts, log) = (true, true);
+            dirty = Dirty::USAGE;
             continue;
         }
-        // Wait for something that matters; a wake-up by an open or a read alone goes back to
-        // waiting (looking at the directories again would open them: another wake-up).
-        let mut relevant = false;
-        while !relevant {
-            let first = if sources.locked {
-                match rx.recv_timeout(LOCKED_RETRY) {
-                    Ok(input) => input,
-                    Err(std_mpsc::RecvTimeoutError::Timeout) => {
-                        transcripts = true;
-                        break;
-                    }
-                    Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
-                }
-            } else {
-                let Ok(input) = rx.recv() else { return };
-                input
-            };
-            let batch_started = std::time::Instant::now();
-            let mut next = Some(first);
-            while let Some(input) = next {
-                relevant |=
-                    !matches!(&input, Input::Fs(Ok(event)) if !changes_something(&event.kind));
-                match input {
-                    Input::Fs(Ok(event)) if !changes_something(&event.kind) => {}
-                    // The kernel's event queue overflowed: anything may have changed.
-                    Input::Fs(Ok(event)) if event.need_rescan() => {
-                        (transcripts, log, config) = (true, true, true)
-                    }
-                    Input::Fs(Ok(event)) => {
-                        for path in &event.paths {
-                            let (t, l, c) = classify(path, &targets, &sources);
-                            transcripts |= t;
-                            log |= l;
-                            config |= c;
-                        }
-                    }
-                    Input::Fs(Err(e)) => {
-                        tracing::warn!("file watch error: {e}; rescanning");
-                        (transcripts, log, config) = (true, true, true);
-                    }
-                    Input::Cmd(WatcherCmd::Rescan) => (transcripts, log) = (true, true),
-                    Input::Cmd(WatcherCmd::Stop) => return,
-                    Input::Cmd(WatcherCmd::SetTargets(new)) => {
-                        if new.log != targets.log {
-                            sources.log =
-                                GatewayLogSource::new(new.log.clone(), Default::default());
-                        }
-                        targets = new;
-                        (transcripts, log) = (true, true);
-                    }
-                }
-                next = if batch_started.elapsed() < MAX_BATCH {
-                    rx.recv_timeout(COALESCE).ok()
-                } else {
-                    None
-                };
-            }
+        match wait_for_change(&rx, &mut targets, &mut sources) {
+            Some(changed) => dirty = changed,
+            None => return,
         }
     }
+}
+
+/// Waits for something that matters and returns what it touched; None when the watcher should
+/// stop. A wake-up by an open or a read alone goes back to waiting (looking at the directories
+/// again would open them: another wake-up).
+fn wait_for_change(
+    rx: &std_mpsc::Receiver<Input>,
+    targets: &mut WatchTargets,
+    sources: &mut Sources,
+) -> Option<Dirty> {
+    let mut dirty = Dirty::default();
+    let mut relevant = false;
+    while !relevant {
+        let first = if sources.locked {
+            match rx.recv_timeout(LOCKED_RETRY) {
+                Ok(input) => input,
+                Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                    dirty.transcripts = true;
+                    break;
+                }
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => return None,
+            }
+        } else {
+            rx.recv().ok()?
+        };
+        // Events closer together than COALESCE are one batch, up to MAX_BATCH.
+        let batch_started = std::time::Instant::now();
+        let mut next = Some(first);
+        while let Some(input) = next {
+            relevant |= !matches!(&input, Input::Fs(Ok(event)) if !changes_something(&event.kind));
+            dirty.add(take_input(input, targets, sources)?);
+            next = if batch_started.elapsed() < MAX_BATCH {
+                rx.recv_timeout(COALESCE).ok()
+            } else {
+                None
+            };
+        }
+    }
+    Some(dirty)
+}
+
+/// What one event or command touched; None for Stop.
+fn take_input(input: Input, targets: &mut WatchTargets, sources: &mut Sources) -> Option<Dirty> {
+    let mut dirty = Dirty::default();
+    match input {
+        Input::Fs(Ok(event)) if !changes_something(&event.kind) => {}
+        // The kernel's event queue overflowed: anything may have changed.
+        Input::Fs(Ok(event)) if event.need_rescan() => dirty = Dirty::ALL,
+        Input::Fs(Ok(event)) => {
+            for path in &event.paths {
+                dirty.add(classify(path, targets, sources));
+            }
+        }
+        Input::Fs(Err(e)) => {
+            tracing::warn!("file watch error: {e}; rescanning");
+            dirty = Dirty::ALL;
+        }
+        Input::Cmd(WatcherCmd::Rescan) => dirty = Dirty::USAGE,
+        Input::Cmd(WatcherCmd::Stop) => return None,
+        Input::Cmd(WatcherCmd::SetTargets(new)) => {
+            if new.log != targets.log {
+                sources.log = Slot::new(GatewayLogSource::new(new.log.clone(), Default::default()));
+            }
+            *targets = new;
+            dirty = Dirty::USAGE;
+        }
+    }
+    Some(dirty)
 }
 
 /// Everything but an open, a read, or a close without writing.
@@ -213,7 +312,7 @@ fn changes_something(kind: &notify::EventKind) -> bool {
     )
 }
 
-fn classify(path: &Path, targets: &WatchTargets, sources: &Sources) -> (bool, bool, bool) {
+fn classify(path: &Path, targets: &WatchTargets, sources: &Sources) -> Dirty {
     let agents = targets.openclaw_state_dir.join("agents");
     let transcripts = path.starts_with(&agents) || path == agents;
     let log = match &targets.log {
@@ -221,11 +320,15 @@ fn classify(path: &Path, targets: &WatchTargets, sources: &Sources) -> (bool, bo
             path == file || path.parent() == file.parent() && is_rotation_of(path, file)
         }
         LogLocation::Dir(_) | LogLocation::ProfileDir { .. } => {
-            path.starts_with(sources.log.watch_dir())
+            path.starts_with(sources.log.reader.watch_dir())
         }
     };
     let config = targets.config_files.iter().any(|f| path == f);
-    (transcripts, log, config)
+    Dirty {
+        transcripts,
+        log,
+        config,
+    }
 }
 
 /// `openclaw.1.log` beside `openclaw.log`: OpenClaw's size rotation of a fixed log file.
@@ -236,15 +339,16 @@ fn is_rotation_of(path: &Path, file: &Path) -> bool {
     name.to_string_lossy().starts_with(&*stem.to_string_lossy())
 }
 
+/// Reads the sources `dirty` names, from the start of the current quota day.
 fn poll(
     sources: &mut Sources,
     targets: &WatchTargets,
-    transcripts: bool,
-    log: bool,
-    clock: &dyn Clock,
-    quota: &QuotaClock,
+    dirty: Dirty,
+    reading: &Reading,
 ) -> UsageBatch {
-    let since = quota.start_of(quota.day_of(clock.now()));
+    let since = reading
+        .calendar
+        .start_of(reading.calendar.day_of(reading.clock.now()));
     let mut records = Vec::new();
     let mut signals = Vec::new();
     // A poll can return records and still have failed for some file: both are kept.
@@ -252,75 +356,56 @@ fn poll(
         result: Result<Vec<T>, SourceError>,
         more: Vec<SourceError>,
         into: &mut Vec<T>,
-    ) -> Option<String> {
+    ) -> Vec<String> {
         let mut errors: Vec<String> = more.iter().map(ToString::to_string).collect();
         match result {
             Ok(found) => into.extend(found),
             Err(e) => errors.insert(0, e.to_string()),
         }
-        errors.dedup();
-        (!errors.is_empty()).then(|| errors.join("; "))
+        errors
     }
-    if transcripts {
-        let found = sources.sqlite.poll(since);
-        let errors = sources.sqlite.take_errors();
+    if dirty.transcripts {
+        let found = sources.sqlite.reader.poll(since);
+        let errors = sources.sqlite.reader.take_errors();
         sources.locked = errors
             .iter()
             .chain(found.as_ref().err())
             .any(|e| e.kind == SourceErrorKind::Locked);
-        sources.errors[0] = outcome(found, errors, &mut records);
-        let found = sources.jsonl.poll(since);
-        sources.errors[1] = outcome(found, sources.jsonl.take_errors(), &mut records);
+        let errors = outcome(found, errors, &mut records);
+        sources.sqlite.note_errors(SQLITE, errors);
+        let found = sources.jsonl.reader.poll(since);
+        let errors = outcome(found, sources.jsonl.reader.take_errors(), &mut records);
+        sources.jsonl.note_errors(JSONL, errors);
     }
-    if log {
-        let found = sources.log.poll();
-        sources.errors[2] = outcome(found, sources.log.take_errors(), &mut signals);
-    }
-    for (i, err) in sources.errors.iter().enumerate() {
-        if let Some(err) = err {
-            tracing::warn!(
-                source = ["sqlite", "jsonl", "gateway_log"][i],
-                "reading usage failed: {err}"
-            );
-        }
+    if dirty.log {
+        let found = sources.log.reader.poll();
+        let errors = outcome(found, sources.log.reader.take_errors(), &mut signals);
+        sources.log.note_errors(GATEWAY_LOG, errors);
     }
     let agents = targets
         .openclaw_state_dir
         .join("agents")
         .display()
         .to_string();
-    let status = |kind: &str, path: String, seen: u64, err: &Option<String>| SourceStatus {
-        kind: kind.into(),
-        path,
-        records_seen: seen,
-        last_error: err.clone(),
-    };
     UsageBatch {
         records,
         signals,
         cursors: Cursors {
-            sqlite: sources.sqlite.cursors().clone(),
-            jsonl: sources.jsonl.cursors().clone(),
-            gateway_log: sources.log.cursor().clone(),
+            sqlite: sources.sqlite.reader.cursors().clone(),
+            jsonl: sources.jsonl.reader.cursors().clone(),
+            gateway_log: sources.log.reader.cursor().clone(),
         },
         sources: vec![
-            status(
-                "sqlite",
-                agents.clone(),
-                sources.sqlite.records_seen(),
-                &sources.errors[0],
-            ),
-            status(
-                "jsonl",
-                agents,
-                sources.jsonl.records_seen(),
-                &sources.errors[1],
-            ),
-            status(
-                "gateway_log",
-                sources.log.watch_dir().display().to_string(),
+            sources
+                .sqlite
+                .status(SQLITE, agents.clone(), sources.sqlite.reader.records_seen()),
+            sources
+                .jsonl
+                .status(JSONL, agents, sources.jsonl.reader.records_seen()),
+            sources.log.status(
+                GATEWAY_LOG,
+                sources.log.reader.watch_dir().display().to_string(),
                 0,
-                &sources.errors[2],
             ),
         ],
     }

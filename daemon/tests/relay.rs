@@ -15,7 +15,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use jiff::Timestamp;
-use msclawd::policy::QuotaClock;
+use msclawd::quota_calendar::QuotaCalendar as QuotaClock;
 use msclawd::relay::{
     Judge, Judgement, QuotaHeaders, RateLimitSeen, Relay, RelayConfig, RelayError, RelayHealth,
     RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo, consecutive_judge,

@@ -187,7 +187,77 @@ pub struct LastSwitch {
     pub reason: String,
     /// What became of it: `pending`, `applied`, `restarted`, `unconfirmed`, `not_needed`
     /// (no gateway runs) or `failed: ...`.
-    pub outcome: String,
+    pub outcome: SwitchOutcome,
+}
+
+/// What became of a switch. On the wire (and in the state file) a plain string, see
+/// [`LastSwitch::outcome`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum SwitchOutcome {
+    /// Written; waiting for the gateway to apply it.
+    Pending,
+    /// The gateway logged that it hot-applied the change.
+    Applied,
+    /// The gateway did not confirm in time, so it was restarted.
+    Restarted,
+    /// No confirmation came: the gateway stopped listening, or another switch took over.
+    Unconfirmed,
+    /// No gateway runs; it reads the new primary when it starts.
+    NotNeeded,
+    /// The gateway skipped the reload or the restart failed; `failed: <detail>` on the wire.
+    Failed(String),
+}
+
+impl std::fmt::Display for SwitchOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SwitchOutcome::Pending => f.write_str("pending"),
+            SwitchOutcome::Applied => f.write_str("applied"),
+            SwitchOutcome::Restarted => f.write_str("restarted"),
+            SwitchOutcome::Unconfirmed => f.write_str("unconfirmed"),
+            SwitchOutcome::NotNeeded => f.write_str("not_needed"),
+            SwitchOutcome::Failed(detail) => write!(f, "failed: {detail}"),
+        }
+    }
+}
+
+impl From<SwitchOutcome> for String {
+    fn from(outcome: SwitchOutcome) -> String {
+        outcome.to_string()
+    }
+}
+
+impl TryFrom<String> for SwitchOutcome {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Ok(match text.as_str() {
+            "pending" => SwitchOutcome::Pending,
+            "applied" => SwitchOutcome::Applied,
+            "restarted" => SwitchOutcome::Restarted,
+            "unconfirmed" => SwitchOutcome::Unconfirmed,
+            "not_needed" => SwitchOutcome::NotNeeded,
+            "failed" => SwitchOutcome::Failed(String::new()),
+            _ => match text.strip_prefix("failed: ") {
+                Some(detail) => SwitchOutcome::Failed(detail.to_owned()),
+                None => return Err(format!("unknown switch outcome {text:?}")),
+            },
+        })
+    }
+}
+
+/// Compares with the wire string, so scripts' and tests' `outcome == "applied"` reads as before.
+impl PartialEq<str> for SwitchOutcome {
+    fn eq(&self, other: &str) -> bool {
+        SwitchOutcome::try_from(other.to_owned()).is_ok_and(|o| o == *self)
+    }
+}
+
+impl PartialEq<&str> for SwitchOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self == *other
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -305,6 +375,25 @@ mod tests {
             "{text}"
         );
         assert_eq!(serde_json::from_str::<ReplyLine>(&text).unwrap(), err);
+    }
+
+    #[test]
+    fn switch_outcomes_are_the_same_strings_on_the_wire() {
+        for (outcome, text) in [
+            (SwitchOutcome::Pending, r#""pending""#),
+            (SwitchOutcome::NotNeeded, r#""not_needed""#),
+            (
+                SwitchOutcome::Failed("restart: no gateway".into()),
+                r#""failed: restart: no gateway""#,
+            ),
+        ] {
+            assert_eq!(serde_json::to_string(&outcome).unwrap(), text);
+            assert_eq!(
+                serde_json::from_str::<SwitchOutcome>(text).unwrap(),
+                outcome
+            );
+        }
+        assert!(serde_json::from_str::<SwitchOutcome>(r#""maybe""#).is_err());
     }
 
     #[test]

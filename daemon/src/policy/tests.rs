@@ -36,64 +36,6 @@ fn rl() -> Observation {
 }
 
 #[test]
-fn quota_days_turn_at_shanghai_midnight() {
-    let clock = QuotaClock::shanghai_midnight();
-    // 23:59:59.999 in Shanghai is 15:59:59.999Z the day before.
-    let cases = [
-        ("2026-11-24T15:59:59.999Z", (2026, 11, 24)),
-        ("2026-11-24T16:00:00Z", (2026, 11, 25)),
-        ("2026-11-25T15:59:59Z", (2026, 11, 25)),
-    ];
-    for (instant, (y, m, d)) in cases {
-        assert_eq!(
-            clock.day_of(ts(instant)),
-            jiff::civil::date(y, m, d),
-            "{instant}"
-        );
-    }
-    assert_eq!(
-        clock.next_reset(ts("2026-11-24T15:59:59.999Z")),
-        ts("2026-11-24T16:00:00Z")
-    );
-    assert_eq!(
-        clock.next_reset(ts("2026-11-24T16:00:00Z")),
-        ts("2026-11-25T16:00:00Z")
-    );
-    assert_eq!(
-        clock.format(ts("2026-11-24T16:00:00Z")),
-        "2026-11-25T00:00:00+08:00"
-    );
-}
-
-#[test]
-fn a_configured_reset_time_and_zone_move_the_boundary() {
-    let clock = QuotaClock::new("UTC", "04:30").unwrap();
-    assert_eq!(
-        clock.day_of(ts("2026-11-25T04:29:59Z")),
-        jiff::civil::date(2026, 11, 24)
-    );
-    assert_eq!(
-        clock.day_of(ts("2026-11-25T04:30:00Z")),
-        jiff::civil::date(2026, 11, 25)
-    );
-    assert_eq!(
-        clock.next_reset(ts("2026-11-25T04:30:00Z")),
-        ts("2026-11-26T04:30:00Z")
-    );
-    assert!(QuotaClock::new("UTC", "4:30").is_err());
-    assert!(QuotaClock::new("UTC", "24:00").is_err());
-}
-
-#[test]
-fn a_machine_that_wakes_days_later_lands_on_the_current_day() {
-    let clock = QuotaClock::shanghai_midnight();
-    let before = ts("2026-11-20T10:00:00Z");
-    let after_weekend = ts("2026-11-23T01:00:00Z");
-    assert!(clock.next_reset(before) <= after_weekend);
-    assert_eq!(clock.day_of(after_weekend), jiff::civil::date(2026, 11, 23));
-}
-
-#[test]
 fn proactive_switch_at_the_limit_in_rotation_order() {
     let cfg = cfg(Some(2));
     let mut day = day();

@@ -1,0 +1,245 @@
+//! The OpenClaw config as the engine last read it, the rotation worked out from it and the
+//! settings, and the files the watcher follows because of it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use msclaw_shared::ConfigState;
+
+use super::Engine;
+use crate::openclaw_config::{self, ConfigError, OpenClawConfig};
+use crate::policy::{PolicyConfig, RotationModel};
+use crate::settings::{Limit, Settings};
+use crate::usage::gateway_log::LogLocation;
+use crate::usage_watcher::{WatchTargets, WatcherCmd};
+
+/// The last read of the OpenClaw config. Only a usable config is ever written.
+pub enum LoadedConfig {
+    Usable(Box<OpenClawConfig>),
+    /// No file yet; msclaw waits for it to appear.
+    Missing(PathBuf),
+    /// It exists but cannot be used; the reason, as status shows it.
+    Invalid(String),
+}
+
+impl LoadedConfig {
+    pub fn load(path: &std::path::Path) -> Self {
+        match openclaw_config::load(path) {
+            Ok(cfg) => LoadedConfig::Usable(Box::new(cfg)),
+            Err(ConfigError::NotFound(path)) => LoadedConfig::Missing(path),
+            Err(e) => {
+                tracing::warn!("OpenClaw config unusable, not switching until it is fixed: {e}");
+                LoadedConfig::Invalid(e.to_string())
+            }
+        }
+    }
+
+    pub fn usable(&self) -> Option<&OpenClawConfig> {
+        match self {
+            LoadedConfig::Usable(cfg) => Some(cfg),
+            LoadedConfig::Missing(_) | LoadedConfig::Invalid(_) => None,
+        }
+    }
+
+    pub fn state(&self) -> ConfigState {
+        match self {
+            LoadedConfig::Usable(_) => ConfigState::Ok,
+            LoadedConfig::Missing(_) => ConfigState::Missing,
+            LoadedConfig::Invalid(_) => ConfigState::Invalid,
+        }
+    }
+
+    /// Why msclaw cannot use it (a status warning, a refused switch); None when usable.
+    pub fn problem(&self) -> Option<String> {
+        match self {
+            LoadedConfig::Usable(_) => None,
+            LoadedConfig::Missing(path) => Some(format!(
+                "no OpenClaw config at {} yet; waiting for it to appear",
+                path.display()
+            )),
+            LoadedConfig::Invalid(e) => Some(format!(
+                "OpenClaw config unusable (msclaw will not write it): {e}"
+            )),
+        }
+    }
+
+    /// The usable config, or why there is none.
+    pub fn require(&self) -> Result<&OpenClawConfig, String> {
+        self.usable()
+            .ok_or_else(|| self.problem().unwrap_or_default())
+    }
+}
+
+impl Engine {
+    /// Re-reads the OpenClaw config and works out the rotation from it and the settings.
+    pub(super) fn reload_config(&mut self) {
+        self.config = LoadedConfig::load(&self.openclaw_paths.config);
+        let (models, warnings) = match self.config.usable() {
+            Some(cfg) => rotation_from(&self.settings, cfg),
+            None => (Vec::new(), Vec::new()),
+        };
+        let mut policy = PolicyConfig::new(models);
+        policy.reserve = self.settings.reserve;
+        policy.rate_limit_errors = self.settings.rate_limit_errors;
+        policy.rate_limit_window = self.settings.rate_limit_window;
+        self.policy = policy;
+        self.rotation_warnings = warnings;
+        // The user's own fallbacks: whatever the file holds that msclaw did not write.
+        if let Some(cfg) = self.config.usable() {
+            let on_disk = cfg.fallbacks.clone();
+            if on_disk != self.state.fallbacks.written {
+                self.state.fallbacks.original = on_disk.clone();
+                self.state.fallbacks.written = on_disk;
+            }
+        }
+        // The log may have moved (logging.file) or includes changed: tell the watcher.
+        let targets = self.watch_targets();
+        let key = (targets.log.clone(), targets.config_files.clone());
+        if self.watched.as_ref() != Some(&key) {
+            self.watcher.send(WatcherCmd::SetTargets(targets));
+            self.watched = Some(key);
+        }
+    }
+
+    /// Where the watcher should look, from the settings and the config as read now.
+    fn watch_targets(&self) -> WatchTargets {
+        let mut config_files = vec![self.openclaw_paths.config.clone()];
+        if let Some(cfg) = self.config.usable() {
+            config_files.extend(
+                cfg.files
+                    .iter()
+                    .filter(|f| **f != self.openclaw_paths.config)
+                    .cloned(),
+            );
+        }
+        WatchTargets {
+            openclaw_state_dir: self.openclaw_paths.state_dir.clone(),
+            config_files,
+            log: self.log_location(),
+        }
+    }
+
+    fn log_location(&self) -> LogLocation {
+        if let Some(path) = &self.settings.gateway_log {
+            return if path.extension().is_some_and(|e| e == "log") {
+                LogLocation::File(path.clone())
+            } else {
+                LogLocation::Dir(path.clone())
+            };
+        }
+        match self.config.usable().and_then(|c| c.log_file.clone()) {
+            Some(file) => LogLocation::File(file),
+            None => LogLocation::Dir(PathBuf::from("/tmp/openclaw")),
+        }
+    }
+}
+
+/// The rotation order and limits: the settings' `models` (refs or aliases) or the provider's
+/// models in config order, each with its limit; plus warnings for what will not follow.
+pub fn rotation_from(
+    settings: &Settings,
+    cfg: &OpenClawConfig,
+) -> (Vec<RotationModel>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let refs = rotation_refs(settings, cfg, &mut warnings);
+    let limits = limits_by_ref(settings, cfg, &mut warnings);
+    let models: Vec<RotationModel> = refs
+        .into_iter()
+        .map(|model| RotationModel {
+            limit: limits
+                .get(&model)
+                .copied()
+                .unwrap_or(settings.daily_limit)
+                .calls(),
+            model,
+        })
+        .collect();
+    warnings.extend(what_will_not_follow(cfg, &models));
+    (models, warnings)
+}
+
+/// The rotation's refs, in order.
+fn rotation_refs(
+    settings: &Settings,
+    cfg: &OpenClawConfig,
+    warnings: &mut Vec<String>,
+) -> Vec<String> {
+    let provider = &settings.provider;
+    if settings.models.is_empty() {
+        return match cfg.providers.get(provider) {
+            Some(p) => p
+                .model_ids
+                .iter()
+                .map(|id| format!("{provider}/{id}"))
+                .collect(),
+            None => {
+                warnings.push(format!(
+                    "provider {provider} is not in models.providers of {}",
+                    cfg.path.display()
+                ));
+                Vec::new()
+            }
+        };
+    }
+    settings
+        .models
+        .iter()
+        .filter_map(|name| {
+            let found = cfg.resolve_model(provider, name);
+            if found.is_none() {
+                warnings.push(format!("model {name} from msclaw's config is not listed in models.providers.{provider}.models[]; skipped"));
+            }
+            found
+        })
+        .collect()
+}
+
+/// `[limits]` by full ref (the settings may name aliases).
+fn limits_by_ref(
+    settings: &Settings,
+    cfg: &OpenClawConfig,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<String, Limit> {
+    let provider = &settings.provider;
+    let mut limits = BTreeMap::new();
+    for (name, limit) in &settings.limits {
+        match cfg.resolve_model(provider, name) {
+            Some(model) => {
+                limits.insert(model, *limit);
+            }
+            None => warnings.push(format!(
+                "[limits] names {name}, which is not a model of provider {provider}"
+            )),
+        }
+    }
+    limits
+}
+
+/// Settings of the config that keep agents or the gateway from following the rotation.
+fn what_will_not_follow(cfg: &OpenClawConfig, models: &[RotationModel]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (agent, model) in &cfg.per_agent_models {
+        warnings.push(format!(
+            "agent {agent} sets its own model {model}; it will not follow the rotation"
+        ));
+    }
+    if !cfg.allow.is_empty() {
+        for m in models {
+            let allowed = cfg.allow.iter().any(|a| {
+                a == &m.model
+                    || a.strip_suffix("/*")
+                        .is_some_and(|p| m.model.starts_with(&format!("{p}/")))
+            });
+            if !allowed {
+                warnings.push(format!(
+                    "{} is missing from agents.defaults.modelPolicy.allow",
+                    m.model
+                ));
+            }
+        }
+    }
+    if cfg.reload_mode.as_deref() == Some("off") {
+        warnings.push("gateway.reload.mode is off: a switch needs a gateway restart".into());
+    }
+    warnings
+}

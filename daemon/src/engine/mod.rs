@@ -1,0 +1,212 @@
+//! The loop that owns msclawd's state: it takes the messages of its inbox (usage batches, client
+//! requests, the relay's observations) and timer ticks one at a time, asks the policy what
+//! `primary` should be, has the config editor write it, and has the gateway module make the
+//! gateway apply it. Nothing here blocks for long: file edits are short, waiting for the gateway's
+//! confirmation is a deadline in the select loop.
+//!
+//! By job: the quota day (`day`), the config and the rotation from it (`config`), observations in
+//! (`observations`), switching and the gateway's confirmation (`switching`), requests
+//! (`requests`), and what clients see (`views`).
+
+mod config;
+mod day;
+mod observations;
+mod requests;
+mod switching;
+mod views;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use msclaw_shared::paths::OpenClawPaths;
+use msclaw_shared::{Event, EventKind, Request, SourceStatus};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{LoadedConfig, rotation_from};
+
+use crate::clock::Clock;
+use crate::gateway::ReloadWait;
+use crate::inbox::{Inbox, InboxMsg, InboxSender};
+use crate::policy::PolicyConfig;
+use crate::relay::{Relay, RelayPolicyView};
+use crate::settings::Settings;
+use crate::state_store::{PersistedState, StateStore};
+use crate::usage::gateway_log::LogLocation;
+use crate::usage_watcher::{WatcherCmd, WatcherHandle};
+
+/// The wall clock is compared at least this often, so a machine that wakes after the reset
+/// resets at once (tokio's timers stop while it sleeps).
+const WALL_CLOCK_CHECK: Duration = Duration::from_secs(60);
+/// After a failed write, the same switch is not tried again for this long (unless the config changes).
+const RETRY_FAILED_SWITCH: Duration = Duration::from_secs(30);
+
+pub struct EngineParts {
+    pub settings: Settings,
+    pub openclaw_paths: OpenClawPaths,
+    pub profile: Option<String>,
+    pub store: StateStore,
+    pub state: PersistedState,
+    pub startup_warnings: Vec<String>,
+    pub clock: Arc<dyn Clock>,
+    pub events: broadcast::Sender<Event>,
+    pub env: crate::EnvMap,
+    pub relay: Option<Arc<Relay>>,
+    pub relay_view: RelayPolicyView,
+    /// The usage watcher, waiting for the targets the engine works out from the config.
+    pub watcher: WatcherHandle,
+    /// The engine's own inbox, for work it finishes later (a gateway restart).
+    pub inbox: InboxSender,
+}
+
+pub struct Engine {
+    settings: Settings,
+    openclaw_paths: OpenClawPaths,
+    profile: Option<String>,
+    store: StateStore,
+    state: PersistedState,
+    startup_warnings: Vec<String>,
+    clock: Arc<dyn Clock>,
+    events: broadcast::Sender<Event>,
+    env: crate::EnvMap,
+    config: LoadedConfig,
+    policy: PolicyConfig,
+    rotation_warnings: Vec<String>,
+    sources: Vec<SourceStatus>,
+    pending_reload: Option<ReloadWait>,
+    failed_switch: Option<(String, tokio::time::Instant)>,
+    all_spent_announced: bool,
+    watcher: WatcherHandle,
+    relay: Option<Arc<Relay>>,
+    /// The spent models as the relay sees them (kept in step with every change of marks).
+    relay_view: RelayPolicyView,
+    /// Last remaining-quota header per model ref.
+    remaining: BTreeMap<String, u32>,
+    /// What the watcher was last told to follow.
+    watched: Option<(LogLocation, Vec<PathBuf>)>,
+    inbox: InboxSender,
+}
+
+impl Engine {
+    /// Reads the config and tells the watcher what to follow; rolls the day if it has turned
+    /// while msclawd was not running.
+    pub fn new(parts: EngineParts) -> Self {
+        // Read below, once the day is settled.
+        let config = LoadedConfig::Missing(parts.openclaw_paths.config.clone());
+        let mut engine = Engine {
+            settings: parts.settings,
+            openclaw_paths: parts.openclaw_paths,
+            profile: parts.profile,
+            store: parts.store,
+            state: parts.state,
+            startup_warnings: parts.startup_warnings,
+            clock: parts.clock,
+            events: parts.events,
+            env: parts.env,
+            relay: parts.relay,
+            relay_view: parts.relay_view,
+            remaining: BTreeMap::new(),
+            config,
+            policy: PolicyConfig::new(Vec::new()),
+            rotation_warnings: Vec::new(),
+            sources: Vec::new(),
+            pending_reload: None,
+            failed_switch: None,
+            all_spent_announced: false,
+            watcher: parts.watcher,
+            watched: None,
+            inbox: parts.inbox,
+        };
+        let now = engine.clock.now();
+        let today = engine.settings.calendar.day_of(now);
+        if engine.state.today.as_ref().is_none_or(|d| d.day < today) {
+            engine.roll_day(now);
+        }
+        engine.reload_config();
+        engine
+    }
+
+    pub fn active_model(&self) -> Option<String> {
+        self.config.usable().and_then(|c| c.primary.clone())
+    }
+
+    pub async fn run(mut self, mut inbox: Inbox, shutdown: CancellationToken) {
+        self.apply_policy().await;
+        loop {
+            let now = self.clock.now();
+            let until_reset = self.settings.calendar.next_reset(now).duration_since(now);
+            let tick = until_reset.clamp(
+                SignedDuration::from_millis(1),
+                SignedDuration::try_from(WALL_CLOCK_CHECK).unwrap(),
+            );
+            let reload_deadline = self.pending_reload.as_ref().map(|p| p.deadline);
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                msg = inbox.recv() => match msg {
+                    Some(msg) => {
+                        if self.handle(msg).await {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                _ = tokio::time::sleep(tick.unsigned_abs()) => {
+                    self.on_tick().await;
+                }
+                _ = async { tokio::time::sleep_until(reload_deadline.unwrap()).await }, if reload_deadline.is_some() => {
+                    self.on_reload_timeout().await;
+                }
+            }
+        }
+        self.save();
+        tracing::info!("engine stopped; state saved");
+    }
+
+    /// Returns true when the daemon should stop.
+    async fn handle(&mut self, msg: InboxMsg) -> bool {
+        match msg {
+            InboxMsg::Request { request, reply } => {
+                // Every request checks the wall clock too, so an answer is never a day behind.
+                self.reset_if_due().await;
+                let stop = request == Request::Shutdown;
+                let answer = self.answer(request).await;
+                let _ = reply.send(answer);
+                return stop;
+            }
+            InboxMsg::Usage(batch) => self.take_batch(batch).await,
+            InboxMsg::ConfigChanged => {
+                self.reload_config();
+                self.failed_switch = None;
+                self.apply_policy().await;
+            }
+            InboxMsg::Relay(observation) => self.take_relay(observation).await,
+            InboxMsg::RestartDone { model, result } => self.on_restart_done(&model, result),
+        }
+        false
+    }
+
+    async fn on_tick(&mut self) {
+        self.reset_if_due().await;
+        self.watcher.send(WatcherCmd::Rescan);
+    }
+
+    /// An event as the stream (and the switch hook) carries it, stamped now.
+    fn event(&self, kind: EventKind) -> Event {
+        let at = self.settings.calendar.format(self.clock.now());
+        Event { at, kind }
+    }
+
+    fn emit(&self, kind: EventKind) {
+        let _ = self.events.send(self.event(kind));
+    }
+
+    fn save(&mut self) {
+        if let Err(e) = self.store.save(&self.state) {
+            // Keep running on what is in memory; the next save tries again.
+            tracing::error!("{e}");
+        }
+    }
+}

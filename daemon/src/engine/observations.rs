@@ -1,0 +1,159 @@
+//! Observations in: usage batches from the watcher and the relay's calls, turned into the policy's
+//! observations of today; and the relay told which models are spent.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use msclaw_shared::EventKind;
+
+use super::Engine;
+use crate::inbox::UsageBatch;
+use crate::policy::{Notice, Observation};
+use crate::relay::{RelayObservation, RelayOutcome, SpentInfo};
+use crate::usage::{CallOutcome, CallRecord, GatewaySignal, SourceKind};
+
+impl Engine {
+    pub(super) async fn take_batch(&mut self, batch: UsageBatch) {
+        self.roll_if_new_day(self.clock.now());
+        self.state.cursors = batch.cursors;
+        self.sources = batch.sources;
+        for record in &batch.records {
+            self.observe(record);
+        }
+        for signal in batch.signals {
+            match signal {
+                GatewaySignal::Call(record) => self.observe(&record),
+                GatewaySignal::ReloadApplied { at, paths } => self.on_reload_applied(at, &paths),
+                GatewaySignal::ReloadSkipped { at, reason } => self.on_reload_skipped(at, &reason),
+            }
+        }
+        self.save();
+        self.apply_policy().await;
+    }
+
+    fn observe(&mut self, record: &CallRecord) {
+        if record.provider != self.settings.provider {
+            return;
+        }
+        let observation = match (&record.outcome, record.source) {
+            // Transcripts count calls; the log shows only slow or failed ones, so it never counts.
+            (CallOutcome::Success, SourceKind::GatewayLog) => return,
+            // With the relay on it sees every 429 itself: the log's copy would count each twice.
+            (CallOutcome::RateLimited { .. }, SourceKind::GatewayLog) if self.relay.is_some() => {
+                return;
+            }
+            (CallOutcome::Success, _) => Observation::Call,
+            (CallOutcome::RateLimited { retry_loop_failed }, _) => Observation::RateLimited {
+                retry_loop_failed: *retry_loop_failed,
+            },
+            (CallOutcome::Gone { detail }, _) => Observation::Gone {
+                detail: detail.clone(),
+            },
+            (CallOutcome::Failed { .. }, _) => return,
+        };
+        let model = format!("{}/{}", record.provider, record.model);
+        self.observe_model(&model, record.at, &observation);
+    }
+
+    fn observe_model(&mut self, model: &str, at: Timestamp, observation: &Observation) {
+        let day = self.settings.calendar.day_of(at);
+        let clock_day = self.settings.calendar.day_of(self.clock.now());
+        let policy = self.policy.clone();
+        let today = self.today();
+        // While the wall clock is behind the quota day msclaw is in (it was set back), calls
+        // stamped with that clock's day are calls of the current day.
+        let late_clock = clock_day < today.day && day == clock_day;
+        if day != today.day && !late_clock {
+            return;
+        }
+        let notices = today.observe(&policy, model, at, observation);
+        for notice in notices {
+            self.announce(notice);
+        }
+    }
+
+    fn announce(&self, notice: Notice) {
+        match notice {
+            Notice::Spent { model, reason } => {
+                tracing::info!(%model, "model spent: {reason}");
+                self.emit(EventKind::ModelSpent {
+                    model,
+                    reason: reason.to_string(),
+                });
+            }
+            Notice::Recovered { model } => {
+                tracing::info!(%model, "a success after rate-limit errors: the model is available again");
+            }
+            Notice::AccountLimited => {
+                let message = "the model switched to was rate-limited at once too: the account looks rate-limited; no more switching until the reset".to_owned();
+                tracing::warn!("{message}");
+                self.emit(EventKind::Warning { message });
+            }
+        }
+    }
+
+    pub(super) async fn take_relay(&mut self, obs: RelayObservation) {
+        self.roll_if_new_day(self.clock.now());
+        let model = format!("{}/{}", self.settings.provider, obs.model);
+        if let Some(remaining) = obs.quota.model_remaining {
+            self.remaining.insert(model.clone(), remaining);
+        }
+        let observation = match obs.outcome {
+            RelayOutcome::Success => Some(Observation::RelayCall),
+            RelayOutcome::RateLimited => Some(Observation::RateLimited {
+                retry_loop_failed: false,
+            }),
+            RelayOutcome::Gone { detail } => Some(Observation::Gone { detail }),
+            RelayOutcome::Failed { .. } | RelayOutcome::AnsweredLocally => None,
+        };
+        if let Some(observation) = observation {
+            self.observe_model(&model, obs.at, &observation);
+        }
+        if obs.quota.model_remaining == Some(0) {
+            self.observe_model(&model, obs.at, &Observation::NoneRemaining);
+        }
+        self.save();
+        self.apply_policy().await;
+    }
+
+    /// Tells the relay which models to answer locally: the spent ones, except a pinned model.
+    pub(super) fn sync_relay_view(&self) {
+        if self.relay.is_none() {
+            return;
+        }
+        let prefix = format!("{}/", self.settings.provider);
+        let resets_at = self
+            .settings
+            .calendar
+            .format(self.settings.calendar.next_reset(self.clock.now()));
+        let spent: HashMap<String, SpentInfo> = self
+            .state
+            .today
+            .iter()
+            .flat_map(|day| {
+                let all = day.account_limited.is_some();
+                let pin = day.pin.clone();
+                day.models.iter().filter_map(move |(model, m)| {
+                    let reason = match (&m.spent, all) {
+                        (Some(mark), _) => mark.reason.to_string(),
+                        (None, true) => "account rate-limited".to_owned(),
+                        (None, false) => return None,
+                    };
+                    (pin.as_deref() != Some(model.as_str())).then(|| (model.clone(), reason))
+                })
+            })
+            .filter_map(|(model, reason)| {
+                model.strip_prefix(&prefix).map(|id| {
+                    (
+                        id.to_owned(),
+                        SpentInfo {
+                            reason,
+                            resets_at: resets_at.clone(),
+                        },
+                    )
+                })
+            })
+            .collect();
+        self.relay_view.set_spent(spent);
+    }
+}
