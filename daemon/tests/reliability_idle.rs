@@ -90,14 +90,14 @@ async fn two_thousand_idle_connections_do_not_keep_status_waiting() {
     let mut slowest = Duration::ZERO;
     for _ in 0..5 {
         let asked = Instant::now();
-        let reply = tokio::time::timeout(Duration::from_secs(2), async {
+        let reply = tokio::time::timeout(Duration::from_secs(10), async {
             let mut client = msclaw_shared::client::Client::connect(&layout.socket)
                 .await
                 .unwrap();
             client.request(&Request::Status).await.unwrap()
         })
         .await
-        .expect("status answered within 2 s while 2000 clients sit idle");
+        .expect("status answered (not hung) while 2000 clients sit idle");
         assert!(matches!(reply.reply, Ok(Response::Status(_))), "{reply:?}");
         slowest = slowest.max(asked.elapsed());
     }

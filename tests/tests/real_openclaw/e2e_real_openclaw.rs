@@ -16,11 +16,6 @@ use msclaw_tests::e2e::{self, Msclaw, RELOAD_APPLIED, StatusSource, TimedEvent};
 use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope, GLM5, KIMI, MINIMAX, QWEN};
 use msclaw_tests::openclaw::{self, OPENCLAW_SQLITE, OpenClawEnv, TurnResult, model_ref};
 
-/// A generous bound for one turn that does not meet a spent model, on a loaded 2-core machine
-/// (they take 2–6 s, the first one up to ~18 s). A turn that meets a spent model with
-/// ModelScope's 429 takes ~150 s (OpenClaw's 1+9 same-model retries).
-const TURN_BOUND: Duration = Duration::from_secs(30);
-
 fn served(turn: &TurnResult) -> String {
     turn.model().unwrap_or_else(|| "-".into())
 }
@@ -153,14 +148,6 @@ fn e2e_1_gateway_proactive_switches_before_any_429_and_keeps_the_config() -> Res
         "the fake server sent {} 429s",
         fake.count_status(429)
     );
-    for (i, (_, _, turn)) in turns.iter().enumerate() {
-        ensure!(
-            turn.wall < TURN_BOUND,
-            "turn {} took {}s",
-            i + 1,
-            e2e::secs(turn.wall)
-        );
-    }
     for model in [QWEN, GLM5, MINIMAX, KIMI] {
         ensure!(
             fake.count(model, 200) == 2,
@@ -335,12 +322,6 @@ fn e2e_2_gateway_reactive_429s_switch_once_and_later_turns_never_meet_the_spent_
             // Every other turn goes straight to the model msclaw made primary.
             None => {
                 ensure!(n429 == 0 && reqs.len() == 1, "turn {}: {reqs:?}", i + 1);
-                ensure!(
-                    turn.wall < TURN_BOUND,
-                    "turn {} took {}s",
-                    i + 1,
-                    e2e::secs(turn.wall)
-                );
             }
         }
         spans.push((started, ended));
@@ -466,12 +447,6 @@ fn e2e_3_embedded_jsonl_era_switches_at_the_limit() -> Result<()> {
             i + 1,
             served(&turn)
         );
-        ensure!(
-            turn.wall < TURN_BOUND,
-            "turn {} took {}s",
-            i + 1,
-            e2e::secs(turn.wall)
-        );
     }
     ensure!(
         fake.count_status(429) == 0,
@@ -531,8 +506,10 @@ fn e2e_5_reset_time_brings_back_the_first_model_and_zero_counts() -> Result<()> 
     let env = OpenClawEnv::builder(&install, &fake.base_url()).build()?;
     let original = env.read_config()?;
     let _gw = env.start_gateway()?;
-    // Time for two turns (the first one up to ~18 s on this machine) and the switch.
-    let reset = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(45);
+    // Time for two turns and the switch before the reset, also on a loaded machine (a cold first
+    // turn took 30+ s with other work on the same 2 cores). Turn times are printed, not judged: a
+    // stall is OpenClaw's retry loop, which the request and 429 counts of each test catch.
+    let reset = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(120);
     let reset = jiff::Timestamp::from_second(reset.as_second())?;
     let reset_time = reset
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)

@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use msclaw_tests::daemon::{Layout, TestDaemon};
@@ -13,9 +13,35 @@ use msclaw_tests::daemon::{Layout, TestDaemon};
 const OTHER_UID: u32 = 65534;
 const EACCES: i32 = 13;
 
-/// `connect` to `socket` as `OTHER_UID`: `Ok(())` or the errno.
-fn connect_as_other_uid(socket: &Path) -> Result<(), i32> {
-    let out = Command::new(env!("CARGO_BIN_EXE_msclaw-reliability-helper"))
+/// The helper binary copied where `OTHER_UID` can run it: the build's own copy sits in the
+/// checkout's target dir, which may be under a directory only we can enter (a clone in /root).
+struct HelperForOtherUid {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl HelperForOtherUid {
+    fn install() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("msclaw-access-helper-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.path().join("msclaw-reliability-helper");
+        std::fs::copy(env!("CARGO_BIN_EXE_msclaw-reliability-helper"), &path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        HelperForOtherUid { _dir: dir, path }
+    }
+
+    /// `connect` to `socket` as `OTHER_UID`: `Ok(())` or the errno.
+    fn connect(&self, socket: &Path) -> Result<(), i32> {
+        connect_as_other_uid(&self.path, socket)
+    }
+}
+
+/// `connect` to `socket` as `OTHER_UID` by running `helper`: `Ok(())` or the errno.
+fn connect_as_other_uid(helper: &Path, socket: &Path) -> Result<(), i32> {
+    let out = Command::new(helper)
         .args(["connect", socket.to_str().unwrap()])
         .uid(OTHER_UID)
         .gid(OTHER_UID)
@@ -47,8 +73,10 @@ async fn another_uid_cannot_connect() {
          (setuid); it runs as uid {}. Run the test suite as root (CI does) to check local access.",
         me.as_raw()
     );
-    let dir = tempfile::tempdir().unwrap();
-    // Everything above msclaw's own directory open to all: its own modes are the only barrier.
+    let helper = HelperForOtherUid::install();
+    // In /tmp, whatever TMPDIR says, so the other uid can reach it: everything above msclaw's own
+    // directory open to all, its own modes are the only barrier.
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::create_dir_all(dir.path().join("run")).unwrap();
     std::fs::set_permissions(
@@ -77,16 +105,16 @@ async fn another_uid_cannot_connect() {
     let _listener = std::os::unix::net::UnixListener::bind(&open_socket).unwrap();
     std::fs::set_permissions(&open_socket, std::fs::Permissions::from_mode(0o666)).unwrap();
     assert_eq!(
-        connect_as_other_uid(&open_socket),
+        helper.connect(&open_socket),
         Ok(()),
         "control: an open socket accepts uid {OTHER_UID}"
     );
 
     // The daemon's socket, as set up.
-    assert_eq!(connect_as_other_uid(&layout.socket), Err(EACCES));
+    assert_eq!(helper.connect(&layout.socket), Err(EACCES));
     // The user loosened the directory: the socket's own 0600 still refuses.
     std::fs::set_permissions(socket_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    assert_eq!(connect_as_other_uid(&layout.socket), Err(EACCES));
+    assert_eq!(helper.connect(&layout.socket), Err(EACCES));
     std::fs::set_permissions(socket_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     // We still get in.
     daemon.status().await.unwrap();

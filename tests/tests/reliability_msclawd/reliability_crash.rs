@@ -152,11 +152,6 @@ fn sigkill_at_random_points_never_leaves_a_broken_config_or_stray_temp_files() {
             "after kill {kills} (seed {seed}) the config is:\n{}",
             String::from_utf8_lossy(&bytes)
         );
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "too slow: {switches} switches in {:?}",
-            started.elapsed()
-        );
     }
     println!(
         "crash-loop: {switches} switches, {kills} kills (seed {seed}, {:.1} s): {corrupt} corrupt, {lost_comments} lost comments, \

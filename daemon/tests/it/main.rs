@@ -1,0 +1,8 @@
+//! msclawd's integration tests that share a process safely: config editing and init, the
+//! process, the usage readers and the watcher. One binary, so the workspace is linked once for all.
+
+mod config_edit;
+mod config_init;
+mod process;
+mod usage_readers;
+mod watcher;
