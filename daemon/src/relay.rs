@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, SystemClock};
-use crate::quota_calendar::QuotaCalendar as QuotaClock;
+use crate::quota_calendar::QuotaCalendar;
 
 use forward::Shared;
 use health::Stats;
@@ -79,7 +79,7 @@ impl RelayConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SpentInfo {
     pub reason: String,
-    /// When the model has quota again, RFC 3339 (as [`QuotaClock::format`] writes it).
+    /// When the model has quota again, RFC 3339 (as [`QuotaCalendar::format`] writes it).
     pub resets_at: String,
 }
 
@@ -169,7 +169,7 @@ impl Relay {
         view: RelayPolicyView,
         judge: Judge,
         observations: mpsc::Sender<RelayObservation>,
-        quota_clock: QuotaClock,
+        quota_calendar: QuotaCalendar,
     ) -> Result<Relay, RelayError> {
         if !cfg.listen.ip().is_loopback() {
             return Err(RelayError::NotLoopback(cfg.listen));
@@ -205,7 +205,7 @@ impl Relay {
             client,
             header_timeout: cfg.header_timeout,
             clock: cfg.clock,
-            quota_clock,
+            quota_calendar,
             view,
             judge,
             observations,

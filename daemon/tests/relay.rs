@@ -15,7 +15,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use jiff::Timestamp;
-use msclawd::quota_calendar::QuotaCalendar as QuotaClock;
+use msclawd::quota_calendar::QuotaCalendar;
 use msclawd::relay::{
     Judge, Judgement, QuotaHeaders, RateLimitSeen, Relay, RelayConfig, RelayError, RelayHealth,
     RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo, consecutive_judge,
@@ -300,7 +300,7 @@ impl Harness {
         Harness::with(
             upstream,
             Duration::from_secs(10),
-            consecutive_judge(3, QuotaClock::shanghai_midnight()),
+            consecutive_judge(3, QuotaCalendar::shanghai_midnight()),
             1024,
         )
         .await
@@ -332,7 +332,7 @@ impl Harness {
             view.clone(),
             recording,
             tx,
-            QuotaClock::shanghai_midnight(),
+            QuotaCalendar::shanghai_midnight(),
         )
         .await
         .unwrap();
@@ -386,7 +386,7 @@ async fn post_chat(
 }
 
 fn today(at: Timestamp) -> String {
-    QuotaClock::shanghai_midnight().day_of(at).to_string()
+    QuotaCalendar::shanghai_midnight().day_of(at).to_string()
 }
 
 fn error_message(body: &[u8]) -> String {
@@ -1092,7 +1092,7 @@ async fn a_slow_upstream_gives_504_and_the_next_request_is_served() {
     let mut h = Harness::with(
         &fake.base(),
         Duration::from_millis(300),
-        consecutive_judge(3, QuotaClock::shanghai_midnight()),
+        consecutive_judge(3, QuotaCalendar::shanghai_midnight()),
         64,
     )
     .await;
@@ -1246,7 +1246,7 @@ async fn a_daemon_that_falls_behind_never_holds_up_a_response() {
     let h = Harness::with(
         &fake.base(),
         Duration::from_secs(10),
-        consecutive_judge(3, QuotaClock::shanghai_midnight()),
+        consecutive_judge(3, QuotaCalendar::shanghai_midnight()),
         1,
     )
     .await;
@@ -1291,7 +1291,7 @@ async fn the_credential_is_forwarded_but_never_logged_observed_or_shown() {
     let mut h = Harness::with(
         &fake.base(),
         Duration::from_millis(300),
-        consecutive_judge(3, QuotaClock::shanghai_midnight()),
+        consecutive_judge(3, QuotaCalendar::shanghai_midnight()),
         64,
     )
     .await;
@@ -1376,14 +1376,14 @@ async fn the_credential_is_forwarded_but_never_logged_observed_or_shown() {
 #[tokio::test]
 async fn start_refuses_a_non_loopback_address_and_shutdown_stops_listening() {
     let (tx, _rx) = mpsc::channel(1);
-    let judge = consecutive_judge(3, QuotaClock::shanghai_midnight());
+    let judge = consecutive_judge(3, QuotaCalendar::shanghai_midnight());
     let cfg = RelayConfig::new("0.0.0.0:0".parse().unwrap(), "http://127.0.0.1:9/v1");
     let err = Relay::start(
         cfg,
         RelayPolicyView::new(),
         judge.clone(),
         tx.clone(),
-        QuotaClock::shanghai_midnight(),
+        QuotaCalendar::shanghai_midnight(),
     )
     .await;
     assert!(matches!(err, Err(RelayError::NotLoopback(_))));
@@ -1393,7 +1393,7 @@ async fn start_refuses_a_non_loopback_address_and_shutdown_stops_listening() {
         RelayPolicyView::new(),
         judge.clone(),
         tx.clone(),
-        QuotaClock::shanghai_midnight(),
+        QuotaCalendar::shanghai_midnight(),
     )
     .await;
     assert!(matches!(err, Err(RelayError::BadUpstream(_))));

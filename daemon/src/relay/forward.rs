@@ -24,7 +24,7 @@ use super::{
     CHAT_BODY_SCAN_LIMIT, LOG_TARGET, RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo,
 };
 use crate::clock::Clock;
-use crate::policy::QuotaClock;
+use crate::quota_calendar::QuotaCalendar;
 
 /// How much of an upstream error body is read to classify it.
 const ERROR_BODY_LIMIT: usize = 64 << 10;
@@ -35,7 +35,7 @@ pub(super) struct Shared {
     pub(super) client: reqwest::Client,
     pub(super) header_timeout: Duration,
     pub(super) clock: Arc<dyn Clock>,
-    pub(super) quota_clock: QuotaClock,
+    pub(super) quota_calendar: QuotaCalendar,
     pub(super) view: RelayPolicyView,
     pub(super) judge: Judge,
     pub(super) observations: mpsc::Sender<RelayObservation>,
@@ -194,7 +194,7 @@ impl Shared {
         let outcome = outcome_of_error(status.as_u16(), &start, &detail);
         let rate_limited = outcome == RelayOutcome::RateLimited;
         let consecutive = if rate_limited {
-            self.streaks.extend(model, self.quota_clock.day_of(at))
+            self.streaks.extend(model, self.quota_calendar.day_of(at))
         } else {
             0
         };
@@ -283,7 +283,7 @@ impl Shared {
     /// Counts one chat completion and hands it to the daemon without waiting.
     fn observe(&self, model: &str, at: Timestamp, outcome: RelayOutcome, quota: QuotaHeaders) {
         self.stats
-            .count(self.quota_clock.day_of(at), model, &outcome);
+            .count(self.quota_calendar.day_of(at), model, &outcome);
         let observation = RelayObservation {
             model: model.to_owned(),
             at,

@@ -9,7 +9,7 @@ use jiff::civil::Date;
 
 use super::RelayOutcome;
 use super::inspect::{self, QuotaHeaders};
-use crate::policy::QuotaClock;
+use crate::quota_calendar::QuotaCalendar;
 
 /// What the judge is told about an upstream 429.
 #[derive(Debug, Clone, Copy)]
@@ -38,7 +38,7 @@ pub type Judge = Arc<dyn Fn(&RateLimitSeen<'_>) -> Judgement + Send + Sync>;
 
 /// Spent when `threshold` 429s came in a row, or ModelScope says the model has 0 requests left;
 /// the reset is the next one of `clock`.
-pub fn consecutive_judge(threshold: u32, clock: QuotaClock) -> Judge {
+pub fn consecutive_judge(threshold: u32, clock: QuotaCalendar) -> Judge {
     Arc::new(move |seen: &RateLimitSeen<'_>| {
         if seen.consecutive >= threshold || seen.quota.model_remaining == Some(0) {
             Judgement::Spent {
