@@ -814,7 +814,8 @@ impl Engine {
                     self.active_model().unwrap_or_default()
                 )))
             }
-            Request::Switch { model } => self.pin(&model).await,
+            Request::Switch { model } => self.pin(&model, false).await,
+            Request::ForceSwitch { model } => self.pin(&model, true).await,
             Request::EventStream => Err(Error::new(
                 ErrorCode::BadRequest,
                 "EventStream is handled by the connection",
@@ -822,7 +823,7 @@ impl Engine {
         }
     }
 
-    async fn pin(&mut self, wanted: &str) -> Reply {
+    async fn pin(&mut self, wanted: &str, force: bool) -> Reply {
         let refused = |m: String| Err(Error::new(ErrorCode::Refused, m));
         let cfg = match &self.config {
             Ok(cfg) => cfg,
@@ -835,6 +836,17 @@ impl Engine {
                 cfg.path.display()
             ));
         };
+        let until = self
+            .settings
+            .clock
+            .format(self.settings.clock.next_reset(self.clock.now()));
+        // A spent model would only fail every turn: pin one only when asked to twice.
+        if !force && self.today().model(&model).is_some_and(|m| m.spent.is_some()) {
+            return Err(Error::new(
+                ErrorCode::ModelSpent,
+                format!("{model} is spent until {until}"),
+            ));
+        }
         self.today().pin = Some(model.clone());
         self.failed_switch = None;
         if let Some(wait) = self.pending_reload.take() {
@@ -851,10 +863,6 @@ impl Engine {
                 format!("could not switch to {model}; see msclawd's log"),
             ));
         }
-        let until = self
-            .settings
-            .clock
-            .format(self.settings.clock.next_reset(self.clock.now()));
         Ok(Response::Handled(format!(
             "pinned {model} until {until} (or msclawctl auto)"
         )))
