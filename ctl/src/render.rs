@@ -25,15 +25,19 @@ impl Style {
         }
     }
 
+    pub fn yellow(&self, text: &str) -> String {
+        self.paint("33", text)
+    }
+
     fn bold(&self, text: &str) -> String {
         self.paint("1", text)
     }
 
-    fn red(&self, text: &str) -> String {
+    pub fn red(&self, text: &str) -> String {
         self.paint("31", text)
     }
 
-    fn green(&self, text: &str) -> String {
+    pub fn green(&self, text: &str) -> String {
         self.paint("32", text)
     }
 

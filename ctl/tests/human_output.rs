@@ -231,3 +231,20 @@ async fn switch_and_history_explain_their_arguments() {
         setup.text(&setup.run(&["history", "--help"]).await)
     );
 }
+
+#[tokio::test]
+async fn doctor_colours_when_asked_and_never_with_no_color() {
+    let setup = Setup::new();
+    let run = |color: &'static str| {
+        setup
+            .command(&["doctor", "--color", color])
+            .env("OPENCLAW_CONFIG_PATH", &setup.layout.openclaw_config)
+            .env("MSCLAW_CONFIG", &setup.layout.settings_file)
+            .env("HOME", setup.dir.path())
+            .output()
+    };
+    let always = String::from_utf8(run("always").await.unwrap().stdout).unwrap();
+    assert!(always.contains("\x1b[32mok"), "{always:?}");
+    let auto = String::from_utf8(run("auto").await.unwrap().stdout).unwrap();
+    assert!(!auto.contains('\x1b'), "{auto:?}");
+}
