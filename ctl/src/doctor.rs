@@ -288,7 +288,7 @@ fn rotation_checks(
 }
 
 /// Whether a dotenv file sets `var` to something (the value is not read further).
-fn dotenv_has(path: &Path, var: &str) -> bool {
+pub fn dotenv_has(path: &Path, var: &str) -> bool {
     let Ok(text) = std::fs::read_to_string(path) else {
         return false;
     };

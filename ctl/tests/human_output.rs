@@ -248,3 +248,34 @@ async fn doctor_colours_when_asked_and_never_with_no_color() {
     let auto = String::from_utf8(run("auto").await.unwrap().stdout).unwrap();
     assert!(!auto.contains('\x1b'), "{auto:?}");
 }
+
+#[tokio::test]
+async fn init_says_what_it_would_add_and_what_comes_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        layout: Layout::in_dir(dir.path()),
+        dir,
+    };
+    let init = |args: &'static [&'static str]| {
+        setup
+            .command(args)
+            .env("HOME", setup.dir.path())
+            .env("OPENCLAW_STATE_DIR", &setup.layout.openclaw_state)
+            .env_remove("OPENCLAW_CONFIG_PATH")
+            .env_remove("MODELSCOPE_API_KEY")
+            .output()
+    };
+    let dry = init(&["init", "--dry-run"]).await.unwrap();
+    let dry = setup.text(&dry);
+    // The diff is init's own test's business; here only the words around it.
+    let words: String = dry
+        .lines()
+        .filter(|l| !l.starts_with(['+', '-', '@', ' ']) || l.starts_with("---"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    snapshot!("init_dry_run", words);
+    snapshot!(
+        "init_without_a_key",
+        setup.text(&init(&["init"]).await.unwrap())
+    );
+}
