@@ -141,7 +141,12 @@ fn config_checks(report: &mut Report, openclaw: &OpenClawPaths) -> Option<OpenCl
 }
 
 fn settings_check(report: &mut Report, path: &Path) -> Settings {
-    match Settings::load(path) {
+    let loaded = if process_env("MSCLAW_CONFIG").is_some() {
+        Settings::load_named(path)
+    } else {
+        Settings::load(path)
+    };
+    match loaded {
         Ok(settings) if settings.source.is_some() => {
             report.ok("settings", path.display().to_string());
             settings

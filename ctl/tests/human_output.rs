@@ -279,3 +279,32 @@ async fn init_says_what_it_would_add_and_what_comes_next() {
         setup.text(&init(&["init"]).await.unwrap())
     );
 }
+
+#[tokio::test]
+async fn a_named_msclaw_config_must_exist_and_be_a_file() {
+    let setup = Setup::new();
+    let dir = setup.dir.path().join("a-directory");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut lines = String::new();
+    for named in [setup.dir.path().join("missing.toml"), dir] {
+        let out = setup
+            .command(&["doctor", "--json"])
+            .env("MSCLAW_CONFIG", &named)
+            .env("HOME", setup.dir.path())
+            .output()
+            .await
+            .unwrap();
+        let checks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let settings = checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "settings")
+            .unwrap();
+        lines += &format!("{} {}\n", settings["level"], settings["message"]);
+    }
+    snapshot!(
+        "named_msclaw_config",
+        lines.replace(&setup.dir.path().display().to_string(), "[dir]")
+    );
+}
