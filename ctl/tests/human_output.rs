@@ -308,3 +308,24 @@ async fn a_named_msclaw_config_must_exist_and_be_a_file() {
         lines.replace(&setup.dir.path().display().to_string(), "[dir]")
     );
 }
+
+#[tokio::test]
+async fn service_status_says_when_systemctl_gives_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let setup = Setup::new();
+    let bin = setup.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let systemctl = bin.join("systemctl");
+    std::fs::write(&systemctl, "#!/bin/sh\nexit 1\n").unwrap();
+    std::fs::set_permissions(&systemctl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = setup
+        .command(&["service", "status"])
+        .env("HOME", setup.dir.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .env("PATH", path)
+        .output()
+        .await
+        .unwrap();
+    snapshot!("service_status_no_answer", setup.text(&out));
+}
