@@ -103,12 +103,30 @@ async fn run_without_daemon(cli: &Cli) -> anyhow::Result<Option<ExitCode>> {
             ExitCode::SUCCESS
         }
         Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            man_page(&mut std::io::stdout())?;
             ExitCode::SUCCESS
         }
         _ => return Ok(None),
     };
     Ok(Some(code))
+}
+
+/// msclawctl(1), its commands described in the page itself: clap_mangen's own commands
+/// section points at `msclawctl-status(1)` and the like, pages nothing installs.
+fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let command = Cli::command();
+    let man = clap_mangen::Man::new(command.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    writeln!(out, ".SH COMMANDS")?;
+    for sub in command.get_subcommands() {
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        writeln!(out, ".TP\n\\fB{}\\fR\n{}", sub.get_name(), about.replace('-', "\\-"))?;
+    }
+    man.render_version_section(out)
 }
 
 fn socket_path(cli: &Cli) -> anyhow::Result<PathBuf> {

@@ -329,3 +329,13 @@ async fn service_status_says_when_systemctl_gives_nothing() {
         .unwrap();
     snapshot!("service_status_no_answer", setup.text(&out));
 }
+
+#[tokio::test]
+async fn the_man_page_names_no_pages_that_do_not_exist() {
+    let setup = Setup::new();
+    let man = String::from_utf8(setup.run(&["man"]).await.stdout).unwrap();
+    assert!(man.contains(".SH COMMANDS") && man.contains("switch"), "{man}");
+    assert!(!man.contains("msclawctl\\-status(1)") && !man.contains("(1)"), "{man}");
+    let unit = include_str!("../../systemd/msclawd.service");
+    assert!(!unit.contains("man:"), "no page is installed for the unit to name");
+}
