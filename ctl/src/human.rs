@@ -35,7 +35,9 @@ pub fn time_of_day(rfc3339: &str) -> String {
 }
 
 fn local(at: Timestamp, format: &str) -> String {
-    at.to_zoned_datetime(TimeZone::system()).strftime(format).to_string()
+    at.to_zoned_datetime(TimeZone::system())
+        .strftime(format)
+        .to_string()
 }
 
 /// "in 3h12m" until a future instant; `None` for one that has passed.
@@ -143,7 +145,10 @@ mod tests {
     #[test]
     fn instants_in_sentences_become_local_times() {
         let now: Timestamp = "2026-12-03T08:00:00Z".parse().unwrap();
-        let text = humanize("pinned m until 2026-12-04T00:00:00+08:00 (or msclawctl auto)", now);
+        let text = humanize(
+            "pinned m until 2026-12-04T00:00:00+08:00 (or msclawctl auto)",
+            now,
+        );
         assert!(text.starts_with("pinned m until 2026-12-0"), "{text}");
         assert!(text.contains("(in 8h00m) (or msclawctl auto)"), "{text}");
         assert!(!text.contains("T00:00:00"), "{text}");

@@ -160,7 +160,9 @@ fn item_line(item: &config_init::InitItem, dry_run: bool) -> String {
         config_init::ItemStatus::Present => return line,
     };
     // The item's own text after its status word.
-    let rest = line.split_once(' ').map_or("", |(_, rest)| rest.trim_start());
+    let rest = line
+        .split_once(' ')
+        .map_or("", |(_, rest)| rest.trim_start());
     format!("{verb} {rest}")
 }
 

@@ -124,7 +124,12 @@ fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
     writeln!(out, ".SH COMMANDS")?;
     for sub in command.get_subcommands() {
         let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
-        writeln!(out, ".TP\n\\fB{}\\fR\n{}", sub.get_name(), about.replace('-', "\\-"))?;
+        writeln!(
+            out,
+            ".TP\n\\fB{}\\fR\n{}",
+            sub.get_name(),
+            about.replace('-', "\\-")
+        )?;
     }
     man.render_version_section(out)
 }
@@ -215,7 +220,12 @@ async fn ask(client: &mut Client, request: &Request) -> anyhow::Result<msclaw_sh
 }
 
 /// Prints events until the daemon hangs up, which is news: exit 1.
-async fn watch(cli: &Cli, style: &Style, mut client: Client, text: &str) -> anyhow::Result<ExitCode> {
+async fn watch(
+    cli: &Cli,
+    style: &Style,
+    mut client: Client,
+    text: &str,
+) -> anyhow::Result<ExitCode> {
     if !cli.json {
         eprintln!("msclawctl: {text}; Ctrl-C to stop");
     }

@@ -93,11 +93,7 @@ pub fn status(cli: &Cli, style: &Style, s: &Status) -> anyhow::Result<()> {
         }
     }
     if let Some(sw) = &s.last_switch {
-        out += &format!(
-            "\nlast switch {} {}\n",
-            when(&sw.at, now),
-            switch_line(sw)
-        );
+        out += &format!("\nlast switch {} {}\n", when(&sw.at, now), switch_line(sw));
     }
     if let Some(r) = &s.relay {
         out += &format!(
@@ -170,12 +166,19 @@ pub fn history(cli: &Cli, style: &Style, h: &History) -> anyhow::Result<()> {
                 .as_deref()
                 .map(|at| format!("  ran out {}", time_of_day(at)))
                 .unwrap_or_default();
-            out += &format!("    {:<34} [{bar}] {:>5}/{limit}{spent}\n", short(&m.model), m.used);
+            out += &format!(
+                "    {:<34} [{bar}] {:>5}/{limit}{spent}\n",
+                short(&m.model),
+                m.used
+            );
         }
         if day.switches.is_empty() {
             continue;
         }
-        out += &format!("  {}\n", crate::human::count(day.switches.len(), "switch", "switches"));
+        out += &format!(
+            "  {}\n",
+            crate::human::count(day.switches.len(), "switch", "switches")
+        );
         for sw in &day.switches {
             let lead = format!("    {}  ", time_of_day(&sw.at));
             let text = crate::term::wrap(&switch_line(sw), lead.len(), lead.len() + 2, width);
@@ -204,14 +207,23 @@ pub fn event(cli: &Cli, style: &Style, e: &Event) -> anyhow::Result<()> {
             }
             EventKind::Reset { day } => format!("reset: quota day {day} begins"),
             EventKind::ReloadApplied { model, outcome } => {
-                format!("{}: {}", short(model), Outcome::parse(outcome).sentence(None))
+                format!(
+                    "{}: {}",
+                    short(model),
+                    Outcome::parse(outcome).sentence(None)
+                )
             }
             EventKind::ReloadFailed { model, error } => {
                 format!("{} {}: {error}", style.red("reload failed"), short(model))
             }
             EventKind::Warning { message } => format!("{} {message}", style.red("warning:")),
         };
-        writeln!(stdout, "{} {}", precise(&e.at), humanize(&text, Timestamp::now()))?;
+        writeln!(
+            stdout,
+            "{} {}",
+            precise(&e.at),
+            humanize(&text, Timestamp::now())
+        )?;
     }
     stdout.flush()?;
     Ok(())

@@ -25,7 +25,9 @@ pub async fn handled(cli: &Cli, socket: &Path, text: &str, started: Instant) -> 
         _ => None,
     };
     let status = settled.as_ref().and_then(|s| s.status.as_ref());
-    let outcome = status.and_then(|s| s.last_switch.as_ref()).map(|s| s.outcome.as_str());
+    let outcome = status
+        .and_then(|s| s.last_switch.as_ref())
+        .map(|s| s.outcome.as_str());
     if cli.json {
         println!(
             "{}",
@@ -34,10 +36,10 @@ pub async fn handled(cli: &Cli, socket: &Path, text: &str, started: Instant) -> 
         return Ok(());
     }
     println!("{}", humanize(text, Timestamp::now()));
-    if let (Command::Auto, Some(status)) = (&cli.command, status) {
-        if let Some(why) = why_this_model(status) {
-            println!("{why}");
-        }
+    if let (Command::Auto, Some(status)) = (&cli.command, status)
+        && let Some(why) = why_this_model(status)
+    {
+        println!("{why}");
     }
     if let (Some(outcome), Some(settled)) = (outcome, &settled) {
         let took = settled.waited.then(|| settled.at.duration_since(started));

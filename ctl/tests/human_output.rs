@@ -123,7 +123,10 @@ async fn switching_to_a_spent_model_asks_for_force() {
     let forced = setup.run(&["switch", "glm5", "--force"]).await;
     snapshot!("switch_spent_forced", setup.text(&forced));
     // A spent model that is active says both.
-    snapshot!("status_active_and_spent", setup.text(&setup.run(&["status"]).await));
+    snapshot!(
+        "status_active_and_spent",
+        setup.text(&setup.run(&["status"]).await)
+    );
     daemon.stop().await.unwrap();
 }
 
@@ -334,8 +337,17 @@ async fn service_status_says_when_systemctl_gives_nothing() {
 async fn the_man_page_names_no_pages_that_do_not_exist() {
     let setup = Setup::new();
     let man = String::from_utf8(setup.run(&["man"]).await.stdout).unwrap();
-    assert!(man.contains(".SH COMMANDS") && man.contains("switch"), "{man}");
-    assert!(!man.contains("msclawctl\\-status(1)") && !man.contains("(1)"), "{man}");
+    assert!(
+        man.contains(".SH COMMANDS") && man.contains("switch"),
+        "{man}"
+    );
+    assert!(
+        !man.contains("msclawctl\\-status(1)") && !man.contains("(1)"),
+        "{man}"
+    );
     let unit = include_str!("../../systemd/msclawd.service");
-    assert!(!unit.contains("man:"), "no page is installed for the unit to name");
+    assert!(
+        !unit.contains("man:"),
+        "no page is installed for the unit to name"
+    );
 }

@@ -841,7 +841,12 @@ impl Engine {
             .clock
             .format(self.settings.clock.next_reset(self.clock.now()));
         // A spent model would only fail every turn: pin one only when asked to twice.
-        if !force && self.today().model(&model).is_some_and(|m| m.spent.is_some()) {
+        if !force
+            && self
+                .today()
+                .model(&model)
+                .is_some_and(|m| m.spent.is_some())
+        {
             return Err(Error::new(
                 ErrorCode::ModelSpent,
                 format!("{model} is spent until {until}"),

@@ -133,7 +133,10 @@ mod wire {
                 Request::Status => Self::Status,
                 Request::Version => Self::Version,
                 Request::Shutdown => Self::Shutdown,
-                Request::Switch { model, force: false } => Self::Switch { model },
+                Request::Switch {
+                    model,
+                    force: false,
+                } => Self::Switch { model },
                 Request::Switch { model, force: true } => Self::ForceSwitch { model },
                 Request::Auto => Self::Auto,
                 Request::Pause => Self::Pause,
