@@ -41,7 +41,13 @@ pub enum Command {
     /// Client, daemon and protocol versions.
     Version,
     /// Pin a model (ref or alias) until the next reset.
-    Switch { model: String },
+    Switch {
+        /// The model: an alias (`glm5`) or a full ref (`modelscope/ZhipuAI/GLM-5`).
+        model: String,
+        /// Pin it even when it is spent today (every call to it fails until the reset).
+        #[arg(long)]
+        force: bool,
+    },
     /// Drop a pin and rotate automatically again.
     Auto,
     /// Stop automatic switching (counting goes on).
@@ -50,6 +56,7 @@ pub enum Command {
     Resume,
     /// Calls per model per day, switches and when each model ran out.
     History {
+        /// How many quota days to show, today included.
         #[arg(long, default_value_t = 7)]
         days: u32,
     },

@@ -17,6 +17,9 @@ use msclawd::settings::Settings;
 use serde::Serialize;
 
 use crate::cli::Cli;
+use crate::human::count;
+use crate::render::Style;
+use crate::term::{use_color, width};
 
 /// A log file older than this is "not recently written".
 const LOG_FRESH: Duration = Duration::from_secs(24 * 3600);
@@ -82,14 +85,8 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&report.0)?);
     } else {
-        for c in &report.0 {
-            let level = match c.level {
-                Level::Ok => "ok",
-                Level::Warn => "warn",
-                Level::Fail => "fail",
-            };
-            println!("{level:<5}{:<15} {}", c.check, c.message);
-        }
+        let style = Style::new(use_color(cli.color));
+        print!("{}", crate::doctor_view::render(&report.0, &style, width()));
     }
     Ok(if failed {
         ExitCode::from(1)
@@ -144,7 +141,12 @@ fn config_checks(report: &mut Report, openclaw: &OpenClawPaths) -> Option<OpenCl
 }
 
 fn settings_check(report: &mut Report, path: &Path) -> Settings {
-    match Settings::load(path) {
+    let loaded = if process_env("MSCLAW_CONFIG").is_some() {
+        Settings::load_named(path)
+    } else {
+        Settings::load(path)
+    };
+    match loaded {
         Ok(settings) if settings.source.is_some() => {
             report.ok("settings", path.display().to_string());
             settings
@@ -181,8 +183,8 @@ fn rotation_checks(
     report.ok(
         "provider",
         format!(
-            "models.providers.{name}: {} models, baseUrl {}",
-            provider.model_ids.len(),
+            "models.providers.{name}: {}, baseUrl {}",
+            count(provider.model_ids.len(), "model", "models"),
             provider.base_url.as_deref().unwrap_or("(none)")
         ),
     );
@@ -219,8 +221,8 @@ fn rotation_checks(
             "msclaw's settings"
         };
         let mut message = format!(
-            "{} models from {source}: {}",
-            models.len(),
+            "{} from {source}: {}",
+            count(models.len(), "model", "models"),
             models.join(", ")
         );
         if !unlisted {
@@ -291,7 +293,7 @@ fn rotation_checks(
 }
 
 /// Whether a dotenv file sets `var` to something (the value is not read further).
-fn dotenv_has(path: &Path, var: &str) -> bool {
+pub fn dotenv_has(path: &Path, var: &str) -> bool {
     let Ok(text) = std::fs::read_to_string(path) else {
         return false;
     };
@@ -441,8 +443,8 @@ async fn daemon_check(report: &mut Report, socket: &Path, config: &Path, profile
             return report.fail(
                 "daemon",
                 format!(
-                    "msclawd is not running (no socket at {}); {hint}",
-                    socket.display()
+                    "msclawd is not running ({}); {hint}",
+                    msclaw_shared::client::absence(socket)
                 ),
             );
         }

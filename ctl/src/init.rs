@@ -115,7 +115,7 @@ pub async fn run(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitCode> {
 
     println!("{} ({})", paths.config.display(), describe_rule(paths.rule));
     for item in &plan.items {
-        println!("{item}");
+        println!("{}", item_line(item, args.dry_run));
     }
     for warning in &warnings {
         println!("warning: {warning}");
@@ -137,7 +137,49 @@ pub async fn run(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitCode> {
     for line in relay_lines {
         println!("{line}");
     }
+    if let Some(missing) = missing_key(&req.api_key, &paths) {
+        println!("{missing}");
+    }
+    if !args.dry_run {
+        println!("{NEXT_STEPS}");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+const NEXT_STEPS: &str = "next steps:
+  msclawctl service install   run msclawd as a user service (or start `msclawd` yourself)
+  msclawctl doctor            check the whole set-up";
+
+/// An item as `added provider modelscope`, or in a dry run `would add provider modelscope`.
+fn item_line(item: &config_init::InitItem, dry_run: bool) -> String {
+    let line = item.to_string();
+    let verb = match item.status {
+        _ if !dry_run => return line,
+        config_init::ItemStatus::Added => "would add",
+        config_init::ItemStatus::Changed => "would change",
+        config_init::ItemStatus::Present => return line,
+    };
+    // The item's own text after its status word.
+    let rest = line
+        .split_once(' ')
+        .map_or("", |(_, rest)| rest.trim_start());
+    format!("{verb} {rest}")
+}
+
+/// When the key the config names is set nowhere OpenClaw looks: what to do about it.
+fn missing_key(api_key: &ApiKey, paths: &OpenClawPaths) -> Option<String> {
+    let ApiKey::EnvRef(var) = api_key else {
+        return None;
+    };
+    let dotenv = paths.state_dir.join(".env");
+    let set_here = std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    if set_here || crate::doctor::dotenv_has(&dotenv, var) {
+        return None;
+    }
+    Some(format!(
+        "{var} is not set: OpenClaw reads it from {} (a line `{var}=<your ModelScope token>`) or from the gateway's environment",
+        dotenv.display()
+    ))
 }
 
 pub fn describe_rule(rule: ConfigRule) -> &'static str {

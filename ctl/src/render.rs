@@ -3,10 +3,10 @@
 use std::io::Write;
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
-use msclaw_shared::{Event, EventKind, History, Mode, Status, VersionInfo};
+use msclaw_shared::{Event, EventKind, History, LastSwitch, Mode, Status, VersionInfo};
 
 use crate::cli::Cli;
+use crate::human::{Outcome, humanize, precise, time_of_day, when};
 
 pub struct Style {
     color: bool,
@@ -25,15 +25,19 @@ impl Style {
         }
     }
 
+    pub fn yellow(&self, text: &str) -> String {
+        self.paint("33", text)
+    }
+
     fn bold(&self, text: &str) -> String {
         self.paint("1", text)
     }
 
-    fn red(&self, text: &str) -> String {
+    pub fn red(&self, text: &str) -> String {
         self.paint("31", text)
     }
 
-    fn green(&self, text: &str) -> String {
+    pub fn green(&self, text: &str) -> String {
         self.paint("32", text)
     }
 
@@ -42,34 +46,8 @@ impl Style {
     }
 }
 
-/// "in 3h12m" from now until an RFC 3339 instant.
-pub fn until(rfc3339: &str, now: Timestamp) -> String {
-    let Ok(at) = rfc3339.parse::<Timestamp>() else {
-        return String::new();
-    };
-    let secs = at.duration_since(now).as_secs();
-    if secs <= 0 {
-        return "now".into();
-    }
-    let (h, m) = (secs / 3600, (secs % 3600) / 60);
-    match (h, m) {
-        (0, 0) => format!("in {secs}s"),
-        (0, m) => format!("in {m}m"),
-        (h, m) => format!("in {h}h{m:02}m"),
-    }
-}
-
-fn local(rfc3339: &str) -> String {
-    match rfc3339.parse::<Timestamp>() {
-        Ok(at) => at
-            .to_zoned_datetime(TimeZone::system())
-            .strftime("%Y-%m-%d %H:%M %Z")
-            .to_string(),
-        Err(_) => rfc3339.to_owned(),
-    }
-}
-
-fn short(model: &str) -> &str {
+/// `ZhipuAI/GLM-5` for `modelscope/ZhipuAI/GLM-5`.
+pub fn short(model: &str) -> &str {
     model.split_once('/').map_or(model, |(_, id)| id)
 }
 
@@ -89,40 +67,33 @@ pub fn status(cli: &Cli, style: &Style, s: &Status) -> anyhow::Result<()> {
         Mode::Paused => "paused".to_owned(),
     };
     out += &format!("active   {}   mode {mode}\n", style.bold(active));
-    out += &format!(
-        "reset    {} ({})\n",
-        local(&s.next_reset),
-        until(&s.next_reset, Timestamp::now())
-    );
+    let now = Timestamp::now();
+    out += &format!("reset    {}\n", when(&s.next_reset, now));
     if !s.models.is_empty() {
         let width = s.models.iter().map(|m| m.model.len()).max().unwrap_or(0);
         out += "\n";
         for m in &s.models {
             let limit = m.limit.map_or("?".to_owned(), |l| l.to_string());
             let alias = m.alias.as_deref().unwrap_or("");
-            let state = if Some(m.model.as_str()) == s.active_model.as_deref() {
-                style.green("active")
-            } else if m.spent {
+            let active = Some(m.model.as_str()) == s.active_model.as_deref();
+            let spent = m.spent.then(|| {
                 style.red(&format!(
                     "spent: {}",
                     m.spent_reason.as_deref().unwrap_or("")
                 ))
-            } else {
-                String::new()
+            });
+            let state = match (active, spent) {
+                (true, Some(spent)) => format!("{}, {spent}", style.green("active")),
+                (true, None) => style.green("active"),
+                (false, Some(spent)) => spent,
+                (false, None) => String::new(),
             };
             let used = format!("{}/{limit}", m.used);
             out += &format!("  {:<8} {:<width$}  {used:>9}  {state}\n", alias, m.model);
         }
     }
     if let Some(sw) = &s.last_switch {
-        out += &format!(
-            "\nlast switch {} {} -> {}: {} ({})\n",
-            local(&sw.at),
-            sw.from.as_deref().map(short).unwrap_or("-"),
-            short(&sw.to),
-            sw.reason,
-            sw.outcome
-        );
+        out += &format!("\nlast switch {} {}\n", when(&sw.at, now), switch_line(sw));
     }
     if let Some(r) = &s.relay {
         out += &format!(
@@ -131,7 +102,7 @@ pub fn status(cli: &Cli, style: &Style, s: &Status) -> anyhow::Result<()> {
         );
     }
     for w in &s.warnings {
-        out += &format!("{} {w}\n", style.red("warning:"));
+        out += &format!("{} {}\n", style.red("warning:"), humanize(w, now));
     }
     out += &style.dim(&format!("config {}\n", s.config_path));
     print!("{out}");
@@ -157,13 +128,27 @@ pub fn version(cli: &Cli, daemon: Option<&VersionInfo>) {
     }
 }
 
+/// `GLM-5 -> MiniMax-M2.5: reason (no gateway running)`.
+fn switch_line(sw: &LastSwitch) -> String {
+    format!(
+        "{} -> {}: {} ({})",
+        sw.from.as_deref().map(short).unwrap_or("-"),
+        short(&sw.to),
+        sw.reason,
+        Outcome::parse(&sw.outcome.to_string()).short()
+    )
+}
+
 pub fn history(cli: &Cli, style: &Style, h: &History) -> anyhow::Result<()> {
     if cli.json {
         println!("{}", serde_json::to_string_pretty(h)?);
         return Ok(());
     }
+    let width = crate::term::width();
+    let mut out = String::new();
     for day in &h.days {
-        println!("{}", style.bold(&day.day));
+        out += &format!("{}\n", style.bold(&day.day));
+        out += "  calls\n";
         let max = day
             .models
             .iter()
@@ -179,21 +164,28 @@ pub fn history(cli: &Cli, style: &Style, h: &History) -> anyhow::Result<()> {
             let spent = m
                 .spent_at
                 .as_deref()
-                .map(|at| format!("  ran out {}", local(at)))
+                .map(|at| format!("  ran out {}", time_of_day(at)))
                 .unwrap_or_default();
-            println!("  {:<40} [{bar}] {:>5}/{limit}{spent}", m.model, m.used);
-        }
-        for sw in &day.switches {
-            println!(
-                "  {} {} -> {}: {} ({})",
-                local(&sw.at),
-                sw.from.as_deref().map(short).unwrap_or("-"),
-                short(&sw.to),
-                sw.reason,
-                sw.outcome
+            out += &format!(
+                "    {:<34} [{bar}] {:>5}/{limit}{spent}\n",
+                short(&m.model),
+                m.used
             );
         }
+        if day.switches.is_empty() {
+            continue;
+        }
+        out += &format!(
+            "  {}\n",
+            crate::human::count(day.switches.len(), "switch", "switches")
+        );
+        for sw in &day.switches {
+            let lead = format!("    {}  ", time_of_day(&sw.at));
+            let text = crate::term::wrap(&switch_line(sw), lead.len(), lead.len() + 2, width);
+            out += &format!("{lead}{text}\n");
+        }
     }
+    print!("{out}");
     Ok(())
 }
 
@@ -215,14 +207,23 @@ pub fn event(cli: &Cli, style: &Style, e: &Event) -> anyhow::Result<()> {
             }
             EventKind::Reset { day } => format!("reset: quota day {day} begins"),
             EventKind::ReloadApplied { model, outcome } => {
-                format!("reload {outcome}: {}", short(model))
+                format!(
+                    "{}: {}",
+                    short(model),
+                    Outcome::parse(outcome).sentence(None)
+                )
             }
             EventKind::ReloadFailed { model, error } => {
                 format!("{} {}: {error}", style.red("reload failed"), short(model))
             }
             EventKind::Warning { message } => format!("{} {message}", style.red("warning:")),
         };
-        writeln!(stdout, "{} {text}", local(&e.at))?;
+        writeln!(
+            stdout,
+            "{} {}",
+            precise(&e.at),
+            humanize(&text, Timestamp::now())
+        )?;
     }
     stdout.flush()?;
     Ok(())

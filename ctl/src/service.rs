@@ -183,6 +183,12 @@ fn systemd(action: ServiceAction, profile: Option<&str>, json: bool) -> anyhow::
                     serde_json::json!({ "unit": name, "path": unit_path, "installed": installed, "enabled": enabled, "active": active })
                 );
             } else {
+                // systemctl without a user session prints nothing on stdout: say so.
+                let said = |answer: &str| match answer {
+                    "" => "unknown (systemctl gave no answer)".to_owned(),
+                    other => other.to_owned(),
+                };
+                let (enabled, active) = (said(&enabled), said(&active));
                 println!(
                     "{name}: {} ({}), enabled: {enabled}, active: {active}",
                     if installed {

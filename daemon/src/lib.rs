@@ -70,7 +70,12 @@ impl DaemonOptions {
             paths.settings = path.to_owned();
         }
         let openclaw = OpenClawPaths::resolve(profile.as_deref(), &env)?;
-        let settings = Settings::load(&paths.settings)?;
+        let named = settings_flag.is_some() || env("MSCLAW_CONFIG").is_some();
+        let settings = if named {
+            Settings::load_named(&paths.settings)?
+        } else {
+            Settings::load(&paths.settings)?
+        };
         Ok(Self {
             paths,
             openclaw,

@@ -28,6 +28,11 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: not in journald or a redirected file.
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         // A log that cannot be written (stderr redirected to a file on a full disk) must not stop
         // the daemon: by default tracing-subscriber reports the failure with eprintln!, which
         // panics when stderr fails.

@@ -185,10 +185,11 @@ impl Default for Settings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("cannot read {path}: {source}")]
+    // Not `source`: the reason is in the message, and an error chain would repeat it.
+    #[error("cannot read {path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -200,11 +201,22 @@ impl Settings {
         match std::fs::read_to_string(path) {
             Ok(text) => Settings::parse(&text, path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-            Err(source) => Err(SettingsError::Io {
+            Err(error) => Err(SettingsError::Io {
                 path: path.to_owned(),
-                source,
+                error,
             }),
         }
+    }
+
+    /// Loads a file the user named (`MSCLAW_CONFIG`, `--config`): it must exist.
+    pub fn load_named(path: &Path) -> Result<Settings, SettingsError> {
+        if !path.exists() {
+            return Err(SettingsError::Invalid {
+                path: path.to_owned(),
+                message: "does not exist (named by MSCLAW_CONFIG or --config)".into(),
+            });
+        }
+        Settings::load(path)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Settings, SettingsError> {

@@ -12,7 +12,7 @@ use crate::{Event, ReplyLine, Request};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("msclawd is not running (no socket at {0})")]
+    #[error("msclawd is not running ({})", absence(.0))]
     NotRunning(PathBuf),
     #[error("cannot connect to {path}: {source}")]
     Connect {
@@ -21,6 +21,19 @@ pub enum ClientError {
     },
     #[error("talking to msclawd: {0}")]
     Frame(#[from] FrameError),
+}
+
+/// Why nothing answers at `socket`: no file there, or a file nothing listens on (left behind by
+/// a daemon that was killed).
+pub fn absence(socket: &Path) -> String {
+    if socket.exists() {
+        format!(
+            "{} is a stale socket: nothing listens on it",
+            socket.display()
+        )
+    } else {
+        format!("no socket at {}", socket.display())
+    }
 }
 
 pub struct Client {
@@ -50,7 +63,7 @@ impl Client {
             })?;
         let (read, write) = tokio::io::split(stream);
         Ok(Self {
-            reader: framing::line_reader(read),
+            reader: framing::reply_reader(read),
             writer: framing::line_writer(write),
         })
     }

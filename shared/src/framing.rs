@@ -53,12 +53,25 @@ fn lift(result: Result<Option<String>, LinesCodecError>) -> Result<Option<Line>,
     }
 }
 
+/// Reads requests: lines up to [`MAX_LINE_BYTES`].
 pub fn line_reader<R: AsyncRead>(read: R) -> LineReader<R> {
     FramedRead::new(
         read,
         CappedLines(LinesCodec::new_with_max_length(MAX_LINE_BYTES)),
     )
 }
+
+/// Reads replies and events, which can be far longer than any request (a day with hundreds of
+/// switches in `history`): lines up to [`MAX_REPLY_BYTES`].
+pub fn reply_reader<R: AsyncRead>(read: R) -> LineReader<R> {
+    FramedRead::new(
+        read,
+        CappedLines(LinesCodec::new_with_max_length(MAX_REPLY_BYTES)),
+    )
+}
+
+/// The longest reply line a client reads; the cap only stops a runaway peer.
+pub const MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Replies and events can be larger than a request (a long history); the writer does not cap them.
 pub fn line_writer<W: AsyncWrite>(write: W) -> LineWriter<W> {
@@ -67,7 +80,7 @@ pub fn line_writer<W: AsyncWrite>(write: W) -> LineWriter<W> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
-    #[error("line longer than {MAX_LINE_BYTES} bytes")]
+    #[error("line longer than the reader's cap")]
     TooLong,
     #[error("line is not valid UTF-8")]
     NotUtf8,
@@ -196,6 +209,20 @@ mod tests {
         ) {
             prop_assert_eq!(decode_in_pieces(&input, &cuts, eof), expected(&input, eof));
         }
+    }
+
+    #[tokio::test]
+    async fn replies_far_longer_than_a_request_are_read() {
+        // A day of ~400 switches in `history` is a reply line well over the request cap.
+        let reply = format!("\"{}\"\n", "x".repeat(4 * MAX_LINE_BYTES));
+        let mut reader = reply_reader(reply.as_bytes());
+        let line = read_line(&mut reader).await.unwrap().unwrap();
+        assert_eq!(line.len(), 4 * MAX_LINE_BYTES + 2);
+        let mut requests = line_reader(reply.as_bytes());
+        assert!(matches!(
+            read_line(&mut requests).await,
+            Err(FrameError::TooLong)
+        ));
     }
 
     #[test]

@@ -15,12 +15,19 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "wire::Request", into = "wire::Request")]
 pub enum Request {
     Status,
     Version,
     Shutdown,
-    /// Pin a model (full ref or alias) until the next reset or `Auto`.
+    /// Pin a model (full ref or alias) until the next reset or `Auto`; refused with
+    /// [`ErrorCode::ModelSpent`] when the model has no quota left today.
     Switch {
+        model: String,
+    },
+    /// `Switch` that pins a spent model anyway (`msclawctl switch --force`). On the wire it is
+    /// `Switch` with `"force": true`.
+    ForceSwitch {
         model: String,
     },
     /// Drop a pin and go back to automatic rotation.
@@ -92,6 +99,74 @@ pub enum ErrorCode {
     Refused,
     /// Something failed inside the daemon; the message says what.
     Internal,
+    /// `Switch` to a model that is spent today; `force` pins it anyway.
+    ModelSpent,
+}
+
+/// The wire shape of [`Request`]: `Switch` carries an optional `force` (false when absent, and
+/// left out when false, so older daemons read it unchanged).
+mod wire {
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Serialize, Deserialize)]
+    pub enum Request {
+        Status,
+        Version,
+        Shutdown,
+        Switch {
+            model: String,
+            #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+            force: bool,
+        },
+        Auto,
+        Pause,
+        Resume,
+        History {
+            days: u32,
+        },
+        EventStream,
+    }
+
+    impl From<Request> for super::Request {
+        fn from(wire: Request) -> Self {
+            match wire {
+                Request::Status => Self::Status,
+                Request::Version => Self::Version,
+                Request::Shutdown => Self::Shutdown,
+                Request::Switch {
+                    model,
+                    force: false,
+                } => Self::Switch { model },
+                Request::Switch { model, force: true } => Self::ForceSwitch { model },
+                Request::Auto => Self::Auto,
+                Request::Pause => Self::Pause,
+                Request::Resume => Self::Resume,
+                Request::History { days } => Self::History { days },
+                Request::EventStream => Self::EventStream,
+            }
+        }
+    }
+
+    impl From<super::Request> for Request {
+        fn from(request: super::Request) -> Self {
+            use super::Request as R;
+            match request {
+                R::Status => Self::Status,
+                R::Version => Self::Version,
+                R::Shutdown => Self::Shutdown,
+                R::Switch { model } => Self::Switch {
+                    model,
+                    force: false,
+                },
+                R::ForceSwitch { model } => Self::Switch { model, force: true },
+                R::Auto => Self::Auto,
+                R::Pause => Self::Pause,
+                R::Resume => Self::Resume,
+                R::History { days } => Self::History { days },
+                R::EventStream => Self::EventStream,
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -355,6 +430,23 @@ mod tests {
             })
             .unwrap(),
             r#"{"Switch":{"model":"glm5"}}"#
+        );
+    }
+
+    #[test]
+    fn a_forced_switch_is_a_switch_with_force_true() {
+        let forced = Request::ForceSwitch {
+            model: "glm5".into(),
+        };
+        let text = serde_json::to_string(&forced).unwrap();
+        assert_eq!(text, r#"{"Switch":{"model":"glm5","force":true}}"#);
+        assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), forced);
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"Switch":{"model":"glm5","force":false}}"#)
+                .unwrap(),
+            Request::Switch {
+                model: "glm5".into()
+            }
         );
     }
 

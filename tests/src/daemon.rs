@@ -56,14 +56,14 @@ impl Layout {
     }
 
     /// The environment a real `msclawd` process needs to use this layout.
+    /// (`MSCLAW_CONFIG` only once [`Layout::settings`] wrote the file: a named file must exist.)
     pub fn env_vars(&self) -> Vec<(String, OsString)> {
-        vec![
+        let mut vars = vec![
             ("MSCLAW_SOCKET".into(), self.socket.clone().into()),
             (
                 "MSCLAW_STATE_DIR".into(),
                 self.state_file.parent().unwrap().to_owned().into(),
             ),
-            ("MSCLAW_CONFIG".into(), self.settings_file.clone().into()),
             (
                 "OPENCLAW_CONFIG_PATH".into(),
                 self.openclaw_config.clone().into(),
@@ -73,7 +73,11 @@ impl Layout {
                 self.openclaw_state.clone().into(),
             ),
             ("HOME".into(), self.root.clone().into()),
-        ]
+        ];
+        if self.settings_file.exists() {
+            vars.push(("MSCLAW_CONFIG".into(), self.settings_file.clone().into()));
+        }
+        vars
     }
 
     /// msclaw settings for tests: the gateway log in this layout, plus `extra` TOML.

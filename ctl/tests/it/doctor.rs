@@ -278,7 +278,7 @@ async fn each_broken_piece_is_named() {
     assert!(message(&checks, "rotation_model").contains("modelscope/Qwen/Qwen3-Not-Listed"));
     assert_eq!(
         message(&checks, "rotation"),
-        "1 models from msclaw's settings: modelscope/ZhipuAI/GLM-5"
+        "1 model from msclaw's settings: modelscope/ZhipuAI/GLM-5"
     );
     // The primary is then outside the rotation.
     assert_eq!(level(&checks, "primary"), "warn");

@@ -39,7 +39,8 @@ impl Engine {
                     self.active_model().unwrap_or_default()
                 )))
             }
-            Request::Switch { model } => self.pin(&model).await,
+            Request::Switch { model } => self.pin(&model, false).await,
+            Request::ForceSwitch { model } => self.pin(&model, true).await,
             Request::EventStream => Err(Error::new(
                 ErrorCode::BadRequest,
                 "EventStream is handled by the connection",
@@ -48,7 +49,8 @@ impl Engine {
     }
 
     /// `msclawctl switch`: pins a model (ref or alias) until the reset, and switches to it.
-    async fn pin(&mut self, wanted: &str) -> Reply {
+    /// A spent model is pinned only with `force` (it would fail every turn).
+    async fn pin(&mut self, wanted: &str, force: bool) -> Reply {
         let refused = |m: String| Err(Error::new(ErrorCode::Refused, m));
         let cfg = match self.config.require() {
             Ok(cfg) => cfg,
@@ -61,6 +63,20 @@ impl Engine {
                 cfg.path.display()
             ));
         };
+        let until = self
+            .settings
+            .calendar
+            .format(self.settings.calendar.next_reset(self.clock.now()));
+        let spent = self
+            .today()
+            .model(&model)
+            .is_some_and(|m| m.spent.is_some());
+        if spent && !force {
+            return Err(Error::new(
+                ErrorCode::ModelSpent,
+                format!("{model} is spent until {until}"),
+            ));
+        }
         self.today().pin = Some(model.clone());
         self.failed_switch = None;
         if let Some(wait) = self.pending_reload.take() {
@@ -77,10 +93,6 @@ impl Engine {
                 format!("could not switch to {model}; see msclawd's log"),
             ));
         }
-        let until = self
-            .settings
-            .calendar
-            .format(self.settings.calendar.next_reset(self.clock.now()));
         Ok(Response::Handled(format!(
             "pinned {model} until {until} (or msclawctl auto)"
         )))
