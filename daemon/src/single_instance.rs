@@ -134,7 +134,8 @@ pub fn prepare_socket_dir(socket: &Path) -> Result<(), InstanceError> {
             });
         }
     };
-    let stat = rustix::fs::fstat(&fd).map_err(|e| io("cannot inspect socket directory", dir)(e.into()))?;
+    let stat =
+        rustix::fs::fstat(&fd).map_err(|e| io("cannot inspect socket directory", dir)(e.into()))?;
     let me = rustix::process::geteuid().as_raw();
     if stat.st_uid != me {
         return Err(taken(DirProblem::OtherOwner {
@@ -169,8 +170,7 @@ pub fn acquire(
             });
         }
     };
-    write_holder(&socket_lock, &paths.socket)
-        .map_err(io("cannot write lock file", &paths.lock))?;
+    write_holder(&socket_lock, &paths.socket).map_err(io("cannot write lock file", &paths.lock))?;
     let mut locks = vec![socket_lock];
     let config = canonical(openclaw_config);
     let shared = [

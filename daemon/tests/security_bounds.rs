@@ -21,7 +21,11 @@ async fn wait_for_file(path: &Path, timeout: Duration) -> String {
         {
             return text.trim().to_owned();
         }
-        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -98,7 +102,12 @@ fn msclawd_on_fallback(layout: &Layout) -> String {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_msclawd"));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(layout.env_vars().into_iter().filter(|(k, _)| k != "MSCLAW_SOCKET"))
+        .envs(
+            layout
+                .env_vars()
+                .into_iter()
+                .filter(|(k, _)| k != "MSCLAW_SOCKET"),
+        )
         .env("TMPDIR", layout.root.join("tmp"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -122,13 +131,23 @@ fn msclawd_on_fallback(layout: &Layout) -> String {
 
 fn assert_clear_refusal(stderr: &str, fallback: &Path, problem: &str) {
     let path = fallback.display().to_string();
-    for needle in [&*path, "is taken", problem, "XDG_RUNTIME_DIR", "MSCLAW_SOCKET"] {
+    for needle in [
+        &*path,
+        "is taken",
+        problem,
+        "XDG_RUNTIME_DIR",
+        "MSCLAW_SOCKET",
+    ] {
         assert!(stderr.contains(needle), "no {needle:?} in:\n{stderr}");
     }
 }
 
 fn mode(path: &Path) -> u32 {
-    std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o777
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 #[test]

@@ -325,11 +325,17 @@ mod tests {
         let a = p.config_lock(Path::new("/h/.openclaw/openclaw.json"));
         let b = p.config_lock(Path::new("/h/.openclaw-work/openclaw.json"));
         assert_eq!(a.parent(), Some(Path::new("/st")));
-        assert!(a.to_string_lossy().ends_with(".lock") && a != b, "{a:?} {b:?}");
+        assert!(
+            a.to_string_lossy().ends_with(".lock") && a != b,
+            "{a:?} {b:?}"
+        );
         // Stable across builds: a daemon of the next release must find this one's lock.
         assert_eq!(
             a,
-            PathBuf::from(format!("/st/openclaw-{:016x}.lock", fnv1a64(b"/h/.openclaw/openclaw.json")))
+            PathBuf::from(format!(
+                "/st/openclaw-{:016x}.lock",
+                fnv1a64(b"/h/.openclaw/openclaw.json")
+            ))
         );
         assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
