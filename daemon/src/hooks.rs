@@ -2,13 +2,14 @@
 //! stdin (the same `switched` event the event stream carries), under a timeout. A failing or
 //! hanging hook is logged and never stops the daemon.
 
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use msclaw_shared::{Event, EventKind};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Child;
 
-use crate::settings::HookSettings;
+use crate::settings::{Command, HookSettings};
 
 /// Runs the hook for a `switched` event; other events run nothing.
 pub fn run_switch_hook(hook: HookSettings, event: Event) {
@@ -34,6 +35,8 @@ pub fn run_switch_hook(hook: HookSettings, event: Event) {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
+            // Its own process group, so a timeout ends whatever the hook started too.
+            .process_group(0)
             .kill_on_drop(true);
         let mut child = match command.spawn() {
             Ok(child) => child,
@@ -42,29 +45,70 @@ pub fn run_switch_hook(hook: HookSettings, event: Event) {
                 return;
             }
         };
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(format!("{payload}\n").as_bytes()).await;
-        }
-        match tokio::time::timeout(
-            Duration::from_secs(hook.timeout_secs),
-            child.wait_with_output(),
-        )
-        .await
-        {
-            Ok(Ok(out)) if out.status.success() => tracing::debug!("switch hook ran"),
-            Ok(Ok(out)) => tracing::warn!(
-                hook = program.as_str(),
-                "switch hook failed with {}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
+        let stdin = format!("{payload}\n").into_bytes();
+        let limit = Duration::from_secs(hook.timeout_secs);
+        let name = hook_name(&hook.command);
+        match tokio::time::timeout(limit, feed_and_wait(&mut child, stdin)).await {
+            Ok(Ok((status, _))) if status.success() => tracing::debug!("switch hook ran"),
+            Ok(Ok((status, stderr))) => tracing::warn!(
+                hook = name,
+                "switch hook failed with {status}: {}",
+                String::from_utf8_lossy(&stderr).trim()
             ),
-            Ok(Err(e)) => tracing::warn!(hook = program.as_str(), "switch hook: {e}"),
-            // Dropping the future drops the child, which kill_on_drop ends.
-            Err(_) => tracing::warn!(
-                hook = program.as_str(),
-                "switch hook took longer than {}s and was killed",
-                hook.timeout_secs
-            ),
+            Ok(Err(e)) => tracing::warn!(hook = name, "switch hook: {e}"),
+            Err(_) => {
+                kill_process_group(&mut child).await;
+                tracing::warn!(
+                    hook = name,
+                    "switch hook {name:?} took longer than its timeout of {}s and was killed",
+                    hook.timeout_secs
+                );
+            }
         }
     });
+}
+
+/// How the log names a hook: its program, or the whole line run by `sh -c`.
+fn hook_name(command: &Command) -> &str {
+    match command {
+        Command::Argv(argv) => argv.first().map(String::as_str).unwrap_or_default(),
+        Command::Shell(line) => line,
+    }
+}
+
+/// Writes the payload, reads stderr and waits for the exit, all at once: a hook that never reads
+/// its stdin must not hold the daemon before the timeout even starts (a pipe holds only 64 KiB).
+async fn feed_and_wait(
+    child: &mut Child,
+    payload: Vec<u8>,
+) -> std::io::Result<(ExitStatus, Vec<u8>)> {
+    let stdin = child.stdin.take();
+    let stderr = child.stderr.take();
+    let feed = async move {
+        if let Some(mut stdin) = stdin {
+            // A hook that exits without reading is not an error; dropping closes its stdin.
+            let _ = stdin.write_all(&payload).await;
+        }
+    };
+    let drain = async move {
+        let mut text = Vec::new();
+        if let Some(mut stderr) = stderr {
+            let _ = stderr.read_to_end(&mut text).await;
+        }
+        text
+    };
+    let ((), text, status) = tokio::join!(feed, drain, child.wait());
+    Ok((status?, text))
+}
+
+/// Ends the hook's whole process group (the hook leads it), then reaps the hook itself. The hook
+/// is not reaped yet (its wait was still pending), so its pid, the group's id, cannot be reused.
+async fn kill_process_group(child: &mut Child) {
+    let group = child
+        .id()
+        .and_then(|id| rustix::process::Pid::from_raw(id as i32));
+    if let Some(group) = group {
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    }
+    let _ = child.kill().await;
 }

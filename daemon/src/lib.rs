@@ -131,7 +131,7 @@ async fn start_relay(
 
 /// Runs the daemon until `shutdown` is cancelled or a client asks it to stop.
 pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let guard = single_instance::acquire(&opts.paths)?;
+    let guard = single_instance::acquire(&opts.paths, &opts.openclaw.config)?;
     let listener = ipc_server::bind(&opts.paths.socket)
         .with_context(|| format!("cannot listen on {}", opts.paths.socket.display()))?;
     // Temp files of a msclawd (or msclawctl-driven write) that was killed mid-write.

@@ -98,6 +98,29 @@ impl MsclawPaths {
     }
 }
 
+impl MsclawPaths {
+    /// Held by the daemon that keeps this state file, whatever its socket.
+    pub fn state_lock(&self) -> PathBuf {
+        lock_path_for(&self.state_file)
+    }
+
+    /// Held by the daemon that manages the OpenClaw config at `canonical_config` (canonical, so two
+    /// spellings of one file share it): `openclaw-<hash>.lock` beside the state file.
+    pub fn config_lock(&self, canonical_config: &Path) -> PathBuf {
+        use std::os::unix::ffi::OsStrExt;
+        let hash = fnv1a64(canonical_config.as_os_str().as_bytes());
+        self.state_file
+            .with_file_name(format!("openclaw-{hash:016x}.lock"))
+    }
+}
+
+/// FNV-1a: a hash that stays the same across builds and Rust versions, as a file name must.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// `~/.local/state/msclaw` on Linux; macOS has no state dir, so its local data dir.
 fn default_state_dir() -> Option<PathBuf> {
     let dirs = directories::ProjectDirs::from("", "", "msclaw")?;
@@ -108,14 +131,15 @@ fn default_state_dir() -> Option<PathBuf> {
     )
 }
 
-/// The lock file lives beside the socket, so a test's `MSCLAW_SOCKET` isolates both.
-pub fn lock_path_for(socket: &Path) -> PathBuf {
-    let mut name = socket
+/// `<file>.lock` beside `file`. The socket's lock lives beside the socket, so a test's
+/// `MSCLAW_SOCKET` isolates both.
+pub fn lock_path_for(file: &Path) -> PathBuf {
+    let mut name = file
         .file_name()
         .map(OsString::from)
         .unwrap_or_else(|| OsString::from("msclawd"));
     name.push(".lock");
-    socket.with_file_name(name)
+    file.with_file_name(name)
 }
 
 /// `$XDG_RUNTIME_DIR/msclaw`, or `$TMPDIR/msclaw-$UID` where there is none (macOS).
@@ -291,6 +315,29 @@ mod tests {
             (p.socket, p.lock),
             (PathBuf::from("/x/d.sock"), PathBuf::from("/x/d.sock.lock"))
         );
+    }
+
+    #[test]
+    fn the_state_and_config_locks_sit_beside_the_state_file() {
+        let env = env_of(&[("HOME", "/h"), ("MSCLAW_STATE_DIR", "/st")]);
+        let p = MsclawPaths::resolve(Some("work"), &env).unwrap();
+        assert_eq!(p.state_lock(), PathBuf::from("/st/state-work.json.lock"));
+        let a = p.config_lock(Path::new("/h/.openclaw/openclaw.json"));
+        let b = p.config_lock(Path::new("/h/.openclaw-work/openclaw.json"));
+        assert_eq!(a.parent(), Some(Path::new("/st")));
+        assert!(
+            a.to_string_lossy().ends_with(".lock") && a != b,
+            "{a:?} {b:?}"
+        );
+        // Stable across builds: a daemon of the next release must find this one's lock.
+        assert_eq!(
+            a,
+            PathBuf::from(format!(
+                "/st/openclaw-{:016x}.lock",
+                fnv1a64(b"/h/.openclaw/openclaw.json")
+            ))
+        );
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 
     #[test]
