@@ -19,9 +19,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::config_editor::{self, EditOutcome, ModelEdit};
 use crate::hooks;
-use crate::openclaw_config::{self, ConfigError, OpenClawConfig};
+use crate::openclaw::{
+    self, ConfigError, EditOutcome, ModelEdit, OpenClawConfig, RotationWarning, config_warnings,
+};
 use crate::policy::{self, DayState, Decision, Notice, Observation, PolicyConfig, RotationModel};
 use crate::relay::{Relay, RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo};
 use crate::reloader::{self, ReloadWait};
@@ -326,7 +327,7 @@ impl Engine {
 
     /// Re-reads the OpenClaw config and works out the rotation from it and the settings.
     fn reload_config(&mut self) {
-        self.config = match openclaw_config::load(&self.openclaw_paths.config) {
+        self.config = match openclaw::load(&self.openclaw_paths.config) {
             Ok(cfg) => {
                 self.config_state = ConfigState::Ok;
                 Ok(cfg)
@@ -355,7 +356,7 @@ impl Engine {
         policy.rate_limit_errors = self.settings.rate_limit_errors;
         policy.rate_limit_window = self.settings.rate_limit_window;
         self.policy = policy;
-        self.rotation_warnings = warnings;
+        self.rotation_warnings = warnings.iter().map(ToString::to_string).collect();
         // The user's own fallbacks: whatever the file holds that msclaw did not write.
         if let Ok(cfg) = &self.config {
             let on_disk = cfg.fallbacks.clone();
@@ -575,7 +576,7 @@ impl Engine {
         let path = self.openclaw_paths.config.clone();
         let started = self.clock.now();
         let outcome =
-            tokio::task::spawn_blocking(move || config_editor::apply_model_edit(&path, &edit))
+            tokio::task::spawn_blocking(move || openclaw::apply_model_edit(&path, &edit))
                 .await
                 .map_err(|e| format!("config editor panicked: {e}"))?
                 .map_err(|e| e.to_string())?;
@@ -679,7 +680,7 @@ impl Engine {
             fallbacks: Some(planned.clone()),
         };
         let path = self.openclaw_paths.config.clone();
-        match tokio::task::spawn_blocking(move || config_editor::apply_model_edit(&path, &edit))
+        match tokio::task::spawn_blocking(move || openclaw::apply_model_edit(&path, &edit))
             .await
         {
             Ok(Ok(_)) => {
@@ -998,7 +999,7 @@ impl Engine {
 pub fn rotation_from(
     settings: &Settings,
     cfg: &OpenClawConfig,
-) -> (Vec<RotationModel>, Vec<String>) {
+) -> (Vec<RotationModel>, Vec<RotationWarning>) {
     let provider = &settings.provider;
     let mut warnings = Vec::new();
     let refs: Vec<String> = if settings.models.is_empty() {
@@ -1009,10 +1010,10 @@ pub fn rotation_from(
                 .map(|id| format!("{provider}/{id}"))
                 .collect(),
             None => {
-                warnings.push(format!(
-                    "provider {provider} is not in models.providers of {}",
-                    cfg.path.display()
-                ));
+                warnings.push(RotationWarning::ProviderMissing {
+                    provider: provider.clone(),
+                    config: cfg.path.clone(),
+                });
                 Vec::new()
             }
         }
@@ -1023,7 +1024,10 @@ pub fn rotation_from(
             .filter_map(|name| {
                 let found = cfg.resolve_model(provider, name);
                 if found.is_none() {
-                    warnings.push(format!("model {name} from msclaw's config is not listed in models.providers.{provider}.models[]; skipped"));
+                    warnings.push(RotationWarning::UnlistedModel {
+                        name: name.clone(),
+                        provider: provider.clone(),
+                    });
                 }
                 found
             })
@@ -1035,9 +1039,10 @@ pub fn rotation_from(
             Some(model) => {
                 limits.insert(model, *limit);
             }
-            None => warnings.push(format!(
-                "[limits] names {name}, which is not a model of provider {provider}"
-            )),
+            None => warnings.push(RotationWarning::UnknownLimit {
+                name: name.clone(),
+                provider: provider.clone(),
+            }),
         }
     }
     let models: Vec<RotationModel> = refs
@@ -1051,28 +1056,7 @@ pub fn rotation_from(
             model,
         })
         .collect();
-    for (agent, model) in &cfg.per_agent_models {
-        warnings.push(format!(
-            "agent {agent} sets its own model {model}; it will not follow the rotation"
-        ));
-    }
-    if !cfg.allow.is_empty() {
-        for m in &models {
-            let allowed = cfg.allow.iter().any(|a| {
-                a == &m.model
-                    || a.strip_suffix("/*")
-                        .is_some_and(|p| m.model.starts_with(&format!("{p}/")))
-            });
-            if !allowed {
-                warnings.push(format!(
-                    "{} is missing from agents.defaults.modelPolicy.allow",
-                    m.model
-                ));
-            }
-        }
-    }
-    if cfg.reload_mode.as_deref() == Some("off") {
-        warnings.push("gateway.reload.mode is off: a switch needs a gateway restart".into());
-    }
+    let rotation: Vec<String> = models.iter().map(|m| m.model.clone()).collect();
+    warnings.extend(config_warnings(cfg, &rotation));
     (models, warnings)
 }

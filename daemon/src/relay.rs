@@ -711,7 +711,7 @@ impl Shared {
             404 => RelayOutcome::Gone {
                 detail: detail.clone(),
             },
-            400 if String::from_utf8_lossy(&start).contains(inspect::NOT_SERVED_MARK) => {
+            400 if String::from_utf8_lossy(&start).contains(crate::modelscope::NOT_SERVED_MARK) => {
                 RelayOutcome::Gone {
                     detail: detail.clone(),
                 }

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic_write;
+use crate::openclaw::atomic_write::{self, create_private_dir};
 use crate::policy::DayState;
 use crate::usage::{GatewayLogCursor, JsonlCursors, SqliteCursors};
 
@@ -214,13 +214,4 @@ impl StateStore {
         self.saved.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
-}
-
-/// Creates `dir` (and parents) with mode 0700 for the parts it creates.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
 }

@@ -92,7 +92,7 @@ const MARKERS: &[&str] = &[
     "config hot reload applied",
     "config change applied",
     "config reload skipped",
-    "has no provider supported",
+    crate::modelscope::NOT_SERVED_MARK,
 ];
 
 impl GatewayLogSource {
@@ -558,7 +558,7 @@ pub fn parse_line(line: &[u8]) -> Option<Parsed> {
     }
     if let Some(text) = texts
         .iter()
-        .find(|t| t.to_ascii_lowercase().contains("has no provider supported"))
+        .find(|t| t.to_ascii_lowercase().contains(crate::modelscope::NOT_SERVED_MARK))
     {
         return Some(Parsed::NoProvider {
             at,
