@@ -14,8 +14,8 @@ use anyhow::{Context, bail};
 use msclaw_shared::paths::{ConfigRule, OpenClawPaths, effective_profile, process_env};
 use msclawd::modelscope;
 use msclawd::openclaw::init::{
-    self, ApiKey, InitPlan, InitRequest, ModelSpec, Secret, apply_init,
-    guide_models, parse_model_list, plan_init,
+    self, ApiKey, InitPlan, InitRequest, ModelSpec, Secret, apply_init, guide_models,
+    parse_model_list, plan_init,
 };
 use serde_json::json;
 

@@ -575,11 +575,10 @@ impl Engine {
         };
         let path = self.openclaw_paths.config.clone();
         let started = self.clock.now();
-        let outcome =
-            tokio::task::spawn_blocking(move || openclaw::apply_model_edit(&path, &edit))
-                .await
-                .map_err(|e| format!("config editor panicked: {e}"))?
-                .map_err(|e| e.to_string())?;
+        let outcome = tokio::task::spawn_blocking(move || openclaw::apply_model_edit(&path, &edit))
+            .await
+            .map_err(|e| format!("config editor panicked: {e}"))?
+            .map_err(|e| e.to_string())?;
         if let Some(f) = fallbacks {
             self.state.fallbacks.written = Some(f);
         }
@@ -680,9 +679,7 @@ impl Engine {
             fallbacks: Some(planned.clone()),
         };
         let path = self.openclaw_paths.config.clone();
-        match tokio::task::spawn_blocking(move || openclaw::apply_model_edit(&path, &edit))
-            .await
-        {
+        match tokio::task::spawn_blocking(move || openclaw::apply_model_edit(&path, &edit)).await {
             Ok(Ok(_)) => {
                 tracing::info!(fallbacks = ?planned, "fallbacks kept in step with the rotation");
                 self.state.fallbacks.written = Some(planned);

@@ -232,7 +232,9 @@ impl Settings {
             return Err(invalid("rate_limit_errors must be at least 1".into()));
         }
         Ok(Settings {
-            provider: raw.provider.unwrap_or_else(|| crate::modelscope::PROVIDER.to_owned()),
+            provider: raw
+                .provider
+                .unwrap_or_else(|| crate::modelscope::PROVIDER.to_owned()),
             models: raw.models.unwrap_or_default(),
             daily_limit: raw.daily_limit.unwrap_or(Limit::Calls(DEFAULT_DAILY_LIMIT)),
             limits: raw.limits,

@@ -635,9 +635,7 @@ fn every_fixture_in_every_style_only_gains_and_settles_after_one_run() {
                 let what = format!("{style}, models {list:?}, text:\n{original}");
                 let (new, _, _) =
                     init_text(&original, &req).unwrap_or_else(|e| panic!("{e}: {what}"));
-                let old_primary = openclaw::parse(&original, Path::new("/t"))
-                    .unwrap()
-                    .primary;
+                let old_primary = openclaw::parse(&original, Path::new("/t")).unwrap().primary;
                 let cfg = openclaw::parse(&new, Path::new("/t")).unwrap();
                 let refs: Vec<String> = req
                     .models

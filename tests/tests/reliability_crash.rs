@@ -132,8 +132,7 @@ fn sigkill_at_random_points_never_leaves_a_broken_config_or_stray_temp_files() {
             saw_a += 1;
         } else if bytes == text_b.as_bytes() {
             saw_b += 1;
-        } else if msclawd::openclaw::parse(&String::from_utf8_lossy(&bytes), &config).is_ok()
-        {
+        } else if msclawd::openclaw::parse(&String::from_utf8_lossy(&bytes), &config).is_ok() {
             lost_comments += 1;
         } else {
             corrupt += 1;

@@ -131,7 +131,6 @@ impl OpenClawConfig {
     }
 }
 
-
 /// Reads `path` and every file it `$include`s.
 pub fn load(path: &Path) -> Result<OpenClawConfig, ConfigError> {
     load_with_overrides(path, &HashMap::new())

@@ -3,7 +3,9 @@
 
 use jsonc_parser::cst::{CstArray, CstNode, CstObject};
 
-use super::splice::{Doc, KeyStyle, Quote, Splice, is_multiline, key_style_of, quote, separator_of};
+use super::splice::{
+    Doc, KeyStyle, Quote, Splice, is_multiline, key_style_of, quote, separator_of,
+};
 
 /// A value to write that is not in the file yet.
 #[derive(Debug, Clone)]
@@ -303,7 +305,11 @@ fn insert_into_empty(
     };
     if !(inner_has_newline || rest_of_line_after) {
         let body = render_items("", false, false);
-        let start = if inner.trim().is_empty() { os + 1 } else { close };
+        let start = if inner.trim().is_empty() {
+            os + 1
+        } else {
+            close
+        };
         out.push(Splice {
             start,
             end: close,

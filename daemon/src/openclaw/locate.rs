@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::config::ModelForm;
+use super::include::MAX_INCLUDE_DEPTH;
 use super::include::{Reader, bad_include_value, include_path};
 use super::json5::{ConfigError, get, invalid};
-use super::include::MAX_INCLUDE_DEPTH;
-
 
 /// Which object of the config a file's root value stands for: the whole config, or what a
 /// single-file `$include` put in place of `agents`, `agents.defaults` or `agents.defaults.model`.
@@ -51,7 +50,6 @@ impl FileLevel {
         }
     }
 }
-
 
 /// Where `agents.defaults.model` lives or would be added: a file and what its root stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,7 +29,10 @@ fn mask_in(doc: &Doc<'_>, node: &CstNode, out: &mut Vec<Splice>) {
             let Some(value) = prop.value() else { continue };
             let secret_name = prop.decoded_name().is_some_and(|n| is_secret_name(&n));
             if secret_name && let Some(lit) = value.as_string_lit() {
-                let shown = lit.decoded_value().ok().filter(|v| env_ref_name(v).is_some());
+                let shown = lit
+                    .decoded_value()
+                    .ok()
+                    .filter(|v| env_ref_name(v).is_some());
                 if shown.is_none() {
                     let raw = lit.raw_value();
                     let decoded = lit.decoded_value().unwrap_or_default();
@@ -68,7 +71,6 @@ fn is_secret_name(name: &str) -> bool {
         .iter()
         .any(|w| n.contains(w))
 }
-
 
 /// `ms-…(hidden)`: at most a short scheme prefix such as `ms-` or `sk-` is kept.
 fn hidden(value: &str) -> String {

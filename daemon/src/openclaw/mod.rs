@@ -25,8 +25,7 @@ pub mod splice;
 pub mod warnings;
 
 pub use self::config::{
-    ApiKeyKind, ModelForm, OpenClawConfig, ProviderInfo, env_ref_name, is_env_var_name, load,
-    parse,
+    ApiKeyKind, ModelForm, OpenClawConfig, ProviderInfo, env_ref_name, is_env_var_name, load, parse,
 };
 pub use self::include::MAX_INCLUDE_DEPTH;
 pub use self::json5::ConfigError;

@@ -45,7 +45,10 @@ impl fmt::Display for RotationWarning {
                 "agent {agent} sets its own model {model}; it will not follow the rotation"
             ),
             RotationWarning::NotAllowed { model } => {
-                write!(f, "{model} is missing from agents.defaults.modelPolicy.allow")
+                write!(
+                    f,
+                    "{model} is missing from agents.defaults.modelPolicy.allow"
+                )
             }
             RotationWarning::ReloadOff => {
                 f.write_str("gateway.reload.mode is off: a switch needs a gateway restart")

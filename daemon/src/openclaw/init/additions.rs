@@ -36,8 +36,24 @@ pub(crate) fn add_entries(
             message: "the config root is not an object".into(),
         })?;
     let mut planner = Planner::new(Doc::new(body, &root), resolved, path);
-    add_provider(&mut planner, &root_obj, resolved, path, req, items, warnings)?;
-    add_aliases(&mut planner, &root_obj, resolved, path, req, items, warnings)?;
+    add_provider(
+        &mut planner,
+        &root_obj,
+        resolved,
+        path,
+        req,
+        items,
+        warnings,
+    )?;
+    add_aliases(
+        &mut planner,
+        &root_obj,
+        resolved,
+        path,
+        req,
+        items,
+        warnings,
+    )?;
     let splices = planner.splices();
     Ok(format!("{bom}{}", apply_splices(body, splices)))
 }
@@ -277,7 +293,6 @@ fn alias_entry(alias: Option<&str>) -> New {
     };
     New::Inline(Box::new(entry))
 }
-
 
 /// The provider's properties that are to be added: all of them for a new provider.
 fn provider_props(

@@ -64,7 +64,6 @@ const NEW_FILE: &str = "\
 }
 ";
 
-
 /// Works out what init would do to the config at `config_path` (which may not exist). Reads only.
 pub fn plan_init(config_path: &Path, req: &InitRequest) -> Result<InitPlan, InitError> {
     check_request(req)?;
@@ -102,7 +101,14 @@ pub fn plan_init(config_path: &Path, req: &InitRequest) -> Result<InitPlan, Init
     }
     let mut warnings = Vec::new();
     let new_text = add_entries(&text, &before, config_path, req, &mut items, &mut warnings)?;
-    let changes = primary_changes(config_path, old, new_text, before_cfg.primary.as_ref(), req, &mut items)?;
+    let changes = primary_changes(
+        config_path,
+        old,
+        new_text,
+        before_cfg.primary.as_ref(),
+        req,
+        &mut items,
+    )?;
 
     let after_cfg = verify(config_path, &before, &changes, req)?;
     warnings.extend(init_warnings(&after_cfg, req));
@@ -158,7 +164,11 @@ fn primary_changes(
 }
 
 /// A literal key written into a config other users can read.
-fn key_exposure_warning(config_path: &Path, req: &InitRequest, items: &[InitItem]) -> Option<String> {
+fn key_exposure_warning(
+    config_path: &Path,
+    req: &InitRequest,
+    items: &[InitItem],
+) -> Option<String> {
     let key_written = items.iter().any(|i| {
         i.status == ItemStatus::Added
             && (i.kind == ItemKind::Provider

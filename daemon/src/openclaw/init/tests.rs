@@ -1,5 +1,5 @@
-use super::*;
 use super::verify::contained;
+use super::*;
 use serde_json::Value;
 
 #[test]

@@ -83,7 +83,11 @@ pub(crate) fn check_after(
 /// Whether `old` is contained in `new`: every key with a contained value, arrays extended at the
 /// end only, scalars equal. `agents.defaults.model` is the one value allowed to change. Messages
 /// name paths only.
-pub(crate) fn contained<'a>(old: &'a Value, new: &'a Value, at: &mut Vec<&'a str>) -> Result<(), String> {
+pub(crate) fn contained<'a>(
+    old: &'a Value,
+    new: &'a Value,
+    at: &mut Vec<&'a str>,
+) -> Result<(), String> {
     if at.as_slice() == ["agents", "defaults", "model"] {
         return Ok(());
     }

@@ -1,7 +1,7 @@
 use super::*;
-use std::fs;
 use crate::openclaw::retry::MAX_ATTEMPTS;
 use crate::openclaw::splice::{Quote, Splice, quote};
+use std::fs;
 
 fn edit(primary: &str) -> ModelEdit {
     ModelEdit {
@@ -14,7 +14,8 @@ fn edit(primary: &str) -> ModelEdit {
 fn conflict_is_retried_on_the_new_text_and_keeps_the_other_edit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("openclaw.json");
-    let original = "{\n  agents: { defaults: { model: { primary: 'x/0' } } },\n  gateway: { port: 1 },\n}\n";
+    let original =
+        "{\n  agents: { defaults: { model: { primary: 'x/0' } } },\n  gateway: { port: 1 },\n}\n";
     fs::write(&path, original).unwrap();
     // Someone else's edit lands after msclaw read the file, before it writes.
     let theirs = "{\n  // added by the user meanwhile\n  agents: { defaults: { model: { primary: 'x/0' } } },\n  gateway: { port: 2 },\n}\n";
@@ -170,8 +171,7 @@ fn edit_in_files_standing_for_lower_levels() {
         "{\n  model: {\n    primary: 'p/n',\n    fallbacks: [\"p/f\"],\n  },\n}\n"
     );
     assert_eq!(
-        edit_model_text_at("// just the model\n'p/o'\n", FileLevel::Model, &edit("p/n"))
-            .unwrap(),
+        edit_model_text_at("// just the model\n'p/o'\n", FileLevel::Model, &edit("p/n")).unwrap(),
         "// just the model\n'p/n'\n"
     );
     assert_eq!(
