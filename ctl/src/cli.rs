@@ -130,7 +130,7 @@ pub struct InitArgs {
     #[arg(long, conflicts_with = "api_key_env")]
     pub api_key_stdin: bool,
     /// The environment variable the `apiKey` reference names.
-    #[arg(long, value_name = "VAR", default_value = "MODELSCOPE_API_KEY")]
+    #[arg(long, value_name = "VAR", default_value = msclawd::modelscope::API_KEY_VAR)]
     pub api_key_env: String,
     /// The provider's baseUrl, and what `--check-online` asks.
     #[arg(long, value_name = "URL")]

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use msclaw_shared::client::{Client, ClientError};
 use msclaw_shared::paths::{MsclawPaths, OpenClawPaths, effective_profile, process_env};
 use msclaw_shared::{PROTOCOL_VERSION, Request, Response};
-use msclawd::openclaw_config::{self, ApiKeyKind, ConfigError, OpenClawConfig};
+use msclawd::openclaw::{self, ApiKeyKind, ConfigError, OpenClawConfig, RotationWarning};
 use msclawd::settings::Settings;
 use serde::Serialize;
 
@@ -119,7 +119,7 @@ fn config_checks(report: &mut Report, openclaw: &OpenClawPaths) -> Option<OpenCl
             return None;
         }
     }
-    match openclaw_config::load(path) {
+    match openclaw::load(path) {
         Ok(cfg) => {
             let more = match cfg.files.len() {
                 1 => String::new(),
@@ -193,19 +193,22 @@ fn rotation_checks(
     let mut unlisted = false;
     let mut in_the_way = false;
     for w in &warnings {
-        if w.contains("is not listed in models.providers") {
-            unlisted = true;
-            report.fail("rotation_model", w.clone());
-        } else if w.contains("sets its own model") {
-            in_the_way = true;
-            report.warn("agent_model", w.clone());
-        } else if w.contains("modelPolicy.allow") {
-            in_the_way = true;
-            report.warn("model_policy", w.clone());
-        } else if w.contains("gateway.reload.mode") || w.contains("is not in models.providers of") {
+        match w {
+            RotationWarning::UnlistedModel { .. } => {
+                unlisted = true;
+                report.fail("rotation_model", w.to_string());
+            }
+            RotationWarning::AgentModel { .. } => {
+                in_the_way = true;
+                report.warn("agent_model", w.to_string());
+            }
+            RotationWarning::NotAllowed { .. } => {
+                in_the_way = true;
+                report.warn("model_policy", w.to_string());
+            }
             // Reported by their own checks.
-        } else {
-            report.warn("rotation", w.clone());
+            RotationWarning::ReloadOff | RotationWarning::ProviderMissing { .. } => {}
+            RotationWarning::UnknownLimit { .. } => report.warn("rotation", w.to_string()),
         }
     }
     if rotation.is_empty() {

@@ -1,5 +1,5 @@
 //! `msclawctl init`: puts the ModelScope provider, its models, aliases and the primary into
-//! OpenClaw's config (the editing is `msclawd::config_init`), optionally after asking ModelScope
+//! OpenClaw's config (the editing is `msclawd::openclaw::init`), optionally after asking ModelScope
 //! which models it still serves. Needs no daemon.
 //!
 //! A key read with `--api-key-stdin` goes into the file and nowhere else: not into the report,
@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use msclaw_shared::paths::{ConfigRule, OpenClawPaths, effective_profile, process_env};
-use msclawd::config_init::{
-    self, ApiKey, DEFAULT_API, DEFAULT_BASE_URL, InitPlan, InitRequest, ModelSpec, PROVIDER,
-    Secret, apply_init, guide_models, parse_model_list, plan_init,
+use msclawd::modelscope;
+use msclawd::openclaw::init::{
+    self, ApiKey, InitItem, InitPlan, InitRequest, ItemStatus, ModelSpec, Secret, apply_init,
+    guide_models, parse_model_list, plan_init,
 };
 use serde_json::json;
 
@@ -28,13 +29,13 @@ pub async fn run(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitCode> {
     let profile = effective_profile(cli.profile.as_deref(), &env)?;
     let paths = OpenClawPaths::resolve(profile.as_deref(), &env)?;
     let models = match &args.models {
-        Some(list) => parse_model_list(list, PROVIDER)?,
+        Some(list) => parse_model_list(list, modelscope::PROVIDER)?,
         None => guide_models(),
     };
     let api_key = if args.api_key_stdin {
         ApiKey::Literal(read_key()?)
     } else {
-        if !is_env_name(&args.api_key_env) {
+        if !msclawd::openclaw::is_env_var_name(&args.api_key_env) {
             bail!(
                 "--api-key-env {:?}: OpenClaw substitutes only names like MODELSCOPE_API_KEY ([A-Z_][A-Z0-9_]*)",
                 args.api_key_env
@@ -45,11 +46,11 @@ pub async fn run(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitCode> {
     let base_url = args
         .base_url
         .clone()
-        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        .unwrap_or_else(|| modelscope::BASE_URL.to_owned());
     let req = InitRequest {
-        provider: PROVIDER.to_owned(),
+        provider: modelscope::PROVIDER.to_owned(),
         base_url: base_url.clone(),
-        api: DEFAULT_API.to_owned(),
+        api: modelscope::API.to_owned(),
         api_key,
         models,
     };
@@ -59,9 +60,9 @@ pub async fn run(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitCode> {
         // The endpoint OpenClaw will call: the one given, else the provider's in the config.
         let url = match &args.base_url {
             Some(url) => url.clone(),
-            None => msclawd::openclaw_config::load(&paths.config)
+            None => msclawd::openclaw::load(&paths.config)
                 .ok()
-                .and_then(|c| c.providers.get(PROVIDER)?.base_url.clone())
+                .and_then(|c| c.providers.get(modelscope::PROVIDER)?.base_url.clone())
                 .unwrap_or(base_url),
         };
         online = Some(check_online(&url, &req.models).await);
@@ -151,13 +152,13 @@ const NEXT_STEPS: &str = "next steps:
   msclawctl doctor            check the whole set-up";
 
 /// An item as `added provider modelscope`, or in a dry run `would add provider modelscope`.
-fn item_line(item: &config_init::InitItem, dry_run: bool) -> String {
+fn item_line(item: &InitItem, dry_run: bool) -> String {
     let line = item.to_string();
     let verb = match item.status {
         _ if !dry_run => return line,
-        config_init::ItemStatus::Added => "would add",
-        config_init::ItemStatus::Changed => "would change",
-        config_init::ItemStatus::Present => return line,
+        ItemStatus::Added => "would add",
+        ItemStatus::Changed => "would change",
+        ItemStatus::Present => return line,
     };
     // The item's own text after its status word.
     let rest = line
@@ -189,13 +190,6 @@ pub fn describe_rule(rule: ConfigRule) -> &'static str {
         ConfigRule::Profile => "the profile's ~/.openclaw-NAME",
         ConfigRule::Default => "the default ~/.openclaw",
     }
-}
-
-fn is_env_name(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// The key from standard input: everything up to EOF (a pipe), or one line typed at a terminal
@@ -272,7 +266,7 @@ pub async fn check_online(base: &str, models: &[ModelSpec]) -> Online {
     match fetch_listing(&url).await {
         Ok(body) => {
             let ids: Vec<&str> = models.iter().map(|m| m.id.as_str()).collect();
-            match config_init::missing_from_listing(&body, &ids) {
+            match init::missing_from_listing(&body, &ids) {
                 Ok(missing) => {
                     online.checked = true;
                     for id in missing {

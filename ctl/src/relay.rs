@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use msclaw_shared::paths::{MsclawPaths, OpenClawPaths, effective_profile, process_env};
-use msclawd::provider_url;
+use msclawd::openclaw::base_url;
 use msclawd::settings::{RelaySettings, Settings};
 
 use crate::cli::{Cli, RelayAction};
@@ -47,7 +47,7 @@ fn write_relay_settings(path: &Path, enabled: bool, relay: &RelaySettings) -> an
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    msclawd::atomic_write::write_new_or_replace(path, doc.to_string().as_bytes(), 0o600)?;
+    msclawd::openclaw::atomic_write::write_new_or_replace(path, doc.to_string().as_bytes(), 0o600)?;
     Ok(())
 }
 
@@ -63,7 +63,7 @@ pub fn switch_on(cli: &Cli, listen: Option<std::net::SocketAddr>) -> anyhow::Res
         bail!("the relay listens on loopback only, not {}", relay.listen);
     }
     let relay_url = relay.base_url();
-    let cfg = msclawd::openclaw_config::load(&p.openclaw.config)?;
+    let cfg = msclawd::openclaw::load(&p.openclaw.config)?;
     let current = cfg
         .providers
         .get(&settings.provider)
@@ -86,7 +86,7 @@ pub fn switch_on(cli: &Cli, listen: Option<std::net::SocketAddr>) -> anyhow::Res
         relay.listen,
         relay.upstream
     ));
-    let done = provider_url::set_base_url(
+    let done = base_url::set_base_url(
         &p.openclaw.config,
         &p.openclaw.state_dir,
         &settings.provider,
@@ -102,7 +102,7 @@ pub fn switch_on(cli: &Cli, listen: Option<std::net::SocketAddr>) -> anyhow::Res
 fn switch_off(cli: &Cli) -> anyhow::Result<Vec<String>> {
     let p = paths(cli)?;
     let settings = Settings::load(&p.msclaw.settings)?;
-    let done = provider_url::set_base_url(
+    let done = base_url::set_base_url(
         &p.openclaw.config,
         &p.openclaw.state_dir,
         &settings.provider,
@@ -126,7 +126,7 @@ pub fn run(cli: &Cli, action: &RelayAction) -> anyhow::Result<ExitCode> {
         RelayAction::Status => {
             let p = paths(cli)?;
             let settings = Settings::load(&p.msclaw.settings)?;
-            let base = msclawd::openclaw_config::load(&p.openclaw.config)
+            let base = msclawd::openclaw::load(&p.openclaw.config)
                 .ok()
                 .and_then(|c| {
                     c.providers

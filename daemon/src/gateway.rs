@@ -7,7 +7,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::EnvMap;
-use crate::openclaw_config::OpenClawConfig;
+use crate::openclaw::OpenClawConfig;
 use crate::settings::Settings;
 
 pub const DEFAULT_GATEWAY_PORT: u16 = 18789;

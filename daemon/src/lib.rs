@@ -3,23 +3,20 @@
 //!
 //! A file per concern: where usage comes from (`usage::*`, followed by `usage_watcher`), what to
 //! do about it (`policy`, pure, on the days of `quota_calendar`), how the OpenClaw config is read
-//! (`openclaw_config`) and edited (`config_editor`, `atomic_write`), how the gateway is made to
-//! apply it (`gateway`), what is remembered (`state_store`), how clients talk to it
+//! and edited (`openclaw`), which provider it is all about (`modelscope`), how the gateway is made
+//! to apply it (`gateway`), what is remembered (`state_store`), how clients talk to it
 //! (`ipc_server`), and the loop that ties them together (`engine`), which everything else reaches
 //! through its `inbox`. [`run`] starts it all; tests call it in-process.
 
-pub mod atomic_write;
 pub mod clock;
-pub mod config_editor;
-pub mod config_init;
 pub mod engine;
 pub mod gateway;
 pub mod hooks;
 pub mod inbox;
 pub mod ipc_server;
-pub mod openclaw_config;
+pub mod modelscope;
+pub mod openclaw;
 pub mod policy;
-pub mod provider_url;
 pub mod quota_calendar;
 pub mod relay;
 pub mod settings;
@@ -135,8 +132,8 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
     let listener = ipc_server::bind(&opts.paths.socket)
         .with_context(|| format!("cannot listen on {}", opts.paths.socket.display()))?;
     // Temp files of a msclawd (or msclawctl-driven write) that was killed mid-write.
-    atomic_write::remove_stale_temp_files(&opts.openclaw.config);
-    atomic_write::remove_stale_temp_files(&opts.paths.state_file);
+    openclaw::atomic_write::remove_stale_temp_files(&opts.openclaw.config);
+    openclaw::atomic_write::remove_stale_temp_files(&opts.paths.state_file);
     let store = StateStore::new(opts.paths.state_file.clone());
     let loaded = store.load();
     let mut startup_warnings = Vec::new();

@@ -8,7 +8,6 @@ use serde::Deserialize;
 
 use crate::quota_calendar::QuotaCalendar;
 
-pub const DEFAULT_PROVIDER: &str = "modelscope";
 pub const DEFAULT_DAILY_LIMIT: u32 = 500;
 
 /// A daily limit: a number of calls, or `"unknown"` (only 429 evidence marks the model spent).
@@ -95,14 +94,13 @@ pub struct RelaySettings {
 }
 
 pub const DEFAULT_RELAY_LISTEN: &str = "127.0.0.1:18790";
-pub const MODELSCOPE_BASE_URL: &str = "https://api-inference.modelscope.cn/v1/";
 
 fn default_relay_listen() -> std::net::SocketAddr {
     DEFAULT_RELAY_LISTEN.parse().expect("a valid address")
 }
 
 fn default_relay_upstream() -> String {
-    MODELSCOPE_BASE_URL.to_owned()
+    crate::modelscope::BASE_URL.to_owned()
 }
 
 fn default_header_timeout() -> u64 {
@@ -247,7 +245,9 @@ impl Settings {
             return Err(invalid("rate_limit_errors must be at least 1".into()));
         }
         Ok(Settings {
-            provider: raw.provider.unwrap_or_else(|| DEFAULT_PROVIDER.to_owned()),
+            provider: raw
+                .provider
+                .unwrap_or_else(|| crate::modelscope::PROVIDER.to_owned()),
             models: raw.models.unwrap_or_default(),
             daily_limit: raw.daily_limit.unwrap_or(Limit::Calls(DEFAULT_DAILY_LIMIT)),
             limits: raw.limits,

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use msclaw_shared::paths::MsclawPaths;
 use rustix::fs::{Mode, OFlags};
 
-use crate::state_store::create_private_dir;
+use crate::openclaw::atomic_write::create_private_dir;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstanceError {

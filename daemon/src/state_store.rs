@@ -9,7 +9,7 @@ use jiff::civil::Date;
 use msclaw_shared::SwitchOutcome;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic_write;
+use crate::openclaw::atomic_write::{self, create_private_dir};
 use crate::policy::DayState;
 use crate::usage::{GatewayLogCursor, JsonlCursors, SqliteCursors};
 
@@ -215,13 +215,4 @@ impl StateStore {
         self.saved.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
-}
-
-/// Creates `dir` (and parents) with mode 0700 for the parts it creates.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
 }

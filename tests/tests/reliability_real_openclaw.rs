@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, ensure};
 use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope, GLM5, QWEN};
 use msclaw_tests::openclaw::{self, OPENCLAW_SQLITE, OpenClawEnv, model_ref};
-use msclawd::config_editor::{self, EditOutcome, ModelEdit};
+use msclawd::openclaw::{EditOutcome, ModelEdit, apply_model_edit};
 
 const RELOAD_APPLIED: &str = "config hot reload applied (agents.defaults.model.primary)";
 const SWITCHES: usize = 4;
@@ -29,7 +29,7 @@ fn the_gateway_hot_reloads_every_switch_msclaw_writes() -> Result<()> {
             primary: model_ref(model),
             fallbacks: None,
         };
-        let outcome = config_editor::apply_model_edit(&env.config_path, &edit)?;
+        let outcome = apply_model_edit(&env.config_path, &edit)?;
         ensure!(
             matches!(outcome, EditOutcome::Written { .. }),
             "{outcome:?}"

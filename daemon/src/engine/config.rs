@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use msclaw_shared::ConfigState;
 
 use super::Engine;
-use crate::openclaw_config::{self, ConfigError, OpenClawConfig};
+use crate::openclaw::{self, ConfigError, OpenClawConfig, RotationWarning, config_warnings};
 use crate::policy::{PolicyConfig, RotationModel};
 use crate::settings::{Limit, Settings};
 use crate::usage::gateway_log::LogLocation;
@@ -24,7 +24,7 @@ pub enum LoadedConfig {
 
 impl LoadedConfig {
     pub fn load(path: &std::path::Path) -> Self {
-        match openclaw_config::load(path) {
+        match openclaw::load(path) {
             Ok(cfg) => LoadedConfig::Usable(Box::new(cfg)),
             Err(ConfigError::NotFound(path)) => LoadedConfig::Missing(path),
             Err(e) => {
@@ -83,7 +83,7 @@ impl Engine {
         policy.rate_limit_errors = self.settings.rate_limit_errors;
         policy.rate_limit_window = self.settings.rate_limit_window;
         self.policy = policy;
-        self.rotation_warnings = warnings;
+        self.rotation_warnings = warnings.iter().map(ToString::to_string).collect();
         // The user's own fallbacks: whatever the file holds that msclaw did not write.
         if let Some(cfg) = self.config.usable() {
             let on_disk = cfg.fallbacks.clone();
@@ -139,7 +139,7 @@ impl Engine {
 pub fn rotation_from(
     settings: &Settings,
     cfg: &OpenClawConfig,
-) -> (Vec<RotationModel>, Vec<String>) {
+) -> (Vec<RotationModel>, Vec<RotationWarning>) {
     let mut warnings = Vec::new();
     let refs = rotation_refs(settings, cfg, &mut warnings);
     let limits = limits_by_ref(settings, cfg, &mut warnings);
@@ -154,7 +154,8 @@ pub fn rotation_from(
             model,
         })
         .collect();
-    warnings.extend(what_will_not_follow(cfg, &models));
+    let rotation: Vec<String> = models.iter().map(|m| m.model.clone()).collect();
+    warnings.extend(config_warnings(cfg, &rotation));
     (models, warnings)
 }
 
@@ -162,7 +163,7 @@ pub fn rotation_from(
 fn rotation_refs(
     settings: &Settings,
     cfg: &OpenClawConfig,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<RotationWarning>,
 ) -> Vec<String> {
     let provider = &settings.provider;
     if settings.models.is_empty() {
@@ -173,10 +174,10 @@ fn rotation_refs(
                 .map(|id| format!("{provider}/{id}"))
                 .collect(),
             None => {
-                warnings.push(format!(
-                    "provider {provider} is not in models.providers of {}",
-                    cfg.path.display()
-                ));
+                warnings.push(RotationWarning::ProviderMissing {
+                    provider: provider.clone(),
+                    config: cfg.path.clone(),
+                });
                 Vec::new()
             }
         };
@@ -187,7 +188,10 @@ fn rotation_refs(
         .filter_map(|name| {
             let found = cfg.resolve_model(provider, name);
             if found.is_none() {
-                warnings.push(format!("model {name} from msclaw's config is not listed in models.providers.{provider}.models[]; skipped"));
+                warnings.push(RotationWarning::UnlistedModel {
+                    name: name.clone(),
+                    provider: provider.clone(),
+                });
             }
             found
         })
@@ -198,7 +202,7 @@ fn rotation_refs(
 fn limits_by_ref(
     settings: &Settings,
     cfg: &OpenClawConfig,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<RotationWarning>,
 ) -> BTreeMap<String, Limit> {
     let provider = &settings.provider;
     let mut limits = BTreeMap::new();
@@ -207,39 +211,11 @@ fn limits_by_ref(
             Some(model) => {
                 limits.insert(model, *limit);
             }
-            None => warnings.push(format!(
-                "[limits] names {name}, which is not a model of provider {provider}"
-            )),
+            None => warnings.push(RotationWarning::UnknownLimit {
+                name: name.clone(),
+                provider: provider.clone(),
+            }),
         }
     }
     limits
-}
-
-/// Settings of the config that keep agents or the gateway from following the rotation.
-fn what_will_not_follow(cfg: &OpenClawConfig, models: &[RotationModel]) -> Vec<String> {
-    let mut warnings = Vec::new();
-    for (agent, model) in &cfg.per_agent_models {
-        warnings.push(format!(
-            "agent {agent} sets its own model {model}; it will not follow the rotation"
-        ));
-    }
-    if !cfg.allow.is_empty() {
-        for m in models {
-            let allowed = cfg.allow.iter().any(|a| {
-                a == &m.model
-                    || a.strip_suffix("/*")
-                        .is_some_and(|p| m.model.starts_with(&format!("{p}/")))
-            });
-            if !allowed {
-                warnings.push(format!(
-                    "{} is missing from agents.defaults.modelPolicy.allow",
-                    m.model
-                ));
-            }
-        }
-    }
-    if cfg.reload_mode.as_deref() == Some("off") {
-        warnings.push("gateway.reload.mode is off: a switch needs a gateway restart".into());
-    }
-    warnings
 }

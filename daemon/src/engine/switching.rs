@@ -8,11 +8,10 @@ use jiff::Timestamp;
 use msclaw_shared::{EventKind, SwitchOutcome};
 
 use super::{Engine, RETRY_FAILED_SWITCH};
-use crate::config_editor::{self, EditOutcome, ModelEdit};
 use crate::gateway::{self, ReloadWait};
 use crate::hooks;
 use crate::inbox::InboxMsg;
-use crate::openclaw_config::OpenClawConfig;
+use crate::openclaw::{self, EditOutcome, ModelEdit, OpenClawConfig};
 use crate::policy::{self, Decision};
 use crate::state_store::SwitchRecord;
 
@@ -116,11 +115,10 @@ impl Engine {
             fallbacks: fallbacks.clone(),
         };
         let path = self.openclaw_paths.config.clone();
-        let outcome =
-            tokio::task::spawn_blocking(move || config_editor::apply_model_edit(&path, &edit))
-                .await
-                .map_err(|e| format!("config editor panicked: {e}"))?
-                .map_err(|e| e.to_string())?;
+        let outcome = tokio::task::spawn_blocking(move || openclaw::apply_model_edit(&path, &edit))
+            .await
+            .map_err(|e| format!("config editor panicked: {e}"))?
+            .map_err(|e| e.to_string())?;
         if let Some(f) = fallbacks {
             self.state.fallbacks.written = Some(f);
         }
@@ -199,9 +197,7 @@ impl Engine {
             fallbacks: Some(planned.clone()),
         };
         let path = self.openclaw_paths.config.clone();
-        match tokio::task::spawn_blocking(move || config_editor::apply_model_edit(&path, &edit))
-            .await
-        {
+        match tokio::task::spawn_blocking(move || openclaw::apply_model_edit(&path, &edit)).await {
             Ok(Ok(_)) => {
                 tracing::info!(fallbacks = ?planned, "fallbacks kept in step with the rotation");
                 self.state.fallbacks.written = Some(planned);

@@ -94,9 +94,6 @@ pub fn model_of(body: &[u8], complete: bool) -> Option<String> {
     found.filter(|m| !m.is_empty())
 }
 
-/// ModelScope's words for "this model is not served here": a 400 says it in the body.
-pub const NOT_SERVED_MARK: &str = "has no provider supported";
-
 /// The message an error body carries: `error.message` or `errors.message` (ModelScope uses both),
 /// else the text itself; trimmed to a short line.
 pub fn error_detail(body: &[u8]) -> String {

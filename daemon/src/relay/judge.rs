@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 
 use super::RelayOutcome;
-use super::inspect::{self, QuotaHeaders};
+use super::inspect::QuotaHeaders;
 use crate::quota_calendar::QuotaCalendar;
 
 /// What the judge is told about an upstream 429.
@@ -57,7 +57,7 @@ pub(super) fn outcome_of_error(status: u16, body_start: &[u8], detail: &str) -> 
         404 => RelayOutcome::Gone {
             detail: detail.to_owned(),
         },
-        400 if String::from_utf8_lossy(body_start).contains(inspect::NOT_SERVED_MARK) => {
+        400 if String::from_utf8_lossy(body_start).contains(crate::modelscope::NOT_SERVED_MARK) => {
             RelayOutcome::Gone {
                 detail: detail.to_owned(),
             }

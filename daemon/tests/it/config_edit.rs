@@ -5,10 +5,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use msclawd::config_editor::{
+use msclawd::openclaw::model_edit::{
     EditError, EditOutcome, ModelEdit, apply_model_edit, edit_model_text,
 };
-use msclawd::openclaw_config::{self, ConfigError, ModelForm};
+use msclawd::openclaw::{self, ConfigError, ModelForm};
 
 const QWEN: &str = "modelscope/Qwen/Qwen3.5-397B-A17B";
 const GLM: &str = "modelscope/ZhipuAI/GLM-5";
@@ -98,7 +98,7 @@ fn check_case(input: &str, e: &ModelEdit, expected: &str) {
     assert_eq!(mode(&path), 0o600, "mode kept");
     no_temp_files(dir.path());
 
-    let cfg = openclaw_config::load(&path).unwrap();
+    let cfg = openclaw::load(&path).unwrap();
     assert_eq!(cfg.primary.as_deref(), Some(e.primary.as_str()));
     if let Some(f) = &e.fallbacks {
         assert_eq!(cfg.fallbacks.as_ref(), Some(f));
@@ -122,7 +122,7 @@ fn commented_json5_primary_only() {
     );
     check_case(&input, &edit(GLM, None), &expected);
     // Fallbacks were left alone, comments and all.
-    let cfg = openclaw_config::parse(&expected, Path::new("x")).unwrap();
+    let cfg = openclaw::parse(&expected, Path::new("x")).unwrap();
     assert_eq!(
         cfg.fallbacks,
         Some(vec![GLM.to_owned(), DEEPSEEK.to_owned()])
@@ -202,7 +202,7 @@ fn tabs_string_form_stays_a_string() {
     );
     check_case(&input, &edit(GLM, None), &expected);
     assert_eq!(
-        openclaw_config::parse(&expected, Path::new("x"))
+        openclaw::parse(&expected, Path::new("x"))
             .unwrap()
             .model_form,
         ModelForm::String
@@ -358,7 +358,7 @@ fn include_for_agents_edits_the_included_file_only() {
     );
     #[cfg(unix)]
     assert_eq!(mode(&agents), 0o600);
-    let cfg = openclaw_config::load(&main).unwrap();
+    let cfg = openclaw::load(&main).unwrap();
     assert_eq!(cfg.primary.as_deref(), Some(GLM));
     assert_eq!(cfg.agents_file, dir.path().join("./agents.json5"));
 
@@ -392,7 +392,7 @@ fn include_array_edits_the_file_that_holds_the_model() {
         fs::read_to_string(dir.path().join("base.json5")).unwrap(),
         base_text
     );
-    let cfg = openclaw_config::load(&main).unwrap();
+    let cfg = openclaw::load(&main).unwrap();
     assert_eq!(cfg.primary.as_deref(), Some(GLM));
     assert_eq!(cfg.fallbacks, Some(vec![QWEN.to_owned()]));
 }
@@ -543,7 +543,7 @@ fn secrets_stay_out_of_edit_errors() {
     let text = format!("{{ models: {{ providers: {{ m: {{ apiKey: '{secret}' }} }} }} }}");
     let (_d, path) = temp_config(&text);
     apply_model_edit(&path, &edit(GLM, None)).unwrap();
-    let cfg = openclaw_config::load(&path).unwrap();
+    let cfg = openclaw::load(&path).unwrap();
     assert!(!format!("{cfg:?}").contains("7f3a9c"));
     assert!(
         fs::read_to_string(&path).unwrap().contains(secret),
@@ -1099,7 +1099,7 @@ mod props {
             let old = data(&text);
             let out = edit_model_text(&text, &e).map_err(|err| TestCaseError::fail(format!("{err}\n{text}")))?;
 
-            let cfg = openclaw_config::parse(&out, Path::new("t")).unwrap();
+            let cfg = openclaw::parse(&out, Path::new("t")).unwrap();
             prop_assert_eq!(cfg.primary.as_deref(), Some(e.primary.as_str()));
             if let Some(f) = &e.fallbacks {
                 prop_assert_eq!(cfg.fallbacks.as_ref(), Some(f));
@@ -1138,7 +1138,7 @@ mod props {
             let e = edit("modelscope/ZhipuAI/GLM-5", None);
             let text = String::from_utf8_lossy(&bytes).into_owned();
             if let Ok(out) = edit_model_text(&text, &e) {
-                let cfg = openclaw_config::parse(&out, Path::new("t")).unwrap();
+                let cfg = openclaw::parse(&out, Path::new("t")).unwrap();
                 prop_assert_eq!(cfg.primary.as_deref(), Some(e.primary.as_str()));
             }
             let (_dir, path) = temp_config("");
@@ -1164,7 +1164,7 @@ mod props {
             let e = edit("modelscope/ZhipuAI/GLM-5", Some(&["p/x"]));
             match edit_model_text(&broken, &e) {
                 Ok(out) => {
-                    let cfg = openclaw_config::parse(&out, Path::new("t")).unwrap();
+                    let cfg = openclaw::parse(&out, Path::new("t")).unwrap();
                     prop_assert_eq!(cfg.primary.as_deref(), Some(e.primary.as_str()));
                     prop_assert_eq!(cfg.fallbacks, e.fallbacks.clone());
                 }

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use msclaw_tests::transcripts::guide_config;
-use msclawd::config_init::{
+use msclawd::openclaw::init::{
     ApiKey, InitError, InitRequest, ItemKind, ItemStatus, Secret, apply_init, init_text,
     mask_secrets, parse_model_list, plan_init,
 };
-use msclawd::openclaw_config::{self, ApiKeyKind, ConfigError};
+use msclawd::openclaw::{self, ApiKeyKind, ConfigError};
 
 const QWEN: &str = "modelscope/Qwen/Qwen3.5-397B-A17B";
 const SECRET: &str = "ms-test-SECRET-do-not-print";
@@ -90,7 +90,7 @@ fn comments(text: &str) -> Vec<&str> {
 }
 
 fn statuses(
-    plan_items: &[msclawd::config_init::InitItem],
+    plan_items: &[msclawd::openclaw::init::InitItem],
     kind: ItemKind,
 ) -> Vec<(String, ItemStatus)> {
     plan_items
@@ -115,7 +115,7 @@ fn missing_file_is_created_private_and_complete() {
         text.starts_with("// OpenClaw config, created by `msclawctl init`."),
         "{text}"
     );
-    let cfg = openclaw_config::load(&path).unwrap();
+    let cfg = openclaw::load(&path).unwrap();
     let ms = &cfg.providers["modelscope"];
     assert_eq!(
         ms.model_ids,
@@ -225,7 +225,7 @@ fn a_commented_config_only_gains_the_missing_entries() {
         [(QWEN.to_owned(), ItemStatus::Present)]
     );
     // The user's aliases stay as they are.
-    let cfg = openclaw_config::load(&path).unwrap();
+    let cfg = openclaw::load(&path).unwrap();
     assert_eq!(cfg.aliases[QWEN], "qwen");
     assert_eq!(cfg.aliases["modelscope/ZhipuAI/GLM-5"], "glm");
     assert_eq!(cfg.aliases["modelscope/moonshotai/Kimi-K2.5"], "kimi");
@@ -288,7 +288,7 @@ fn crlf_bom_and_tabs_are_kept() {
         [(QWEN.to_owned(), ItemStatus::Present)]
     );
     assert!(is_splice_of(&original, &new));
-    let cfg = openclaw_config::load(&path).unwrap();
+    let cfg = openclaw::load(&path).unwrap();
     assert_eq!(cfg.providers["modelscope"].model_ids.len(), 4);
 }
 
@@ -374,7 +374,7 @@ fn custom_models_get_derived_aliases_and_clashes_are_reported() {
         ..InitRequest::guide()
     };
     let (new, items, warnings) = init_text(original, &req).unwrap();
-    let cfg = openclaw_config::parse(&new, Path::new("/t")).unwrap();
+    let cfg = openclaw::parse(&new, Path::new("/t")).unwrap();
     assert_eq!(
         cfg.providers["modelscope"].model_ids,
         [
@@ -436,7 +436,7 @@ fn an_api_key_from_stdin_is_written_but_never_shown() {
     let text = fs::read_to_string(&path).unwrap();
     assert!(text.contains(&format!("apiKey: \"{SECRET}\"")), "{text}");
     assert_eq!(
-        openclaw_config::load(&path).unwrap().providers["modelscope"].api_key,
+        openclaw::load(&path).unwrap().providers["modelscope"].api_key,
         ApiKeyKind::Literal
     );
     assert!(!mask_secrets(&text).contains("SECRET"));
@@ -635,10 +635,8 @@ fn every_fixture_in_every_style_only_gains_and_settles_after_one_run() {
                 let what = format!("{style}, models {list:?}, text:\n{original}");
                 let (new, _, _) =
                     init_text(&original, &req).unwrap_or_else(|e| panic!("{e}: {what}"));
-                let old_primary = openclaw_config::parse(&original, Path::new("/t"))
-                    .unwrap()
-                    .primary;
-                let cfg = openclaw_config::parse(&new, Path::new("/t")).unwrap();
+                let old_primary = openclaw::parse(&original, Path::new("/t")).unwrap().primary;
+                let cfg = openclaw::parse(&new, Path::new("/t")).unwrap();
                 let refs: Vec<String> = req
                     .models
                     .iter()
@@ -679,7 +677,7 @@ fn an_empty_file_is_filled_in_like_a_new_one() {
     let plan = apply_init(&path, &InitRequest::guide()).unwrap();
     assert_eq!(plan.items[0].kind, ItemKind::File);
     assert_eq!(plan.items[0].detail.as_deref(), Some("the file was empty"));
-    let cfg = openclaw_config::load(&path).unwrap();
+    let cfg = openclaw::load(&path).unwrap();
     assert_eq!(cfg.providers["modelscope"].model_ids.len(), 4);
     assert_eq!(mode(&path), 0o640, "the mode is kept");
     assert!(apply_init(&path, &InitRequest::guide()).unwrap().is_noop());

@@ -2,7 +2,7 @@
 //! so a test can SIGKILL it at random points, run it under another uid, or race it.
 //!
 //! - `switch-loop CONFIG MODEL_A MODEL_B`: switches `primary` between the two models with
-//!   `config_editor::apply_model_edit` until killed; prints `w` after each write that landed.
+//!   `openclaw::apply_model_edit` until killed; prints `w` after each write that landed.
 //! - `other-editor CONFIG N SEED`: edits CONFIG N times the ways others do, each edit leaving a
 //!   unique mark: a comment appended in place (`// other-edit #i`), a key changed by rewriting
 //!   the file in place (`inplace: [i, …]`, as editors save), a key changed by writing a temp file
@@ -13,7 +13,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use msclawd::config_editor::{self, EditOutcome, ModelEdit};
+use msclawd::openclaw::{self, EditOutcome, ModelEdit};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,7 +38,7 @@ fn main() {
 fn switch_loop(config: &Path, a: &str, b: &str) {
     let mut out = std::io::stdout().lock();
     loop {
-        let current = match msclawd::openclaw_config::load(config) {
+        let current = match msclawd::openclaw::load(config) {
             Ok(cfg) => cfg.primary,
             Err(e) => {
                 eprintln!("cannot read {}: {e}", config.display());
@@ -50,7 +50,7 @@ fn switch_loop(config: &Path, a: &str, b: &str) {
             primary: next.to_owned(),
             fallbacks: None,
         };
-        match config_editor::apply_model_edit(config, &edit) {
+        match openclaw::apply_model_edit(config, &edit) {
             Ok(EditOutcome::Written { .. }) => {
                 let _ = out.write_all(b"w\n");
                 let _ = out.flush();

@@ -15,7 +15,7 @@ use msclaw_tests::transcripts::{self, GLM, QWEN};
 const OTHER_EDITS: usize = 600;
 
 fn primary_in(text: &str) -> Option<String> {
-    let cfg = msclawd::openclaw_config::parse(text, std::path::Path::new("openclaw.json")).ok()?;
+    let cfg = msclawd::openclaw::parse(text, std::path::Path::new("openclaw.json")).ok()?;
     cfg.primary
 }
 
@@ -179,7 +179,7 @@ async fn no_edit_of_either_side_is_lost() {
          attempts); other side: {report} in {:.1} s; lost: {} appended, {} in-place, {} renamed, {} original lines",
         refused.len(),
         refused.len() - unreadable,
-        msclawd::config_editor::MAX_ATTEMPTS,
+        msclawd::openclaw::MAX_ATTEMPTS,
         started.elapsed().as_secs_f64(),
         lost_appended.len(),
         lost_inplace.len(),

@@ -1,5 +1,5 @@
 //! Crash during a switch: a child process runs msclaw's real write path
-//! (`config_editor::apply_model_edit`, alternating `primary` between two models) and is SIGKILLed
+//! (`openclaw::apply_model_edit`, alternating `primary` between two models) and is SIGKILLed
 //! at random points, thousands of switches in all. After every kill the config must be exactly one
 //! of the two allowed texts (so it parses, holds the old or the new value and every comment), keep
 //! its mode, and a temp file a kill left must be gone once the next process has written.
@@ -132,8 +132,7 @@ fn sigkill_at_random_points_never_leaves_a_broken_config_or_stray_temp_files() {
             saw_a += 1;
         } else if bytes == text_b.as_bytes() {
             saw_b += 1;
-        } else if msclawd::openclaw_config::parse(&String::from_utf8_lossy(&bytes), &config).is_ok()
-        {
+        } else if msclawd::openclaw::parse(&String::from_utf8_lossy(&bytes), &config).is_ok() {
             lost_comments += 1;
         } else {
             corrupt += 1;

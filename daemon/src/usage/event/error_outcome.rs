@@ -28,7 +28,7 @@ pub fn classify_error(error_code: Option<&Value>, error_message: Option<&str>) -
             retry_loop_failed: true,
         },
         Some(404) => CallOutcome::Gone { detail: detail() },
-        Some(400) | None if lower.contains("has no provider supported") => {
+        Some(400) | None if lower.contains(crate::modelscope::NOT_SERVED_MARK) => {
             CallOutcome::Gone { detail: detail() }
         }
         None if lower.contains("rate limit")

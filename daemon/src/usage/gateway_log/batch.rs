@@ -11,7 +11,7 @@ const MARKERS: &[&str] = &[
     "config hot reload applied",
     "config change applied",
     "config reload skipped",
-    "has no provider supported",
+    crate::modelscope::NOT_SERVED_MARK,
 ];
 
 /// Call records of this batch that a later "has no provider supported" line may turn into Gone.

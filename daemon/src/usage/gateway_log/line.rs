@@ -45,10 +45,10 @@ pub fn parse_line(line: &[u8]) -> Option<Parsed> {
             return Some(Parsed::Signal(sig));
         }
     }
-    if let Some(text) = texts
-        .iter()
-        .find(|t| t.to_ascii_lowercase().contains("has no provider supported"))
-    {
+    if let Some(text) = texts.iter().find(|t| {
+        t.to_ascii_lowercase()
+            .contains(crate::modelscope::NOT_SERVED_MARK)
+    }) {
         return Some(Parsed::NoProvider {
             at,
             text: (*text).to_owned(),

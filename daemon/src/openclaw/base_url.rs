@@ -1,5 +1,5 @@
 //! Repointing a provider's `baseUrl` (the relay's `msclawctl relay on|off`): the same CST-located
-//! splice as the model editor, so only that string value changes. OpenClaw ≤ 2026.7 also keeps a
+//! splice as the model edit, so only that string value changes. OpenClaw ≤ 2026.7 also keeps a
 //! copy of the providers in `agents/<id>/agent/models.json` whose `baseUrl` wins over the config;
 //! those copies are repointed too when they name the old URL.
 
@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 use jsonc_parser::cst::{CstNode, CstRootNode};
 use serde_json::Value;
 
-use crate::atomic_write::{self, WriteError};
-use crate::config_editor::{Doc, EditError, Splice, apply_splices, last_prop, quote, quote_of};
-use crate::openclaw_config::{
-    parse_error, parse_options, parse_value, read_config_text, split_bom,
-};
+use super::json5::{parse_error, parse_options, parse_value, read_config_text, split_bom};
+use super::model_edit::EditError;
+use super::retry::{self, Attempt, edit_with_retry};
+use super::splice::{Doc, Splice, apply_splices, last_prop, quote, quote_of};
 
 /// Replaces the string at `path` (object keys from the root) in JSON5 `text` with `value`.
 /// Errors when the key is missing or not a string: nothing is added.
@@ -75,22 +74,20 @@ pub fn set_string_at(
     Ok(format!("{bom}{new_body}"))
 }
 
+/// Sets the string at `path` in `file`; whether the file was written.
 fn rewrite(file: &Path, path: &[&str], value: &str) -> Result<bool, EditError> {
-    for _ in 0..crate::config_editor::MAX_ATTEMPTS {
+    edit_with_retry(file, || {
         let text = read_config_text(file)?;
         let new_text = set_string_at(&text, path, value, file)?;
         if new_text == text {
-            return Ok(false);
+            return Ok(Attempt::Done(false));
         }
-        match atomic_write::replace_if_unchanged(file, new_text.as_bytes(), Some(text.as_bytes())) {
-            Ok(()) => return Ok(true),
-            Err(WriteError::Conflict { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(EditError::Conflict {
-        path: file.to_owned(),
-        attempts: crate::config_editor::MAX_ATTEMPTS,
+        let written =
+            retry::replace_if_unchanged(file, new_text.as_bytes(), Some(text.as_bytes()))?;
+        Ok(match written {
+            Attempt::Done(()) => Attempt::Done(true),
+            Attempt::Changed => Attempt::Changed,
+        })
     })
 }
 
@@ -110,7 +107,7 @@ pub fn set_base_url(
     provider: &str,
     url: &str,
 ) -> Result<Repointed, EditError> {
-    let cfg = crate::openclaw_config::load(config)?;
+    let cfg = super::config::load(config)?;
     let previous = cfg.providers.get(provider).and_then(|p| p.base_url.clone());
     let mut out = Repointed {
         previous: previous.clone(),
