@@ -16,6 +16,7 @@ pub mod hooks;
 pub mod ipc_server;
 pub mod openclaw_config;
 pub mod policy;
+pub mod pools;
 pub mod provider_url;
 pub mod relay;
 pub mod reloader;
