@@ -168,7 +168,9 @@ impl PoolBook {
 
     /// Starts each pool's period that `now` has reached: counts clear, and daily pools refill.
     pub fn tick(&mut self, now: Timestamp) -> Vec<PoolNotice> {
-        (0..self.pools.len()).flat_map(|i| self.roll(i, now)).collect()
+        (0..self.pools.len())
+            .flat_map(|i| self.roll(i, now))
+            .collect()
     }
 
     fn roll(&mut self, i: usize, at: Timestamp) -> Option<PoolNotice> {
@@ -269,7 +271,11 @@ impl PoolBook {
         state
             .recent_errors
             .retain(|e| e.at >= at - window && last_success.is_none_or(|s| e.at > s));
-        let mut models: Vec<String> = state.recent_errors.iter().map(|e| e.model.clone()).collect();
+        let mut models: Vec<String> = state
+            .recent_errors
+            .iter()
+            .map(|e| e.model.clone())
+            .collect();
         models.sort();
         models.dedup();
         if models.len() < 2 || state.evidence.is_some() {
@@ -343,6 +349,5 @@ fn count_has_room(pool: &Pool, used: Units, cost: Units) -> bool {
     let Some(capacity) = pool.capacity else {
         return true;
     };
-    used == Units::ZERO
-        || used.saturating_add(cost) <= capacity.saturating_sub(pool.reserve)
+    used == Units::ZERO || used.saturating_add(cost) <= capacity.saturating_sub(pool.reserve)
 }

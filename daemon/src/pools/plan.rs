@@ -42,7 +42,10 @@ impl Member {
 }
 
 fn resolve_name(name: &str, aliases: &BTreeMap<String, String>) -> String {
-    aliases.get(name).cloned().unwrap_or_else(|| name.to_owned())
+    aliases
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| name.to_owned())
 }
 
 /// A budget some models draw from, ready for the ledger.

@@ -42,7 +42,9 @@ impl Units {
     pub fn from_number(x: f64) -> Result<Units, String> {
         let milli = x * 1000.0;
         if !x.is_finite() || x < 0.0 || milli > u64::MAX as f64 {
-            return Err(format!("expected a number of units of 0 or more, found {x}"));
+            return Err(format!(
+                "expected a number of units of 0 or more, found {x}"
+            ));
         }
         if (milli - milli.round()).abs() > 1e-6 {
             return Err(format!("{x} has more than three decimals"));
@@ -51,7 +53,7 @@ impl Units {
     }
 
     fn is_whole(self) -> bool {
-        self.0 % 1000 == 0
+        self.0.is_multiple_of(1000)
     }
 }
 
@@ -80,8 +82,9 @@ impl Serialize for Units {
 
 impl<'de> Deserialize<'de> for Units {
     fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        let x = f64::deserialize(de)
-            .map_err(|_| serde::de::Error::custom("expected a number of units, such as 1 or 0.5"))?;
+        let x = f64::deserialize(de).map_err(|_| {
+            serde::de::Error::custom("expected a number of units, such as 1 or 0.5")
+        })?;
         Units::from_number(x).map_err(serde::de::Error::custom)
     }
 }
