@@ -17,6 +17,7 @@ pub mod ipc_server;
 pub mod modelscope;
 pub mod openclaw;
 pub mod policy;
+pub mod pools;
 pub mod quota_calendar;
 pub mod relay;
 pub mod settings;
