@@ -819,6 +819,12 @@ impl Engine {
                 ErrorCode::BadRequest,
                 "EventStream is handled by the connection",
             )),
+            // The plugin's requests (issue 15) are wired in the engine separately; until then they
+            // are answered like any request this msclawd does not know.
+            Request::ModelCallEnded(_) | Request::ChooseModel(_) => Err(Error::new(
+                ErrorCode::BadRequest,
+                "this msclawd does not handle plugin requests yet",
+            )),
         }
     }
 
