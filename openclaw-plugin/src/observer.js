@@ -45,7 +45,7 @@ export function createObserver({ socketPath, away, queueMax = 256, logger }) {
     socket.setEncoding("utf8");
     socket.on("connect", () => {
       current.ready = true;
-      away.clear();
+      away.markReachable();
       if (droppedSinceReport > 0) {
         logger?.info?.(`msclawd is back; ${droppedSinceReport} model-call reports were dropped meanwhile`);
         droppedSinceReport = 0;
@@ -66,7 +66,7 @@ export function createObserver({ socketPath, away, queueMax = 256, logger }) {
       open(); // msclawd closed an idle connection just as new lines came: try once more
       return;
     }
-    if (!closed.ready || hadError) away.mark();
+    if (!closed.ready) away.markUnreachable();
     drop(queue.length);
     queue.length = 0;
   }
@@ -74,16 +74,21 @@ export function createObserver({ socketPath, away, queueMax = 256, logger }) {
   return {
     /** Queues one line for msclawd; returns at once. */
     send(line) {
-      if (!link && away.isAway()) return drop(1);
+      if (!link && away.isUnreachable()) return drop(1);
       if (queue.length >= queueMax) return drop(1);
       queue.push(line);
       if (!link) open();
       else pump();
     },
     stats: () => ({ ...stats, queued: queue.length, inFlight: unanswered }),
+    /** Closes the connection; what is still queued is dropped and counted. */
     close() {
       link?.socket.destroy();
       link = null;
+      stats.unanswered += unanswered;
+      unanswered = 0;
+      drop(queue.length);
+      queue.length = 0;
     },
   };
 }

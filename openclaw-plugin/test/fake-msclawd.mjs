@@ -28,6 +28,7 @@ export async function startFakeMsclawd(socketPath, answer = defaultAnswer) {
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => {}); // a client that gave up (closed before the answer) is fine
     socket.setEncoding("utf8");
     let buffered = "";
     socket.on("data", (chunk) => {

@@ -193,7 +193,23 @@ test("a socket that accepts but never answers costs < 60 ms, and the queue stays
   assert.ok(took < 60, `a silent msclawd cost ${took} ms`);
   started = performance.now();
   assert.equal(await choose(PROMPT_EVENT, CTX), undefined);
-  assert.ok(performance.now() - started < 5, "and is then remembered as away");
+  assert.ok(performance.now() - started < 5, "and is then remembered as slow");
+
+});
+
+test("a slow choice does not stop the reports", async (t) => {
+  const socket = tempSocketPath();
+  const msclawd = await startFakeMsclawd(socket, (request) => (request.ChooseModel ? undefined : { Ok: { Handled: "noted" } }));
+  const { api, hooks } = fakeApi({ socket, chooseModel: true });
+  const handle = register(api);
+  t.after(() => {
+    handle.close();
+    return msclawd.close();
+  });
+  assert.equal(await hooks.get("before_model_resolve").handler(PROMPT_EVENT, CTX), undefined);
+  hooks.get("model_call_ended").handler(ENDED);
+  await msclawd.waitFor(2);
+  assert.ok(msclawd.requests[1].ModelCallEnded);
 });
 
 test("the socket path follows msclaw's rule (paths.rs)", () => {
