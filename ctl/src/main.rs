@@ -74,6 +74,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Response::Status(status) => render::status(&cli, &style, &status)?,
         Response::Version(v) => render::version(&cli, Some(&v)),
         Response::History(h) => render::history(&cli, &style, &h)?,
+        // Only the OpenClaw plugin asks `ChooseModel`; msclawctl never gets this answer.
+        Response::ModelChoice(choice) => println!("{}", serde_json::to_string(&choice)?),
         Response::Handled(text) if matches!(cli.command, Command::Watch) => {
             return watch(&cli, &style, client, &text).await;
         }

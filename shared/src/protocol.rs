@@ -5,6 +5,16 @@
 //! `"Status"`, `"Version"`, `{"Switch":{"model":"glm5"}}`. The daemon answers with one line:
 //! `{"protocol":1,"Ok":{"Status":{...}}}` or `{"protocol":1,"Err":{"code":"bad_request","message":"..."}}`.
 //! After `"EventStream"` is answered with `Ok: "Handled"`, the daemon only writes [`Event`] lines.
+//!
+//! The OpenClaw plugin (`openclaw-plugin/`) sends two more kinds on the same socket.
+//! `{"ModelCallEnded":{"provider":"modelscope","model":"ZhipuAI/GLM-5","outcome":"error",
+//! "http_status":429,"error_category":"Error","failure_kind":null,"duration_ms":812}}` reports one
+//! finished model call ([`ModelCallEnded`]); the plugin does not wait for its `Handled` reply.
+//! `{"ChooseModel":{"agent_id":"main","provider":"modelscope","model":"ZhipuAI/GLM-5"}}` asks which
+//! model a turn should use ([`ChooseModel`]) and is answered with
+//! `{"protocol":1,"Ok":{"ModelChoice":{"provider":"modelscope","model":"MiniMax/MiniMax-M2.5"}}}`,
+//! or `{"protocol":1,"Ok":{"ModelChoice":null}}` to leave OpenClaw's own choice alone. Neither
+//! carries a prompt, a reply or a key.
 
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +52,61 @@ pub enum Request {
     },
     /// Turn this connection into a one-way stream of [`Event`] lines.
     EventStream,
+    /// A model call OpenClaw finished, from the plugin's `model_call_ended` hook. Answered with
+    /// `Handled`, which the plugin does not wait for.
+    ModelCallEnded(ModelCallEnded),
+    /// Which model should this turn use? From the plugin's `before_model_resolve` hook; answered
+    /// with [`Response::ModelChoice`]. The plugin gives up after about 50 ms.
+    ChooseModel(ChooseModel),
+}
+
+/// One finished model call as OpenClaw's `model_call_ended` hook saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelCallEnded {
+    /// OpenClaw's provider id, e.g. `modelscope`.
+    pub provider: String,
+    /// The model id within the provider, e.g. `ZhipuAI/GLM-5` (the full ref is `provider/model`).
+    pub model: String,
+    pub outcome: CallOutcome,
+    /// The HTTP status, when the hook event carries one (OpenClaw 2026.9.6's does not).
+    #[serde(default)]
+    pub http_status: Option<u16>,
+    /// OpenClaw's low-cardinality error class (`Error`, `TypeError`, ...) when the call failed.
+    #[serde(default)]
+    pub error_category: Option<String>,
+    /// A transport failure OpenClaw recognised: `aborted`, `connection_closed`,
+    /// `connection_reset`, `terminated` or `timeout`.
+    #[serde(default)]
+    pub failure_kind: Option<String>,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    Completed,
+    Error,
+}
+
+/// What the plugin knows about a turn before its model is resolved (never the prompt).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChooseModel {
+    /// The OpenClaw agent running the turn, when the hook context names it.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// The provider and model OpenClaw would use without an override, when the context says.
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// The model a turn should use; the plugin returns it as `providerOverride` / `modelOverride`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelChoice {
+    pub provider: String,
+    /// The model id within the provider, without the `provider/` prefix.
+    pub model: String,
 }
 
 pub type Reply = Result<Response, Error>;
@@ -70,6 +135,8 @@ pub enum Response {
     Status(Box<Status>),
     Version(VersionInfo),
     History(History),
+    /// The answer to `ChooseModel`: null leaves OpenClaw's own choice alone.
+    ModelChoice(Option<ModelChoice>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -125,6 +192,8 @@ mod wire {
             days: u32,
         },
         EventStream,
+        ModelCallEnded(super::ModelCallEnded),
+        ChooseModel(super::ChooseModel),
     }
 
     impl From<Request> for super::Request {
@@ -143,6 +212,8 @@ mod wire {
                 Request::Resume => Self::Resume,
                 Request::History { days } => Self::History { days },
                 Request::EventStream => Self::EventStream,
+                Request::ModelCallEnded(call) => Self::ModelCallEnded(call),
+                Request::ChooseModel(ask) => Self::ChooseModel(ask),
             }
         }
     }
@@ -164,6 +235,8 @@ mod wire {
                 R::Resume => Self::Resume,
                 R::History { days } => Self::History { days },
                 R::EventStream => Self::EventStream,
+                R::ModelCallEnded(call) => Self::ModelCallEnded(call),
+                R::ChooseModel(ask) => Self::ChooseModel(ask),
             }
         }
     }
@@ -486,6 +559,51 @@ mod tests {
             );
         }
         assert!(serde_json::from_str::<SwitchOutcome>(r#""maybe""#).is_err());
+    }
+
+    #[test]
+    fn plugin_requests_read_as_the_plugin_writes_them() {
+        // Exactly what openclaw-plugin/src/wire.js writes (absent fields are left out).
+        let line = r#"{"ModelCallEnded":{"provider":"modelscope","model":"ZhipuAI/GLM-5","outcome":"error","error_category":"Error","duration_ms":812}}"#;
+        assert_eq!(
+            serde_json::from_str::<Request>(line).unwrap(),
+            Request::ModelCallEnded(ModelCallEnded {
+                provider: "modelscope".into(),
+                model: "ZhipuAI/GLM-5".into(),
+                outcome: CallOutcome::Error,
+                http_status: None,
+                error_category: Some("Error".into()),
+                failure_kind: None,
+                duration_ms: 812,
+            })
+        );
+        let line = r#"{"ChooseModel":{"agent_id":"main"}}"#;
+        assert_eq!(
+            serde_json::from_str::<Request>(line).unwrap(),
+            Request::ChooseModel(ChooseModel {
+                agent_id: Some("main".into()),
+                ..ChooseModel::default()
+            })
+        );
+    }
+
+    #[test]
+    fn a_model_choice_is_an_object_or_null() {
+        let some = ReplyLine::new(Ok(Response::ModelChoice(Some(ModelChoice {
+            provider: "modelscope".into(),
+            model: "MiniMax/MiniMax-M2.5".into(),
+        }))));
+        assert_eq!(
+            serde_json::to_string(&some).unwrap(),
+            format!(
+                r#"{{"protocol":{PROTOCOL_VERSION},"Ok":{{"ModelChoice":{{"provider":"modelscope","model":"MiniMax/MiniMax-M2.5"}}}}}}"#
+            )
+        );
+        let none = ReplyLine::new(Ok(Response::ModelChoice(None)));
+        assert_eq!(
+            serde_json::to_string(&none).unwrap(),
+            format!(r#"{{"protocol":{PROTOCOL_VERSION},"Ok":{{"ModelChoice":null}}}}"#)
+        );
     }
 
     #[test]

@@ -45,6 +45,12 @@ impl Engine {
                 ErrorCode::BadRequest,
                 "EventStream is handled by the connection",
             )),
+            // The plugin's requests (issue 15) are not wired into the engine yet: answered like
+            // any request this msclawd does not know, which the plugin reads as "no override".
+            Request::ModelCallEnded(_) | Request::ChooseModel(_) => Err(Error::new(
+                ErrorCode::BadRequest,
+                "this msclawd does not handle plugin requests yet",
+            )),
         }
     }
 
