@@ -273,7 +273,7 @@ fn rotation_checks(
             }
         }
         ApiKeyKind::Literal => {
-            let open = file_mode(&cfg.path).filter(|m| m & 0o077 != 0);
+            let open = msclawd::openclaw::atomic_write::file_mode(&cfg.path).filter(|m| m & 0o077 != 0);
             match open {
                 Some(mode) => report.warn(
                     "api_key",
@@ -307,19 +307,6 @@ pub fn dotenv_has(path: &Path, var: &str) -> bool {
             .and_then(|rest| rest.trim_start().strip_prefix('='))
             .is_some_and(|value| !value.trim().trim_matches(['"', '\'']).is_empty())
     })
-}
-
-#[cfg(unix)]
-fn file_mode(path: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .ok()
-        .map(|m| m.permissions().mode() & 0o7777)
-}
-
-#[cfg(not(unix))]
-fn file_mode(_: &Path) -> Option<u32> {
-    None
 }
 
 /// The gateway log msclaw reads: msclaw's `gateway_log`, else `logging.file`, else `/tmp/openclaw`.

@@ -448,6 +448,20 @@ fn check_unchanged(target: &Path, expected: Option<&[u8]>) -> Result<(), WriteEr
     }
 }
 
+/// A file's permission bits (`None` where unknown: missing file, not Unix).
+#[cfg(unix)]
+pub fn file_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
+}
+
+#[cfg(not(unix))]
+pub fn file_mode(_: &Path) -> Option<u32> {
+    None
+}
+
 #[cfg(unix)]
 fn set_mode_and_owner(
     tmp: &File,

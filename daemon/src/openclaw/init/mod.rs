@@ -177,7 +177,7 @@ fn key_exposure_warning(
     let ApiKey::Literal(_) = req.api_key else {
         return None;
     };
-    let mode = file_mode(config_path)?;
+    let mode = crate::openclaw::atomic_write::file_mode(config_path)?;
     (key_written && mode & 0o077 != 0).then(|| {
         format!(
             "{} is readable by other users (mode {mode:04o}) and now holds the API key; \
@@ -222,19 +222,6 @@ fn write_plan(plan: &InitPlan) -> Result<Attempt<()>, InitError> {
         }
     }
     Ok(Attempt::Done(()))
-}
-
-#[cfg(unix)]
-fn file_mode(path: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .ok()
-        .map(|m| m.permissions().mode() & 0o7777)
-}
-
-#[cfg(not(unix))]
-fn file_mode(_: &Path) -> Option<u32> {
-    None
 }
 
 /// [`plan_init`] on one text, `$include`s not followed (an include stays a plain key): the new
