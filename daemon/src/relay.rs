@@ -50,7 +50,7 @@ use upstream::{Upstream, error_chain};
 pub const CHAT_BODY_SCAN_LIMIT: usize = 8 << 20;
 /// A non-streaming completion sends its headers only when the whole answer is ready: be patient.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(300);
-const LOG_TARGET: &str = "msclawd::relay";
+pub(crate) const LOG_TARGET: &str = "msclawd::relay";
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {

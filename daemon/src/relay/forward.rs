@@ -293,9 +293,11 @@ impl Shared {
         if let Err(e) = self.observations.try_send(observation) {
             self.stats.tally(Tally::Dropped);
             match e {
-                mpsc::error::TrySendError::Full(o) => {
-                    tracing::warn!(target: LOG_TARGET, model = o.model, "the daemon is behind: an observation was dropped")
-                }
+                mpsc::error::TrySendError::Full(_) => crate::log_limit::warn_limited(
+                    true,
+                    "relay-observation-dropped",
+                    "the daemon is behind: an observation was dropped",
+                ),
                 mpsc::error::TrySendError::Closed(_) => {
                     tracing::debug!(target: LOG_TARGET, "no one takes observations any more")
                 }

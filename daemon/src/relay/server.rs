@@ -27,7 +27,7 @@ pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>, cancel: Ca
                 }
                 Err(e) => {
                     // Out of descriptors and the like: pause rather than spin.
-                    tracing::warn!(target: LOG_TARGET, "relay cannot accept a connection: {e}");
+                    crate::log_limit::warn_limited(true, "relay-accept", format_args!("relay cannot accept a connection: {e}"));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
