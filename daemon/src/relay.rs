@@ -46,8 +46,15 @@ use judge::Streaks;
 pub use judge::{Judge, Judgement, RateLimitSeen, consecutive_judge};
 use upstream::{Upstream, error_chain};
 
-/// How much of a chat completion's body is read to find its `model` (the rest streams on).
-pub const CHAT_BODY_SCAN_LIMIT: usize = 8 << 20;
+/// The largest request body the relay takes (413 over it); a chat completion's is read whole
+/// to find its `model`.
+pub const MAX_REQUEST_BODY: usize = 8 << 20;
+/// How long a client may take to send a chat completion's body once its headers came (408).
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// What the chat completion bodies being read may hold in memory together (503 over it).
+pub const BODY_MEMORY_BUDGET: usize = 64 << 20;
+/// The longest `model` the relay counts or reports (real ids are well under 100 bytes).
+pub const MAX_MODEL_ID: usize = 256;
 /// A non-streaming completion sends its headers only when the whole answer is ready: be patient.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(300);
 pub(crate) const LOG_TARGET: &str = "msclawd::relay";
@@ -210,6 +217,7 @@ impl Relay {
             judge,
             observations,
             streaks: Streaks::default(),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(BODY_MEMORY_BUDGET / 1024)),
         });
         let cancel = CancellationToken::new();
         let task = tokio::spawn(server::serve(listener, shared.clone(), cancel.clone()));
