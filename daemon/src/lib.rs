@@ -101,6 +101,7 @@ async fn start_relay(
         listen: cfg.listen,
         upstream: cfg.upstream.clone(),
         header_timeout: std::time::Duration::from_secs(cfg.header_timeout_secs),
+        body_timeout: relay::BODY_READ_TIMEOUT,
         clock,
     };
     let (obs_tx, mut obs_rx) = mpsc::channel(4096);

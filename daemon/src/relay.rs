@@ -43,13 +43,15 @@ use health::Stats;
 pub use health::{ModelCounts, QuotaSeen, RelayHealth};
 pub use inspect::QuotaHeaders;
 use judge::Streaks;
+pub use server::connection_cap;
 pub use judge::{Judge, Judgement, RateLimitSeen, consecutive_judge};
 use upstream::{Upstream, error_chain};
 
 /// The largest request body the relay takes (413 over it); a chat completion's is read whole
 /// to find its `model`.
 pub const MAX_REQUEST_BODY: usize = 8 << 20;
-/// How long a client may take to send a chat completion's body once its headers came (408).
+/// How long a client may take by default to send a chat completion's body once its headers
+/// came (408).
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the chat completion bodies being read may hold in memory together (503 over it).
 pub const BODY_MEMORY_BUDGET: usize = 64 << 20;
@@ -67,6 +69,8 @@ pub struct RelayConfig {
     pub upstream: String,
     /// How long upstream may take to send response headers before the client gets a 504.
     pub header_timeout: Duration,
+    /// How long a client may take to send a chat completion's body (408 after it).
+    pub body_timeout: Duration,
     /// The time stamped on observations and used for quota days (the daemon's clock).
     pub clock: Arc<dyn Clock>,
 }
@@ -77,6 +81,7 @@ impl RelayConfig {
             listen,
             upstream: upstream.into(),
             header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: BODY_READ_TIMEOUT,
             clock: Arc::new(SystemClock),
         }
     }
@@ -211,6 +216,7 @@ impl Relay {
             upstream,
             client,
             header_timeout: cfg.header_timeout,
+            body_timeout: cfg.body_timeout,
             clock: cfg.clock,
             quota_calendar,
             view,

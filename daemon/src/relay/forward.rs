@@ -22,7 +22,7 @@ use super::inspect::{
 use super::judge::{Judge, Judgement, RateLimitSeen, Streaks, outcome_of_error};
 use super::upstream::{Upstream, below_v1, error_chain};
 use super::{
-    BODY_READ_TIMEOUT, LOG_TARGET, MAX_MODEL_ID, MAX_REQUEST_BODY, RelayObservation, RelayOutcome,
+    LOG_TARGET, MAX_MODEL_ID, MAX_REQUEST_BODY, RelayObservation, RelayOutcome,
     RelayPolicyView, SpentInfo,
 };
 use crate::clock::Clock;
@@ -36,6 +36,7 @@ pub(super) struct Shared {
     pub(super) upstream: Upstream,
     pub(super) client: reqwest::Client,
     pub(super) header_timeout: Duration,
+    pub(super) body_timeout: Duration,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) quota_calendar: QuotaCalendar,
     pub(super) view: RelayPolicyView,
@@ -96,7 +97,7 @@ impl Shared {
         headers.remove(header::EXPECT);
 
         let (body, model) = if chat {
-            match read_chat_body(body, &path, &self.body_budget).await {
+            match read_chat_body(body, &path, self.body_timeout, &self.body_budget).await {
                 Ok(read) => read,
                 Err(answer) => return answer,
             }
@@ -315,9 +316,10 @@ impl Shared {
 async fn read_chat_body(
     body: Incoming,
     path: &str,
+    deadline: Duration,
     budget: &BodyBudget,
 ) -> Result<(Option<reqwest::Body>, Option<String>), Response<RelayBody>> {
-    let refused = match ReadBody::read(body, MAX_REQUEST_BODY, BODY_READ_TIMEOUT, budget).await {
+    let refused = match ReadBody::read(body, MAX_REQUEST_BODY, deadline, budget).await {
         Ok(read) => {
             // A name longer than any model's is forwarded but neither counted nor remembered.
             let model = model_of(read.bytes(), true).filter(|m| m.len() <= MAX_MODEL_ID);
@@ -333,7 +335,7 @@ async fn read_chat_body(
         ),
         BodyRefused::TooSlow => (
             StatusCode::REQUEST_TIMEOUT,
-            format!("the request body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs()),
+            format!("the request body did not arrive within {:.1} s", deadline.as_secs_f64()),
             "request_timeout",
         ),
         BodyRefused::Busy => (

@@ -21,7 +21,7 @@ const MAX_CONNECTIONS: usize = 512;
 
 /// How many connections may be open at once: each also takes one to upstream, so a quarter of
 /// the descriptor limit (leaving the rest to the daemon), at most [`MAX_CONNECTIONS`].
-pub(super) fn connection_cap() -> usize {
+pub fn connection_cap() -> usize {
     let fd_limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
         .current
         .unwrap_or(u64::MAX);
