@@ -127,7 +127,11 @@ async fn start_relay(
     tokio::spawn(async move {
         let mut batch = Vec::new();
         while obs_rx.recv_many(&mut batch, RELAY_BATCH).await > 0 {
-            if inbox.send(InboxMsg::Relay(std::mem::take(&mut batch))).await.is_err() {
+            if inbox
+                .send(InboxMsg::Relay(std::mem::take(&mut batch)))
+                .await
+                .is_err()
+            {
                 break;
             }
         }

@@ -69,7 +69,11 @@ mod tests {
         for i in 1..=5 {
             assert_eq!(l.admit("a", t0 + Duration::from_secs(i)), None);
         }
-        assert_eq!(l.admit("b", t0), Some(0), "another warning has its own count");
+        assert_eq!(
+            l.admit("b", t0),
+            Some(0),
+            "another warning has its own count"
+        );
         assert_eq!(l.admit("a", t0 + WARN_INTERVAL), Some(5));
         assert_eq!(l.admit("a", t0 + WARN_INTERVAL), None);
     }

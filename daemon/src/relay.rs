@@ -43,8 +43,8 @@ use health::Stats;
 pub use health::{ModelCounts, QuotaSeen, RelayHealth};
 pub use inspect::QuotaHeaders;
 use judge::Streaks;
-pub use server::connection_cap;
 pub use judge::{Judge, Judgement, RateLimitSeen, consecutive_judge};
+pub use server::connection_cap;
 use upstream::{Upstream, error_chain};
 
 /// The largest request body the relay takes (413 over it); a chat completion's is read whole

@@ -1468,7 +1468,10 @@ async fn raw_exchange(addr: SocketAddr, head: &[u8], wait: Duration) -> (String,
     s.write_all(head).await.unwrap();
     let mut got = Vec::new();
     let _ = tokio::time::timeout(wait, s.read_to_end(&mut got)).await;
-    (String::from_utf8_lossy(&got).into_owned(), started.elapsed())
+    (
+        String::from_utf8_lossy(&got).into_owned(),
+        started.elapsed(),
+    )
 }
 
 #[tokio::test]
@@ -1496,7 +1499,10 @@ async fn a_body_that_stalls_gets_408_and_one_over_the_cap_413_without_reaching_u
     let (answer, took) = raw_exchange(addr, head.as_bytes(), Duration::from_secs(10)).await;
     println!("stalled body answered in {took:?}");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(took < Duration::from_secs(5), "answered at the deadline: {took:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "answered at the deadline: {took:?}"
+    );
 
     // A length over the cap is refused from the headers alone.
     let head = format!(
@@ -1531,8 +1537,14 @@ async fn connections_over_the_cap_are_closed_at_once_and_the_relay_serves_on() {
             closed += 1;
         }
     }
-    println!("cap {cap}: {closed} connections refused, checked in {:?}", started.elapsed());
-    assert!(closed >= 20, "the connections past the cap are closed: {closed}");
+    println!(
+        "cap {cap}: {closed} connections refused, checked in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        closed >= 20,
+        "the connections past the cap are closed: {closed}"
+    );
     assert!(closed <= 20 + 1, "those under it are kept: {closed}");
     drop(idle);
     // Once they are gone the relay answers again.
@@ -1561,7 +1573,12 @@ async fn model_names_are_bounded_in_the_relay_figures_and_observations() {
     let mut h = Harness::start(&fake.base()).await;
     let client = client();
     for i in 0..80 {
-        let resp = post_chat(&client, &h.base(), chat_body(&format!("made-up/model-{i}"), false)).await;
+        let resp = post_chat(
+            &client,
+            &h.base(),
+            chat_body(&format!("made-up/model-{i}"), false),
+        )
+        .await;
         assert_eq!(resp.status(), 200);
     }
     let long = "L".repeat(4096);

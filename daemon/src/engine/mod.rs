@@ -231,8 +231,10 @@ impl Engine {
 
     /// When unsaved observations are to be saved (`None`: nothing to save).
     fn save_due(&self) -> Option<tokio::time::Instant> {
-        self.unsaved
-            .then(|| self.last_save.map_or_else(tokio::time::Instant::now, |at| at + SAVE_INTERVAL))
+        self.unsaved.then(|| {
+            self.last_save
+                .map_or_else(tokio::time::Instant::now, |at| at + SAVE_INTERVAL)
+        })
     }
 
     fn save_if_due(&mut self) {

@@ -117,7 +117,9 @@ fn data_of(
             let over = seen > limit;
             async move {
                 match over {
-                    true => Err(BoxError::from("the request body is over the relay's size cap")),
+                    true => Err(BoxError::from(
+                        "the request body is over the relay's size cap",
+                    )),
                     false => Ok(data),
                 }
             }

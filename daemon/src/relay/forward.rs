@@ -22,8 +22,8 @@ use super::inspect::{
 use super::judge::{Judge, Judgement, RateLimitSeen, Streaks, outcome_of_error};
 use super::upstream::{Upstream, below_v1, error_chain};
 use super::{
-    LOG_TARGET, MAX_MODEL_ID, MAX_REQUEST_BODY, RelayObservation, RelayOutcome,
-    RelayPolicyView, SpentInfo,
+    LOG_TARGET, MAX_MODEL_ID, MAX_REQUEST_BODY, RelayObservation, RelayOutcome, RelayPolicyView,
+    SpentInfo,
 };
 use crate::clock::Clock;
 use crate::quota_calendar::QuotaCalendar;
@@ -335,7 +335,10 @@ async fn read_chat_body(
         ),
         BodyRefused::TooSlow => (
             StatusCode::REQUEST_TIMEOUT,
-            format!("the request body did not arrive within {:.1} s", deadline.as_secs_f64()),
+            format!(
+                "the request body did not arrive within {:.1} s",
+                deadline.as_secs_f64()
+            ),
             "request_timeout",
         ),
         BodyRefused::Busy => (

@@ -23,7 +23,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    FileId, GatewayLogCursor, GatewaySignal, SourceError, LineStart, last_line_boundary, read_lines_from,
+    FileId, GatewayLogCursor, GatewaySignal, LineStart, SourceError, last_line_boundary,
+    read_lines_from,
 };
 
 mod batch;

@@ -60,7 +60,14 @@ pub(crate) fn read_lines_from(
     take_unterminated: bool,
     f: impl FnMut(&[u8], u64),
 ) -> Result<LinesRead, SourceError> {
-    read_bounded_lines(path, file, start.into(), take_unterminated, MAX_LINE_BYTES, f)
+    read_bounded_lines(
+        path,
+        file,
+        start.into(),
+        take_unterminated,
+        MAX_LINE_BYTES,
+        f,
+    )
 }
 
 pub(crate) fn read_bounded_lines(

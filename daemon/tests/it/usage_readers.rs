@@ -713,7 +713,10 @@ fn jsonl_an_over_long_line_is_skipped_without_being_held_even_across_a_restart()
     let f = sessions.join("0b8e6d1c-long.jsonl");
     append(&f, &header("0b8e6d1c-long", t0));
     // 3 MiB without a newline yet: a line being written, far over the 1 MiB bound.
-    append(&f, &format!("{{\"type\":\"message\",\"junk\":\"{}", "x".repeat(3 << 20)));
+    append(
+        &f,
+        &format!("{{\"type\":\"message\",\"junk\":\"{}", "x".repeat(3 << 20)),
+    );
     let mut src = JsonlSource::new(dir.path(), JsonlCursors::default());
     let since = t0 - 1.hour();
     let started = std::time::Instant::now();
@@ -736,7 +739,11 @@ fn jsonl_an_over_long_line_is_skipped_without_being_held_even_across_a_restart()
         summary(&src.poll(since).unwrap()),
         vec![(QWEN.into(), CallOutcome::Success)]
     );
-    assert_eq!(src.garbled_lines(), 0, "the tail of the long line is not taken for a line");
+    assert_eq!(
+        src.garbled_lines(),
+        0,
+        "the tail of the long line is not taken for a line"
+    );
 }
 
 #[test]

@@ -128,15 +128,28 @@ async fn a_flood_of_locally_answered_requests_is_saved_in_batches_and_status_ans
         "flood: {sent} requests in {FLOOD_FOR:?}, state.json written {writes} times, status asked {asked} times, slowest {slowest:?}"
     );
     assert!(sent > 100, "the flood ran: {sent}");
-    assert!(slowest < Duration::from_secs(5), "status never hangs: {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(5),
+        "status never hangs: {slowest:?}"
+    );
     // At most one save per 500 ms (plus the one before and after), never one per request.
-    assert!(writes <= 16, "state.json written {writes} times for {sent} requests");
+    assert!(
+        writes <= 16,
+        "state.json written {writes} times for {sent} requests"
+    );
 
     let status = daemon.status().await.unwrap();
     assert!(status.models.iter().all(|m| !m.model.contains("made-up")));
     assert!(status.relay.unwrap().answered_locally >= sent);
     let state = std::fs::read_to_string(&layout.state_file).unwrap();
-    assert!(!state.contains("made-up"), "unknown names are not in the state");
-    assert!(state.len() < 64 << 10, "the state stays small: {}", state.len());
+    assert!(
+        !state.contains("made-up"),
+        "unknown names are not in the state"
+    );
+    assert!(
+        state.len() < 64 << 10,
+        "the state stays small: {}",
+        state.len()
+    );
     daemon.stop().await.unwrap();
 }
