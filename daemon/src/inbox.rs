@@ -34,8 +34,8 @@ pub enum InboxMsg {
         model: String,
         result: Result<String, String>,
     },
-    /// A chat completion the metering relay saw.
-    Relay(RelayObservation),
+    /// Chat completions the metering relay saw (what queued up since the last message).
+    Relay(Vec<RelayObservation>),
 }
 
 /// What the sources found since the last batch, with their cursors, so the engine can persist

@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod hooks;
 pub mod inbox;
 pub mod ipc_server;
+pub mod log_limit;
 pub mod modelscope;
 pub mod openclaw;
 pub mod policy;
@@ -85,6 +86,9 @@ impl DaemonOptions {
     }
 }
 
+/// The most relay observations handed to the engine in one inbox message.
+const RELAY_BATCH: usize = 1024;
+
 /// Starts the metering relay; its observations go to the engine's inbox like any usage batch.
 async fn start_relay(
     settings: &Settings,
@@ -97,6 +101,7 @@ async fn start_relay(
         listen: cfg.listen,
         upstream: cfg.upstream.clone(),
         header_timeout: std::time::Duration::from_secs(cfg.header_timeout_secs),
+        body_timeout: relay::BODY_READ_TIMEOUT,
         clock,
     };
     let (obs_tx, mut obs_rx) = mpsc::channel(4096);
@@ -117,9 +122,16 @@ async fn start_relay(
     let relay = relay::Relay::start(relay_cfg, view, judge, obs_tx, settings.calendar.clone())
         .await
         .with_context(|| format!("cannot start the relay on {}", cfg.listen))?;
+    // What queued up while the engine was busy goes as one message: a flood of requests is a
+    // few inbox messages, and clients' requests are not stuck behind it.
     tokio::spawn(async move {
-        while let Some(observation) = obs_rx.recv().await {
-            if inbox.send(InboxMsg::Relay(observation)).await.is_err() {
+        let mut batch = Vec::new();
+        while obs_rx.recv_many(&mut batch, RELAY_BATCH).await > 0 {
+            if inbox
+                .send(InboxMsg::Relay(std::mem::take(&mut batch)))
+                .await
+                .is_err()
+            {
                 break;
             }
         }

@@ -44,13 +44,22 @@ pub use health::{ModelCounts, QuotaSeen, RelayHealth};
 pub use inspect::QuotaHeaders;
 use judge::Streaks;
 pub use judge::{Judge, Judgement, RateLimitSeen, consecutive_judge};
+pub use server::connection_cap;
 use upstream::{Upstream, error_chain};
 
-/// How much of a chat completion's body is read to find its `model` (the rest streams on).
-pub const CHAT_BODY_SCAN_LIMIT: usize = 8 << 20;
+/// The largest request body the relay takes (413 over it); a chat completion's is read whole
+/// to find its `model`.
+pub const MAX_REQUEST_BODY: usize = 8 << 20;
+/// How long a client may take by default to send a chat completion's body once its headers
+/// came (408).
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// What the chat completion bodies being read may hold in memory together (503 over it).
+pub const BODY_MEMORY_BUDGET: usize = 64 << 20;
+/// The longest `model` the relay counts or reports (real ids are well under 100 bytes).
+pub const MAX_MODEL_ID: usize = 256;
 /// A non-streaming completion sends its headers only when the whole answer is ready: be patient.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(300);
-const LOG_TARGET: &str = "msclawd::relay";
+pub(crate) const LOG_TARGET: &str = "msclawd::relay";
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -60,6 +69,8 @@ pub struct RelayConfig {
     pub upstream: String,
     /// How long upstream may take to send response headers before the client gets a 504.
     pub header_timeout: Duration,
+    /// How long a client may take to send a chat completion's body (408 after it).
+    pub body_timeout: Duration,
     /// The time stamped on observations and used for quota days (the daemon's clock).
     pub clock: Arc<dyn Clock>,
 }
@@ -70,6 +81,7 @@ impl RelayConfig {
             listen,
             upstream: upstream.into(),
             header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: BODY_READ_TIMEOUT,
             clock: Arc::new(SystemClock),
         }
     }
@@ -204,12 +216,14 @@ impl Relay {
             upstream,
             client,
             header_timeout: cfg.header_timeout,
+            body_timeout: cfg.body_timeout,
             clock: cfg.clock,
             quota_calendar,
             view,
             judge,
             observations,
             streaks: Streaks::default(),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(BODY_MEMORY_BUDGET / 1024)),
         });
         let cancel = CancellationToken::new();
         let task = tokio::spawn(server::serve(listener, shared.clone(), cancel.clone()));

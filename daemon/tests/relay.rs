@@ -535,7 +535,7 @@ async fn a_plain_completion_passes_through_byte_for_byte() {
 }
 
 #[tokio::test]
-async fn bodies_that_are_not_json_or_too_long_to_read_are_forwarded_as_they_are() {
+async fn bodies_that_are_not_json_are_forwarded_as_they_are_and_too_long_ones_refused() {
     let fake = Fake::start(|_| ok_json(r#"{"ok":true}"#)).await;
     let mut h = Harness::start(&fake.base()).await;
     let client = client();
@@ -551,13 +551,13 @@ async fn bodies_that_are_not_json_or_too_long_to_read_are_forwarded_as_they_are(
         "a body that is not JSON is not counted"
     );
 
-    // 9 MiB: past the relay's read cap. The model comes first, as clients send it.
-    let filler = "x".repeat(9 << 20);
-    let big = format!(r#"{{"model":"{G}","messages":[{{"role":"user","content":"{filler}"}}]}}"#);
-    let resp = post_chat(&client, &h.base(), big.clone()).await;
+    // 7 MiB, under the relay's cap: read whole, so a model even at the end is known.
+    let filler = "x".repeat(7 << 20);
+    let late = format!(r#"{{"messages":[{{"role":"user","content":"{filler}"}}],"model":"{G}"}}"#);
+    let resp = post_chat(&client, &h.base(), late.clone()).await;
     assert_eq!(resp.status(), 200);
     assert!(
-        fake.seen()[1].body == big.as_bytes(),
+        fake.seen()[1].body == late.as_bytes(),
         "a long body arrives whole and unchanged"
     );
     let obs = h.drain();
@@ -567,13 +567,13 @@ async fn bodies_that_are_not_json_or_too_long_to_read_are_forwarded_as_they_are(
         (G, &RelayOutcome::Success)
     );
 
-    // The model after the cap cannot be known: forwarded, not counted.
-    let late = format!(r#"{{"messages":[{{"role":"user","content":"{filler}"}}],"model":"{G}"}}"#);
-    let resp = post_chat(&client, &h.base(), late.clone()).await;
-    assert_eq!(resp.status(), 200);
-    assert!(fake.seen()[2].body == late.as_bytes());
+    // 9 MiB: over the cap, refused with a 413 and never sent on.
+    let big = format!(r#"{{"model":"{G}","content":"{}"}}"#, "x".repeat(9 << 20));
+    let resp = post_chat(&client, &h.base(), big).await;
+    assert_eq!(resp.status(), 413);
+    assert_eq!(fake.seen().len(), 2);
     assert!(h.drain().is_empty());
-    assert_eq!(h.health().relayed, 3);
+    assert_eq!(h.health().relayed, 2);
 }
 
 #[tokio::test]
@@ -1455,4 +1455,140 @@ async fn relay_added_latency() {
     );
     assert_eq!(h.drain().len(), rounds + 1);
     assert_eq!(fake.hits(), 2 * rounds + 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounded inputs: body size and deadline, connections, model names.
+
+/// Sends `head` (and whatever body bytes it holds) on a raw connection and reads the answer
+/// until the relay closes it (or `wait` passes).
+async fn raw_exchange(addr: SocketAddr, head: &[u8], wait: Duration) -> (String, Duration) {
+    let started = Instant::now();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(head).await.unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(wait, s.read_to_end(&mut got)).await;
+    (
+        String::from_utf8_lossy(&got).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_gets_408_and_one_over_the_cap_413_without_reaching_upstream() {
+    let fake = Fake::start(|_| ok_json(r#"{"ok":true}"#)).await;
+    let mut cfg = RelayConfig::new("127.0.0.1:0".parse().unwrap(), fake.base());
+    cfg.body_timeout = Duration::from_millis(500);
+    let (tx, _rx) = mpsc::channel(16);
+    let relay = Relay::start(
+        cfg,
+        RelayPolicyView::new(),
+        consecutive_judge(3, QuotaCalendar::shanghai_midnight()),
+        tx,
+        QuotaCalendar::shanghai_midnight(),
+    )
+    .await
+    .unwrap();
+    let addr = relay.local_addr();
+
+    // Headers promise 7 MiB; 20 bytes come, then nothing.
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{{\"model\":\"{G}\",\"m",
+        7 << 20
+    );
+    let (answer, took) = raw_exchange(addr, head.as_bytes(), Duration::from_secs(10)).await;
+    println!("stalled body answered in {took:?}");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        took < Duration::from_secs(5),
+        "answered at the deadline: {took:?}"
+    );
+
+    // A length over the cap is refused from the headers alone.
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
+        (8 << 20) + 1
+    );
+    let (answer, took) = raw_exchange(addr, head.as_bytes(), Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(fake.seen().is_empty(), "nothing reached upstream");
+    assert_eq!(relay.health().relayed, 0);
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_are_closed_at_once_and_the_relay_serves_on() {
+    let fake = Fake::start(|_| ok_json(r#"{"ok":true}"#)).await;
+    let h = Harness::start(&fake.base()).await;
+    let addr = h.relay.local_addr();
+    let cap = msclawd::relay::connection_cap();
+    // Idle connections that never send a header, 20 past the cap.
+    let mut idle = Vec::new();
+    for _ in 0..cap + 20 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    let started = Instant::now();
+    let mut closed = 0;
+    for s in &mut idle {
+        let mut b = [0u8; 1];
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(20), s.read(&mut b)).await
+        {
+            closed += 1;
+        }
+    }
+    println!(
+        "cap {cap}: {closed} connections refused, checked in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        closed >= 20,
+        "the connections past the cap are closed: {closed}"
+    );
+    assert!(closed <= 20 + 1, "those under it are kept: {closed}");
+    drop(idle);
+    // Once they are gone the relay answers again.
+    let client = client();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout(
+            Duration::from_secs(2),
+            client
+                .post(format!("{}/chat/completions", h.base()))
+                .body(chat_body(Q, false))
+                .send(),
+        )
+        .await
+        {
+            Ok(Ok(r)) if r.status() == 200 => break,
+            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
+            other => panic!("the relay does not serve again: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn model_names_are_bounded_in_the_relay_figures_and_observations() {
+    let fake = Fake::start(|_| ok_json(r#"{"ok":true}"#)).await;
+    let mut h = Harness::start(&fake.base()).await;
+    let client = client();
+    for i in 0..80 {
+        let resp = post_chat(
+            &client,
+            &h.base(),
+            chat_body(&format!("made-up/model-{i}"), false),
+        )
+        .await;
+        assert_eq!(resp.status(), 200);
+    }
+    let long = "L".repeat(4096);
+    let resp = post_chat(&client, &h.base(), chat_body(&long, false)).await;
+    assert_eq!(resp.status(), 200, "forwarded all the same");
+    let health = h.health();
+    let day = health.days.values().next().unwrap();
+    assert!(day.len() <= 65, "a bounded number of names: {}", day.len());
+    assert!(day.keys().all(|m| m.len() < 100));
+    assert_eq!(day.values().map(|c| c.calls).sum::<u32>(), 80);
+    let obs = h.drain();
+    assert_eq!(obs.len(), 80, "a 4 KiB name is not reported");
 }

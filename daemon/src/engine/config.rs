@@ -71,6 +71,23 @@ impl LoadedConfig {
 }
 
 impl Engine {
+    /// Whether `model` (a full ref) is one the config knows: in the rotation, listed under the
+    /// provider, or the active model. Only those are remembered from the relay's requests.
+    pub(super) fn knows_model(&self, model: &str) -> bool {
+        if self.policy.models.iter().any(|m| m.model == model) {
+            return true;
+        }
+        let Some(cfg) = self.config.usable() else {
+            return false;
+        };
+        let listed = model
+            .strip_prefix(self.settings.provider.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .zip(cfg.providers.get(&self.settings.provider))
+            .is_some_and(|(id, p)| p.model_ids.iter().any(|m| m == id));
+        listed || cfg.primary.as_deref() == Some(model)
+    }
+
     /// Re-reads the OpenClaw config and works out the rotation from it and the settings.
     pub(super) fn reload_config(&mut self) {
         self.config = LoadedConfig::load(&self.openclaw_paths.config);

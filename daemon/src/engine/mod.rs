@@ -41,6 +41,9 @@ use crate::usage_watcher::{WatcherCmd, WatcherHandle};
 /// The wall clock is compared at least this often, so a machine that wakes after the reset
 /// resets at once (tokio's timers stop while it sleeps).
 const WALL_CLOCK_CHECK: Duration = Duration::from_secs(60);
+/// Saves of the state (after observations) are at least this far apart: a flood of them is one
+/// write per interval, not one per observation. Sparse ones are saved at once.
+const SAVE_INTERVAL: Duration = Duration::from_millis(500);
 /// After a failed write, the same switch is not tried again for this long (unless the config changes).
 const RETRY_FAILED_SWITCH: Duration = Duration::from_secs(30);
 
@@ -88,6 +91,9 @@ pub struct Engine {
     /// What the watcher was last told to follow.
     watched: Option<(LogLocation, Vec<PathBuf>)>,
     inbox: InboxSender,
+    /// Observations not saved yet, and when the last save was (see [`SAVE_INTERVAL`]).
+    unsaved: bool,
+    last_save: Option<tokio::time::Instant>,
 }
 
 impl Engine {
@@ -119,6 +125,8 @@ impl Engine {
             watcher: parts.watcher,
             watched: None,
             inbox: parts.inbox,
+            unsaved: false,
+            last_save: None,
         };
         let now = engine.clock.now();
         let today = engine.settings.calendar.day_of(now);
@@ -143,6 +151,7 @@ impl Engine {
                 SignedDuration::try_from(WALL_CLOCK_CHECK).unwrap(),
             );
             let reload_deadline = self.pending_reload.as_ref().map(|p| p.deadline);
+            let save_due = self.save_due();
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 msg = inbox.recv() => match msg {
@@ -159,7 +168,9 @@ impl Engine {
                 _ = async { tokio::time::sleep_until(reload_deadline.unwrap()).await }, if reload_deadline.is_some() => {
                     self.on_reload_timeout().await;
                 }
+                _ = async { tokio::time::sleep_until(save_due.unwrap()).await }, if save_due.is_some() => {}
             }
+            self.save_if_due();
         }
         self.save();
         tracing::info!("engine stopped; state saved");
@@ -204,9 +215,34 @@ impl Engine {
     }
 
     fn save(&mut self) {
+        self.unsaved = false;
+        self.last_save = Some(tokio::time::Instant::now());
         if let Err(e) = self.store.save(&self.state) {
             // Keep running on what is in memory; the next save tries again.
-            tracing::error!("{e}");
+            crate::log_limit::warn_limited(false, "state-save", e);
+        }
+    }
+
+    /// Observations changed the state: it is saved by the end of this loop turn, or within
+    /// [`SAVE_INTERVAL`] of the last save (and always before the engine stops).
+    fn mark_dirty(&mut self) {
+        self.unsaved = true;
+    }
+
+    /// When unsaved observations are to be saved (`None`: nothing to save).
+    fn save_due(&self) -> Option<tokio::time::Instant> {
+        self.unsaved.then(|| {
+            self.last_save
+                .map_or_else(tokio::time::Instant::now, |at| at + SAVE_INTERVAL)
+        })
+    }
+
+    fn save_if_due(&mut self) {
+        if self
+            .save_due()
+            .is_some_and(|due| due <= tokio::time::Instant::now())
+        {
+            self.save();
         }
     }
 }

@@ -7,6 +7,9 @@ use jiff::Timestamp;
 use msclaw_shared::EventKind;
 
 use super::Engine;
+
+/// The longest model ref kept in the state (real ones are well under 100 bytes).
+pub(super) const MAX_MODEL_NAME: usize = 256;
 use crate::inbox::UsageBatch;
 use crate::policy::{Notice, Observation};
 use crate::relay::{RelayObservation, RelayOutcome, SpentInfo};
@@ -27,7 +30,7 @@ impl Engine {
                 GatewaySignal::ReloadSkipped { at, reason } => self.on_reload_skipped(at, &reason),
             }
         }
-        self.save();
+        self.mark_dirty();
         self.apply_policy().await;
     }
 
@@ -56,6 +59,10 @@ impl Engine {
     }
 
     fn observe_model(&mut self, model: &str, at: Timestamp, observation: &Observation) {
+        if model.len() > MAX_MODEL_NAME {
+            // No model is named like that; a name this long is not kept in the state.
+            return;
+        }
         let day = self.settings.calendar.day_of(at);
         let clock_day = self.settings.calendar.day_of(self.clock.now());
         let policy = self.policy.clone();
@@ -92,9 +99,22 @@ impl Engine {
         }
     }
 
-    pub(super) async fn take_relay(&mut self, obs: RelayObservation) {
+    /// Takes what the relay saw since its last message; saved and decided on once for them all.
+    pub(super) async fn take_relay(&mut self, observations: Vec<RelayObservation>) {
         self.roll_if_new_day(self.clock.now());
+        for obs in observations {
+            self.take_relay_one(obs);
+        }
+        self.mark_dirty();
+        self.apply_policy().await;
+    }
+
+    fn take_relay_one(&mut self, obs: RelayObservation) {
         let model = format!("{}/{}", self.settings.provider, obs.model);
+        if !self.knows_model(&model) {
+            // Forwarded, but a name the config does not list is not remembered.
+            return;
+        }
         if let Some(remaining) = obs.quota.model_remaining {
             self.remaining.insert(model.clone(), remaining);
         }
@@ -112,8 +132,6 @@ impl Engine {
         if obs.quota.model_remaining == Some(0) {
             self.observe_model(&model, obs.at, &Observation::NoneRemaining);
         }
-        self.save();
-        self.apply_policy().await;
     }
 
     /// Tells the relay which models to answer locally: the spent ones, except a pinned model.

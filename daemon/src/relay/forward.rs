@@ -11,7 +11,8 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 
 use super::body::{
-    Prefix, RelayBody, full, json_response, passthrough, read_start, response_with, streaming_body,
+    BodyBudget, BodyRefused, ReadBody, RelayBody, full, json_response, passthrough, read_start,
+    response_with, streaming_body,
 };
 use super::health::{Stats, Tally};
 use super::inspect::{
@@ -21,7 +22,8 @@ use super::inspect::{
 use super::judge::{Judge, Judgement, RateLimitSeen, Streaks, outcome_of_error};
 use super::upstream::{Upstream, below_v1, error_chain};
 use super::{
-    CHAT_BODY_SCAN_LIMIT, LOG_TARGET, RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo,
+    LOG_TARGET, MAX_MODEL_ID, MAX_REQUEST_BODY, RelayObservation, RelayOutcome, RelayPolicyView,
+    SpentInfo,
 };
 use crate::clock::Clock;
 use crate::quota_calendar::QuotaCalendar;
@@ -34,6 +36,7 @@ pub(super) struct Shared {
     pub(super) upstream: Upstream,
     pub(super) client: reqwest::Client,
     pub(super) header_timeout: Duration,
+    pub(super) body_timeout: Duration,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) quota_calendar: QuotaCalendar,
     pub(super) view: RelayPolicyView,
@@ -41,6 +44,8 @@ pub(super) struct Shared {
     pub(super) observations: mpsc::Sender<RelayObservation>,
     pub(super) stats: Stats,
     pub(super) streaks: Streaks,
+    /// What request bodies being read may hold in memory, all connections together.
+    pub(super) body_budget: BodyBudget,
 }
 
 /// The request being answered, for the answer and its log line.
@@ -92,12 +97,12 @@ impl Shared {
         headers.remove(header::EXPECT);
 
         let (body, model) = if chat {
-            match read_chat_body(body, &path).await {
+            match read_chat_body(body, &path, self.body_timeout, &self.body_budget).await {
                 Ok(read) => read,
                 Err(answer) => return answer,
             }
         } else {
-            (streaming_body(body), None)
+            (streaming_body(body, MAX_REQUEST_BODY), None)
         };
 
         if let Some(model) = &model
@@ -293,9 +298,11 @@ impl Shared {
         if let Err(e) = self.observations.try_send(observation) {
             self.stats.tally(Tally::Dropped);
             match e {
-                mpsc::error::TrySendError::Full(o) => {
-                    tracing::warn!(target: LOG_TARGET, model = o.model, "the daemon is behind: an observation was dropped")
-                }
+                mpsc::error::TrySendError::Full(_) => crate::log_limit::warn_limited(
+                    true,
+                    "relay-observation-dropped",
+                    "the daemon is behind: an observation was dropped",
+                ),
                 mpsc::error::TrySendError::Closed(_) => {
                     tracing::debug!(target: LOG_TARGET, "no one takes observations any more")
                 }
@@ -304,25 +311,53 @@ impl Shared {
     }
 }
 
-/// Reads a chat completion's body far enough to find its `model` (the rest streams on); a body
-/// that cannot be read gets a 400.
+/// Reads a chat completion's body whole (within the relay's bounds) to find its `model`; a body
+/// refused gets its 4xx/503 and the connection is closed (what was read is freed).
 async fn read_chat_body(
     body: Incoming,
     path: &str,
+    deadline: Duration,
+    budget: &BodyBudget,
 ) -> Result<(Option<reqwest::Body>, Option<String>), Response<RelayBody>> {
-    match Prefix::read(body, CHAT_BODY_SCAN_LIMIT).await {
-        Ok(prefix) => {
-            let model = model_of(&prefix.bytes, prefix.rest.is_none());
-            Ok((Some(prefix.into_body()), model))
+    let refused = match ReadBody::read(body, MAX_REQUEST_BODY, deadline, budget).await {
+        Ok(read) => {
+            // A name longer than any model's is forwarded but neither counted nor remembered.
+            let model = model_of(read.bytes(), true).filter(|m| m.len() <= MAX_MODEL_ID);
+            return Ok((Some(read.into_body()), model));
         }
-        Err(e) => {
+        Err(refused) => refused,
+    };
+    let (status, message, code) = match refused {
+        BodyRefused::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is over the msclaw relay's cap of {MAX_REQUEST_BODY} bytes"),
+            "request_too_large",
+        ),
+        BodyRefused::TooSlow => (
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {:.1} s",
+                deadline.as_secs_f64()
+            ),
+            "request_timeout",
+        ),
+        BodyRefused::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the msclaw relay holds too many request bodies at once; try again".to_owned(),
+            "relay_busy",
+        ),
+        BodyRefused::Broken(e) => {
             tracing::debug!(target: LOG_TARGET, path, "cannot read a request body: {e}");
-            let body = error_body(
-                "the msclaw relay could not read the request body",
-                "invalid_request_error",
+            (
+                StatusCode::BAD_REQUEST,
+                "the msclaw relay could not read the request body".to_owned(),
                 "bad_request",
-            );
-            Err(json_response(StatusCode::BAD_REQUEST, body))
+            )
         }
-    }
+    };
+    tracing::debug!(target: LOG_TARGET, path, status = status.as_u16(), "request body refused: {message}");
+    let mut resp = json_response(status, error_body(&message, "invalid_request_error", code));
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    Err(resp)
 }

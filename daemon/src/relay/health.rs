@@ -14,6 +14,11 @@ use super::inspect::QuotaHeaders;
 
 /// Quota days kept in the figures (today and the days before it).
 const DAYS_KEPT: usize = 3;
+/// Models with their own figures per day (and own quota headers); the others are counted
+/// together under [`OTHER_MODELS`].
+const MODELS_KEPT: usize = 64;
+/// The name the models past [`MODELS_KEPT`] are counted under.
+pub const OTHER_MODELS: &str = "(other)";
 
 /// A copy of the relay's figures, for `status` and logs.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -127,7 +132,11 @@ impl Stats {
             let Some(models) = h.days.get_mut(&key) else {
                 return;
             };
-            let c = models.entry(model.to_owned()).or_default();
+            let name = match models.contains_key(model) || models.len() < MODELS_KEPT {
+                true => model,
+                false => OTHER_MODELS,
+            };
+            let c = models.entry(name.to_owned()).or_default();
             match outcome {
                 RelayOutcome::Success => {
                     c.calls += 1;
@@ -158,7 +167,9 @@ impl Stats {
             return;
         }
         self.with(|h| {
-            h.quota.insert(model.to_owned(), QuotaSeen { at, headers });
+            if h.quota.contains_key(model) || h.quota.len() < MODELS_KEPT {
+                h.quota.insert(model.to_owned(), QuotaSeen { at, headers });
+            }
         });
     }
 }

@@ -69,6 +69,9 @@ pub(super) fn outcome_of_error(status: u16, body_start: &[u8], detail: &str) -> 
     }
 }
 
+/// Models whose 429 streaks are remembered at once.
+const STREAKS_KEPT: usize = 256;
+
 /// 429s in a row per model id, within a quota day.
 #[derive(Default)]
 pub(super) struct Streaks(Mutex<HashMap<String, (Date, u32)>>);
@@ -77,6 +80,13 @@ impl Streaks {
     /// One more 429 in a row for `model` in quota day `day`; returns how many now.
     pub(super) fn extend(&self, model: &str, day: Date) -> u32 {
         let mut streaks = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !streaks.contains_key(model) && streaks.len() >= STREAKS_KEPT {
+            streaks.retain(|_, (d, _)| *d == day);
+            if streaks.len() >= STREAKS_KEPT {
+                // So many models in 429 streaks is no real client: this one is not remembered.
+                return 1;
+            }
+        }
         let entry = streaks.entry(model.to_owned()).or_insert((day, 0));
         if entry.0 != day {
             *entry = (day, 0);

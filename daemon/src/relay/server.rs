@@ -16,18 +16,36 @@ const CLIENT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `shutdown` lets responses in flight finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The most connections open at once, whatever the descriptor limit allows.
+const MAX_CONNECTIONS: usize = 512;
+
+/// How many connections may be open at once: each also takes one to upstream, so a quarter of
+/// the descriptor limit (leaving the rest to the daemon), at most [`MAX_CONNECTIONS`].
+pub fn connection_cap() -> usize {
+    let fd_limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX);
+    (fd_limit / 4).clamp(8, MAX_CONNECTIONS as u64) as usize
+}
+
 pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>, cancel: CancellationToken) {
+    let max = connection_cap();
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             accepted = listener.accept() => match accepted {
+                Ok((stream, _)) if conns.len() >= max => {
+                    // Refused at once (closed unread): the descriptors stay for the daemon.
+                    drop(stream);
+                    crate::log_limit::warn_limited(true, "relay-connections", format_args!("the relay has {max} connections open: one more was refused"));
+                }
                 Ok((stream, _)) => {
                     conns.spawn(connection(stream, shared.clone(), cancel.clone()));
                 }
                 Err(e) => {
                     // Out of descriptors and the like: pause rather than spin.
-                    tracing::warn!(target: LOG_TARGET, "relay cannot accept a connection: {e}");
+                    crate::log_limit::warn_limited(true, "relay-accept", format_args!("relay cannot accept a connection: {e}"));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },

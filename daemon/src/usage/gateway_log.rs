@@ -23,7 +23,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    FileId, GatewayLogCursor, GatewaySignal, SourceError, last_line_boundary, read_lines_from,
+    FileId, GatewayLogCursor, GatewaySignal, LineStart, SourceError, last_line_boundary,
+    read_lines_from,
 };
 
 mod batch;
@@ -72,6 +73,9 @@ struct LogPos {
     /// Hash of the file's first line: tells a new file that reused the inode number.
     #[serde(default)]
     head: Option<String>,
+    /// `offset` is inside a line too long to read, skipped up to its newline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    skipping: bool,
 }
 
 /// Follows the gateway log.
@@ -80,6 +84,7 @@ pub struct GatewayLogSource {
     state: GatewayLogCursor,
     start_at_end: bool,
     garbled_lines: u64,
+    long_lines: u64,
     errors: Vec<SourceError>,
 }
 
@@ -92,6 +97,7 @@ impl GatewayLogSource {
             state: cursor,
             start_at_end: true,
             garbled_lines: 0,
+            long_lines: 0,
             errors: Vec::new(),
         }
     }
@@ -139,6 +145,11 @@ impl GatewayLogSource {
         self.garbled_lines
     }
 
+    /// Lines longer than [`MAX_LINE_BYTES`](super::MAX_LINE_BYTES): skipped without being read.
+    pub fn long_lines(&self) -> u64 {
+        self.long_lines
+    }
+
     /// The failure of the last poll, if any (also when it returned `Ok`).
     pub fn take_errors(&mut self) -> Vec<SourceError> {
         std::mem::take(&mut self.errors)
@@ -158,14 +169,14 @@ impl GatewayLogSource {
         if cands.is_empty() {
             return Ok(());
         }
-        let (first, offset) = self.resume_point(&cands);
-        self.read_on(&cands, first, offset, out)
+        let (first, start) = self.resume_point(&cands);
+        self.read_on(&cands, first, start, out)
     }
 
     /// Which candidate to read on from, and at what offset.
-    fn resume_point(&self, cands: &[Candidate]) -> (usize, u64) {
+    fn resume_point(&self, cands: &[Candidate]) -> (usize, LineStart) {
         let Some(pos) = &self.state.0.file else {
-            return (0, 0);
+            return (0, LineStart::default());
         };
         let found = cands.iter().position(|c| {
             FileId::of(&c.meta) == pos.file
@@ -176,9 +187,12 @@ impl GatewayLogSource {
             Some(i) => (
                 i,
                 if cands[i].meta.len() >= pos.offset {
-                    pos.offset
+                    LineStart {
+                        offset: pos.offset,
+                        skipping: pos.skipping,
+                    }
                 } else {
-                    0
+                    LineStart::default()
                 },
             ),
             None => {
@@ -193,7 +207,7 @@ impl GatewayLogSource {
                         .iter()
                         .position(|c| c.date >= day)
                         .unwrap_or(cands.len()),
-                    0,
+                    LineStart::default(),
                 )
             }
         }
@@ -205,7 +219,7 @@ impl GatewayLogSource {
         &mut self,
         cands: &[Candidate],
         first: usize,
-        mut offset: u64,
+        mut start: LineStart,
         out: &mut Vec<GatewaySignal>,
     ) -> Result<(), SourceError> {
         let last = cands.len() - 1;
@@ -224,18 +238,28 @@ impl GatewayLogSource {
                 break;
             }
             let garbled = &mut self.garbled_lines;
-            let read = read_lines_from(&c.path, &mut f, offset, !live, |line, _| {
+            let read = read_lines_from(&c.path, &mut f, start, !live, |line, _| {
                 handle_line(line, garbled, out, &mut pending);
             })?;
+            self.note_long_lines(&c.path, read.long_lines);
             self.state.0.file = Some(LogPos {
                 path: c.path.clone(),
                 file: FileId::of(&meta),
                 offset: read.end,
                 head: head_of(&mut f),
+                skipping: read.skipping,
             });
-            offset = 0;
+            start = LineStart::default();
         }
         Ok(())
+    }
+
+    /// Counts over-long lines; the first one is warned about (once per source, not per line).
+    fn note_long_lines(&mut self, path: &std::path::Path, n: u64) {
+        if n > 0 && self.long_lines == 0 {
+            tracing::warn!(path = %path.display(), "the gateway log has a line over {} bytes: skipped (and any more such lines)", super::MAX_LINE_BYTES);
+        }
+        self.long_lines += n;
     }
 }
 
@@ -253,5 +277,6 @@ fn end_of(newest: &Candidate) -> Result<LogPos, SourceError> {
         file: FileId::of(&meta),
         offset,
         head: head_of(&mut f),
+        skipping: false,
     })
 }

@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use super::event::{self, ParsedEvent};
 use super::{
-    CallRecord, FileId, JsonlCursors, SeenSet, SourceError, SourceKind, fnv1a64, read_lines_from,
+    CallRecord, FileId, JsonlCursors, LineStart, SeenSet, SourceError, SourceKind, fnv1a64,
+    read_lines_from,
 };
 
 #[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
@@ -43,6 +44,9 @@ struct FileCursor {
     /// a file replaced twice while msclaw looked away can get the first one's number back.)
     #[serde(default)]
     tail: Option<u64>,
+    /// `offset` is inside a line too long to read, skipped up to its newline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    skipping: bool,
 }
 
 /// How many bytes before the offset identify what was read.
@@ -63,6 +67,7 @@ pub struct JsonlSource {
     state: JsonlCursors,
     records_seen: u64,
     garbled_lines: u64,
+    long_lines: u64,
     errors: Vec<SourceError>,
 }
 
@@ -80,6 +85,7 @@ impl JsonlSource {
             state: cursors,
             records_seen: 0,
             garbled_lines: 0,
+            long_lines: 0,
             errors: Vec::new(),
         }
     }
@@ -127,6 +133,11 @@ impl JsonlSource {
     /// Complete lines that were not a JSON object (or an unreadable assistant entry): skipped.
     pub fn garbled_lines(&self) -> u64 {
         self.garbled_lines
+    }
+
+    /// Lines longer than [`MAX_LINE_BYTES`](super::MAX_LINE_BYTES): skipped without being read.
+    pub fn long_lines(&self) -> u64 {
+        self.long_lines
     }
 
     /// The per-file failures of the last poll (also when it returned `Ok`).
@@ -193,26 +204,36 @@ impl JsonlSource {
         // Identity and length of the very file we read (not of whatever the path names later).
         let meta = f.metadata().map_err(|e| SourceError::io(path, &e))?;
         let file = FileId::of(&meta);
-        let start = resume_offset(self.state.0.files.get(key).copied(), &f, file, meta.len());
-        let end = if start == meta.len() {
+        let start = resume_point(self.state.0.files.get(key).copied(), &f, file, meta.len());
+        let end = if start.offset == meta.len() {
             start
         } else {
             let seen = &mut self.state.0.seen;
             let garbled = &mut self.garbled_lines;
-            read_lines_from(path, &mut f, start, false, |line, _| {
+            let read = read_lines_from(path, &mut f, start, false, |line, _| {
                 take_line(line, sf, since, seen, garbled, out);
-            })?
-            .end
+            })?;
+            self.note_long_lines(path, read.long_lines);
+            read.resume()
         };
         self.state.0.files.insert(
             key.to_owned(),
             FileCursor {
                 file,
-                offset: end,
-                tail: tail_hash(&f, end),
+                offset: end.offset,
+                tail: tail_hash(&f, end.offset),
+                skipping: end.skipping,
             },
         );
         Ok(())
+    }
+
+    /// Counts over-long lines; the first one is warned about (once per source, not per line).
+    fn note_long_lines(&mut self, path: &Path, n: u64) {
+        if n > 0 && self.long_lines == 0 {
+            tracing::warn!(path = %path.display(), "a transcript has a line over {} bytes: skipped (and any more such lines)", super::MAX_LINE_BYTES);
+        }
+        self.long_lines += n;
     }
 
     /// Opens a session file that may hold something new; `None` (and no cursor kept where none
@@ -259,19 +280,22 @@ impl JsonlSource {
     }
 }
 
-/// Where to read on from in a file of identity `file` and length `len`: the cursor's offset
+/// Where to read on from in a file of identity `file` and length `len`: the cursor's position
 /// when it is still the same file holding the same bytes before it, else its start.
-fn resume_offset(cursor: Option<FileCursor>, f: &File, file: FileId, len: u64) -> u64 {
+fn resume_point(cursor: Option<FileCursor>, f: &File, file: FileId, len: u64) -> LineStart {
     match cursor {
         Some(c)
             if c.file == file
                 && c.offset <= len
                 && (c.tail.is_none() || c.tail == tail_hash(f, c.offset)) =>
         {
-            c.offset
+            LineStart {
+                offset: c.offset,
+                skipping: c.skipping,
+            }
         }
         // New, replaced (other inode), truncated or rewritten: read from the start.
-        _ => 0,
+        _ => LineStart::default(),
     }
 }
 
@@ -318,6 +342,7 @@ mod tests {
                 file: FileId { dev: 3, ino: 4 },
                 offset: 99,
                 tail: Some(0xab),
+                skipping: true,
             },
         );
         st.seen.insert(1, 2);

@@ -24,18 +24,18 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use event::TranscriptCall;
+pub(crate) use lines::{LineStart, MAX_LINE_BYTES, last_line_boundary, read_lines_from};
 
 pub mod event;
 pub mod gateway_log;
 pub mod jsonl;
+mod lines;
 pub mod sqlite;
 
 pub use gateway_log::{GatewayLogSource, LogLocation};
@@ -268,72 +268,6 @@ impl FileId {
             FileId::default()
         }
     }
-}
-
-/// What [`read_lines_from`] did.
-pub(crate) struct LinesRead {
-    /// Offset just past the last line handed to the callback.
-    pub end: u64,
-}
-
-/// Calls `f(line, line_start_offset)` for each complete line (without its `\n`) from `offset`.
-/// A last line without `\n` is left for later, unless `take_unterminated` (a file nobody writes
-/// to any more), in which case it is handed over too.
-pub(crate) fn read_lines_from(
-    path: &Path,
-    file: &mut File,
-    offset: u64,
-    take_unterminated: bool,
-    mut f: impl FnMut(&[u8], u64),
-) -> Result<LinesRead, SourceError> {
-    file.seek(SeekFrom::Start(offset))
-        .map_err(|e| SourceError::io(path, &e))?;
-    let mut reader = BufReader::with_capacity(64 * 1024, file);
-    let mut pos = offset;
-    let mut buf = Vec::with_capacity(4096);
-    loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| SourceError::io(path, &e))?;
-        if n == 0 {
-            break;
-        }
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
-            f(&buf, pos);
-            pos += n as u64;
-        } else {
-            if take_unterminated {
-                f(&buf, pos);
-                pos += n as u64;
-            }
-            break;
-        }
-    }
-    Ok(LinesRead { end: pos })
-}
-
-/// Offset just past the last `\n` of a file of `len` bytes (0 when there is none): where to
-/// start following a file without reading what it already holds.
-pub(crate) fn last_line_boundary(file: &mut File, len: u64) -> std::io::Result<u64> {
-    use std::io::Read;
-    let mut end = len;
-    let mut chunk = vec![0u8; 8192];
-    while end > 0 {
-        let start = end.saturating_sub(chunk.len() as u64);
-        let want = (end - start) as usize;
-        file.seek(SeekFrom::Start(start))?;
-        file.read_exact(&mut chunk[..want])?;
-        if let Some(i) = chunk[..want].iter().rposition(|b| *b == b'\n') {
-            return Ok(start + i as u64 + 1);
-        }
-        end = start;
-    }
-    Ok(0)
 }
 
 #[cfg(test)]

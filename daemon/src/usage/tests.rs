@@ -38,7 +38,7 @@ fn lines_are_read_only_when_complete() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("f");
     std::fs::write(&p, b"one\ntwo\r\nthr").unwrap();
-    let mut f = File::open(&p).unwrap();
+    let mut f = std::fs::File::open(&p).unwrap();
     let mut got = Vec::new();
     let r = read_lines_from(&p, &mut f, 0, false, |l, at| {
         got.push((String::from_utf8_lossy(l).into_owned(), at))

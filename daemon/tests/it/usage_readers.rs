@@ -706,6 +706,47 @@ fn jsonl_partial_last_line_waits_for_its_newline() {
 }
 
 #[test]
+fn jsonl_an_over_long_line_is_skipped_without_being_held_even_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let sessions = sessions_dir(dir.path(), "main");
+    let t0 = now_ms() - 5.minutes();
+    let f = sessions.join("0b8e6d1c-long.jsonl");
+    append(&f, &header("0b8e6d1c-long", t0));
+    // 3 MiB without a newline yet: a line being written, far over the 1 MiB bound.
+    append(
+        &f,
+        &format!("{{\"type\":\"message\",\"junk\":\"{}", "x".repeat(3 << 20)),
+    );
+    let mut src = JsonlSource::new(dir.path(), JsonlCursors::default());
+    let since = t0 - 1.hour();
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        assert!(src.poll(since).unwrap().is_empty());
+        append(&f, &"y".repeat(64 << 10));
+    }
+    println!("5 polls of a growing 3 MiB line: {:?}", started.elapsed());
+    assert_eq!(src.long_lines(), 1, "counted once, not per poll");
+    // A restart in the middle of the long line: the cursor remembers it is skipping.
+    let cursors = serde_json::to_string(src.cursors()).unwrap();
+    assert!(cursors.len() < 4096, "the cursor holds no part of the line");
+    let mut src = JsonlSource::new(dir.path(), serde_json::from_str(&cursors).unwrap());
+    append(&f, "\"}\n");
+    append(
+        &f,
+        &line(&assistant("a1", "modelscope", QWEN, "stop", t0, 50)),
+    );
+    assert_eq!(
+        summary(&src.poll(since).unwrap()),
+        vec![(QWEN.into(), CallOutcome::Success)]
+    );
+    assert_eq!(
+        src.garbled_lines(),
+        0,
+        "the tail of the long line is not taken for a line"
+    );
+}
+
+#[test]
 fn jsonl_truncated_or_replaced_file_is_reread_without_double_counting() {
     let dir = tempfile::tempdir().unwrap();
     let sessions = sessions_dir(dir.path(), "main");

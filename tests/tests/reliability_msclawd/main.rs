@@ -6,5 +6,6 @@ mod reliability_access;
 mod reliability_clock;
 mod reliability_concurrent;
 mod reliability_crash;
+mod reliability_flood;
 mod reliability_openclaw_changes;
 mod reliability_socket;
