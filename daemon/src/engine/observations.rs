@@ -55,7 +55,7 @@ impl Engine {
         self.observe_model(&model, record.at, &observation);
     }
 
-    fn observe_model(&mut self, model: &str, at: Timestamp, observation: &Observation) {
+    pub(super) fn observe_model(&mut self, model: &str, at: Timestamp, observation: &Observation) {
         let day = self.settings.calendar.day_of(at);
         let clock_day = self.settings.calendar.day_of(self.clock.now());
         let policy = self.policy.clone();
