@@ -101,12 +101,39 @@ pub fn status(cli: &Cli, style: &Style, s: &Status) -> anyhow::Result<()> {
             r.listening, r.upstream, r.relayed, r.answered_locally, r.upstream_errors
         );
     }
+    if let Some(p) = s
+        .plugin
+        .as_ref()
+        .filter(|p| p.connected || p.last_seen.is_some())
+    {
+        out += &plugin_line(p, |at| when(at, now));
+    }
     for w in &s.warnings {
         out += &format!("{} {}\n", style.red("warning:"), humanize(w, now));
     }
     out += &style.dim(&format!("config {}\n", s.config_path));
     print!("{out}");
     Ok(())
+}
+
+/// `plugin   connected, 12 calls today, last 3 min ago, choosing modelscope/ZhipuAI/GLM-5`
+fn plugin_line(p: &msclaw_shared::PluginStatus, when: impl Fn(&str) -> String) -> String {
+    let calls: u32 = p.calls.iter().map(|c| c.calls).sum();
+    let mut line = format!(
+        "plugin   {}, {calls} calls today",
+        if p.connected {
+            "connected"
+        } else {
+            "not connected"
+        }
+    );
+    if let Some(at) = &p.last_seen {
+        line += &format!(", last {}", when(at));
+    }
+    if let Some(model) = &p.model_choice {
+        line += &format!(", choosing {model}");
+    }
+    line + "\n"
 }
 
 pub fn version(cli: &Cli, daemon: Option<&VersionInfo>) {

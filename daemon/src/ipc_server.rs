@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::inbox::{InboxMsg, InboxSender};
+use crate::plugin::{PluginConnection, PluginLink};
 
 /// A connection that sends no complete request for this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -35,6 +36,7 @@ pub async fn serve(
     listener: Listener,
     inbox: InboxSender,
     events: broadcast::Sender<Event>,
+    plugin: PluginLink,
     shutdown: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -53,6 +55,7 @@ pub async fn serve(
         let permit = slots.clone().try_acquire_owned();
         let inbox = inbox.clone();
         let events = events.clone();
+        let plugin = plugin.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let Ok(_permit) = permit else {
@@ -69,7 +72,7 @@ pub async fn serve(
                 .await;
                 return;
             };
-            if let Err(e) = handle_connection(stream, inbox, events, shutdown).await {
+            if let Err(e) = handle_connection(stream, inbox, events, plugin, shutdown).await {
                 tracing::debug!("client connection ended: {e}");
             }
         });
@@ -94,8 +97,11 @@ async fn handle_connection(
     stream: Stream,
     inbox: InboxSender,
     events: broadcast::Sender<Event>,
+    plugin: PluginLink,
     shutdown: CancellationToken,
 ) -> Result<(), FrameError> {
+    // Set once the connection sends a plugin request: status shows the plugin connected.
+    let mut _plugin_connection: Option<PluginConnection> = None;
     let (read, write) = tokio::io::split(stream);
     let mut reader = framing::line_reader(read);
     let mut writer = framing::line_writer(write);
@@ -147,6 +153,20 @@ async fn handle_connection(
                 result = stream_events(subscription, writer) => result,
             };
         }
+        if matches!(
+            request,
+            Request::ChooseModel(_) | Request::ModelCallEnded(_)
+        ) && _plugin_connection.is_none()
+        {
+            _plugin_connection = Some(plugin.connection());
+        }
+        // The plugin waits ~50 ms for this: answered from the engine's last decision, never
+        // queued behind engine work.
+        if let Request::ChooseModel(_) = request {
+            let choice = Response::ModelChoice(plugin.choice());
+            write_reply(&mut writer, ReplyLine::new(Ok(choice))).await?;
+            continue;
+        }
         let (tx, rx) = oneshot::channel();
         let reply = if inbox
             .send(InboxMsg::Request { request, reply: tx })
@@ -168,7 +188,7 @@ fn bad_request_message(line: &str, e: &serde_json::Error) -> String {
         format!("not valid JSON: {e}")
     } else {
         format!(
-            "unknown request ({e}); this msclawd speaks protocol {} and knows Status, Version, Shutdown, Switch, Auto, Pause, Resume, History, EventStream",
+            "unknown request ({e}); this msclawd speaks protocol {} and knows Status, Version, Shutdown, Switch, Auto, Pause, Resume, History, EventStream, ModelCallEnded, ChooseModel",
             msclaw_shared::PROTOCOL_VERSION
         )
     }

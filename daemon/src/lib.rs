@@ -17,6 +17,7 @@ pub mod ipc_server;
 pub mod log_limit;
 pub mod modelscope;
 pub mod openclaw;
+pub mod plugin;
 pub mod policy;
 pub mod pools;
 pub mod quota_calendar;
@@ -158,6 +159,7 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
     let (inbox_tx, inbox) = inbox::channel();
     let clock = opts.clock.clone();
     let relay_view = relay::RelayPolicyView::new();
+    let plugin = plugin::PluginLink::new();
     let relay = match opts.settings.relay.enabled {
         true => Some(Arc::new(
             start_relay(
@@ -191,11 +193,13 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
         relay_view,
         watcher: watcher.clone(),
         inbox: inbox_tx.clone(),
+        plugin: plugin.clone(),
     });
     let server = tokio::spawn(ipc_server::serve(
         listener,
         inbox_tx,
         events,
+        plugin,
         shutdown.clone(),
     ));
     tracing::info!(socket = %opts.paths.socket.display(), active = engine.active_model().as_deref().unwrap_or("-"), "msclawd {VERSION} listening");

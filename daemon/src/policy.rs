@@ -69,6 +69,10 @@ pub enum Observation {
     /// A call the metering relay saw ModelScope serve. The relay also sees calls no transcript
     /// records, so where both exist the larger count wins; the two are never added.
     RelayCall,
+    /// A call the OpenClaw plugin saw end (`model_call_ended`), served or failed: the plugin sees
+    /// every call of the embedded path, also those no transcript records. Counted on its own and,
+    /// like the relay's, merged by the larger count. Only a served one is a success.
+    PluginCall { failed: bool },
     /// ModelScope's own header said the model has no requests left today.
     NoneRemaining,
     /// One 429; `retry_loop_failed` when OpenClaw gave up on the model after its whole retry loop.
@@ -134,6 +138,9 @@ pub struct ModelDay {
     /// Calls counted by the relay (0 without it).
     #[serde(default)]
     pub relay_used: u32,
+    /// Calls the OpenClaw plugin reported, served or failed (0 without it).
+    #[serde(default)]
+    pub plugin_used: u32,
     pub rate_limited: u32,
     /// 429s since the last success, within the window (pruned as new ones come).
     pub recent_429: Vec<Timestamp>,
@@ -176,6 +183,23 @@ pub enum Notice {
     AccountLimited,
 }
 
+/// Which source counted a call: each keeps its own count, the day's count is the largest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counter {
+    Transcript,
+    Relay,
+    Plugin,
+}
+
+/// The model the rotation wants active now, before comparing it with `primary`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted<'a> {
+    /// Paused, or the user's own primary outside the rotation: msclaw has no opinion.
+    NoOpinion,
+    Model(&'a str),
+    AllSpent,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Leave `primary` as it is.
@@ -204,21 +228,42 @@ impl ModelDay {
         })
     }
 
-    /// A successful call: counted, clears a 429-based mark, and may reach the limit.
+    /// One call counted by `counter`; the mark when today's count reaches the limit.
+    fn count(
+        &mut self,
+        cfg: &PolicyConfig,
+        model: &str,
+        limit: Option<u32>,
+        at: Timestamp,
+        counter: Counter,
+    ) -> Option<Notice> {
+        match counter {
+            Counter::Transcript => self.used += 1,
+            Counter::Relay => self.relay_used += 1,
+            Counter::Plugin => self.plugin_used += 1,
+        }
+        let limit = limit?;
+        let threshold = limit.saturating_sub(cfg.reserve);
+        if self.spent.is_some() || self.calls() < threshold {
+            return None;
+        }
+        let reason = SpentReason::LimitReached {
+            used: self.calls(),
+            limit,
+        };
+        self.mark_spent(model, at, reason)
+    }
+
+    /// A successful call: clears a 429-based mark, then is counted and may reach the limit.
     fn on_success(
         &mut self,
         cfg: &PolicyConfig,
         model: &str,
         limit: Option<u32>,
         at: Timestamp,
-        relay: bool,
+        counter: Counter,
     ) -> Vec<Notice> {
         let mut notices = Vec::new();
-        if relay {
-            self.relay_used += 1;
-        } else {
-            self.used += 1;
-        }
         self.recent_429.retain(|t| *t > at);
         self.last_success = Some(self.last_success.map_or(at, |t| t.max(at)));
         // A success after a 429-based mark means it was a throttle (half-open recovery).
@@ -234,16 +279,7 @@ impl ModelDay {
                 });
             }
         }
-        if let Some(limit) = limit {
-            let threshold = limit.saturating_sub(cfg.reserve);
-            if self.spent.is_none() && self.calls() >= threshold {
-                let reason = SpentReason::LimitReached {
-                    used: self.calls(),
-                    limit,
-                };
-                notices.extend(self.mark_spent(model, at, reason));
-            }
-        }
+        notices.extend(self.count(cfg, model, limit, at, counter));
         notices
     }
 
@@ -278,8 +314,10 @@ impl ModelDay {
         self.mark_spent(model, at, reason)
     }
 
+    /// Today's calls: the largest of the sources' counts, never their sum (each source sees the
+    /// same calls, some sources more of them).
     pub fn calls(&self) -> u32 {
-        self.used.max(self.relay_used)
+        self.used.max(self.relay_used).max(self.plugin_used)
     }
 }
 
@@ -298,7 +336,7 @@ impl DayState {
         self.models.get(model)
     }
 
-    /// Today's calls: the larger of the transcripts' and the relay's counts.
+    /// Today's calls: the largest of the transcripts', the relay's and the plugin's counts.
     pub fn used(&self, model: &str) -> u32 {
         self.models.get(model).map_or(0, ModelDay::calls)
     }
@@ -319,9 +357,19 @@ impl DayState {
         let limit = cfg.limit_of(model);
         let entry = self.models.entry(model.to_owned()).or_default();
         match obs {
-            Observation::Call | Observation::RelayCall => {
-                let relay = *obs == Observation::RelayCall;
-                notices.extend(entry.on_success(cfg, model, limit, at, relay));
+            Observation::Call => {
+                notices.extend(entry.on_success(cfg, model, limit, at, Counter::Transcript));
+            }
+            Observation::RelayCall => {
+                notices.extend(entry.on_success(cfg, model, limit, at, Counter::Relay));
+            }
+            Observation::PluginCall { failed: false } => {
+                notices.extend(entry.on_success(cfg, model, limit, at, Counter::Plugin));
+            }
+            // A failed call counts (ModelScope counts the request) but proves nothing else: why it
+            // failed comes from the log, the transcripts or the relay.
+            Observation::PluginCall { failed: true } => {
+                notices.extend(entry.count(cfg, model, limit, at, Counter::Plugin));
             }
             Observation::RateLimited { retry_loop_failed } => {
                 let no_success_today = entry.last_success.is_none();
@@ -361,32 +409,47 @@ impl DayState {
             .find(|m| !self.is_spent(m))
     }
 
-    /// What `primary` should be, given what it is now.
-    pub fn decide(&self, cfg: &PolicyConfig, paused: bool, current: Option<&str>) -> Decision {
+    /// The model msclaw wants active, given what `primary` is now: the pin, else the first
+    /// available rotation model. The plugin's model choice is this answer too.
+    pub fn wanted<'a>(
+        &'a self,
+        cfg: &'a PolicyConfig,
+        paused: bool,
+        current: Option<&str>,
+    ) -> Wanted<'a> {
         if paused {
-            return Decision::Keep;
+            return Wanted::NoOpinion;
         }
         if let Some(pin) = &self.pin {
-            return if current == Some(pin.as_str()) {
-                Decision::Keep
-            } else {
-                Decision::SwitchTo {
-                    model: pin.clone(),
-                    reason: "pinned by msclawctl switch".into(),
-                }
-            };
+            return Wanted::Model(pin);
         }
         // A primary outside the rotation was chosen by the user on purpose: leave it.
         if let Some(cur) = current
             && cfg.position(cur).is_none()
         {
-            return Decision::Keep;
+            return Wanted::NoOpinion;
         }
-        let Some(target) = self.first_available(cfg) else {
-            return Decision::AllSpent;
+        match self.first_available(cfg) {
+            Some(model) => Wanted::Model(model),
+            None => Wanted::AllSpent,
+        }
+    }
+
+    /// What `primary` should be, given what it is now.
+    pub fn decide(&self, cfg: &PolicyConfig, paused: bool, current: Option<&str>) -> Decision {
+        let target = match self.wanted(cfg, paused, current) {
+            Wanted::NoOpinion => return Decision::Keep,
+            Wanted::AllSpent => return Decision::AllSpent,
+            Wanted::Model(target) => target,
         };
         if current == Some(target) {
             return Decision::Keep;
+        }
+        if self.pin.as_deref() == Some(target) {
+            return Decision::SwitchTo {
+                model: target.to_owned(),
+                reason: "pinned by msclawctl switch".into(),
+            };
         }
         let reason = match current
             .and_then(|c| self.models.get(c))

@@ -288,6 +288,27 @@ pub struct Status {
     /// The metering relay's health, when it is on.
     #[serde(default)]
     pub relay: Option<RelayStatus>,
+    /// The OpenClaw plugin as msclawd sees it (null from a msclawd before the plugin).
+    #[serde(default)]
+    pub plugin: Option<PluginStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginStatus {
+    /// A plugin connection is open now.
+    pub connected: bool,
+    /// When the plugin last reported a call (RFC 3339), since msclawd started.
+    pub last_seen: Option<String>,
+    /// What msclawd answers the plugin's `ChooseModel` with now (full ref), or null.
+    pub model_choice: Option<String>,
+    /// Calls the plugin reported today, per model (full ref), served or failed.
+    pub calls: Vec<PluginModelCalls>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginModelCalls {
+    pub model: String,
+    pub calls: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,6 +345,10 @@ pub struct ModelStatus {
     /// The last `modelscope-ratelimit-model-requests-remaining` header the relay saw.
     #[serde(default)]
     pub remaining: Option<u32>,
+    /// Calls the OpenClaw plugin reported today (served or failed); `used` is the largest of
+    /// this, `relay_calls` and the transcripts' count.
+    #[serde(default)]
+    pub plugin_calls: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

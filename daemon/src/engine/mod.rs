@@ -5,12 +5,13 @@
 //! confirmation is a deadline in the select loop.
 //!
 //! By job: the quota day (`day`), the config and the rotation from it (`config`), observations in
-//! (`observations`), switching and the gateway's confirmation (`switching`), requests
+//! (`observations`), the OpenClaw plugin's reports and model choice (`plugin`), switching and the gateway's confirmation (`switching`), requests
 //! (`requests`), and what clients see (`views`).
 
 mod config;
 mod day;
 mod observations;
+mod plugin;
 mod requests;
 mod switching;
 mod views;
@@ -31,6 +32,7 @@ pub use config::{LoadedConfig, rotation_from};
 use crate::clock::Clock;
 use crate::gateway::ReloadWait;
 use crate::inbox::{Inbox, InboxMsg, InboxSender};
+use crate::plugin::PluginLink;
 use crate::policy::PolicyConfig;
 use crate::relay::{Relay, RelayPolicyView};
 use crate::settings::Settings;
@@ -63,6 +65,8 @@ pub struct EngineParts {
     pub watcher: WatcherHandle,
     /// The engine's own inbox, for work it finishes later (a gateway restart).
     pub inbox: InboxSender,
+    /// Where the engine publishes its model choice for the plugin's connections.
+    pub plugin: PluginLink,
 }
 
 pub struct Engine {
@@ -94,6 +98,9 @@ pub struct Engine {
     /// Observations not saved yet, and when the last save was (see [`SAVE_INTERVAL`]).
     unsaved: bool,
     last_save: Option<tokio::time::Instant>,
+    plugin: PluginLink,
+    /// When the plugin last reported a call.
+    plugin_last_seen: Option<jiff::Timestamp>,
 }
 
 impl Engine {
@@ -127,6 +134,8 @@ impl Engine {
             inbox: parts.inbox,
             unsaved: false,
             last_save: None,
+            plugin: parts.plugin,
+            plugin_last_seen: None,
         };
         let now = engine.clock.now();
         let today = engine.settings.calendar.day_of(now);
@@ -143,6 +152,7 @@ impl Engine {
 
     pub async fn run(mut self, mut inbox: Inbox, shutdown: CancellationToken) {
         self.apply_policy().await;
+        self.publish_choice();
         loop {
             let now = self.clock.now();
             let until_reset = self.settings.calendar.next_reset(now).duration_since(now);
@@ -156,7 +166,10 @@ impl Engine {
                 _ = shutdown.cancelled() => break,
                 msg = inbox.recv() => match msg {
                     Some(msg) => {
-                        if self.handle(msg).await {
+                        let stop = self.handle(msg).await;
+                        // After every change: the plugin's next turn asks for this at once.
+                        self.publish_choice();
+                        if stop {
                             break;
                         }
                     }
@@ -164,6 +177,7 @@ impl Engine {
                 },
                 _ = tokio::time::sleep(tick.unsigned_abs()) => {
                     self.on_tick().await;
+                    self.publish_choice();
                 }
                 _ = async { tokio::time::sleep_until(reload_deadline.unwrap()).await }, if reload_deadline.is_some() => {
                     self.on_reload_timeout().await;

@@ -58,7 +58,7 @@ impl Engine {
         self.observe_model(&model, record.at, &observation);
     }
 
-    fn observe_model(&mut self, model: &str, at: Timestamp, observation: &Observation) {
+    pub(super) fn observe_model(&mut self, model: &str, at: Timestamp, observation: &Observation) {
         if model.len() > MAX_MODEL_NAME {
             // No model is named like that; a name this long is not kept in the state.
             return;

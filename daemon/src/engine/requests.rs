@@ -45,12 +45,12 @@ impl Engine {
                 ErrorCode::BadRequest,
                 "EventStream is handled by the connection",
             )),
-            // The plugin's requests (issue 15) are not wired into the engine yet: answered like
-            // any request this msclawd does not know, which the plugin reads as "no override".
-            Request::ModelCallEnded(_) | Request::ChooseModel(_) => Err(Error::new(
-                ErrorCode::BadRequest,
-                "this msclawd does not handle plugin requests yet",
-            )),
+            Request::ModelCallEnded(call) => {
+                self.take_plugin_call(call).await;
+                Ok(Response::Handled("counted".into()))
+            }
+            // The socket server answers it from the published choice; this is the same answer.
+            Request::ChooseModel(_) => Ok(Response::ModelChoice(self.plugin.choice())),
         }
     }
 

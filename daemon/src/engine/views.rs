@@ -44,6 +44,7 @@ impl Engine {
             profile: self.profile.clone(),
             sources: self.sources.clone(),
             relay: self.relay_status(),
+            plugin: Some(self.plugin_status()),
         }
     }
 
@@ -69,6 +70,7 @@ impl Engine {
                     rate_limited: day.rate_limited,
                     relay_calls: self.relay.as_ref().map(|_| day.relay_used),
                     remaining: self.remaining.get(&m.model).copied(),
+                    plugin_calls: day.plugin_used,
                 }
             })
             .collect()

@@ -366,6 +366,58 @@ fn relay_and_transcript_counts_never_add_up() {
 }
 
 #[test]
+fn plugin_counts_merge_with_the_others_by_the_larger_count() {
+    let cfg = cfg(Some(4));
+    let mut day = day();
+    let served = Observation::PluginCall { failed: false };
+    let failed = Observation::PluginCall { failed: true };
+    // Every call is seen by the transcripts, the relay and the plugin: counted once.
+    for i in 0..2 {
+        day.observe(&cfg, Q, at(i), &Observation::Call);
+        day.observe(&cfg, Q, at(i), &Observation::RelayCall);
+        day.observe(&cfg, Q, at(i), &served);
+    }
+    assert_eq!(day.used(Q), 2);
+    // A failed call no transcript records still counts, and reaches the limit.
+    day.observe(&cfg, Q, at(3), &failed);
+    assert_eq!(day.used(Q), 3);
+    assert!(!day.is_spent(Q));
+    day.observe(&cfg, Q, at(4), &failed);
+    assert_eq!(day.used(Q), 4);
+    assert!(day.is_spent(Q));
+}
+
+#[test]
+fn a_failed_plugin_call_does_not_clear_a_rate_limit_mark() {
+    let cfg = cfg(None);
+    let mut day = day();
+    for i in 0..3 {
+        day.observe(&cfg, Q, at(i), &rl());
+    }
+    assert!(day.is_spent(Q));
+    day.observe(&cfg, Q, at(10), &Observation::PluginCall { failed: true });
+    assert!(day.is_spent(Q), "a failure proves no recovery");
+    day.observe(&cfg, Q, at(11), &Observation::PluginCall { failed: false });
+    assert!(!day.is_spent(Q), "a served call is a recovery");
+}
+
+#[test]
+fn wanted_is_the_pin_else_the_first_available_and_no_opinion_when_paused() {
+    let cfg = cfg(Some(1));
+    let mut day = day();
+    assert_eq!(day.wanted(&cfg, false, Some(Q)), Wanted::Model(Q));
+    assert_eq!(day.wanted(&cfg, true, Some(Q)), Wanted::NoOpinion);
+    assert_eq!(
+        day.wanted(&cfg, false, Some("other/model")),
+        Wanted::NoOpinion
+    );
+    day.observe(&cfg, Q, at(1), &Observation::PluginCall { failed: false });
+    assert_eq!(day.wanted(&cfg, false, Some(Q)), Wanted::Model(G));
+    day.pin = Some(M.to_owned());
+    assert_eq!(day.wanted(&cfg, false, Some(Q)), Wanted::Model(M));
+}
+
+#[test]
 fn zero_remaining_from_modelscope_spends_the_model() {
     let cfg = cfg(None);
     let mut day = day();

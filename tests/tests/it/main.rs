@@ -6,5 +6,6 @@ mod daemon_lifecycle;
 mod everyday_use;
 mod fake_modelscope;
 mod openclaw_harness;
+mod plugin_in_process;
 mod relay_in_process;
 mod rotation_in_process;
