@@ -54,18 +54,24 @@ impl FirstRun {
 
     fn daemon_command(&self) -> Command {
         let mut cmd = self.command(Path::new(env!("CARGO_BIN_EXE_msclawd")));
-        cmd.stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
         cmd
     }
 
     fn msclawctl(&self, args: &[&str]) -> Output {
-        self.command(&msclawctl_binary()).args(args).output().unwrap()
+        self.command(&msclawctl_binary())
+            .args(args)
+            .output()
+            .unwrap()
     }
 
     fn config_state(&self) -> String {
         let out = self.msclawctl(&["status", "--json"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         status["openclaw_config"].as_str().unwrap().to_owned()
     }
@@ -96,7 +102,9 @@ fn a_config_init_writes_after_msclawd_started_without_openclaw_is_picked_up() {
     let run = FirstRun::new();
     assert!(!run.home.join(".openclaw").exists());
     let mut daemon = run.msclawd();
-    wait_until("the socket", Duration::from_secs(10), || run.socket.exists());
+    wait_until("the socket", Duration::from_secs(10), || {
+        run.socket.exists()
+    });
     assert_eq!(run.config_state(), "missing");
     let doctor = run.msclawctl(&["doctor"]);
     let text = String::from_utf8_lossy(&doctor.stdout);
@@ -107,7 +115,11 @@ fn a_config_init_writes_after_msclawd_started_without_openclaw_is_picked_up() {
     );
 
     let init = run.msclawctl(&["init"]);
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
     assert!(run.home.join(".openclaw/openclaw.json").is_file());
     let written = Instant::now();
     wait_until("msclawd to read the new config", PICKUP, || {
@@ -127,7 +139,9 @@ fn a_config_deep_under_missing_directories_is_picked_up() {
     let run = FirstRun::new();
     let config = run.home.join("a/b/c/d/e/openclaw.json");
     let mut daemon = run.msclawd_with_config(&config);
-    wait_until("the socket", Duration::from_secs(10), || run.socket.exists());
+    wait_until("the socket", Duration::from_secs(10), || {
+        run.socket.exists()
+    });
     assert_eq!(run.config_state(), "missing");
     // One directory at a time, slowly enough that each watch move happens in between.
     let mut dir = run.home.clone();
