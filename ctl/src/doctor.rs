@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use msclaw_shared::client::{Client, ClientError};
 use msclaw_shared::paths::{MsclawPaths, OpenClawPaths, effective_profile, process_env};
-use msclaw_shared::{PROTOCOL_VERSION, Request, Response};
+use msclaw_shared::{ConfigState, PROTOCOL_VERSION, Request, Response, Status};
 use msclawd::openclaw::{self, ApiKeyKind, ConfigError, OpenClawConfig, RotationWarning};
 use msclawd::settings::Settings;
 use serde::Serialize;
@@ -466,10 +466,28 @@ async fn daemon_check(report: &mut Report, socket: &Path, config: &Path, profile
             );
         }
     }
+    if let Some(Ok(Response::Status(status))) = status.map(|s| s.reply) {
+        daemon_config_check(report, &status, config);
+    }
+}
+
+/// Whether the daemon has a config to work with, and the one this environment means.
+fn daemon_config_check(report: &mut Report, status: &Status, config: &Path) {
+    // Until it has one, msclawd meters nothing and switches nothing.
+    let path = &status.config_path;
+    match status.openclaw_config {
+        ConfigState::Ok => {}
+        ConfigState::Missing => report.warn(
+            "daemon",
+            format!("msclawd has no OpenClaw config: none at {path} yet (`msclawctl init` writes one)"),
+        ),
+        ConfigState::Invalid => report.warn(
+            "daemon",
+            format!("msclawd has no OpenClaw config it can use: {path} is unusable; see `msclawctl status`"),
+        ),
+    }
     // The daemon edits the config it resolved at its start; say so when that is not this one.
-    if let Some(Ok(Response::Status(status))) = status.map(|s| s.reply)
-        && Path::new(&status.config_path) != config
-    {
+    if Path::new(&status.config_path) != config {
         report.warn(
             "daemon",
             format!(

@@ -220,10 +220,16 @@ fn run(
         {
             return;
         }
-        // A directory that appeared (a new agent, its sessions, a recreated log directory) is
-        // watched only from now on: what was written in it before is read at once.
-        if refresh_watches(&mut watcher, &targets, &mut watched) {
+        // A directory that appeared (a new agent, its sessions, a recreated log directory, the
+        // config's directory on a first run) is watched only from now on: what was written in it
+        // before is read at once, and the config re-read when it may be inside.
+        let appeared = refresh_watches(&mut watcher, &targets, &mut watched);
+        if !appeared.is_empty() {
             dirty = Dirty::USAGE;
+            dirty.config = targets
+                .config_files
+                .iter()
+                .any(|file| appeared.iter().any(|dir| file.starts_with(dir)));
             continue;
         }
         match wait_for_change(&rx, &mut targets, &mut sources) {
@@ -437,20 +443,19 @@ fn desired_watches(targets: &WatchTargets, log_dir: &Path) -> BTreeSet<PathBuf> 
         .collect()
 }
 
+/// However deep the missing part: each directory's creation is seen in its parent, and the watch
+/// moves down one level at a time until it reaches the directory itself.
 fn nearest_existing(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors()
-        .take(4)
-        .find(|d| d.is_dir())
-        .map(Path::to_owned)
+    dir.ancestors().find(|d| d.is_dir()).map(Path::to_owned)
 }
 
-/// Returns true when a directory is watched that was not before (new, or deleted and recreated:
-/// another inode), so that its contents are read once now.
+/// Returns the directories watched that were not before (new, or deleted and recreated: another
+/// inode), so that their contents are read once now.
 fn refresh_watches(
     watcher: &mut notify::RecommendedWatcher,
     targets: &WatchTargets,
     watched: &mut BTreeMap<PathBuf, (u64, u64)>,
-) -> bool {
+) -> Vec<PathBuf> {
     let log_dir = match &targets.log {
         LogLocation::Dir(dir) | LogLocation::ProfileDir { dir, .. } => dir.clone(),
         LogLocation::File(file) => file.parent().map(Path::to_owned).unwrap_or_default(),
@@ -461,7 +466,7 @@ fn refresh_watches(
     }
     // Re-add everything each time: a directory deleted and recreated needs a new watch.
     let before = std::mem::take(watched);
-    let mut appeared = false;
+    let mut appeared = Vec::new();
     for dir in desired {
         use std::os::unix::fs::MetadataExt;
         let id = std::fs::metadata(&dir)
@@ -469,7 +474,9 @@ fn refresh_watches(
             .unwrap_or_default();
         match watcher.watch(&dir, RecursiveMode::NonRecursive) {
             Ok(()) => {
-                appeared |= before.get(&dir) != Some(&id);
+                if before.get(&dir) != Some(&id) {
+                    appeared.push(dir.clone());
+                }
                 watched.insert(dir, id);
             }
             Err(e) => tracing::debug!(dir = %dir.display(), "cannot watch: {e}"),

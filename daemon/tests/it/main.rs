@@ -3,6 +3,7 @@
 
 mod config_edit;
 mod config_init;
+mod first_run;
 mod process;
 mod usage_readers;
 mod watcher;
