@@ -98,6 +98,8 @@ pub struct Engine {
     /// Observations not saved yet, and when the last save was (see [`SAVE_INTERVAL`]).
     unsaved: bool,
     last_save: Option<tokio::time::Instant>,
+    /// The last save error logged, and when (a failing save is logged once a minute).
+    save_error_logged: Option<(String, tokio::time::Instant)>,
     plugin: PluginLink,
     /// When the plugin last reported a call.
     plugin_last_seen: Option<jiff::Timestamp>,
@@ -134,6 +136,7 @@ impl Engine {
             inbox: parts.inbox,
             unsaved: false,
             last_save: None,
+            save_error_logged: None,
             plugin: parts.plugin,
             plugin_last_seen: None,
         };
@@ -231,9 +234,21 @@ impl Engine {
     fn save(&mut self) {
         self.unsaved = false;
         self.last_save = Some(tokio::time::Instant::now());
-        if let Err(e) = self.store.save(&self.state) {
-            // Keep running on what is in memory; the next save tries again.
-            crate::log_limit::warn_limited(false, "state-save", e);
+        match self.store.save(&self.state) {
+            Ok(()) => self.save_error_logged = None,
+            // Keep running on what is in memory; the next save tries again. The same failure
+            // (a full disk) is logged once a minute, not on every save.
+            Err(e) => {
+                let now = tokio::time::Instant::now();
+                let text = e.to_string();
+                let repeat = self.save_error_logged.as_ref().is_some_and(|(last, at)| {
+                    *last == text && now.duration_since(*at) < std::time::Duration::from_secs(60)
+                });
+                if !repeat {
+                    tracing::error!("{text}");
+                    self.save_error_logged = Some((text, now));
+                }
+            }
         }
     }
 
