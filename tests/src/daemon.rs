@@ -256,3 +256,35 @@ impl std::ops::DerefMut for Reaped {
         &mut self.0
     }
 }
+
+/// A daemon with its relay on in front of `fake` (OpenClaw's `baseUrl` already points at it) and
+/// `daily_limit = limit`; returns the dir to keep, the layout, the daemon and the relay's `/v1` URL.
+pub async fn start_with_relay(
+    fake: &crate::fake_modelscope::FakeModelScope,
+    limit: &str,
+) -> (tempfile::TempDir, Layout, TestDaemon, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::in_dir(dir.path());
+    std::fs::create_dir_all(&layout.openclaw_state).unwrap();
+    let port = crate::openclaw::free_port().unwrap();
+    let relay_url = format!("http://127.0.0.1:{port}/v1");
+    std::fs::write(
+        &layout.openclaw_config,
+        crate::transcripts::guide_config(&relay_url, ""),
+    )
+    .unwrap();
+    let settings = format!(
+        "daily_limit = {limit}\n[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"{}\"\n",
+        fake.base_url()
+    );
+    let daemon = TestDaemon::start(&layout, layout.settings(&settings))
+        .await
+        .unwrap();
+    daemon
+        .wait_for("config read", Duration::from_secs(10), |s| {
+            s.active_model.is_some()
+        })
+        .await
+        .unwrap();
+    (dir, layout, daemon, relay_url)
+}

@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use msclaw_tests::daemon::{Layout, TestDaemon};
+use msclaw_tests::daemon::start_with_relay;
 use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope, GLM5, QWEN};
-use msclaw_tests::transcripts;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -22,46 +21,10 @@ async fn chat(client: &reqwest::Client, base: &str, model: &str) -> (u16, String
     (status, response.text().await.unwrap())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start(
-    fake: &FakeModelScope,
-    limit: &str,
-) -> (tempfile::TempDir, Layout, TestDaemon, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let layout = Layout::in_dir(dir.path());
-    std::fs::create_dir_all(&layout.openclaw_state).unwrap();
-    let port = free_port();
-    let relay_url = format!("http://127.0.0.1:{port}/v1");
-    std::fs::write(
-        &layout.openclaw_config,
-        transcripts::guide_config(&relay_url, ""),
-    )
-    .unwrap();
-    let settings = format!(
-        "daily_limit = {limit}\n[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"{}\"\n",
-        fake.base_url()
-    );
-    let daemon = TestDaemon::start(&layout, layout.settings(&settings))
-        .await
-        .unwrap();
-    daemon
-        .wait_for("config read", WAIT, |s| s.active_model.is_some())
-        .await
-        .unwrap();
-    (dir, layout, daemon, relay_url)
-}
-
 #[tokio::test]
 async fn a_known_limit_is_counted_by_the_relay_and_spent_models_are_answered_locally() {
     let fake = FakeModelScope::start(FakeConfig::all_models_quota(100));
-    let (_dir, _layout, daemon, relay) = start(&fake, "2").await;
+    let (_dir, _layout, daemon, relay) = start_with_relay(&fake, "2").await;
     let client = reqwest::Client::new();
     for _ in 0..2 {
         assert_eq!(chat(&client, &relay, QWEN).await.0, 200);
@@ -97,7 +60,7 @@ async fn a_known_limit_is_counted_by_the_relay_and_spent_models_are_answered_loc
 #[tokio::test]
 async fn an_unknown_limit_spends_on_the_third_429_and_rewrites_it() {
     let fake = FakeModelScope::start(FakeConfig::all_models_quota(1));
-    let (_dir, _layout, daemon, relay) = start(&fake, "\"unknown\"").await;
+    let (_dir, _layout, daemon, relay) = start_with_relay(&fake, "\"unknown\"").await;
     let client = reqwest::Client::new();
     assert_eq!(chat(&client, &relay, QWEN).await.0, 200);
     // ModelScope's own ambiguous 429 passes unchanged while it may be a throttle.

@@ -9,20 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use msclaw_tests::daemon::{Layout, TestDaemon};
+use msclaw_tests::daemon::start_with_relay;
 use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope, GLM5, QWEN};
-use msclaw_tests::transcripts;
 
 const WAIT: Duration = Duration::from_secs(10);
 const FLOOD_FOR: Duration = Duration::from_secs(4);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn chat(client: &reqwest::Client, base: &str, model: &str) -> u16 {
     client
@@ -51,27 +42,7 @@ fn count_writes(path: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_of_locally_answered_requests_is_saved_in_batches_and_status_answers_throughout() {
     let fake = FakeModelScope::start(FakeConfig::all_models_quota(100));
-    let dir = tempfile::tempdir().unwrap();
-    let layout = Layout::in_dir(dir.path());
-    std::fs::create_dir_all(&layout.openclaw_state).unwrap();
-    let port = free_port();
-    let relay = format!("http://127.0.0.1:{port}/v1");
-    std::fs::write(
-        &layout.openclaw_config,
-        transcripts::guide_config(&relay, ""),
-    )
-    .unwrap();
-    let settings = format!(
-        "daily_limit = 2\n[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"{}\"\n",
-        fake.base_url()
-    );
-    let daemon = TestDaemon::start(&layout, layout.settings(&settings))
-        .await
-        .unwrap();
-    daemon
-        .wait_for("config read", WAIT, |s| s.active_model.is_some())
-        .await
-        .unwrap();
+    let (_dir, layout, daemon, relay) = start_with_relay(&fake, "2").await;
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     for _ in 0..2 {
         assert_eq!(chat(&client, &relay, QWEN).await, 200);
