@@ -16,6 +16,7 @@ use jsonc_parser::cst::CstRootNode;
 use jsonc_parser::errors::{ParseError, ParseErrorKind};
 use serde_json::Value;
 
+use super::bounded_read::{ReadRefusal, read_regular_file};
 use super::json5_syntax;
 
 /// Why the config could not be read. Messages name files and key paths, never values.
@@ -45,20 +46,31 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
-/// Reads a config file as UTF-8 text.
+/// The most msclaw reads of a top-level config file (OpenClaw sets no bound; a config is KBs).
+pub const MAX_CONFIG_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a config file as UTF-8 text: a regular file of at most [`MAX_CONFIG_FILE_BYTES`], read
+/// without ever blocking (see [`read_regular_file`]).
 pub(crate) fn read_config_text(path: &Path) -> Result<String, ConfigError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(ConfigError::NotFound(path.to_path_buf()));
+    match read_regular_file(path, MAX_CONFIG_FILE_BYTES, false) {
+        Ok(bytes) => decode_utf8(bytes, path),
+        Err(ReadRefusal::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+            Err(ConfigError::NotFound(path.to_path_buf()))
         }
-        Err(source) => {
-            return Err(ConfigError::Io {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
+        Err(refusal) => Err(ConfigError::Io {
+            path: path.to_path_buf(),
+            source: match refusal {
+                ReadRefusal::Io(e) => e,
+                ReadRefusal::NotRegular => io::Error::other("not a regular file"),
+                ReadRefusal::HardLinked => io::Error::other("it has other hard links"),
+                ReadRefusal::TooBig { max } => io::Error::other(format!("bigger than {max} bytes")),
+            },
+        }),
+    }
+}
+
+/// The bytes as text; invalid UTF-8 is a parse error at the first bad byte.
+pub(crate) fn decode_utf8(bytes: Vec<u8>, path: &Path) -> Result<String, ConfigError> {
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         // Safe: the prefix up to `valid_up_to` is valid UTF-8.

@@ -1,6 +1,6 @@
 //! Everything about OpenClaw's config (`~/.openclaw/openclaw.json`, JSON5), a file per job:
 //!
-//! - reading: the JSON5 text and its errors, which never quote values ([`json5`]); OpenClaw's
+//! - reading: files read without blocking or ballooning ([`bounded_read`]); the JSON5 text and its errors, which never quote values ([`json5`]); OpenClaw's
 //!   own JSON5 syntax check, ported from json5 2.2.3 ([`json5_syntax`]); `$include`
 //!   resolution ([`include`]); where `agents.defaults.model` lives ([`locate`]); the typed read
 //!   view msclaw works from ([`config`]);
@@ -12,6 +12,7 @@
 
 pub mod atomic_write;
 pub mod base_url;
+mod bounded_read;
 pub mod config;
 pub mod include;
 pub mod init;
