@@ -16,7 +16,7 @@ const ORACLE: &str = r#"
 const { createRequire } = require("node:module");
 const path = require("node:path");
 const readline = require("node:readline");
-const JSON5 = createRequire(path.join(process.argv[2], "dist", "index.js"))("json5");
+const JSON5 = createRequire(path.join(process.argv.at(-1), "dist", "index.js"))("json5");
 console.warn = () => {};
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
 const out = [];
