@@ -5,10 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use jsonc_parser::cst::{CstNode, CstRootNode};
+use jsonc_parser::cst::CstNode;
 use serde_json::Value;
 
-use super::json5::{parse_error, parse_options, parse_value, read_config_text, split_bom};
+use super::json5::{parse_cst, parse_value, read_config_text, split_bom};
 use super::model_edit::EditError;
 use super::retry::{self, Attempt, edit_with_retry};
 use super::splice::{Doc, Splice, apply_splices, last_prop, quote, quote_of};
@@ -23,8 +23,7 @@ pub fn set_string_at(
 ) -> Result<String, EditError> {
     let (bom, body) = split_bom(text);
     let old = parse_value(body, file)?;
-    let root =
-        CstRootNode::parse(body, &parse_options()).map_err(|e| parse_error(&e, body, file))?;
+    let root = parse_cst(body, file)?;
     let doc = Doc::new(body, &root);
     let missing = || {
         EditError::BadEdit(format!(

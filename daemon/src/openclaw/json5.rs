@@ -1,6 +1,8 @@
-//! JSON5 text: reading a config file, parsing it with every JSON5 allowance jsonc-parser has,
-//! and the errors. No error message quotes file contents (parse errors use fixed wording plus
-//! line/column): the text may hold an API key.
+//! JSON5 text: reading a config file, parsing it, and the errors. Every parse first passes
+//! OpenClaw's own syntax check ([`super::json5_syntax`], a port of json5 2.2.3), so msclaw accepts
+//! exactly what OpenClaw accepts and reports its `line:column`; jsonc-parser (every JSON5
+//! allowance on) then builds the value or the CST. No error message quotes file contents (parse
+//! errors use fixed wording plus line/column): the text may hold an API key.
 //!
 //! What jsonc-parser cannot give as JSON values is refused with a clear [`ConfigError::Parse`]:
 //! `Infinity`/`NaN` (JSON has no such numbers) and numbers beyond f64. A UTF-8 byte order mark is
@@ -10,8 +12,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use jsonc_parser::ParseOptions;
+use jsonc_parser::cst::CstRootNode;
 use jsonc_parser::errors::{ParseError, ParseErrorKind};
 use serde_json::Value;
+
+use super::bounded_read::{ReadRefusal, read_regular_file};
+use super::json5_syntax;
 
 /// Why the config could not be read. Messages name files and key paths, never values.
 #[derive(Debug, thiserror::Error)]
@@ -40,20 +46,31 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
-/// Reads a config file as UTF-8 text.
+/// The most msclaw reads of a top-level config file (OpenClaw sets no bound; a config is KBs).
+pub const MAX_CONFIG_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a config file as UTF-8 text: a regular file of at most [`MAX_CONFIG_FILE_BYTES`], read
+/// without ever blocking (see [`read_regular_file`]).
 pub(crate) fn read_config_text(path: &Path) -> Result<String, ConfigError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(ConfigError::NotFound(path.to_path_buf()));
+    match read_regular_file(path, MAX_CONFIG_FILE_BYTES, false) {
+        Ok(bytes) => decode_utf8(bytes, path),
+        Err(ReadRefusal::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+            Err(ConfigError::NotFound(path.to_path_buf()))
         }
-        Err(source) => {
-            return Err(ConfigError::Io {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
+        Err(refusal) => Err(ConfigError::Io {
+            path: path.to_path_buf(),
+            source: match refusal {
+                ReadRefusal::Io(e) => e,
+                ReadRefusal::NotRegular => io::Error::other("not a regular file"),
+                ReadRefusal::HardLinked => io::Error::other("it has other hard links"),
+                ReadRefusal::TooBig { max } => io::Error::other(format!("bigger than {max} bytes")),
+            },
+        }),
+    }
+}
+
+/// The bytes as text; invalid UTF-8 is a parse error at the first bad byte.
+pub(crate) fn decode_utf8(bytes: Vec<u8>, path: &Path) -> Result<String, ConfigError> {
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         // Safe: the prefix up to `valid_up_to` is valid UTF-8.
@@ -92,11 +109,29 @@ pub(crate) fn parse_options() -> ParseOptions {
     }
 }
 
+/// Rejects what OpenClaw's JSON5 parser rejects, at the line and column it reports.
+pub(crate) fn check_syntax(text: &str, path: &Path) -> Result<(), ConfigError> {
+    json5_syntax::check(text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        line: e.line,
+        column: e.column,
+        message: e.redacted_message().to_owned(),
+    })
+}
+
 /// Parses JSON5 text (BOM skipped) into a JSON value.
 pub(crate) fn parse_value(text: &str, path: &Path) -> Result<Value, ConfigError> {
+    check_syntax(text, path)?;
     let (_, body) = split_bom(text);
     jsonc_parser::parse_to_serde_value::<Value>(body, &parse_options())
         .map_err(|e| parse_error(&e, body, path))
+}
+
+/// The CST of `body` (BOM already split off), for style-preserving edits; only text OpenClaw
+/// would accept gets one, so no edit is ever written into a file OpenClaw rejects.
+pub(crate) fn parse_cst(body: &str, path: &Path) -> Result<CstRootNode, ConfigError> {
+    check_syntax(body, path)?;
+    CstRootNode::parse(body, &parse_options()).map_err(|e| parse_error(&e, body, path))
 }
 
 /// A [`ConfigError::Parse`] for a jsonc-parser error. The message is chosen here from the error

@@ -1,6 +1,7 @@
 //! Everything about OpenClaw's config (`~/.openclaw/openclaw.json`, JSON5), a file per job:
 //!
-//! - reading: the JSON5 text and its errors, which never quote values ([`json5`]); `$include`
+//! - reading: files read without blocking or ballooning ([`bounded_read`]); the JSON5 text and its errors, which never quote values ([`json5`]); OpenClaw's
+//!   own JSON5 syntax check, ported from json5 2.2.3 ([`json5_syntax`]); `$include`
 //!   resolution ([`include`]); where `agents.defaults.model` lives ([`locate`]); the typed read
 //!   view msclaw works from ([`config`]);
 //! - editing: style-preserving splices ([`splice`], [`insert`]); the one compare-and-replace loop
@@ -11,11 +12,14 @@
 
 pub mod atomic_write;
 pub mod base_url;
+mod bounded_read;
 pub mod config;
 pub mod include;
 pub mod init;
 pub mod insert;
 pub mod json5;
+pub mod json5_syntax;
+mod json5_unicode;
 pub mod locate;
 pub mod mask;
 pub mod model_edit;

@@ -22,14 +22,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use jsonc_parser::cst::CstRootNode;
 use serde_json::{Map, Value};
 
 use super::atomic_write::WriteError;
 use super::config::{self, load_with_overrides};
 use super::include::Reader;
 use super::json5::{
-    ConfigError, parse_error, parse_options, parse_value, read_config_text, split_bom,
+    ConfigError, parse_cst, parse_value, read_config_text, split_bom,
 };
 use super::locate::{FileLevel, locate_model, model_at};
 use super::model_splices::plan;
@@ -202,8 +201,7 @@ fn edit_text(
     if satisfies(&current.primary, &current.fallbacks, edit) {
         return Ok(text.to_owned());
     }
-    let root =
-        CstRootNode::parse(body, &parse_options()).map_err(|e| parse_error(&e, body, path))?;
+    let root = parse_cst(body, path)?;
     let doc = Doc::new(body, &root);
     let mut splices = Vec::new();
     plan(&doc, &root, level, edit, &current, path, &mut splices)?;

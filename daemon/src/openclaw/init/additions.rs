@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use jsonc_parser::cst::{CstObject, CstRootNode};
+use jsonc_parser::cst::CstObject;
 use serde_json::{Map, Value};
 
 use crate::openclaw::insert::New;
-use crate::openclaw::json5::{get, parse_error, parse_options, split_bom};
+use crate::openclaw::json5::{get, parse_cst, split_bom};
 use crate::openclaw::splice::{Doc, Quote, apply_splices, quote};
 
 use super::planner::Planner;
@@ -26,8 +26,7 @@ pub(crate) fn add_entries(
     warnings: &mut Vec<String>,
 ) -> Result<String, InitError> {
     let (bom, body) = split_bom(text);
-    let root =
-        CstRootNode::parse(body, &parse_options()).map_err(|e| parse_error(&e, body, path))?;
+    let root = parse_cst(body, path)?;
     let root_obj = root
         .value()
         .and_then(|v| v.as_object())
