@@ -10,7 +10,7 @@ use super::Engine;
 use crate::openclaw::{self, ConfigError, OpenClawConfig, RotationWarning, config_warnings};
 use crate::policy::{PolicyConfig, RotationModel};
 use crate::settings::{Limit, Settings};
-use crate::usage::gateway_log::LogLocation;
+use crate::usage::gateway_log::{LogLocation, resolve_log_location};
 use crate::usage_watcher::{WatchTargets, WatcherCmd};
 
 /// The last read of the OpenClaw config. Only a usable config is ever written.
@@ -136,18 +136,16 @@ impl Engine {
         }
     }
 
+    /// The gateway log of this daemon's profile, by OpenClaw's rule (see `resolve_log_location`).
     fn log_location(&self) -> LogLocation {
-        if let Some(path) = &self.settings.gateway_log {
-            return if path.extension().is_some_and(|e| e == "log") {
-                LogLocation::File(path.clone())
-            } else {
-                LogLocation::Dir(path.clone())
-            };
-        }
-        match self.config.usable().and_then(|c| c.log_file.clone()) {
-            Some(file) => LogLocation::File(file),
-            None => LogLocation::Dir(PathBuf::from("/tmp/openclaw")),
-        }
+        let env = |key: &str| (self.env)(key);
+        resolve_log_location(
+            self.settings.gateway_log.as_deref(),
+            self.config.usable().and_then(|c| c.log_file.as_deref()),
+            self.profile.as_deref(),
+            &env,
+        )
+        .location
     }
 }
 

@@ -17,7 +17,6 @@
 //! when not OK or slow; fast 200s only at debug), `config hot reload applied (a, b)`,
 //! `config change applied (dynamic reads: a, b)`, `config reload skipped …`.
 
-use std::fs::File;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -27,16 +26,21 @@ use super::{
     read_lines_from,
 };
 
+mod access;
 mod batch;
 mod files;
+mod location;
 mod line;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_access;
 
 use batch::{Pending, handle_line};
 pub(crate) use files::parse_rolling;
 use files::{Candidate, head_of};
 pub use line::{Parsed, parse_line};
+pub use location::{LogSource, PREFERRED_DIR, PREFERRED_DIR_ENV, ResolvedLog, resolve_log_location};
 
 /// Where the gateway writes its log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,7 +185,10 @@ impl GatewayLogSource {
         let found = cands.iter().position(|c| {
             FileId::of(&c.meta) == pos.file
                 && (pos.head.is_none()
-                    || File::open(&c.path).ok().and_then(|mut f| head_of(&mut f)) == pos.head)
+                    || access::open_owned(&c.path)
+                        .ok()
+                        .and_then(|(mut f, _)| head_of(&mut f))
+                        == pos.head)
         });
         match found {
             Some(i) => (
@@ -226,13 +233,12 @@ impl GatewayLogSource {
         let mut pending = Pending::default();
         for (i, c) in cands.iter().enumerate().skip(first) {
             let live = i == last;
-            let mut f = match File::open(&c.path) {
-                Ok(f) => f,
+            let (mut f, meta) = match access::open_owned(&c.path) {
+                Ok(opened) => opened,
                 // rotated away between listing and opening: it is read under its new name next time
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
                 Err(e) => return Err(SourceError::io(&c.path, &e)),
             };
-            let meta = f.metadata().map_err(|e| SourceError::io(&c.path, &e))?;
             if FileId::of(&meta) != FileId::of(&c.meta) {
                 // Rotated between listing and opening: the next poll sees the new layout.
                 break;
@@ -266,10 +272,8 @@ impl GatewayLogSource {
 /// The position just past the last complete line of `newest`: where following starts when the
 /// lines already there are history.
 fn end_of(newest: &Candidate) -> Result<LogPos, SourceError> {
-    let mut f = File::open(&newest.path).map_err(|e| SourceError::io(&newest.path, &e))?;
-    let meta = f
-        .metadata()
-        .map_err(|e| SourceError::io(&newest.path, &e))?;
+    let (mut f, meta) =
+        access::open_owned(&newest.path).map_err(|e| SourceError::io(&newest.path, &e))?;
     let offset =
         last_line_boundary(&mut f, meta.len()).map_err(|e| SourceError::io(&newest.path, &e))?;
     Ok(LogPos {

@@ -4,6 +4,7 @@
 use std::fs::{File, Metadata};
 use std::path::{Path, PathBuf};
 
+use super::access::{check_dir, check_file};
 use super::{GatewayLogSource, LogLocation};
 use crate::usage::{SourceError, fnv1a64};
 
@@ -49,6 +50,14 @@ impl GatewayLogSource {
             ))
         });
         Ok(all)
+    }
+
+    /// The newest file followed and when it was last written (doctor's check).
+    pub fn newest_file(&self) -> Result<Option<(PathBuf, std::time::SystemTime)>, SourceError> {
+        Ok(self
+            .candidates()?
+            .pop()
+            .and_then(|c| Some((c.path, c.meta.modified().ok()?))))
     }
 
     fn followed_files(&self) -> FollowedFiles {
@@ -103,7 +112,7 @@ fn fixed_file_candidates(file: PathBuf) -> Vec<Candidate> {
     let mut out = Vec::new();
     for n in (1..=5).rev() {
         let p = rotated_path(&file, n);
-        if let Ok(meta) = std::fs::metadata(&p).filter_file() {
+        if let Ok(meta) = std::fs::symlink_metadata(&p).filter_file() {
             out.push(Candidate {
                 path: p,
                 meta,
@@ -113,7 +122,7 @@ fn fixed_file_candidates(file: PathBuf) -> Vec<Candidate> {
             });
         }
     }
-    if let Ok(meta) = std::fs::metadata(&file).filter_file() {
+    if let Ok(meta) = std::fs::symlink_metadata(&file).filter_file() {
         out.push(Candidate {
             path: file,
             meta,
@@ -125,8 +134,20 @@ fn fixed_file_candidates(file: PathBuf) -> Vec<Candidate> {
     out
 }
 
-/// Every file of `dir` with a rolling name, of any family, unsorted. A missing `dir` has none.
+/// Every file of `dir` with a rolling name, of any family, unsorted, that the user alone controls.
+/// A missing `dir` has none; a `dir` another user controls is refused.
 fn rolling_candidates(dir: &Path) -> Result<Vec<Candidate>, SourceError> {
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(SourceError::io(dir, &e)),
+        Ok(meta) => check_dir(&meta).map_err(|why| {
+            SourceError::new(
+                dir,
+                crate::usage::SourceErrorKind::Io,
+                format!("not read: it {why}; msclawd reads only the user's own private directory"),
+            )
+        })?,
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -140,6 +161,7 @@ fn rolling_candidates(dir: &Path) -> Result<Vec<Candidate>, SourceError> {
         let Some((family, date, archive)) = parse_rolling(&name) else {
             continue;
         };
+        // DirEntry::metadata does not follow a symlink.
         let Ok(meta) = entry.metadata().filter_file() else {
             continue;
         };
@@ -159,13 +181,11 @@ trait FilterFile {
 }
 
 impl FilterFile for std::io::Result<Metadata> {
+    /// Keeps a regular file (not a symlink) of the user's own, writable by nobody else.
     fn filter_file(self) -> std::io::Result<Metadata> {
-        self.and_then(|m| {
-            if m.is_file() {
-                Ok(m)
-            } else {
-                Err(std::io::ErrorKind::InvalidInput.into())
-            }
+        self.and_then(|m| match check_file(&m) {
+            Ok(()) => Ok(m),
+            Err(_) => Err(std::io::ErrorKind::PermissionDenied.into()),
         })
     }
 }
@@ -234,7 +254,7 @@ pub(super) fn profile_family(profile: Option<&str>) -> String {
             other => seg.push_str(&format!("-2{:x}-", other as u32)),
         }
     }
-    // (Segments over 220 chars are a sha256 in OpenClaw; such profiles are not supported here.)
+    // OpenClaw hashes a segment over 220 chars; a valid profile (64 chars at most) never gets there.
     format!("openclaw-{seg}")
 }
 
