@@ -16,7 +16,7 @@ const ORACLE: &str = r#"
 const { createRequire } = require("node:module");
 const path = require("node:path");
 const readline = require("node:readline");
-const JSON5 = createRequire(path.join(process.argv.at(-1), "dist", "index.js"))("json5");
+const JSON5 = createRequire(path.resolve(process.argv.at(-1), "dist", "index.js"))("json5");
 console.warn = () => {};
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
 const out = [];
@@ -109,6 +109,12 @@ fn cases() -> Result<Vec<String>> {
     Ok(cases)
 }
 
+/// JSON leaves U+2028/U+2029 unescaped, but node's readline ends a line at them.
+fn one_line(json: &str) -> String {
+    json.replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
 fn openclaw_verdicts(cases: &[String]) -> Result<Vec<String>> {
     let install = openclaw::install(OPENCLAW_SQLITE)?;
     let package = install.prefix.join("node_modules/openclaw");
@@ -122,7 +128,7 @@ fn openclaw_verdicts(cases: &[String]) -> Result<Vec<String>> {
     let mut stdin = child.stdin.take().context("node stdin")?;
     let input: String = cases
         .iter()
-        .map(|c| serde_json::to_string(c).map(|l| l + "\n"))
+        .map(|c| serde_json::to_string(c).map(|l| one_line(&l) + "\n"))
         .collect::<Result<_, _>>()?;
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let verdicts = BufReader::new(child.stdout.take().context("node stdout")?)

@@ -441,6 +441,7 @@ fn other_modes_are_kept_too() {
 
 #[test]
 fn broken_config_is_reported_with_position_and_left_alone() {
+    // A missing comma: OpenClaw's json5 stops at 5:7, the `f` of `fallbacks`.
     let input = "{\n  agents: {\n    defaults: {\n      model: { primary: 'x/0' }\n      fallbacks: [,\n    },\n  },\n}\n";
     let (dir, path) = temp_config(input);
     let mtime = age(&path);
@@ -453,13 +454,13 @@ fn broken_config_is_reported_with_position_and_left_alone() {
             message,
         }) => {
             assert_eq!(p, &path);
-            assert_eq!((*line, *column), (5, 19));
+            assert_eq!((*line, *column), (5, 7));
             assert!(!message.is_empty());
         }
         other => panic!("expected a parse error, got {other:?}"),
     }
     let shown = err.to_string();
-    assert!(shown.contains("openclaw.json:5:19"), "{shown}");
+    assert!(shown.contains("openclaw.json:5:7"), "{shown}");
     assert_eq!(fs::read_to_string(&path).unwrap(), input);
     assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), mtime);
     no_temp_files(dir.path());
@@ -470,7 +471,7 @@ fn broken_config_is_reported_with_position_and_left_alone() {
             err,
             EditError::Config(ConfigError::Parse {
                 line: 5,
-                column: 19,
+                column: 7,
                 ..
             })
         ),

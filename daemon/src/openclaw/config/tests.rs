@@ -183,8 +183,6 @@ fn model_forms() {
 fn wrong_shapes_on_the_model_path_are_invalid() {
     for (text, needle) in [
         ("[]", "root is not an object"),
-        ("", "empty"),
-        ("  // nothing\n", "empty"),
         ("{ agents: 3 }", "agents is not an object"),
         (
             "{ agents: { defaults: [] } }",
@@ -259,7 +257,26 @@ fn parse_err(text: &str) -> (usize, usize, String) {
 }
 
 #[test]
-fn what_jsonc_parser_refuses_gets_a_clear_error() {
+fn what_openclaw_refuses_gets_its_line_and_column() {
+    // Positions and wording as OpenClaw's json5 2.2.3 reports them (checked with node), minus the
+    // character itself, which may be part of a key.
+    let invalid_char = "JSON5: invalid character (OpenClaw rejects it too)";
+    for (text, at, message) in [
+        ("{\r\n  a: `x`\r\n}", (2, 6), invalid_char),
+        ("{\n  a: 'x\n", (3, 0), invalid_char),
+        ("{ a: 1 }\n{ b: 2 }", (2, 1), invalid_char),
+        ("{ a: undefined }", (1, 6), invalid_char),
+        ("", (1, 1), "JSON5: invalid end of input"),
+        ("  // nothing\n", (2, 1), "JSON5: invalid end of input"),
+    ] {
+        let (l, c, m) = parse_err(text);
+        assert_eq!(((l, c), m.as_str()), (at, message), "{text:?}");
+    }
+}
+
+#[test]
+fn non_finite_numbers_are_refused_with_a_reason() {
+    // OpenClaw accepts them; JSON (and so msclaw's typed view) has no such numbers.
     let (l, c, m) = parse_err("{\n  a: 1,\n  b: Infinity,\n}");
     assert_eq!((l, c), (3, 6));
     assert!(m.contains("Infinity and NaN"), "{m}");
@@ -268,16 +285,6 @@ fn what_jsonc_parser_refuses_gets_a_clear_error() {
     assert!(m.contains("Infinity and NaN"), "{m}");
     let (_, _, m) = parse_err("{ a: 1e400 }");
     assert_eq!(m, "number is out of range");
-    let (l, c, m) = parse_err("{\r\n  a: `x`\r\n}");
-    assert_eq!((l, c), (2, 6));
-    assert!(m.contains("template strings"), "{m}");
-    let (l, _, m) = parse_err("{\n  a: 'x\n");
-    assert_eq!(l, 2);
-    assert!(m.contains("Unterminated"), "{m}");
-    let (l, c, _) = parse_err("{ a: 1 }\n{ b: 2 }");
-    assert_eq!((l, c), (2, 1));
-    let (_, _, m) = parse_err("{ a: undefined }");
-    assert_eq!(m, "Unexpected word");
 }
 
 #[test]
