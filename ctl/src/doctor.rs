@@ -4,7 +4,7 @@
 //! Secrets: the API key is described by kind only; for `${VAR}` only whether VAR is set is said.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -14,6 +14,8 @@ use msclaw_shared::paths::{MsclawPaths, OpenClawPaths, effective_profile, proces
 use msclaw_shared::{ConfigState, PROTOCOL_VERSION, Request, Response, Status};
 use msclawd::openclaw::{self, ApiKeyKind, ConfigError, OpenClawConfig, RotationWarning};
 use msclawd::settings::Settings;
+use msclawd::usage::GatewayLogSource;
+use msclawd::usage::gateway_log::{LogLocation, resolve_log_location};
 use serde::Serialize;
 
 use crate::cli::Cli;
@@ -75,7 +77,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     if let Some(cfg) = &cfg {
         rotation_checks(&mut report, &settings, cfg, &openclaw);
     }
-    log_check(&mut report, &settings, cfg.as_ref());
+    log_check(&mut report, &settings, cfg.as_ref(), profile.as_deref());
     gateway_check(&mut report, cfg.as_ref()).await;
     daemon_check(&mut report, &socket, &openclaw.config, profile.as_deref()).await;
     relay_check(&mut report, &settings, cfg.as_ref());
@@ -309,50 +311,49 @@ pub fn dotenv_has(path: &Path, var: &str) -> bool {
     })
 }
 
-/// The gateway log msclaw reads: msclaw's `gateway_log`, else `logging.file`, else `/tmp/openclaw`.
-fn log_check(report: &mut Report, settings: &Settings, cfg: Option<&OpenClawConfig>) {
-    let (path, is_file, from) = match (&settings.gateway_log, cfg.and_then(|c| c.log_file.clone()))
-    {
-        (Some(p), _) => (
-            p.clone(),
-            p.extension().is_some_and(|e| e == "log"),
-            "msclaw's gateway_log",
-        ),
-        (None, Some(file)) if file.starts_with("~") => {
-            // Checked as msclawd reads it: the path as written.
-            return report.warn(
-                "gateway_log",
-                format!("logging.file is {}: msclawd reads it as written, without expanding ~; give an absolute path", file.display()),
-            );
-        }
-        (None, Some(file)) => (file, true, "logging.file"),
-        (None, None) => (PathBuf::from("/tmp/openclaw"), false, "OpenClaw's default"),
+/// The gateway log msclawd follows, found by the rule msclawd uses (OpenClaw's own: msclaw's
+/// `gateway_log`, else `logging.file`, else `/tmp/openclaw` when it is the user's own, else
+/// `$TMPDIR/openclaw-<uid>`), and only this profile's files.
+fn log_check(
+    report: &mut Report,
+    settings: &Settings,
+    cfg: Option<&OpenClawConfig>,
+    profile: Option<&str>,
+) {
+    let env = |key: &str| process_env(key);
+    let resolved = resolve_log_location(
+        settings.gateway_log.as_deref(),
+        cfg.and_then(|c| c.log_file.as_deref()),
+        profile,
+        &env,
+    );
+    let from = match &resolved.note {
+        Some(note) => format!("{}: {note}", resolved.source.label()),
+        None => resolved.source.label().to_owned(),
     };
-    let newest = if is_file {
-        std::fs::metadata(&path)
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .map(|t| (path.clone(), t))
-    } else {
-        if !path.is_dir() {
-            report.warn(
-                "gateway_log",
-                format!("{} ({from}) does not exist: no gateway has logged there yet, so quota errors are seen only in transcripts", path.display()),
-            );
-            return;
-        }
-        newest_log(&path)
+    let (place, is_file) = match &resolved.location {
+        LogLocation::File(path) => (path.clone(), true),
+        LogLocation::Dir(dir) | LogLocation::ProfileDir { dir, .. } => (dir.clone(), false),
     };
+    let newest = GatewayLogSource::new(resolved.location, Default::default()).newest_file();
     match newest {
-        None if is_file => report.warn(
+        Err(e) => report.warn(
             "gateway_log",
-            format!("{} ({from}) does not exist yet", path.display()),
+            format!("{} ({from}) is not read: {e}", place.display()),
         ),
-        None => report.warn(
+        Ok(None) if is_file => report.warn(
             "gateway_log",
-            format!("{} ({from}) holds no openclaw*.log yet", path.display()),
+            format!("{} ({from}) does not exist yet", place.display()),
         ),
-        Some((file, at)) => {
+        Ok(None) if !place.exists() => report.warn(
+            "gateway_log",
+            format!("{} ({from}) does not exist: no gateway has logged there yet, so quota errors are seen only in transcripts", place.display()),
+        ),
+        Ok(None) => report.warn(
+            "gateway_log",
+            format!("{} ({from}) holds no log of this profile yet", place.display()),
+        ),
+        Ok(Some((file, at))) => {
             let age = SystemTime::now().duration_since(at).unwrap_or_default();
             let message = format!(
                 "{} ({from}) last written {} ago",
@@ -366,19 +367,6 @@ fn log_check(report: &mut Report, settings: &Settings, cfg: Option<&OpenClawConf
             }
         }
     }
-}
-
-fn newest_log(dir: &Path) -> Option<(PathBuf, SystemTime)> {
-    std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with("openclaw") && name.ends_with(".log")
-        })
-        .filter_map(|e| Some((e.path(), e.metadata().ok()?.modified().ok()?)))
-        .max_by_key(|(_, t)| *t)
 }
 
 fn human(d: Duration) -> String {

@@ -410,10 +410,70 @@ async fn logging_file_is_checked_where_msclawd_reads_it() {
         &format!("{:?}", log.display().to_string()),
         "\"~/logs/gateway.log\"",
     );
+    // `~` is the home directory, as OpenClaw expands it.
     let (_, checks, human) = setup.doctor().await;
-    assert_eq!(level(&checks, "gateway_log"), "warn", "{human}");
+    assert_eq!(level(&checks, "gateway_log"), "ok", "{human}");
     assert!(
-        message(&checks, "gateway_log").contains("without expanding ~"),
+        message(&checks, "gateway_log")
+            .starts_with(&format!("{} (logging.file) last written", log.display())),
+        "{human}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_says_which_log_dir_it_follows_and_why() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut setup = Setup::initialised();
+    // No gateway_log and no logging.file: OpenClaw's default decides.
+    std::fs::write(&setup.layout.settings_file, "").unwrap();
+    let preferred = setup.layout.root.join("tmp-openclaw");
+    let tmp = setup.layout.root.join("tmpdir");
+    std::fs::create_dir_all(&preferred).unwrap();
+    std::fs::write(preferred.join("openclaw-2026-12-03.log"), "{}\n").unwrap();
+    setup.extra_env.push((
+        "MSCLAW_OPENCLAW_PREFERRED_LOG_DIR".into(),
+        preferred.display().to_string(),
+    ));
+    setup
+        .extra_env
+        .push(("TMPDIR".into(), tmp.display().to_string()));
+
+    // The user's own private directory: followed.
+    std::fs::set_permissions(&preferred, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let (_, checks, human) = setup.doctor().await;
+    assert_eq!(level(&checks, "gateway_log"), "ok", "{human}");
+    assert!(
+        message(&checks, "gateway_log").starts_with(&format!(
+            "{} (OpenClaw's default) last written",
+            preferred.join("openclaw-2026-12-03.log").display()
+        )),
+        "{human}"
+    );
+
+    // Another user's directory (as root in CI: chown needs it) is never read; OpenClaw logs to
+    // $TMPDIR/openclaw-<uid> then, and doctor says so.
+    std::os::unix::fs::chown(&preferred, Some(65534), Some(65534)).unwrap();
+    let fallback = tmp.join(format!("openclaw-{}", rustix::process::getuid().as_raw()));
+    let (_, checks, human) = setup.doctor().await;
+    let said = message(&checks, "gateway_log");
+    assert_eq!(level(&checks, "gateway_log"), "warn", "{human}");
+    assert!(said.contains("is owned by uid 65534"), "{human}");
+    assert!(
+        said.starts_with(&format!("{} (OpenClaw's default: ", fallback.display())),
+        "{human}"
+    );
+    std::fs::create_dir_all(&fallback).unwrap();
+    std::fs::set_permissions(&fallback, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(fallback.join("openclaw-2026-12-03.log"), "{}\n").unwrap();
+    let (_, checks, human) = setup.doctor().await;
+    assert_eq!(level(&checks, "gateway_log"), "ok", "{human}");
+    assert!(
+        message(&checks, "gateway_log").starts_with(
+            &fallback
+                .join("openclaw-2026-12-03.log")
+                .display()
+                .to_string()
+        ),
         "{human}"
     );
 }
