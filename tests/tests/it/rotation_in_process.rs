@@ -382,3 +382,66 @@ async fn manage_fallbacks_false_leaves_them_alone() {
     );
     daemon.stop().await.unwrap();
 }
+
+/// Issue 11 point 3: another user's `/tmp/openclaw` full of 429s spends nothing; the log OpenClaw
+/// really writes then (`$TMPDIR/openclaw-<uid>`) is the one followed. Runs as root in CI (chown).
+#[tokio::test]
+async fn a_log_dir_of_another_user_is_never_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, layout, _) = setup("");
+    let settings_text = "daily_limit = \"unknown\"\n";
+    std::fs::write(&layout.settings_file, settings_text).unwrap();
+    let settings =
+        msclawd::settings::Settings::parse(settings_text, &layout.settings_file).unwrap();
+    let preferred = layout.root.join("tmp-openclaw");
+    let tmp = layout.root.join("tmpdir");
+    let fallback = tmp.join(format!("openclaw-{}", rustix::process::getuid().as_raw()));
+    for dir in [&preferred, &fallback] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    std::os::unix::fs::chown(&preferred, Some(65534), Some(65534)).unwrap();
+    let name = format!("openclaw-{}.log", jiff::ZonedDateTime::now().date());
+    std::fs::write(fallback.join(&name), "").unwrap();
+    let env_preferred = preferred.clone().into_os_string();
+    let env_tmp = tmp.clone().into_os_string();
+    let env: msclawd::EnvMap = std::sync::Arc::new(move |key: &str| match key {
+        "MSCLAW_OPENCLAW_PREFERRED_LOG_DIR" => Some(env_preferred.clone()),
+        "TMPDIR" => Some(env_tmp.clone()),
+        _ => None,
+    });
+    let daemon = TestDaemon::start_with_env(&layout, settings, env)
+        .await
+        .unwrap();
+    daemon
+        .wait_for("the config read", WAIT, |s| s.active_model.is_some())
+        .await
+        .unwrap();
+    let line = transcripts::gateway_log_line(
+        "provider-transport-fetch",
+        &format!(
+            "[model-fetch] response provider=modelscope api=openai-completions model={QWEN} status=429 elapsedMs=12"
+        ),
+    );
+    for _ in 0..3 {
+        transcripts::append_line(&preferred.join(&name), &line);
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let status = daemon.status().await.unwrap();
+    assert_eq!(status.models[0].rate_limited, 0, "{:?}", status.models[0]);
+    assert_eq!(
+        status.active_model.as_deref(),
+        Some(format!("modelscope/{QWEN}").as_str())
+    );
+
+    for _ in 0..3 {
+        transcripts::append_line(&fallback.join(&name), &line);
+    }
+    daemon
+        .wait_for("the user's own log read", WAIT, |s| {
+            s.active_model.as_deref() == Some("modelscope/ZhipuAI/GLM-5")
+        })
+        .await
+        .unwrap();
+    daemon.stop().await.unwrap();
+}
