@@ -65,7 +65,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let request = request_for(&cli.command);
     let started = tokio::time::Instant::now();
-    let reply = ask(&mut client, &request).await?;
+    let mut reply = ask(&mut client, &request).await?;
+    if !cli.json {
+        reply = term::printable(reply);
+    }
     let response = match reply {
         Ok(response) => response,
         Err(e) => return switch::refused(&cli, &socket, &e).await,
@@ -232,6 +235,11 @@ async fn watch(
         eprintln!("msclawctl: {text}; Ctrl-C to stop");
     }
     while let Some(event) = client.next_event().await? {
+        let event = if cli.json {
+            event
+        } else {
+            term::printable(event)
+        };
         render::event(cli, style, &event)?;
     }
     eprintln!("msclawctl: msclawd stopped; no more events");

@@ -2,6 +2,9 @@
 
 use std::io::IsTerminal;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 use crate::cli::ColorChoice;
 
 /// Colour when asked to, or (by default) on a terminal unless `NO_COLOR` is set.
@@ -69,6 +72,46 @@ pub fn wrap(text: &str, lead_cols: usize, indent: usize, width: Option<usize>) -
     out
 }
 
+/// `value` with every string's control characters shown as escapes (`\u{1b}`), for human output:
+/// model names and reasons come from files other programs write, and a terminal would act on an
+/// escape sequence in them. JSON output keeps the values as they are (JSON escapes them itself).
+pub fn printable<T: Serialize + DeserializeOwned>(value: T) -> T {
+    let Ok(mut tree) = serde_json::to_value(&value) else {
+        return value;
+    };
+    if !escape_strings(&mut tree) {
+        return value;
+    }
+    serde_json::from_value(tree).unwrap_or(value)
+}
+
+/// Escapes control characters in every string of `tree`; whether any was found.
+fn escape_strings(tree: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match tree {
+        Value::String(s) if s.chars().any(char::is_control) => {
+            *s = s
+                .chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_unicode().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect();
+            true
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |any, v| escape_strings(v) | any),
+        Value::Object(map) => map
+            .values_mut()
+            .fold(false, |any, v| escape_strings(v) | any),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +121,22 @@ mod tests {
         let text = wrap("aaa bbb ccc ddd", 4, 4, Some(12));
         assert_eq!(text, "aaa bbb\n    ccc ddd");
         assert_eq!(wrap("a\nb", 0, 2, None), "a\n  b");
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        let reply = vec![
+            "modelscope/\u{1b}]0;pwned\u{7}x".to_owned(),
+            "plain/Qwen 漢字".to_owned(),
+            "cr\rnl\n\u{9b}".to_owned(),
+        ];
+        assert_eq!(
+            printable(reply),
+            [
+                "modelscope/\\u{1b}]0;pwned\\u{7}x",
+                "plain/Qwen 漢字",
+                "cr\\u{d}nl\\u{a}\\u{9b}"
+            ]
+        );
     }
 }

@@ -219,3 +219,43 @@ async fn switch_waits_for_the_outcome_and_shows_no_spinner_when_piped() {
     );
     daemon.stop().await.unwrap();
 }
+
+/// A model id with a terminal escape in OpenClaw's config is shown, not sent to the terminal
+/// (issue 11, "also seen"); `--json` keeps the value exact.
+#[tokio::test]
+async fn terminal_escapes_in_model_names_are_shown_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::in_dir(dir.path());
+    std::fs::create_dir_all(&layout.openclaw_state).unwrap();
+    let config = msclaw_tests::transcripts::guide_config("http://127.0.0.1:9/v1", "")
+        .replace("Kimi-K2.5", "Kimi\\u001b[2J\\u001b]0;pwned\\u0007");
+    std::fs::write(&layout.openclaw_config, config).unwrap();
+    let daemon = TestDaemon::start(&layout, layout.settings(""))
+        .await
+        .unwrap();
+    daemon
+        .wait_for("the config read", std::time::Duration::from_secs(10), |s| {
+            s.models.len() == 4
+        })
+        .await
+        .unwrap();
+    for args in [["status"], ["history"]] {
+        let out = msclawctl(&layout, &args).await;
+        assert!(out.status.success(), "{out:?}");
+        let shown = String::from_utf8(out.stdout).unwrap();
+        assert!(!shown.contains(['\u{1b}', '\u{7}']), "{args:?}: {shown:?}");
+        assert!(
+            shown.contains("Kimi\\u{1b}[2J\\u{1b}]0;pwned\\u{7}"),
+            "{args:?}: {shown}"
+        );
+    }
+    let out = msclawctl(&layout, &["status", "--json"]).await;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        json["models"][3]["model"]
+            .as_str()
+            .unwrap()
+            .contains('\u{1b}')
+    );
+    daemon.stop().await.unwrap();
+}

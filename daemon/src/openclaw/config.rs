@@ -80,6 +80,9 @@ pub struct OpenClawConfig {
     pub fallbacks: Option<Vec<String>>,
     /// Full ref -> alias, from `agents.defaults.models.<ref>.alias`.
     pub aliases: BTreeMap<String, String>,
+    /// Alias as OpenClaw matches it (trimmed, lowercase) -> full ref; of colliding aliases the
+    /// last in file order wins, as in OpenClaw.
+    pub alias_refs: BTreeMap<String, String>,
     /// `agents.defaults.modelPolicy.allow` (empty when missing).
     pub allow: Vec<String>,
     /// (agent id, model) from `agents.list[]` and `agents.entries.<id>`; a per-agent `model`
@@ -100,10 +103,8 @@ impl OpenClawConfig {
     /// An alias may name a model that is not listed: check with [`Self::is_listed`].
     pub fn resolve_model(&self, provider: &str, name_or_alias: &str) -> Option<String> {
         let prefix = format!("{provider}/");
-        if let Some((full, _)) = self
-            .aliases
-            .iter()
-            .find(|(full, alias)| alias.as_str() == name_or_alias && full.starts_with(&prefix))
+        if let Some(full) = self.alias_refs.get(&alias_key(name_or_alias))
+            && full.starts_with(&prefix)
         {
             return Some(full.clone());
         }
@@ -210,6 +211,7 @@ fn from_value(
         ));
     }
     let model = model_at(root, FileLevel::Root, path)?;
+    let aliases = aliases(root);
     Ok(OpenClawConfig {
         path: path.to_path_buf(),
         agents_file,
@@ -218,7 +220,11 @@ fn from_value(
         model_form: model.form,
         primary: model.primary,
         fallbacks: model.fallbacks,
-        aliases: aliases(root),
+        aliases: aliases.iter().cloned().collect(),
+        alias_refs: aliases
+            .iter()
+            .map(|(full, alias)| (alias_key(alias), full.clone()))
+            .collect(),
         allow: match get(root, &["agents", "defaults", "modelPolicy", "allow"]) {
             Some(Value::Array(items)) => items
                 .iter()
@@ -265,17 +271,24 @@ fn provider_info(p: &Map<String, Value>) -> ProviderInfo {
     }
 }
 
-/// Full ref -> alias, from `agents.defaults.models`.
-fn aliases(root: &Value) -> BTreeMap<String, String> {
-    let mut aliases = BTreeMap::new();
-    if let Some(Value::Object(map)) = get(root, &["agents", "defaults", "models"]) {
-        for (full, params) in map {
-            if let Some(alias) = params.get("alias").and_then(Value::as_str) {
-                aliases.insert(full.clone(), alias.to_owned());
-            }
-        }
-    }
-    aliases
+/// Full ref -> alias, from `agents.defaults.models` in file order (`provider/*` entries and
+/// blank aliases have none).
+fn aliases(root: &Value) -> Vec<(String, String)> {
+    let Some(Value::Object(map)) = get(root, &["agents", "defaults", "models"]) else {
+        return Vec::new();
+    };
+    map.iter()
+        .filter(|(full, _)| !full.ends_with("/*"))
+        .filter_map(|(full, params)| {
+            let alias = params.get("alias").and_then(Value::as_str)?;
+            (!alias.trim().is_empty()).then(|| (full.clone(), alias.to_owned()))
+        })
+        .collect()
+}
+
+/// How OpenClaw compares aliases: trimmed and lowercased (JS `toLowerCase`, full Unicode).
+pub fn alias_key(alias: &str) -> String {
+    alias.trim().to_lowercase()
 }
 
 /// (agent id, model) from `agents.list[]`, then `agents.entries.<id>`.

@@ -119,6 +119,28 @@ fn reads_everything_msclaw_needs() {
 }
 
 #[test]
+fn aliases_match_as_openclaw_matches_them() {
+    // Case and surrounding blanks do not matter; of colliding aliases the last in file order
+    // wins (not the first by sort order); a blank alias is no alias; `provider/*` has none.
+    let c = parse(
+        "{ agents: { defaults: { model: 'm/b', models: {\n\
+         'm/z': { alias: 'Fast' },\n\
+         'm/a': { alias: ' fast ' },\n\
+         'm/b': { alias: 'GLM' },\n\
+         'm/c': { alias: '  ' },\n\
+         'm/*': { alias: 'any' },\n\
+         } } }, models: { providers: { m: { models: [{ id: 'a' }, { id: 'b' }, { id: 'c' }, { id: 'z' }] } } } }",
+        p(),
+    )
+    .unwrap();
+    assert_eq!(c.resolve_model("m", "FAST"), Some("m/a".to_owned()));
+    assert_eq!(c.resolve_model("m", "glm "), Some("m/b".to_owned()));
+    assert_eq!(c.resolve_model("m", "  "), None);
+    assert_eq!(c.resolve_model("m", "any"), None);
+    assert!(!c.aliases.contains_key("m/c"));
+}
+
+#[test]
 fn resolve_model_by_alias_bare_id_and_full_ref() {
     let c = parse(FULL, p()).unwrap();
     let glm = Some("modelscope/ZhipuAI/GLM-5".to_owned());

@@ -7,6 +7,7 @@ use std::path::Path;
 use jsonc_parser::cst::CstObject;
 use serde_json::{Map, Value};
 
+use crate::openclaw::config::alias_key;
 use crate::openclaw::insert::New;
 use crate::openclaw::json5::{get, parse_cst, split_bom};
 use crate::openclaw::splice::{Doc, Quote, apply_splices, quote};
@@ -238,7 +239,7 @@ fn add_aliases(
     };
     let mut taken: BTreeMap<String, String> = existing
         .iter()
-        .filter_map(|(r, params)| Some((params.get("alias")?.as_str()?.to_owned(), r.clone())))
+        .filter_map(|(r, params)| Some((alias_key(params.get("alias")?.as_str()?), r.clone())))
         .collect();
     let mut new_aliases = Vec::new();
     for m in &req.models {
@@ -252,7 +253,8 @@ fn add_aliases(
             continue;
         }
         let alias = match &m.alias {
-            Some(a) => match taken.get(a) {
+            // OpenClaw matches aliases ignoring case: `GLM` would shadow an existing `glm`.
+            Some(a) => match taken.get(&alias_key(a)) {
                 Some(other) => {
                     warnings.push(format!(
                         "alias {a} already names {other}; {full} was added without an alias"
@@ -264,7 +266,7 @@ fn add_aliases(
             None => None,
         };
         if let Some(a) = &alias {
-            taken.insert(a.clone(), full.clone());
+            taken.insert(alias_key(a), full.clone());
         }
         items.push(
             InitItem::new(ItemKind::Alias, full.clone(), ItemStatus::Added).with(
