@@ -146,3 +146,77 @@ fn the_launchd_plist_runs_msclawd_at_load_and_keeps_it_alive() {
         "{program}"
     );
 }
+
+/// What msclawd writes to stderr (its log) before SIGTERM ends it, with stderr on `stderr`.
+fn log_output(layout: &Layout, stderr: Stdio, no_color: bool) -> std::process::Child {
+    let mut cmd = msclawd(layout);
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    let child = cmd.stdout(Stdio::null()).stderr(stderr).spawn().unwrap();
+    wait_until("the socket", Duration::from_secs(10), || {
+        layout.socket.exists()
+    });
+    child
+}
+
+fn stop(mut child: std::process::Child) {
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    child.wait().unwrap();
+}
+
+/// The log as a terminal shows it: stderr on a real pseudo-terminal.
+fn log_on_a_terminal(layout: &Layout, no_color: bool) -> String {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    use std::io::Read;
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    let child = log_output(layout, Stdio::from(slave), no_color);
+    let reader = std::thread::spawn(move || {
+        let mut master = std::fs::File::from(master);
+        let mut out = Vec::new();
+        // Ends with EIO once the child (the slave's last holder) has exited.
+        let _ = master.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    stop(child);
+    reader.join().unwrap()
+}
+
+/// Issue 12 point 5: colour only on a terminal, never with NO_COLOR, never in a file or journald.
+#[test]
+fn the_log_is_coloured_only_on_a_terminal_without_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::in_dir(dir.path());
+
+    let coloured = log_on_a_terminal(&layout, false);
+    assert!(coloured.contains("INFO"), "{coloured:?}");
+    assert!(coloured.contains("\u{1b}["), "{coloured:?}");
+
+    let plain = log_on_a_terminal(&layout, true);
+    assert!(plain.contains("INFO"), "{plain:?}");
+    assert!(!plain.contains('\u{1b}'), "{plain:?}");
+
+    let file = dir.path().join("msclawd.log");
+    let child = log_output(
+        &layout,
+        Stdio::from(std::fs::File::create(&file).unwrap()),
+        false,
+    );
+    stop(child);
+    let logged = std::fs::read_to_string(&file).unwrap();
+    assert!(logged.contains("INFO"), "{logged:?}");
+    assert!(!logged.contains('\u{1b}'), "{logged:?}");
+}
