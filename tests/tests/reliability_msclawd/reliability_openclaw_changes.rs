@@ -402,3 +402,93 @@ async fn a_truncated_jsonl_transcript_is_read_again_without_double_counting() {
         "openclaw-changes: JSONL transcript truncated, then rewritten with its old calls + 1 -> 6 counted, not 9"
     );
 }
+
+/// Issue 11 point 5: a config replaced by a FIFO, an include of `/dev/zero`, an include fan-out.
+/// Each is refused with a clear warning and the daemon keeps answering `status` at once (the
+/// slowest answer is printed; only a hang bound decides).
+#[tokio::test]
+async fn hostile_config_files_never_block_the_daemon() {
+    let (_dir, layout, config) = setup();
+    let daemon = TestDaemon::start(&layout, layout.settings(""))
+        .await
+        .unwrap();
+    daemon
+        .wait_for("config read", WAIT, |s| {
+            s.openclaw_config == ConfigState::Ok
+        })
+        .await
+        .unwrap();
+    let state = &layout.openclaw_state;
+    let fan_out: String = (0..10)
+        .map(|i| format!("\"l{i}\": {{ \"$include\": \"./fan.json5\" }}, "))
+        .collect();
+    std::fs::write(state.join("fan.json5"), format!("{{ {fan_out} \"x\": 1 }}")).unwrap();
+    let cases: [(&str, Box<dyn Fn(&Path)>, &str); 3] = [
+        (
+            "a FIFO",
+            Box::new(|p: &Path| {
+                std::fs::remove_file(p).unwrap();
+                rustix::fs::mknodat(
+                    rustix::fs::CWD,
+                    p,
+                    rustix::fs::FileType::Fifo,
+                    rustix::fs::Mode::from_raw_mode(0o600),
+                    0,
+                )
+                .unwrap();
+            }),
+            "not a regular file",
+        ),
+        (
+            "an include of /dev/zero",
+            Box::new(|p: &Path| {
+                std::fs::remove_file(p).unwrap();
+                std::fs::write(p, "{ \"$include\": \"/dev/zero\" }").unwrap();
+            }),
+            "/dev/zero",
+        ),
+        (
+            "an include fan-out",
+            Box::new(|p: &Path| {
+                std::fs::remove_file(p).unwrap();
+                std::fs::write(p, "{ \"$include\": \"./fan.json5\" }").unwrap();
+            }),
+            "include",
+        ),
+    ];
+    for (what, make, said) in cases {
+        make(&layout.openclaw_config);
+        let mut slowest = Duration::ZERO;
+        let deadline = Instant::now() + WAIT;
+        let status = loop {
+            let asked = Instant::now();
+            let s = daemon.status().await.unwrap();
+            slowest = slowest.max(asked.elapsed());
+            if s.openclaw_config == ConfigState::Invalid {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "{what}: never refused");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        // Still answering while the bad file stays.
+        for _ in 0..10 {
+            let asked = Instant::now();
+            daemon.status().await.unwrap();
+            slowest = slowest.max(asked.elapsed());
+        }
+        println!("{what}: slowest status answer {slowest:?}");
+        assert!(slowest < Duration::from_secs(5), "{what}: status hung");
+        let warnings = status.warnings.join("\n");
+        assert!(warnings.contains(said), "{what}: {warnings}");
+        // Back to a good config: picked up again.
+        std::fs::remove_file(&layout.openclaw_config).unwrap();
+        std::fs::write(&layout.openclaw_config, &config).unwrap();
+        daemon
+            .wait_for("config back", WAIT, |s| {
+                s.openclaw_config == ConfigState::Ok
+            })
+            .await
+            .unwrap();
+    }
+    daemon.stop().await.unwrap();
+}
