@@ -89,8 +89,7 @@ pub fn swap_raw_at(
 ) -> Result<(String, String), EditError> {
     let (bom, body) = split_bom(text);
     let old = parse_value(body, file)?;
-    let root =
-        CstRootNode::parse(body, &parse_options()).map_err(|e| parse_error(&e, body, file))?;
+    let root = parse_cst(body, file)?;
     let doc = Doc::new(body, &root);
     let missing = || EditError::BadEdit(format!("{} has no {}", file.display(), path.join(".")));
     let mut obj = root.object_value().ok_or_else(missing)?;
@@ -136,12 +135,21 @@ pub fn json_string(value: &str) -> String {
 }
 
 /// One file's real `baseUrl` and `apiKey`, as their text was written (`apiKey` may be absent in
-/// an agent's copy).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// an agent's copy). `Debug` leaves the key out: it may be a literal.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KeptEntry {
     pub base_url_raw: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_raw: Option<String>,
+}
+
+impl std::fmt::Debug for KeptEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeptEntry")
+            .field("base_url_raw", &self.base_url_raw)
+            .field("api_key_raw", &self.api_key_raw.as_ref().map(|_| "(hidden)"))
+            .finish()
+    }
 }
 
 /// What [`point_at_relay`] took out of OpenClaw's files: the config's entry and each agent copy's.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use msclaw_tests::daemon::start_with_relay;
+use msclaw_tests::daemon::{RELAY_TOKEN, start_with_relay};
 use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope, GLM5, QWEN};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -12,7 +12,7 @@ const WAIT: Duration = Duration::from_secs(10);
 async fn chat(client: &reqwest::Client, base: &str, model: &str) -> (u16, String) {
     let response = client
         .post(format!("{base}/chat/completions"))
-        .header("Authorization", "Bearer ms-test-relay-SECRET")
+        .bearer_auth(RELAY_TOKEN)
         .json(&serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
         .send()
         .await
