@@ -277,4 +277,23 @@ async fn doctor_fails_plainly_when_openclaw_goes_through_a_relay_nobody_runs() {
             .contains("cannot reach ModelScope"),
         "{relay}"
     );
+    // Someone else on the relay's port while msclawd is down: named, with its uid.
+    let squatter = std::net::TcpListener::bind("127.0.0.1:18790");
+    if squatter.is_ok() {
+        let out = msclawctl(&layout, &["doctor", "--json"]).await;
+        assert_eq!(out.status.code(), Some(1));
+        let checks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let relay = checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "relay")
+            .unwrap();
+        let message = relay["message"].as_str().unwrap();
+        let uid = rustix::process::getuid().as_raw();
+        assert!(
+            message.contains(&format!("port 18790 is taken by a process of uid {uid}")),
+            "{message}"
+        );
+    }
 }
