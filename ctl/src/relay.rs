@@ -106,7 +106,10 @@ fn check_api_key(config: &Path, provider: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", config.display()))?;
     let at = ["models", "providers", provider, "apiKey"];
     let (_, raw) = base_url::swap_raw_at(&text, &at, "\"\"", config).with_context(|| {
-        format!("relay on needs models.providers.{provider}.apiKey written in {} itself", config.display())
+        format!(
+            "relay on needs models.providers.{provider}.apiKey written in {} itself",
+            config.display()
+        )
     })?;
     real_key::check_supported(&raw)
         .with_context(|| "relay not turned on, nothing changed".to_owned())
@@ -125,7 +128,11 @@ fn take_over(
     configured_upstream: &str,
 ) -> anyhow::Result<StoredUpstream> {
     let already_relayed = known.names_a_relay(current);
-    let real_url = if already_relayed { configured_upstream } else { current };
+    let real_url = if already_relayed {
+        configured_upstream
+    } else {
+        current
+    };
     if known.names_a_relay(real_url) {
         bail!(
             "OpenClaw's baseUrl {current} is msclaw's relay and no real upstream is known ([relay] upstream is {real_url}): \
@@ -214,7 +221,10 @@ pub fn switch_on(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Vec<St
                 p.openclaw.config.display()
             ));
             for copy in entry.kept.copies.keys() {
-                lines.push(format!("{}: baseUrl -> {relay_url}, apiKey -> the relay token", copy.display()));
+                lines.push(format!(
+                    "{}: baseUrl -> {relay_url}, apiKey -> the relay token",
+                    copy.display()
+                ));
             }
             entry
         }
@@ -273,14 +283,20 @@ fn switch_off(cli: &Cli) -> anyhow::Result<Vec<String>> {
             let written = base_url::restore_from_relay(&p.openclaw.config, provider, &entry.kept)?;
             relay.upstream = entry.real_base_url().unwrap_or(relay.upstream);
             for file in written {
-                lines.push(format!("{}: the real baseUrl and apiKey back", file.display()));
+                lines.push(format!(
+                    "{}: the real baseUrl and apiKey back",
+                    file.display()
+                ));
             }
             store.providers.remove(provider);
             store::save(&store_path, &store)?;
         }
         _ => {
             if known.names_a_relay(&relay.upstream) {
-                bail!("[relay] upstream {} is msclaw's relay, not a real upstream: set it to the real URL first", relay.upstream);
+                bail!(
+                    "[relay] upstream {} is msclaw's relay, not a real upstream: set it to the real URL first",
+                    relay.upstream
+                );
             }
             let done = base_url::set_base_url(
                 &p.openclaw.config,

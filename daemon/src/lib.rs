@@ -174,13 +174,7 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
     let plugin = plugin::PluginLink::new();
     let relay = match opts.settings.relay.enabled {
         true => Some(Arc::new(
-            start_relay(
-                &opts,
-                clock.clone(),
-                relay_view.clone(),
-                inbox_tx.clone(),
-            )
-            .await?,
+            start_relay(&opts, clock.clone(), relay_view.clone(), inbox_tx.clone()).await?,
         )),
         false => None,
     };

@@ -175,10 +175,18 @@ pub enum RelayError {
     NotLoopback(SocketAddr),
     #[error("upstream {0}")]
     BadUpstream(String),
-    #[error("the upstream {upstream} is the relay itself (it listens on {listen}): it would forward to itself")]
-    ForwardsToItself { upstream: String, listen: SocketAddr },
+    #[error(
+        "the upstream {upstream} is the relay itself (it listens on {listen}): it would forward to itself"
+    )]
+    ForwardsToItself {
+        upstream: String,
+        listen: SocketAddr,
+    },
     #[error("port {} on {} is taken by {}: the relay does not start there (OpenClaw would hand that process its relay token). Stop it, or move the relay with `msclawctl relay on --listen 127.0.0.1:<free port>`", addr.port(), addr.ip(), owner.map_or("another process (owner not visible)".to_owned(), |uid| format!("a process of uid {uid}")))]
-    PortTaken { addr: SocketAddr, owner: Option<u32> },
+    PortTaken {
+        addr: SocketAddr,
+        owner: Option<u32>,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -229,18 +237,19 @@ impl Relay {
         let client = builder
             .build()
             .map_err(|e| RelayError::Client(error_chain(&e)))?;
-        let listener = TcpListener::bind(cfg.listen)
-            .await
-            .map_err(|source| match source.kind() {
-                std::io::ErrorKind::AddrInUse => RelayError::PortTaken {
-                    addr: cfg.listen,
-                    owner: port_owner::listening_uid(cfg.listen),
-                },
-                _ => RelayError::Bind {
-                    addr: cfg.listen,
-                    source,
-                },
-            })?;
+        let listener =
+            TcpListener::bind(cfg.listen)
+                .await
+                .map_err(|source| match source.kind() {
+                    std::io::ErrorKind::AddrInUse => RelayError::PortTaken {
+                        addr: cfg.listen,
+                        owner: port_owner::listening_uid(cfg.listen),
+                    },
+                    _ => RelayError::Bind {
+                        addr: cfg.listen,
+                        source,
+                    },
+                })?;
         let addr = listener.local_addr().map_err(|source| RelayError::Bind {
             addr: cfg.listen,
             source,

@@ -339,7 +339,10 @@ glm5 = "unknown"
             .to_string();
             assert!(err.contains("forward to itself"), "{upstream}: {err}");
         }
-        assert!(parse("[relay]\nlisten = \"127.0.0.1:80\"\nupstream = \"https://127.0.0.1/v1\"\n").is_ok());
+        assert!(
+            parse("[relay]\nlisten = \"127.0.0.1:80\"\nupstream = \"https://127.0.0.1/v1\"\n")
+                .is_ok()
+        );
     }
 
     #[test]

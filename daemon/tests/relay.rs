@@ -18,8 +18,7 @@ use jiff::Timestamp;
 use msclawd::quota_calendar::QuotaCalendar;
 use msclawd::relay::{
     Judge, Judgement, QuotaHeaders, RateLimitSeen, Relay, RelayAuth, RelayConfig, RelayError,
-    RelayHealth,
-    RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo, consecutive_judge,
+    RelayHealth, RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo, consecutive_judge,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -374,10 +373,7 @@ fn auth() -> RelayAuth {
 /// A client that shows the relay token, as OpenClaw does with the relay on.
 fn client() -> reqwest::Client {
     let mut headers = HeaderMap::new();
-    headers.insert(
-        "authorization",
-        format!("Bearer {TOKEN}").parse().unwrap(),
-    );
+    headers.insert("authorization", format!("Bearer {TOKEN}").parse().unwrap());
     reqwest::Client::builder()
         .no_proxy()
         .default_headers(headers)
@@ -1396,7 +1392,11 @@ async fn the_credential_is_forwarded_but_never_logged_observed_or_shown() {
 async fn start_refuses_a_non_loopback_address_and_shutdown_stops_listening() {
     let (tx, _rx) = mpsc::channel(1);
     let judge = consecutive_judge(3, QuotaCalendar::shanghai_midnight());
-    let cfg = RelayConfig::new("0.0.0.0:0".parse().unwrap(), "http://127.0.0.1:9/v1", auth());
+    let cfg = RelayConfig::new(
+        "0.0.0.0:0".parse().unwrap(),
+        "http://127.0.0.1:9/v1",
+        auth(),
+    );
     let err = Relay::start(
         cfg,
         RelayPolicyView::new(),
@@ -1656,10 +1656,15 @@ async fn a_request_without_the_relay_token_gets_401_reaches_nothing_and_is_not_o
         .unwrap();
     assert_eq!(resp.status(), 401);
     assert_eq!(fake.hits(), 0, "nothing reached upstream");
-    assert!(h.drain().is_empty(), "no observation from a refused request");
+    assert!(
+        h.drain().is_empty(),
+        "no observation from a refused request"
+    );
     let health = h.health();
     assert_eq!((health.relayed, health.answered_locally), (0, 0));
-    println!("5 requests without the token and 1 for a spent model: 401 each, 0 forwarded, 0 observed");
+    println!(
+        "5 requests without the token and 1 for a spent model: 401 each, 0 forwarded, 0 observed"
+    );
 }
 
 #[tokio::test]

@@ -262,9 +262,16 @@ pub const RELAY_TOKEN: &str = "7e57000000000000000000000000000000000000000000000
 /// The real key [`start_with_relay`] stores: what the relay sends upstream instead of the token.
 pub const RELAY_REAL_KEY: &str = "ms-test-relay-SECRET";
 
-/// Writes msclaw's relay store as `msclawctl relay on` would: [`RELAY_TOKEN`], and `real_url` and
-/// `real_key` (a literal) as the provider's real `baseUrl` and `apiKey`.
-pub fn write_relay_store(layout: &Layout, relay_url: &str, real_url: &str, real_key: &str) {
+/// Writes msclaw's relay store as `msclawctl relay on` would: the relay `token`, and `real_url`
+/// and `real_key` (a literal) as the provider's real `baseUrl` and `apiKey`. (A test that leaves
+/// OpenClaw's config as it is passes the key OpenClaw sends as the token.)
+pub fn write_relay_store(
+    layout: &Layout,
+    token: &str,
+    relay_url: &str,
+    real_url: &str,
+    real_key: &str,
+) {
     use msclawd::openclaw::base_url::{KeptEntry, KeptProvider, json_string};
     use msclawd::relay::store::{RelayStore, StoredUpstream, save, store_path};
     let kept = KeptProvider {
@@ -275,7 +282,7 @@ pub fn write_relay_store(layout: &Layout, relay_url: &str, real_url: &str, real_
         copies: Default::default(),
     };
     let store = RelayStore {
-        token: RELAY_TOKEN.to_owned(),
+        token: token.to_owned(),
         providers: [(
             "modelscope".to_owned(),
             StoredUpstream {
@@ -308,7 +315,13 @@ pub async fn start_with_relay(
         "daily_limit = {limit}\n[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"{}\"\n",
         fake.base_url()
     );
-    write_relay_store(&layout, &relay_url, &fake.base_url(), RELAY_REAL_KEY);
+    write_relay_store(
+        &layout,
+        RELAY_TOKEN,
+        &relay_url,
+        &fake.base_url(),
+        RELAY_REAL_KEY,
+    );
     let daemon = TestDaemon::start(&layout, layout.settings(&settings))
         .await
         .unwrap();

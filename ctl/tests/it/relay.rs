@@ -185,7 +185,10 @@ async fn relay_on_twice_or_on_another_address_keeps_the_real_url_and_key() {
             .replace("${MODELSCOPE_API_KEY}", &token)
     );
     let settings = std::fs::read_to_string(&layout.settings_file).unwrap();
-    assert!(settings.contains(&format!("upstream = \"{real}\"")), "{settings}");
+    assert!(
+        settings.contains(&format!("upstream = \"{real}\"")),
+        "{settings}"
+    );
     // Status names the real upstream, never the key or the token.
     let out = ok(&msclawctl(&layout, &["relay", "status"]).await);
     assert!(out.contains(&format!("upstream {real}")), "{out}");
@@ -214,7 +217,9 @@ async fn relay_on_never_takes_a_relay_for_the_real_upstream() {
     // msclaw's own [relay] upstream naming its own listen address: refused when loaded.
     std::fs::write(
         &layout.settings_file,
-        format!("[relay]\nlisten = \"127.0.0.1:{port}\"\nupstream = \"http://localhost:{port}/v1\"\n"),
+        format!(
+            "[relay]\nlisten = \"127.0.0.1:{port}\"\nupstream = \"http://localhost:{port}/v1\"\n"
+        ),
     )
     .unwrap();
     let original = transcripts::guide_config(&format!("http://127.0.0.1:{port}/v1"), "");

@@ -147,7 +147,10 @@ impl std::fmt::Debug for KeptEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeptEntry")
             .field("base_url_raw", &self.base_url_raw)
-            .field("api_key_raw", &self.api_key_raw.as_ref().map(|_| "(hidden)"))
+            .field(
+                "api_key_raw",
+                &self.api_key_raw.as_ref().map(|_| "(hidden)"),
+            )
             .finish()
     }
 }

@@ -10,6 +10,7 @@ use hyper::body::Incoming;
 use jiff::Timestamp;
 use tokio::sync::mpsc;
 
+use super::auth::{HOP_HEADER, RelayAuth};
 use super::body::{
     BodyBudget, BodyRefused, ReadBody, RelayBody, full, json_response, passthrough, read_start,
     response_with, streaming_body,
@@ -20,7 +21,6 @@ use super::inspect::{
     strip_hop_by_hop,
 };
 use super::judge::{Judge, Judgement, RateLimitSeen, Streaks, outcome_of_error};
-use super::auth::{HOP_HEADER, RelayAuth};
 use super::upstream::{Upstream, below_v1, error_chain, is_unsafe_path};
 use super::{
     LOG_TARGET, MAX_MODEL_ID, MAX_REQUEST_BODY, RelayObservation, RelayOutcome, RelayPolicyView,

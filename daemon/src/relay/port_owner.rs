@@ -33,7 +33,11 @@ fn uid_in_table(text: &str, addr: SocketAddr) -> Option<u32> {
 /// The kernel prints each 32-bit word of the address in host byte order (little-endian here).
 fn parse_ip(hex: &str) -> Option<IpAddr> {
     let word = |i: usize| -> Option<[u8; 4]> {
-        Some(u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16).ok()?.to_le_bytes())
+        Some(
+            u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16)
+                .ok()?
+                .to_le_bytes(),
+        )
     };
     match hex.len() {
         8 => Some(IpAddr::V4(Ipv4Addr::from(word(0)?))),
@@ -61,8 +65,16 @@ mod tests {
    2: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 3 1 0000000000000000 100 0 0 10 0\n";
         let at = |s: &str| s.parse::<SocketAddr>().unwrap();
         assert_eq!(uid_in_table(table, at("127.0.0.1:18790")), Some(65534));
-        assert_eq!(uid_in_table(table, at("127.0.0.1:18791")), None, "not listening");
-        assert_eq!(uid_in_table(table, at("127.0.0.1:8080")), Some(1000), "wildcard");
+        assert_eq!(
+            uid_in_table(table, at("127.0.0.1:18791")),
+            None,
+            "not listening"
+        );
+        assert_eq!(
+            uid_in_table(table, at("127.0.0.1:8080")),
+            Some(1000),
+            "wildcard"
+        );
         assert_eq!(uid_in_table(table, at("127.0.0.2:18790")), None);
     }
 

@@ -15,7 +15,9 @@ use crate::openclaw::json5::parse_value;
 pub enum RealKeyError {
     #[error("the stored apiKey is not JSON5 text msclaw wrote ({0})")]
     Unreadable(String),
-    #[error("the apiKey is ${{{var}}}, but {var} is set neither in msclawd's environment nor in {dotenv}")]
+    #[error(
+        "the apiKey is ${{{var}}}, but {var} is set neither in msclawd's environment nor in {dotenv}"
+    )]
     Unset { var: String, dotenv: String },
     #[error(
         "the apiKey is a SecretRef msclawd cannot resolve (only source \"env\" is supported): {0}"
@@ -83,7 +85,11 @@ fn dotenv_value(path: &Path, var: &str) -> Option<String> {
     text.lines().rev().find_map(|line| {
         let line = line.trim_start();
         let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
-        let value = line.strip_prefix(var)?.trim_start().strip_prefix('=')?.trim();
+        let value = line
+            .strip_prefix(var)?
+            .trim_start()
+            .strip_prefix('=')?
+            .trim();
         let value = match value.as_bytes().first() {
             Some(q @ (b'"' | b'\'')) => value[1..].split(*q as char).next().unwrap_or(""),
             _ => value.split(" #").next().unwrap_or("").trim_end(),

@@ -41,10 +41,13 @@ pub struct StoredUpstream {
 impl StoredUpstream {
     /// The real base URL (the JSON5 string as written, unquoted).
     pub fn real_base_url(&self) -> Option<String> {
-        parse_value(&self.kept.config.base_url_raw, Path::new("relay-upstreams.json"))
-            .ok()?
-            .as_str()
-            .map(str::to_owned)
+        parse_value(
+            &self.kept.config.base_url_raw,
+            Path::new("relay-upstreams.json"),
+        )
+        .ok()?
+        .as_str()
+        .map(str::to_owned)
     }
 
     /// The real `apiKey` text as written (None: the provider had none).
@@ -61,11 +64,15 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is readable by others (mode {mode:04o}): it holds the relay's token and key; chmod 600 it")]
+    #[error(
+        "{path} is readable by others (mode {mode:04o}): it holds the relay's token and key; chmod 600 it"
+    )]
     Open { path: PathBuf, mode: u32 },
     #[error("{path} is not a relay store msclaw wrote: {message}")]
     Invalid { path: PathBuf, message: String },
-    #[error("{path} holds no relay token for provider {provider}: run `msclawctl relay on` (it moves the provider's apiKey into msclaw's state and gives OpenClaw a relay token)")]
+    #[error(
+        "{path} holds no relay token for provider {provider}: run `msclawctl relay on` (it moves the provider's apiKey into msclaw's state and gives OpenClaw a relay token)"
+    )]
     NotOn { path: PathBuf, provider: String },
     #[error("the relay cannot send the real key upstream: {0}")]
     Key(real_key::RealKeyError),
@@ -151,10 +158,12 @@ pub fn save(path: &Path, store: &RelayStore) -> Result<(), StoreError> {
         create_private_dir(dir).map_err(io("create the directory of"))?;
     }
     let text = serde_json::to_string_pretty(store).expect("plain data serializes");
-    atomic_write::write_new_or_replace(path, text.as_bytes(), 0o600).map_err(|e| StoreError::Io {
-        action: "write",
-        path: path.to_owned(),
-        source: std::io::Error::other(e.to_string()),
+    atomic_write::write_new_or_replace(path, text.as_bytes(), 0o600).map_err(|e| {
+        StoreError::Io {
+            action: "write",
+            path: path.to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        }
     })?;
     // An existing file keeps its bits on replace: make sure they are private.
     use std::os::unix::fs::PermissionsExt;
@@ -191,10 +200,7 @@ mod tests {
         };
         save(&path, &store).unwrap();
         assert_eq!(atomic_write::file_mode(&path), Some(0o600));
-        assert_eq!(
-            atomic_write::file_mode(path.parent().unwrap()),
-            Some(0o700)
-        );
+        assert_eq!(atomic_write::file_mode(path.parent().unwrap()), Some(0o700));
         let back = load(&path).unwrap().unwrap();
         assert_eq!(back.token, store.token);
         let up = &back.providers["modelscope"];

@@ -149,5 +149,6 @@ fn squat(addr: &str) {
         line.clear();
     }
     println!("authorization {authorization}");
-    let _ = (&stream).write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    let _ = (&stream)
+        .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
 }

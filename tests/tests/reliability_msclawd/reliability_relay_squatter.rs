@@ -75,7 +75,11 @@ async fn a_port_squatter_of_another_uid_gets_the_token_never_the_key() {
         format!("MODELSCOPE_API_KEY={REAL_KEY}\n"),
     )
     .unwrap();
-    assert_eq!(openclaw_bearer(&layout), REAL_KEY, "before: OpenClaw sends the real key");
+    assert_eq!(
+        openclaw_bearer(&layout),
+        REAL_KEY,
+        "before: OpenClaw sends the real key"
+    );
 
     // `relay on`, as msclawctl does it: the real baseUrl and apiKey into the store, the relay's URL
     // and token into OpenClaw's config.
@@ -147,7 +151,11 @@ async fn a_port_squatter_of_another_uid_gets_the_token_never_the_key() {
     let _ = openclaw_turn(&layout, &relay_url).await;
     line.clear();
     out.read_line(&mut line).unwrap();
-    let seen = line.trim().strip_prefix("authorization ").unwrap().to_owned();
+    let seen = line
+        .trim()
+        .strip_prefix("authorization ")
+        .unwrap()
+        .to_owned();
     assert_eq!(seen, format!("Bearer {token}"));
     assert!(!seen.contains(REAL_KEY));
     squatter.wait().unwrap();
