@@ -162,6 +162,34 @@ fn take_over(
     })
 }
 
+/// The relay is on already: the stored real URL and key stay; OpenClaw's `baseUrl` moves to
+/// `relay_url` when the relay's address changed.
+fn move_relay(
+    p: &Paths,
+    provider: &str,
+    current: &str,
+    relay_url: &str,
+    entry: StoredUpstream,
+) -> anyhow::Result<(StoredUpstream, Vec<String>)> {
+    let mut lines = Vec::new();
+    if current != relay_url {
+        let done = base_url::set_base_url(
+            &p.openclaw.config,
+            &p.openclaw.state_dir,
+            provider,
+            relay_url,
+        )?;
+        for file in &done.written {
+            lines.push(format!("{}: baseUrl -> {relay_url}", file.display()));
+        }
+    }
+    let moved = StoredUpstream {
+        relay_url: relay_url.to_owned(),
+        kept: entry.kept,
+    };
+    Ok((moved, lines))
+}
+
 /// Points the provider at the relay: its real `baseUrl` and `apiKey` go into msclaw's store (kept
 /// as they are when the relay is on already: a second `relay on` only moves the relay's address).
 pub fn switch_on(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Vec<String>> {
@@ -187,24 +215,10 @@ pub fn switch_on(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Vec<St
             providers: Default::default(),
         },
     };
-    let mut lines = Vec::new();
-    let entry = match store.providers.get(provider) {
+    let known_entry = store.providers.get(provider).cloned();
+    let (entry, mut lines) = match known_entry {
         Some(entry) if known.names_a_relay(&current) => {
-            if current != relay_url {
-                let done = base_url::set_base_url(
-                    &p.openclaw.config,
-                    &p.openclaw.state_dir,
-                    provider,
-                    &relay_url,
-                )?;
-                for file in &done.written {
-                    lines.push(format!("{}: baseUrl -> {relay_url}", file.display()));
-                }
-            }
-            StoredUpstream {
-                relay_url: relay_url.clone(),
-                kept: entry.kept.clone(),
-            }
+            move_relay(&p, provider, &current, &relay_url, entry)?
         }
         _ => {
             let entry = take_over(
@@ -216,17 +230,16 @@ pub fn switch_on(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Vec<St
                 &known,
                 &settings.relay.upstream,
             )?;
-            lines.push(format!(
-                "{}: baseUrl -> {relay_url}, apiKey -> the relay token",
-                p.openclaw.config.display()
-            ));
-            for copy in entry.kept.copies.keys() {
-                lines.push(format!(
-                    "{}: baseUrl -> {relay_url}, apiKey -> the relay token",
-                    copy.display()
-                ));
-            }
-            entry
+            let files = std::iter::once(&p.openclaw.config).chain(entry.kept.copies.keys());
+            let lines = files
+                .map(|f| {
+                    format!(
+                        "{}: baseUrl -> {relay_url}, apiKey -> the relay token",
+                        f.display()
+                    )
+                })
+                .collect();
+            (entry, lines)
         }
     };
     relay.upstream = entry
