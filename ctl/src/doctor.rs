@@ -19,6 +19,8 @@ use msclawd::usage::gateway_log::{LogLocation, resolve_log_location};
 use serde::Serialize;
 
 use crate::cli::Cli;
+
+mod relay;
 use crate::human::count;
 use crate::render::Style;
 use crate::term::{use_color, width};
@@ -80,7 +82,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     log_check(&mut report, &settings, cfg.as_ref(), profile.as_deref());
     gateway_check(&mut report, cfg.as_ref()).await;
     daemon_check(&mut report, &socket, &openclaw.config, profile.as_deref()).await;
-    relay_check(&mut report, &settings, cfg.as_ref());
+    relay::relay_check(&mut report, &settings, cfg.as_ref(), &msclaw);
     service_check(&mut report, profile.as_deref());
 
     let failed = report.0.iter().any(|c| c.level == Level::Fail);
@@ -484,28 +486,6 @@ fn daemon_config_check(report: &mut Report, status: &Status, config: &Path) {
                 config.display()
             ),
         );
-    }
-}
-
-/// With the provider pointed at the relay, OpenClaw reaches ModelScope only while msclawd runs.
-fn relay_check(report: &mut Report, settings: &Settings, cfg: Option<&OpenClawConfig>) {
-    let base = cfg
-        .and_then(|c| c.providers.get(&settings.provider))
-        .and_then(|p| p.base_url.as_deref());
-    let through_relay = base == Some(settings.relay.base_url().as_str());
-    let daemon_down = report
-        .0
-        .iter()
-        .any(|c| c.check == "daemon" && c.level == Level::Fail);
-    match (through_relay, settings.relay.enabled) {
-        (false, false) => report.ok("relay", "off: OpenClaw calls ModelScope directly"),
-        (true, _) if daemon_down => report.fail(
-            "relay",
-            format!("OpenClaw's baseUrl is msclawd's relay ({}), but msclawd is not running: OpenClaw cannot reach ModelScope until it starts (or `msclawctl relay off`)", settings.relay.base_url()),
-        ),
-        (true, true) => report.ok("relay", format!("on: OpenClaw goes through {} to {}", settings.relay.base_url(), settings.relay.upstream)),
-        (true, false) => report.fail("relay", "OpenClaw's baseUrl points at the relay, but the relay is off in msclaw's config: run `msclawctl relay on` or `relay off`"),
-        (false, true) => report.warn("relay", format!("the relay is on but OpenClaw's baseUrl is {}: run `msclawctl relay on`", base.unwrap_or("(none)"))),
     }
 }
 

@@ -1,13 +1,18 @@
-//! `msclawctl relay on|off|status`: point OpenClaw's provider at msclawd's metering relay (and
-//! remember the real ModelScope URL in msclaw's config), or put the real URL back. Files only; the
-//! daemon starts or stops the relay when it (re)starts.
+//! `msclawctl relay on|off|status`: point OpenClaw's provider at msclawd's metering relay, or put
+//! it back. `relay on` moves the provider's real `baseUrl` and `apiKey` (exactly as written) into
+//! msclaw's private store and gives OpenClaw the relay's URL and the install's relay token instead;
+//! `relay off` puts the real text back byte for byte. Files only; the daemon starts or stops the
+//! relay when it (re)starts.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use msclaw_shared::paths::{MsclawPaths, OpenClawPaths, effective_profile, process_env};
-use msclawd::openclaw::base_url;
+use msclawd::openclaw::base_url::{self, KeptProvider, json_string};
+use msclawd::relay::store::{self, RelayStore, StoredUpstream};
+use msclawd::relay::{forwards_to_itself, new_token, real_key};
 use msclawd::settings::{RelaySettings, Settings};
 
 use crate::cli::{Cli, RelayAction};
@@ -51,10 +56,146 @@ fn write_relay_settings(path: &Path, enabled: bool, relay: &RelaySettings) -> an
     Ok(())
 }
 
-/// Points the provider at the relay; the URL it named becomes the relay's upstream.
-pub fn switch_on(cli: &Cli, listen: Option<std::net::SocketAddr>) -> anyhow::Result<Vec<String>> {
+/// The relay URLs this install knows: the configured listen address's, every stored one, and the
+/// new one. A `baseUrl` naming one of them is never taken for the real upstream.
+struct KnownRelays {
+    urls: Vec<String>,
+    listens: Vec<SocketAddr>,
+}
+
+impl KnownRelays {
+    fn new(settings: &RelaySettings, new_listen: SocketAddr, store: Option<&RelayStore>) -> Self {
+        let mut urls = vec![settings.base_url(), format!("http://{new_listen}/v1")];
+        urls.extend(
+            store
+                .iter()
+                .flat_map(|s| s.providers.values())
+                .map(|p| p.relay_url.clone()),
+        );
+        Self {
+            urls,
+            listens: vec![settings.listen, new_listen],
+        }
+    }
+
+    fn names_a_relay(&self, url: &str) -> bool {
+        let trimmed = |u: &str| u.trim().trim_end_matches('/').to_owned();
+        self.urls.iter().any(|r| trimmed(r) == trimmed(url))
+            || self.listens.iter().any(|l| forwards_to_itself(url, *l))
+    }
+}
+
+/// The provider's `baseUrl` in OpenClaw's config.
+fn current_base_url(p: &Paths, provider: &str) -> anyhow::Result<String> {
+    let cfg = msclawd::openclaw::load(&p.openclaw.config)?;
+    cfg.providers
+        .get(provider)
+        .and_then(|pr| pr.base_url.clone())
+        .with_context(|| {
+            format!(
+                "provider {provider} has no baseUrl in {}; run msclawctl init first",
+                p.openclaw.config.display()
+            )
+        })
+}
+
+/// The provider's `apiKey` text as written in the config file itself (checked before anything is
+/// written: msclawd must be able to resolve what it is given to keep).
+fn check_api_key(config: &Path, provider: &str) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("cannot read {}", config.display()))?;
+    let at = ["models", "providers", provider, "apiKey"];
+    let (_, raw) = base_url::swap_raw_at(&text, &at, "\"\"", config).with_context(|| {
+        format!(
+            "relay on needs models.providers.{provider}.apiKey written in {} itself",
+            config.display()
+        )
+    })?;
+    real_key::check_supported(&raw)
+        .with_context(|| "relay not turned on, nothing changed".to_owned())
+}
+
+/// Takes the provider's real `baseUrl` and `apiKey` out of OpenClaw's files, leaving the relay's
+/// URL and token there. A `baseUrl` that is already a relay (a relay turned on before msclaw kept
+/// keys) is not real: the real URL is then `[relay] upstream`, unless that is a relay too.
+fn take_over(
+    p: &Paths,
+    provider: &str,
+    current: &str,
+    relay_url: &str,
+    token: &str,
+    known: &KnownRelays,
+    configured_upstream: &str,
+) -> anyhow::Result<StoredUpstream> {
+    let already_relayed = known.names_a_relay(current);
+    let real_url = if already_relayed {
+        configured_upstream
+    } else {
+        current
+    };
+    if known.names_a_relay(real_url) {
+        bail!(
+            "OpenClaw's baseUrl {current} is msclaw's relay and no real upstream is known ([relay] upstream is {real_url}): \
+             set models.providers.{provider}.baseUrl in {} back to the real URL (ModelScope's is {}) and run `msclawctl relay on` again",
+            p.openclaw.config.display(),
+            msclawd::modelscope::BASE_URL
+        );
+    }
+    check_api_key(&p.openclaw.config, provider)?;
+    let mut kept: KeptProvider = base_url::point_at_relay(
+        &p.openclaw.config,
+        &p.openclaw.state_dir,
+        provider,
+        relay_url,
+        token,
+    )?;
+    if already_relayed {
+        let real = json_string(real_url);
+        kept.config.base_url_raw = real.clone();
+        for copy in kept.copies.values_mut() {
+            copy.base_url_raw = real.clone();
+        }
+    }
+    Ok(StoredUpstream {
+        relay_url: relay_url.to_owned(),
+        kept,
+    })
+}
+
+/// The relay is on already: the stored real URL and key stay; OpenClaw's `baseUrl` moves to
+/// `relay_url` when the relay's address changed.
+fn move_relay(
+    p: &Paths,
+    provider: &str,
+    current: &str,
+    relay_url: &str,
+    entry: StoredUpstream,
+) -> anyhow::Result<(StoredUpstream, Vec<String>)> {
+    let mut lines = Vec::new();
+    if current != relay_url {
+        let done = base_url::set_base_url(
+            &p.openclaw.config,
+            &p.openclaw.state_dir,
+            provider,
+            relay_url,
+        )?;
+        for file in &done.written {
+            lines.push(format!("{}: baseUrl -> {relay_url}", file.display()));
+        }
+    }
+    let moved = StoredUpstream {
+        relay_url: relay_url.to_owned(),
+        kept: entry.kept,
+    };
+    Ok((moved, lines))
+}
+
+/// Points the provider at the relay: its real `baseUrl` and `apiKey` go into msclaw's store (kept
+/// as they are when the relay is on already: a second `relay on` only moves the relay's address).
+pub fn switch_on(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Vec<String>> {
     let p = paths(cli)?;
     let settings = Settings::load(&p.msclaw.settings)?;
+    let provider = settings.provider.as_str();
     let mut relay = settings.relay.clone();
     if let Some(listen) = listen {
         relay.listen = listen;
@@ -63,98 +204,182 @@ pub fn switch_on(cli: &Cli, listen: Option<std::net::SocketAddr>) -> anyhow::Res
         bail!("the relay listens on loopback only, not {}", relay.listen);
     }
     let relay_url = relay.base_url();
-    let cfg = msclawd::openclaw::load(&p.openclaw.config)?;
-    let current = cfg
-        .providers
-        .get(&settings.provider)
-        .and_then(|pr| pr.base_url.clone())
-        .with_context(|| {
-            format!(
-                "provider {} has no baseUrl in {}; run msclawctl init first",
-                settings.provider,
-                p.openclaw.config.display()
-            )
-        })?;
-    let mut lines = Vec::new();
-    if current != relay_url {
-        relay.upstream = current.clone();
+    let store_path = store::store_path(&p.msclaw);
+    let stored = store::load(&store_path)?;
+    let known = KnownRelays::new(&settings.relay, relay.listen, stored.as_ref());
+    let current = current_base_url(&p, provider)?;
+    let mut store = match stored {
+        Some(store) => store,
+        None => RelayStore {
+            token: new_token().context("cannot make a relay token")?,
+            providers: Default::default(),
+        },
+    };
+    let known_entry = store.providers.get(provider).cloned();
+    let (entry, mut lines) = match known_entry {
+        Some(entry) if known.names_a_relay(&current) => {
+            move_relay(&p, provider, &current, &relay_url, entry)?
+        }
+        _ => {
+            let entry = take_over(
+                &p,
+                provider,
+                &current,
+                &relay_url,
+                &store.token,
+                &known,
+                &settings.relay.upstream,
+            )?;
+            let files = std::iter::once(&p.openclaw.config).chain(entry.kept.copies.keys());
+            let lines = files
+                .map(|f| {
+                    format!(
+                        "{}: baseUrl -> {relay_url}, apiKey -> the relay token",
+                        f.display()
+                    )
+                })
+                .collect();
+            (entry, lines)
+        }
+    };
+    relay.upstream = entry
+        .real_base_url()
+        .context("the stored real baseUrl is not a string")?;
+    store.providers.insert(provider.to_owned(), entry.clone());
+    if let Err(e) = store::save(&store_path, &store) {
+        // OpenClaw's files must not keep the token without msclaw keeping the real key.
+        base_url::restore_from_relay(&p.openclaw.config, provider, &entry.kept)?;
+        return Err(e).context("the real baseUrl and apiKey were put back");
     }
+    lines.insert(
+        0,
+        format!(
+            "{}: the real baseUrl and apiKey of {provider} (not shown), mode 0600",
+            store_path.display()
+        ),
+    );
     write_relay_settings(&p.msclaw.settings, true, &relay)?;
-    lines.push(format!(
-        "{}: relay on, listen {}, upstream {}",
-        p.msclaw.settings.display(),
-        relay.listen,
-        relay.upstream
-    ));
-    let done = base_url::set_base_url(
-        &p.openclaw.config,
-        &p.openclaw.state_dir,
-        &settings.provider,
-        &relay_url,
-    )?;
-    for file in &done.written {
-        lines.push(format!("{}: baseUrl -> {relay_url}", file.display()));
-    }
+    lines.insert(
+        0,
+        format!(
+            "{}: relay on, listen {}, upstream {}",
+            p.msclaw.settings.display(),
+            relay.listen,
+            relay.upstream
+        ),
+    );
     lines.push("restart msclawd to start the relay (systemctl --user restart msclawd); while msclawd is not running, OpenClaw cannot reach ModelScope".into());
     Ok(lines)
 }
 
+/// Puts the real `baseUrl` and `apiKey` back byte for byte (or, for a relay turned on before
+/// msclaw kept keys, the configured upstream URL).
 fn switch_off(cli: &Cli) -> anyhow::Result<Vec<String>> {
     let p = paths(cli)?;
     let settings = Settings::load(&p.msclaw.settings)?;
-    let done = base_url::set_base_url(
-        &p.openclaw.config,
-        &p.openclaw.state_dir,
-        &settings.provider,
-        &settings.relay.upstream,
-    )?;
-    write_relay_settings(&p.msclaw.settings, false, &settings.relay)?;
-    let mut lines: Vec<String> = done
-        .written
-        .iter()
-        .map(|f| format!("{}: baseUrl -> {}", f.display(), settings.relay.upstream))
-        .collect();
+    let provider = settings.provider.as_str();
+    let mut relay = settings.relay.clone();
+    let store_path = store::store_path(&p.msclaw);
+    let stored = store::load(&store_path)?;
+    let known = KnownRelays::new(&settings.relay, settings.relay.listen, stored.as_ref());
+    let mut lines = Vec::new();
+    match stored {
+        Some(mut store) if store.providers.contains_key(provider) => {
+            let entry = store.providers[provider].clone();
+            let current = current_base_url(&p, provider)?;
+            if !known.names_a_relay(&current) {
+                bail!(
+                    "OpenClaw's baseUrl is {current}, not msclaw's relay: nothing put back (the real baseUrl and apiKey stay in {})",
+                    store_path.display()
+                );
+            }
+            let written = base_url::restore_from_relay(&p.openclaw.config, provider, &entry.kept)?;
+            relay.upstream = entry.real_base_url().unwrap_or(relay.upstream);
+            for file in written {
+                lines.push(format!(
+                    "{}: the real baseUrl and apiKey back",
+                    file.display()
+                ));
+            }
+            store.providers.remove(provider);
+            store::save(&store_path, &store)?;
+        }
+        _ => {
+            if known.names_a_relay(&relay.upstream) {
+                bail!(
+                    "[relay] upstream {} is msclaw's relay, not a real upstream: set it to the real URL first",
+                    relay.upstream
+                );
+            }
+            let done = base_url::set_base_url(
+                &p.openclaw.config,
+                &p.openclaw.state_dir,
+                provider,
+                &relay.upstream,
+            )?;
+            for file in &done.written {
+                lines.push(format!("{}: baseUrl -> {}", file.display(), relay.upstream));
+            }
+        }
+    }
+    write_relay_settings(&p.msclaw.settings, false, &relay)?;
     lines.push(format!("{}: relay off", p.msclaw.settings.display()));
     lines.push("restart msclawd to stop the relay".into());
     Ok(lines)
+}
+
+/// The real upstream: the stored one when the relay was turned on with this msclaw, else msclaw's
+/// config's `[relay] upstream`.
+fn real_upstream(p: &Paths, settings: &Settings) -> String {
+    store::load(&store::store_path(&p.msclaw))
+        .ok()
+        .flatten()
+        .and_then(|s| s.providers.get(&settings.provider)?.real_base_url())
+        .unwrap_or_else(|| settings.relay.upstream.clone())
+}
+
+fn status(cli: &Cli) -> anyhow::Result<Option<Vec<String>>> {
+    let p = paths(cli)?;
+    let settings = Settings::load(&p.msclaw.settings)?;
+    let upstream = real_upstream(&p, &settings);
+    let base = msclawd::openclaw::load(&p.openclaw.config)
+        .ok()
+        .and_then(|c| {
+            c.providers
+                .get(&settings.provider)
+                .and_then(|pr| pr.base_url.clone())
+        });
+    let through_relay = base.as_deref() == Some(settings.relay.base_url().as_str());
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::json!({ "enabled": settings.relay.enabled, "listen": settings.relay.listen.to_string(),
+                "upstream": upstream, "openclaw_base_url": base, "openclaw_uses_relay": through_relay })
+        );
+        return Ok(None);
+    }
+    Ok(Some(vec![format!(
+        "relay {} (listen {}, upstream {}); OpenClaw's baseUrl {} {}",
+        if settings.relay.enabled { "on" } else { "off" },
+        settings.relay.listen,
+        upstream,
+        base.as_deref().unwrap_or("(none)"),
+        if through_relay {
+            "goes through the relay"
+        } else {
+            "does not use the relay"
+        }
+    )]))
 }
 
 pub fn run(cli: &Cli, action: &RelayAction) -> anyhow::Result<ExitCode> {
     let lines = match action {
         RelayAction::On { listen } => switch_on(cli, *listen)?,
         RelayAction::Off => switch_off(cli)?,
-        RelayAction::Status => {
-            let p = paths(cli)?;
-            let settings = Settings::load(&p.msclaw.settings)?;
-            let base = msclawd::openclaw::load(&p.openclaw.config)
-                .ok()
-                .and_then(|c| {
-                    c.providers
-                        .get(&settings.provider)
-                        .and_then(|pr| pr.base_url.clone())
-                });
-            let through_relay = base.as_deref() == Some(settings.relay.base_url().as_str());
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "enabled": settings.relay.enabled, "listen": settings.relay.listen.to_string(),
-                        "upstream": settings.relay.upstream, "openclaw_base_url": base, "openclaw_uses_relay": through_relay })
-                );
-                return Ok(ExitCode::SUCCESS);
-            }
-            vec![format!(
-                "relay {} (listen {}, upstream {}); OpenClaw's baseUrl {} {}",
-                if settings.relay.enabled { "on" } else { "off" },
-                settings.relay.listen,
-                settings.relay.upstream,
-                base.as_deref().unwrap_or("(none)"),
-                if through_relay {
-                    "goes through the relay"
-                } else {
-                    "does not use the relay"
-                }
-            )]
-        }
+        RelayAction::Status => match status(cli)? {
+            Some(lines) => lines,
+            None => return Ok(ExitCode::SUCCESS),
+        },
     };
     if cli.json {
         println!("{}", serde_json::json!({ "ok": true, "changes": lines }));

@@ -92,18 +92,30 @@ const RELAY_BATCH: usize = 1024;
 
 /// Starts the metering relay; its observations go to the engine's inbox like any usage batch.
 async fn start_relay(
-    settings: &Settings,
+    opts: &DaemonOptions,
     clock: Arc<dyn Clock>,
     view: relay::RelayPolicyView,
     inbox: InboxSender,
 ) -> anyhow::Result<relay::Relay> {
+    let settings = &opts.settings;
     let cfg = &settings.relay;
+    let auth = {
+        let env = |name: &str| (opts.env)(name);
+        let sources = relay::real_key::KeySources {
+            env: &env,
+            dotenv: &opts.openclaw.state_dir.join(".env"),
+        };
+        let store = relay::store::store_path(&opts.paths);
+        relay::store::relay_auth(&store, &settings.provider, &sources)
+            .with_context(|| format!("cannot start the relay on {}", cfg.listen))?
+    };
     let relay_cfg = relay::RelayConfig {
         listen: cfg.listen,
         upstream: cfg.upstream.clone(),
         header_timeout: std::time::Duration::from_secs(cfg.header_timeout_secs),
         body_timeout: relay::BODY_READ_TIMEOUT,
         clock,
+        auth,
     };
     let (obs_tx, mut obs_rx) = mpsc::channel(4096);
     // A 429 for a model the daemon already holds spent, or the policy's own threshold in a row:
@@ -162,13 +174,7 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
     let plugin = plugin::PluginLink::new();
     let relay = match opts.settings.relay.enabled {
         true => Some(Arc::new(
-            start_relay(
-                &opts.settings,
-                clock.clone(),
-                relay_view.clone(),
-                inbox_tx.clone(),
-            )
-            .await?,
+            start_relay(&opts, clock.clone(), relay_view.clone(), inbox_tx.clone()).await?,
         )),
         false => None,
     };

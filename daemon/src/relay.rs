@@ -10,15 +10,22 @@
 //! - when ModelScope answers 429, it asks the [`Judge`] whether the model is spent or merely
 //!   throttled, and rewrites the body into those words only when spent.
 //!
-//! Credentials pass through and are kept nowhere: the `Authorization` header is never logged,
-//! stored or put into a message (an upstream error detail that echoes it is redacted).
+//! Only the user's OpenClaw may use it: a request must carry the install's relay token (OpenClaw's
+//! provider `apiKey` while the relay is on); without it the answer is 401 and nothing is observed.
+//! The token is swapped for the real key on the way upstream ([`RelayAuth`]), so whoever holds
+//! the port while msclawd does not gets the token only. Neither is logged, stored by the relay or
+//! put into a message (an upstream error detail that echoes one is redacted).
 
+mod auth;
 mod body;
 mod forward;
 mod health;
 pub mod inspect;
 mod judge;
+pub mod port_owner;
+pub mod real_key;
 mod server;
+pub mod store;
 #[cfg(test)]
 mod tests;
 mod upstream;
@@ -38,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{Clock, SystemClock};
 use crate::quota_calendar::QuotaCalendar;
 
+pub use auth::{HOP_HEADER, RelayAuth, new_token};
 use forward::Shared;
 use health::Stats;
 pub use health::{ModelCounts, QuotaSeen, RelayHealth};
@@ -46,6 +54,12 @@ use judge::Streaks;
 pub use judge::{Judge, Judgement, RateLimitSeen, consecutive_judge};
 pub use server::connection_cap;
 use upstream::{Upstream, error_chain};
+
+/// Whether a relay listening at `listen` would forward to itself with `upstream` as its upstream
+/// (a loopback host on the same port). An unparsable upstream is not judged here.
+pub fn forwards_to_itself(upstream: &str, listen: SocketAddr) -> bool {
+    Upstream::parse(upstream).is_ok_and(|u| u.is_relay_at(listen))
+}
 
 /// The largest request body the relay takes (413 over it); a chat completion's is read whole
 /// to find its `model`.
@@ -73,13 +87,16 @@ pub struct RelayConfig {
     pub body_timeout: Duration,
     /// The time stamped on observations and used for quota days (the daemon's clock).
     pub clock: Arc<dyn Clock>,
+    /// The token clients must show, and the key that goes upstream in its place.
+    pub auth: RelayAuth,
 }
 
 impl RelayConfig {
-    pub fn new(listen: SocketAddr, upstream: impl Into<String>) -> Self {
+    pub fn new(listen: SocketAddr, upstream: impl Into<String>, auth: RelayAuth) -> Self {
         Self {
             listen,
             upstream: upstream.into(),
+            auth,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: BODY_READ_TIMEOUT,
             clock: Arc::new(SystemClock),
@@ -158,6 +175,18 @@ pub enum RelayError {
     NotLoopback(SocketAddr),
     #[error("upstream {0}")]
     BadUpstream(String),
+    #[error(
+        "the upstream {upstream} is the relay itself (it listens on {listen}): it would forward to itself"
+    )]
+    ForwardsToItself {
+        upstream: String,
+        listen: SocketAddr,
+    },
+    #[error("port {} on {} is taken by {}: the relay does not start there (OpenClaw would hand that process its relay token). Stop it, or move the relay with `msclawctl relay on --listen 127.0.0.1:<free port>`", addr.port(), addr.ip(), owner.map_or("another process (owner not visible)".to_owned(), |uid| format!("a process of uid {uid}")))]
+    PortTaken {
+        addr: SocketAddr,
+        owner: Option<u32>,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -187,6 +216,13 @@ impl Relay {
             return Err(RelayError::NotLoopback(cfg.listen));
         }
         let upstream = Upstream::parse(&cfg.upstream)?;
+        let to_itself = |listen| RelayError::ForwardsToItself {
+            upstream: upstream.display.clone(),
+            listen,
+        };
+        if upstream.is_relay_at(cfg.listen) {
+            return Err(to_itself(cfg.listen));
+        }
         let mut builder = reqwest::Client::builder()
             // Nothing added to what the client sent (reqwest would add `accept: */*`).
             .default_headers(HeaderMap::new())
@@ -201,19 +237,31 @@ impl Relay {
         let client = builder
             .build()
             .map_err(|e| RelayError::Client(error_chain(&e)))?;
-        let listener = TcpListener::bind(cfg.listen)
-            .await
-            .map_err(|source| RelayError::Bind {
-                addr: cfg.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(cfg.listen)
+                .await
+                .map_err(|source| match source.kind() {
+                    std::io::ErrorKind::AddrInUse => RelayError::PortTaken {
+                        addr: cfg.listen,
+                        owner: port_owner::listening_uid(cfg.listen),
+                    },
+                    _ => RelayError::Bind {
+                        addr: cfg.listen,
+                        source,
+                    },
+                })?;
         let addr = listener.local_addr().map_err(|source| RelayError::Bind {
             addr: cfg.listen,
             source,
         })?;
+        if upstream.is_relay_at(addr) {
+            // Port 0 picked the upstream's own port.
+            return Err(to_itself(addr));
+        }
         let shared = Arc::new(Shared {
             stats: Stats::new(addr, upstream.display.clone()),
             upstream,
+            auth: cfg.auth,
             client,
             header_timeout: cfg.header_timeout,
             body_timeout: cfg.body_timeout,

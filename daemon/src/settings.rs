@@ -244,6 +244,13 @@ impl Settings {
         if rate_limit_errors == 0 {
             return Err(invalid("rate_limit_errors must be at least 1".into()));
         }
+        let relay = raw.relay.unwrap_or_default();
+        if crate::relay::forwards_to_itself(&relay.upstream, relay.listen) {
+            return Err(invalid(format!(
+                "[relay] upstream {} is the relay's own address ({}): it would forward to itself",
+                relay.upstream, relay.listen
+            )));
+        }
         Ok(Settings {
             provider: raw
                 .provider
@@ -262,7 +269,7 @@ impl Settings {
                 raw.rate_limit_window_secs.unwrap_or(300) as i64,
             ),
             hook: raw.hook,
-            relay: raw.relay.unwrap_or_default(),
+            relay,
             source: path.map(Path::to_owned),
         })
     }
@@ -315,6 +322,27 @@ glm5 = "unknown"
         assert!(s.relay.enabled);
         assert_eq!(s.relay.base_url(), "http://127.0.0.1:9999/v1");
         assert!(parse("[relay]\nlisten = \"nowhere\"\n").is_err());
+    }
+
+    #[test]
+    fn a_relay_upstream_that_is_the_relay_is_refused() {
+        for upstream in [
+            "http://127.0.0.1:9999/v1",
+            "http://localhost:9999/v1",
+            "http://[::1]:9999/v1",
+            "http://127.0.0.2:9999/v1",
+        ] {
+            let err = parse(&format!(
+                "[relay]\nlisten = \"127.0.0.1:9999\"\nupstream = \"{upstream}\"\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("forward to itself"), "{upstream}: {err}");
+        }
+        assert!(
+            parse("[relay]\nlisten = \"127.0.0.1:80\"\nupstream = \"https://127.0.0.1/v1\"\n")
+                .is_ok()
+        );
     }
 
     #[test]

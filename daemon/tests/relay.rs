@@ -17,14 +17,17 @@ use hyper::body::{Frame, Incoming};
 use jiff::Timestamp;
 use msclawd::quota_calendar::QuotaCalendar;
 use msclawd::relay::{
-    Judge, Judgement, QuotaHeaders, RateLimitSeen, Relay, RelayConfig, RelayError, RelayHealth,
-    RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo, consecutive_judge,
+    Judge, Judgement, QuotaHeaders, RateLimitSeen, Relay, RelayAuth, RelayConfig, RelayError,
+    RelayHealth, RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo, consecutive_judge,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+/// The real upstream key: only the upstream may see it.
 const SECRET: &str = "ms-8d1f3c7a-relay-test-secret-4b2e";
+/// The relay token OpenClaw holds while the relay is on: what clients send.
+const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const Q: &str = "Qwen/Qwen3.5-397B-A17B";
 const G: &str = "ZhipuAI/GLM-5";
 const K: &str = "moonshotai/Kimi-K2.5";
@@ -313,7 +316,7 @@ impl Harness {
         capacity: usize,
     ) -> Harness {
         logs();
-        let mut cfg = RelayConfig::new("127.0.0.1:0".parse().unwrap(), upstream);
+        let mut cfg = RelayConfig::new("127.0.0.1:0".parse().unwrap(), upstream, auth());
         cfg.header_timeout = header_timeout;
         let view = RelayPolicyView::new();
         let judged = Arc::new(Mutex::new(Vec::new()));
@@ -362,8 +365,20 @@ impl Harness {
     }
 }
 
+/// The relay's auth in these tests: clients show [`TOKEN`], upstream gets [`SECRET`].
+fn auth() -> RelayAuth {
+    RelayAuth::new(TOKEN, Some(SECRET.to_owned()))
+}
+
+/// A client that shows the relay token, as OpenClaw does with the relay on.
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
+    let mut headers = HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {TOKEN}").parse().unwrap());
+    reqwest::Client::builder()
+        .no_proxy()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 fn chat_body(model: &str, stream: bool) -> String {
@@ -377,7 +392,7 @@ async fn post_chat(
 ) -> reqwest::Response {
     client
         .post(format!("{base}/chat/completions"))
-        .header("authorization", format!("Bearer {SECRET}"))
+        .header("authorization", format!("Bearer {TOKEN}"))
         .header("content-type", "application/json")
         .body(body)
         .send()
@@ -429,7 +444,7 @@ async fn a_plain_completion_passes_through_byte_for_byte() {
     let body = "{ \"stream\" : false ,\n  \"messages\":[{\"role\":\"user\",\"content\":\"h\u{e9}llo\"}],\"model\" : \"Qwen/Qwen3.5-397B-A17B\" }\n";
     let resp = client
         .post(format!("{}/chat/completions?api-version=2", h.base()))
-        .header("authorization", format!("Bearer {SECRET}"))
+        .header("authorization", format!("Bearer {TOKEN}"))
         .header("content-type", "application/json")
         .header("x-client-trace", "7")
         .header("connection", "x-client-hop")
@@ -1377,7 +1392,11 @@ async fn the_credential_is_forwarded_but_never_logged_observed_or_shown() {
 async fn start_refuses_a_non_loopback_address_and_shutdown_stops_listening() {
     let (tx, _rx) = mpsc::channel(1);
     let judge = consecutive_judge(3, QuotaCalendar::shanghai_midnight());
-    let cfg = RelayConfig::new("0.0.0.0:0".parse().unwrap(), "http://127.0.0.1:9/v1");
+    let cfg = RelayConfig::new(
+        "0.0.0.0:0".parse().unwrap(),
+        "http://127.0.0.1:9/v1",
+        auth(),
+    );
     let err = Relay::start(
         cfg,
         RelayPolicyView::new(),
@@ -1387,7 +1406,7 @@ async fn start_refuses_a_non_loopback_address_and_shutdown_stops_listening() {
     )
     .await;
     assert!(matches!(err, Err(RelayError::NotLoopback(_))));
-    let cfg = RelayConfig::new("127.0.0.1:0".parse().unwrap(), "ftp://127.0.0.1/v1");
+    let cfg = RelayConfig::new("127.0.0.1:0".parse().unwrap(), "ftp://127.0.0.1/v1", auth());
     let err = Relay::start(
         cfg,
         RelayPolicyView::new(),
@@ -1477,7 +1496,7 @@ async fn raw_exchange(addr: SocketAddr, head: &[u8], wait: Duration) -> (String,
 #[tokio::test]
 async fn a_body_that_stalls_gets_408_and_one_over_the_cap_413_without_reaching_upstream() {
     let fake = Fake::start(|_| ok_json(r#"{"ok":true}"#)).await;
-    let mut cfg = RelayConfig::new("127.0.0.1:0".parse().unwrap(), fake.base());
+    let mut cfg = RelayConfig::new("127.0.0.1:0".parse().unwrap(), fake.base(), auth());
     cfg.body_timeout = Duration::from_millis(500);
     let (tx, _rx) = mpsc::channel(16);
     let relay = Relay::start(
@@ -1493,7 +1512,7 @@ async fn a_body_that_stalls_gets_408_and_one_over_the_cap_413_without_reaching_u
 
     // Headers promise 7 MiB; 20 bytes come, then nothing.
     let head = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{{\"model\":\"{G}\",\"m",
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{{\"model\":\"{G}\",\"m",
         7 << 20
     );
     let (answer, took) = raw_exchange(addr, head.as_bytes(), Duration::from_secs(10)).await;
@@ -1506,7 +1525,7 @@ async fn a_body_that_stalls_gets_408_and_one_over_the_cap_413_without_reaching_u
 
     // A length over the cap is refused from the headers alone.
     let head = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\ncontent-length: {}\r\n\r\n",
         (8 << 20) + 1
     );
     let (answer, took) = raw_exchange(addr, head.as_bytes(), Duration::from_secs(10)).await;
@@ -1591,4 +1610,149 @@ async fn model_names_are_bounded_in_the_relay_figures_and_observations() {
     assert_eq!(day.values().map(|c| c.calls).sum::<u32>(), 80);
     let obs = h.drain();
     assert_eq!(obs.len(), 80, "a 4 KiB name is not reported");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who may use the relay, and where it may forward.
+
+#[tokio::test]
+async fn a_request_without_the_relay_token_gets_401_reaches_nothing_and_is_not_observed() {
+    let fake = Fake::start(|_| ok_json(r#"{"ok":true}"#)).await;
+    let mut h = Harness::start(&fake.base()).await;
+    let bare = reqwest::Client::builder().no_proxy().build().unwrap();
+    // Another local user's client: its own key, the real key, a near miss, or nothing.
+    for authorization in [
+        Some(format!("Bearer {SECRET}")),
+        Some("Bearer sk-another-users-own-key".to_owned()),
+        Some(format!("Bearer {}", &TOKEN[..63])),
+        Some(TOKEN.to_owned()),
+        None,
+    ] {
+        let mut req = bare
+            .post(format!("{}/chat/completions", h.base()))
+            .body(chat_body(Q, false));
+        if let Some(a) = &authorization {
+            req = req.header("authorization", a);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 401, "{authorization:?}");
+        assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+        let message = error_message(&resp.bytes().await.unwrap());
+        assert!(message.contains("relay token"), "{message}");
+    }
+    // A spent model is not answered locally either: nothing is said without the token.
+    h.view.set_spent(HashMap::from([(
+        Q.to_owned(),
+        SpentInfo {
+            reason: "test".into(),
+            resets_at: "2026-12-04T00:00:00+08:00".into(),
+        },
+    )]));
+    let resp = bare
+        .post(format!("{}/chat/completions", h.base()))
+        .body(chat_body(Q, false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(fake.hits(), 0, "nothing reached upstream");
+    assert!(
+        h.drain().is_empty(),
+        "no observation from a refused request"
+    );
+    let health = h.health();
+    assert_eq!((health.relayed, health.answered_locally), (0, 0));
+    println!(
+        "5 requests without the token and 1 for a spent model: 401 each, 0 forwarded, 0 observed"
+    );
+}
+
+#[tokio::test]
+async fn a_path_with_dot_segments_gets_400_before_any_forward() {
+    let fake = Fake::start(|_| ok_json(r#"{"ok":true}"#)).await;
+    let mut h = Harness::start(&format!("http://{}/api/v1", fake.addr)).await;
+    let addr = h.relay.local_addr();
+    for path in [
+        "/v1/../x",
+        "/v1/%2e%2e/x",
+        "/v1/%2E%2E/%2e%2e/x",
+        "/v1/./chat/completions",
+        "/v1//x",
+        "/v1/a%2f..%2fx",
+    ] {
+        // Raw, so that no client library normalizes the path first.
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
+        );
+        let (answer, _) = raw_exchange(addr, head.as_bytes(), Duration::from_secs(5)).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{path}: {answer}");
+    }
+    assert_eq!(fake.hits(), 0, "nothing reached upstream");
+    assert!(h.drain().is_empty());
+}
+
+#[tokio::test]
+async fn a_relay_never_forwards_to_itself() {
+    let (tx, _rx) = mpsc::channel(16);
+    let judge = consecutive_judge(3, QuotaCalendar::shanghai_midnight());
+    // At start: an upstream on the relay's own loopback port.
+    let port = msclaw_tests::openclaw::free_port().unwrap();
+    for upstream in [
+        format!("http://127.0.0.1:{port}/v1"),
+        format!("http://localhost:{port}/v1"),
+    ] {
+        let cfg = RelayConfig::new(
+            format!("127.0.0.1:{port}").parse().unwrap(),
+            upstream.clone(),
+            auth(),
+        );
+        let err = Relay::start(
+            cfg,
+            RelayPolicyView::new(),
+            judge.clone(),
+            tx.clone(),
+            QuotaCalendar::shanghai_midnight(),
+        )
+        .await;
+        assert!(
+            matches!(err, Err(RelayError::ForwardsToItself { .. })),
+            "{upstream}: {:?}",
+            err.err()
+        );
+    }
+    // Per request: two relays pointed at each other (no shared port to catch at start). The
+    // token is the same, as when one install's relay is named twice.
+    let a_port = msclaw_tests::openclaw::free_port().unwrap();
+    let b = Harness::start(&format!("http://127.0.0.1:{a_port}/v1")).await;
+    let (tx_a, mut rx_a) = mpsc::channel(16);
+    let a = Relay::start(
+        RelayConfig::new(
+            format!("127.0.0.1:{a_port}").parse().unwrap(),
+            b.base(),
+            RelayAuth::new(TOKEN, Some(TOKEN.to_owned())),
+        ),
+        RelayPolicyView::new(),
+        judge,
+        tx_a,
+        QuotaCalendar::shanghai_midnight(),
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let resp = post_chat(&client(), &a.base_url(), chat_body(Q, false)).await;
+    let status = resp.status();
+    let body = resp.bytes().await.unwrap();
+    assert_eq!(status, 508, "{}", String::from_utf8_lossy(&body));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // b refused a's forward at once; a passed b's 508 on (one hop each, no loop).
+    assert_eq!(b.health().relayed, 0);
+    assert_eq!(a.health().relayed, 1);
+    let observed = rx_a.try_recv().unwrap();
+    assert!(matches!(
+        observed.outcome,
+        RelayOutcome::Failed {
+            status: Some(508),
+            ..
+        }
+    ));
 }

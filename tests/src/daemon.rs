@@ -257,6 +257,44 @@ impl std::ops::DerefMut for Reaped {
     }
 }
 
+/// The relay token [`start_with_relay`] stores (what OpenClaw would send with the relay on).
+pub const RELAY_TOKEN: &str = "7e57000000000000000000000000000000000000000000000000000000007e57";
+/// The real key [`start_with_relay`] stores: what the relay sends upstream instead of the token.
+pub const RELAY_REAL_KEY: &str = "ms-test-relay-SECRET";
+
+/// Writes msclaw's relay store as `msclawctl relay on` would: the relay `token`, and `real_url`
+/// and `real_key` (a literal) as the provider's real `baseUrl` and `apiKey`. (A test that leaves
+/// OpenClaw's config as it is passes the key OpenClaw sends as the token.)
+pub fn write_relay_store(
+    layout: &Layout,
+    token: &str,
+    relay_url: &str,
+    real_url: &str,
+    real_key: &str,
+) {
+    use msclawd::openclaw::base_url::{KeptEntry, KeptProvider, json_string};
+    use msclawd::relay::store::{RelayStore, StoredUpstream, save, store_path};
+    let kept = KeptProvider {
+        config: KeptEntry {
+            base_url_raw: json_string(real_url),
+            api_key_raw: Some(json_string(real_key)),
+        },
+        copies: Default::default(),
+    };
+    let store = RelayStore {
+        token: token.to_owned(),
+        providers: [(
+            "modelscope".to_owned(),
+            StoredUpstream {
+                relay_url: relay_url.to_owned(),
+                kept,
+            },
+        )]
+        .into(),
+    };
+    save(&store_path(&layout.paths()), &store).unwrap();
+}
+
 /// A daemon with its relay on in front of `fake` (OpenClaw's `baseUrl` already points at it) and
 /// `daily_limit = limit`; returns the dir to keep, the layout, the daemon and the relay's `/v1` URL.
 pub async fn start_with_relay(
@@ -276,6 +314,13 @@ pub async fn start_with_relay(
     let settings = format!(
         "daily_limit = {limit}\n[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"{}\"\n",
         fake.base_url()
+    );
+    write_relay_store(
+        &layout,
+        RELAY_TOKEN,
+        &relay_url,
+        &fake.base_url(),
+        RELAY_REAL_KEY,
     );
     let daemon = TestDaemon::start(&layout, layout.settings(&settings))
         .await

@@ -146,6 +146,30 @@ impl Msclaw {
         })
     }
 
+    /// As [`Msclaw::start`], with the relay's store written first: OpenClaw's config keeps its
+    /// `${MODELSCOPE_API_KEY}` (the fake key), which serves as the relay token here, and the relay
+    /// forwards to `real_url` with that key.
+    pub fn start_relayed(
+        env: &OpenClawEnv,
+        settings_toml: &str,
+        relay_url: &str,
+        real_url: &str,
+    ) -> Result<Msclaw> {
+        let dir = tempfile::Builder::new().prefix("msclaw-e2e-").tempdir()?;
+        let layout = layout_for(env, dir.path());
+        let key = crate::openclaw::FAKE_API_KEY;
+        crate::daemon::write_relay_store(&layout, key, relay_url, real_url, key);
+        let rt = runtime()?;
+        let settings = layout.settings(settings_toml);
+        let daemon = rt.block_on(TestDaemon::start(&layout, settings))?;
+        Ok(Msclaw {
+            layout,
+            daemon: Some(daemon),
+            rt,
+            _dir: dir,
+        })
+    }
+
     /// Stops it the way SIGTERM does.
     pub fn stop(mut self) -> Result<()> {
         match self.daemon.take() {

@@ -2,7 +2,12 @@
 //! splice as the model edit, so only that string value changes. OpenClaw ≤ 2026.7 also keeps a
 //! copy of the providers in `agents/<id>/agent/models.json` whose `baseUrl` wins over the config;
 //! those copies are repointed too when they name the old URL.
+//!
+//! With the relay, the provider's `apiKey` moves too: [`point_at_relay`] swaps the real `baseUrl`
+//! and `apiKey` (in the config and in those copies) for the relay's URL and token and hands back
+//! their text exactly as written, which [`restore_from_relay`] splices back byte for byte.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use jsonc_parser::cst::CstNode;
@@ -71,6 +76,216 @@ pub fn set_string_at(
         });
     }
     Ok(format!("{bom}{new_body}"))
+}
+
+/// Replaces the value at `path` (a string, object, anything) in JSON5 `text` with the JSON5 text
+/// `raw`; returns the new text and the old value's text exactly as it was written. Errors when the
+/// key is missing: nothing is added.
+pub fn swap_raw_at(
+    text: &str,
+    path: &[&str],
+    raw: &str,
+    file: &Path,
+) -> Result<(String, String), EditError> {
+    let (bom, body) = split_bom(text);
+    let old = parse_value(body, file)?;
+    let root = parse_cst(body, file)?;
+    let doc = Doc::new(body, &root);
+    let missing = || EditError::BadEdit(format!("{} has no {}", file.display(), path.join(".")));
+    let mut obj = root.object_value().ok_or_else(missing)?;
+    let (last, parents) = path.split_last().ok_or_else(missing)?;
+    for key in parents {
+        obj = last_prop(&obj, key)
+            .and_then(|p| p.value())
+            .and_then(|v| v.as_object())
+            .ok_or_else(missing)?;
+    }
+    let node = last_prop(&obj, last)
+        .and_then(|p| p.value())
+        .ok_or_else(missing)?;
+    let (start, end) = doc.range(&node);
+    let old_raw = body[start..end].to_owned();
+    let new_body = apply_splices(
+        body,
+        vec![Splice {
+            start,
+            end,
+            text: raw.to_owned(),
+        }],
+    );
+    // Verify: the new text parses to the old value with only that value changed.
+    let mut expected = old;
+    let mut cur = &mut expected;
+    for key in path {
+        cur = cur.get_mut(*key).ok_or_else(missing)?;
+    }
+    *cur = parse_value(raw, file)?;
+    if parse_value(&new_body, file)? != expected {
+        return Err(EditError::Verify {
+            path: file.to_owned(),
+            message: format!("more than {} changed", path.join(".")),
+        });
+    }
+    Ok((format!("{bom}{new_body}"), old_raw))
+}
+
+/// The text of a JSON string value (for [`swap_raw_at`]).
+pub fn json_string(value: &str) -> String {
+    Value::String(value.to_owned()).to_string()
+}
+
+/// One file's real `baseUrl` and `apiKey`, as their text was written (`apiKey` may be absent in
+/// an agent's copy). `Debug` leaves the key out: it may be a literal.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeptEntry {
+    pub base_url_raw: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_raw: Option<String>,
+}
+
+impl std::fmt::Debug for KeptEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeptEntry")
+            .field("base_url_raw", &self.base_url_raw)
+            .field(
+                "api_key_raw",
+                &self.api_key_raw.as_ref().map(|_| "(hidden)"),
+            )
+            .finish()
+    }
+}
+
+/// What [`point_at_relay`] took out of OpenClaw's files: the config's entry and each agent copy's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeptProvider {
+    pub config: KeptEntry,
+    #[serde(default)]
+    pub copies: BTreeMap<PathBuf, KeptEntry>,
+}
+
+/// Swaps the values at `prefix.baseUrl` and `prefix.apiKey` in `file` for `url` and `token`.
+fn swap_in_file(
+    file: &Path,
+    prefix: &[&str],
+    url: &str,
+    token: &str,
+    key_required: bool,
+) -> Result<KeptEntry, EditError> {
+    let at = |leaf: &'static str| [prefix, &[leaf]].concat();
+    edit_with_retry(file, || {
+        let text = read_config_text(file)?;
+        let (with_url, base_url_raw) = swap_raw_at(&text, &at("baseUrl"), &json_string(url), file)?;
+        let (new_text, api_key_raw) =
+            match swap_raw_at(&with_url, &at("apiKey"), &json_string(token), file) {
+                Ok((t, raw)) => (t, Some(raw)),
+                Err(EditError::BadEdit(_)) if !key_required => (with_url, None),
+                Err(e) => return Err(e),
+            };
+        let kept = KeptEntry {
+            base_url_raw: base_url_raw.clone(),
+            api_key_raw: api_key_raw.clone(),
+        };
+        match retry::replace_if_unchanged(file, new_text.as_bytes(), Some(text.as_bytes()))? {
+            Attempt::Done(()) => Ok(Attempt::Done(kept)),
+            Attempt::Changed => Ok(Attempt::Changed),
+        }
+    })
+}
+
+/// Puts the kept `baseUrl` and `apiKey` text back at `prefix` in `file`.
+fn restore_in_file(file: &Path, prefix: &[&str], kept: &KeptEntry) -> Result<(), EditError> {
+    let at = |leaf: &'static str| [prefix, &[leaf]].concat();
+    edit_with_retry(file, || {
+        let text = read_config_text(file)?;
+        let (mut new_text, _) = swap_raw_at(&text, &at("baseUrl"), &kept.base_url_raw, file)?;
+        if let Some(raw) = &kept.api_key_raw {
+            new_text = swap_raw_at(&new_text, &at("apiKey"), raw, file)?.0;
+        }
+        match retry::replace_if_unchanged(file, new_text.as_bytes(), Some(text.as_bytes()))? {
+            Attempt::Done(()) => Ok(Attempt::Done(())),
+            Attempt::Changed => Ok(Attempt::Changed),
+        }
+    })
+}
+
+/// The agents' `models.json` copies whose provider entry names `url` as its `baseUrl`.
+fn copies_naming(state_dir: &Path, provider: &str, url: &str) -> Vec<PathBuf> {
+    let Ok(agents) = std::fs::read_dir(state_dir.join("agents")) else {
+        return Vec::new();
+    };
+    let pointer = format!(
+        "/providers/{}/baseUrl",
+        provider.replace('~', "~0").replace('/', "~1")
+    );
+    let mut out: Vec<PathBuf> = agents
+        .flatten()
+        .map(|agent| agent.path().join("agent/models.json"))
+        .filter(|copy| {
+            std::fs::read_to_string(copy)
+                .ok()
+                .and_then(|text| parse_value(&text, copy).ok())
+                .is_some_and(|v| v.pointer(&pointer).and_then(Value::as_str) == Some(url))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Points `provider` at the relay: its `baseUrl` becomes `relay_url` and its `apiKey` the relay's
+/// `token`, in the config and in the agents' copies that named the same URL. Returns the real
+/// values' text, which the caller keeps privately before anything else happens.
+pub fn point_at_relay(
+    config: &Path,
+    state_dir: &Path,
+    provider: &str,
+    relay_url: &str,
+    token: &str,
+) -> Result<KeptProvider, EditError> {
+    let cfg = super::config::load(config)?;
+    let previous = cfg
+        .providers
+        .get(provider)
+        .and_then(|p| p.base_url.clone())
+        .ok_or_else(|| {
+            EditError::BadEdit(format!(
+                "{} has no models.providers.{provider}.baseUrl",
+                config.display()
+            ))
+        })?;
+    let copies = copies_naming(state_dir, provider, &previous);
+    let entry = swap_in_file(
+        config,
+        &["models", "providers", provider],
+        relay_url,
+        token,
+        true,
+    )?;
+    let mut kept = KeptProvider {
+        config: entry,
+        copies: BTreeMap::new(),
+    };
+    for copy in copies {
+        let entry = swap_in_file(&copy, &["providers", provider], relay_url, token, false)?;
+        kept.copies.insert(copy, entry);
+    }
+    Ok(kept)
+}
+
+/// Puts back what [`point_at_relay`] took, byte for byte; the files written.
+pub fn restore_from_relay(
+    config: &Path,
+    provider: &str,
+    kept: &KeptProvider,
+) -> Result<Vec<PathBuf>, EditError> {
+    restore_in_file(config, &["models", "providers", provider], &kept.config)?;
+    let mut written = vec![config.to_owned()];
+    for (copy, entry) in &kept.copies {
+        if copy.exists() {
+            restore_in_file(copy, &["providers", provider], entry)?;
+            written.push(copy.clone());
+        }
+    }
+    Ok(written)
 }
 
 /// Sets the string at `path` in `file`; whether the file was written.
@@ -170,5 +385,15 @@ mod tests {
             err.to_string().contains("models.providers.other.baseUrl"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_swapped_value_comes_back_byte_exact() {
+        let text = "{ models: { providers: { modelscope: { baseUrl: 'https://a/v1/', apiKey: { source: 'env', // x\n provider: 'default', id: 'K' } } } } }\n";
+        let path = ["models", "providers", "modelscope", "apiKey"];
+        let (swapped, old) = swap_raw_at(text, &path, &json_string("tok"), Path::new("x")).unwrap();
+        assert!(swapped.contains("apiKey: \"tok\""), "{swapped}");
+        let (back, _) = swap_raw_at(&swapped, &path, &old, Path::new("x")).unwrap();
+        assert_eq!(back, text);
     }
 }

@@ -10,6 +10,7 @@ use hyper::body::Incoming;
 use jiff::Timestamp;
 use tokio::sync::mpsc;
 
+use super::auth::{HOP_HEADER, RelayAuth};
 use super::body::{
     BodyBudget, BodyRefused, ReadBody, RelayBody, full, json_response, passthrough, read_start,
     response_with, streaming_body,
@@ -20,7 +21,7 @@ use super::inspect::{
     strip_hop_by_hop,
 };
 use super::judge::{Judge, Judgement, RateLimitSeen, Streaks, outcome_of_error};
-use super::upstream::{Upstream, below_v1, error_chain};
+use super::upstream::{Upstream, below_v1, error_chain, is_unsafe_path};
 use super::{
     LOG_TARGET, MAX_MODEL_ID, MAX_REQUEST_BODY, RelayObservation, RelayOutcome, RelayPolicyView,
     SpentInfo,
@@ -34,6 +35,8 @@ const ERROR_BODY_LIMIT: usize = 64 << 10;
 /// What every connection of the relay shares.
 pub(super) struct Shared {
     pub(super) upstream: Upstream,
+    /// The token clients must show, and the real key that goes upstream instead.
+    pub(super) auth: RelayAuth,
     pub(super) client: reqwest::Client,
     pub(super) header_timeout: Duration,
     pub(super) body_timeout: Duration,
@@ -53,8 +56,6 @@ struct Exchange<'a> {
     method: &'a http::Method,
     path: &'a str,
     started: Instant,
-    /// Kept only for the length of this request, to redact an upstream message that echoes it.
-    authorization: Option<&'a str>,
 }
 
 /// Upstream gave no HTTP answer: what the client is told instead.
@@ -68,6 +69,9 @@ impl Shared {
     pub(super) async fn handle(&self, req: Request<Incoming>) -> Response<RelayBody> {
         let started = Instant::now();
         let path = req.uri().path().to_owned();
+        if let Some(refused) = self.refuse(&req, &path) {
+            return refused;
+        }
         let Some(rest) = below_v1(&path) else {
             tracing::debug!(target: LOG_TARGET, method = %req.method(), path, "not below /v1: 404");
             let body = error_body(
@@ -80,21 +84,17 @@ impl Shared {
         let url = self.upstream.target(rest, req.uri().query());
         let chat = is_chat_completion(req.method(), &path);
         let (parts, body) = req.into_parts();
-        let authorization = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
         let exchange = Exchange {
             method: &parts.method,
             path: &path,
             started,
-            authorization: authorization.as_deref(),
         };
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers);
         headers.remove(header::HOST);
         headers.remove(header::EXPECT);
+        self.auth.authorize_upstream(&mut headers);
+        headers.insert(HOP_HEADER, HeaderValue::from_static("1"));
 
         let (body, model) = if chat {
             match read_chat_body(body, &path, self.body_timeout, &self.body_budget).await {
@@ -114,18 +114,63 @@ impl Shared {
         let mut request = reqwest::Request::new(parts.method.clone(), url);
         *request.headers_mut() = headers;
         *request.body_mut() = body;
-        match self.send(request, exchange.authorization).await {
+        match self.send(request).await {
             Ok(response) => self.respond(model, response, &exchange).await,
             Err(failure) => self.upstream_failed(model.as_deref(), &exchange, failure),
         }
     }
 
+    /// A request the relay answers itself, before reading its body or forwarding anything: one
+    /// that came back round (508), one without the relay token (401), one whose path would
+    /// climb out of `/v1` upstream (400). None of them is observed.
+    fn refuse(&self, req: &Request<Incoming>, path: &str) -> Option<Response<RelayBody>> {
+        let (status, message, code) = if req.headers().contains_key(HOP_HEADER) {
+            (
+                StatusCode::LOOP_DETECTED,
+                "the msclaw relay's upstream is the relay itself: refused",
+                "relay_loop",
+            )
+        } else if !self.auth.admits(req.headers()) {
+            (
+                StatusCode::UNAUTHORIZED,
+                "the msclaw relay serves only its own OpenClaw: the provider's apiKey must be the relay token `msclawctl relay on` wrote",
+                "invalid_api_key",
+            )
+        } else if is_unsafe_path(path) {
+            (
+                StatusCode::BAD_REQUEST,
+                "the msclaw relay refuses paths with dot segments, empty segments or encoded separators",
+                "bad_path",
+            )
+        } else {
+            return None;
+        };
+        tracing::debug!(target: LOG_TARGET, method = %req.method(), status = status.as_u16(), "refused: {code}");
+        let kind = match status {
+            StatusCode::UNAUTHORIZED => "authentication_error",
+            _ => "invalid_request_error",
+        };
+        let mut resp = json_response(status, error_body(message, kind, code));
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        Some(resp)
+    }
+
+    /// `text` with the relay token and the real key taken out (an upstream message may echo them).
+    fn redact(&self, text: String) -> String {
+        self.auth
+            .secrets()
+            .into_iter()
+            .flatten()
+            .fold(text, |text, secret| {
+                redact(text, Some(&format!("Bearer {secret}")))
+            })
+    }
+
     /// Sends a request on and waits for its response headers (at most `header_timeout`).
-    async fn send(
-        &self,
-        request: reqwest::Request,
-        authorization: Option<&str>,
-    ) -> Result<reqwest::Response, UpstreamFailure> {
+    async fn send(&self, request: reqwest::Request) -> Result<reqwest::Response, UpstreamFailure> {
         let sent = tokio::time::timeout(self.header_timeout, self.client.execute(request)).await;
         self.stats.tally(Tally::Relayed);
         match sent {
@@ -136,7 +181,7 @@ impl Shared {
                 } else {
                     ("bad_upstream_response", "gave no valid HTTP response")
                 };
-                let reason = redact(error_chain(&e.without_url()), authorization);
+                let reason = self.redact(error_chain(&e.without_url()));
                 Err(UpstreamFailure {
                     status: StatusCode::BAD_GATEWAY,
                     code,
@@ -195,7 +240,7 @@ impl Shared {
         let status = response.status();
         let path = exchange.path;
         let (start, rest) = read_start(response, ERROR_BODY_LIMIT, self.header_timeout).await;
-        let detail = redact(error_detail(&start), exchange.authorization);
+        let detail = self.redact(error_detail(&start));
         let outcome = outcome_of_error(status.as_u16(), &start, &detail);
         let rate_limited = outcome == RelayOutcome::RateLimited;
         let consecutive = if rate_limited {

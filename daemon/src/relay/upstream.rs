@@ -56,6 +56,12 @@ impl Upstream {
                 .is_ok_and(|ip| ip.is_loopback())
     }
 
+    /// Whether this upstream is a relay listening at `listen` (a loopback host on its port):
+    /// forwarding there would send each request round again.
+    pub(super) fn is_relay_at(&self, listen: std::net::SocketAddr) -> bool {
+        self.is_loopback() && self.base.port_or_known_default() == Some(listen.port())
+    }
+
     /// The upstream URL for a path below `/v1` (`rest` is `""` or starts with `/`).
     pub(super) fn target(&self, rest: &str, query: Option<&str>) -> reqwest::Url {
         let mut url = self.base.clone();
@@ -69,6 +75,51 @@ impl Upstream {
 pub(super) fn below_v1(path: &str) -> Option<&str> {
     let rest = path.strip_prefix("/v1")?;
     (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+}
+
+/// Whether a request path could name something outside `/v1` once upstream (or an URL parser on
+/// the way) resolves it: a `.` or `..` segment (also percent-encoded), an empty segment (`//`)
+/// before the last, or a separator hidden in a segment (`%2f`, `\\`, `%5c`).
+pub(super) fn is_unsafe_path(path: &str) -> bool {
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let last = segments.len().saturating_sub(1);
+    segments.iter().enumerate().any(|(i, segment)| {
+        let decoded = percent_decoded(segment);
+        (segment.is_empty() && i < last)
+            || matches!(decoded.as_str(), "." | "..")
+            || decoded.contains(['/', '\\'])
+    })
+}
+
+/// `%XX` escapes decoded (bytes that are not UTF-8 become U+FFFD); anything else as it is. Applied
+/// twice, so that `%252e` (an escaped escape) is caught too.
+fn percent_decoded(segment: &str) -> String {
+    let once = decode_once(segment);
+    decode_once(&once)
+}
+
+fn decode_once(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied(),
+            bytes.get(i + 2).copied(),
+        ) {
+            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// An error and its causes on one line.

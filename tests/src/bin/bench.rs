@@ -307,6 +307,9 @@ fn run_reactive(
     let layout = e2e::layout_for(&env, dir.path());
     let mut settings = "daily_limit = \"unknown\"\n".to_owned();
     if relay {
+        // OpenClaw's config keeps its key reference: the fake key serves as the relay token.
+        let key = openclaw::FAKE_API_KEY;
+        msclaw_tests::daemon::write_relay_store(&layout, key, &base, &fake.base_url(), key);
         settings += &format!(
             "[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"{}\"\n",
             fake.base_url()
@@ -346,11 +349,18 @@ fn relay_latency(msclawd: &Path, n: usize) -> Result<[Duration; 4]> {
         "[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"{}\"\n",
         fake.base_url()
     ));
+    let relay = format!("http://127.0.0.1:{port}/v1");
+    msclaw_tests::daemon::write_relay_store(
+        &layout,
+        msclaw_tests::daemon::RELAY_TOKEN,
+        &relay,
+        &fake.base_url(),
+        msclaw_tests::daemon::RELAY_REAL_KEY,
+    );
     let _daemon = MsclawdProcess::spawn(msclawd, &layout)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let relay = format!("http://127.0.0.1:{port}/v1");
     let direct = fake.base_url();
     rt.block_on(async {
         let client = reqwest::Client::new();
@@ -359,7 +369,7 @@ fn relay_latency(msclawd: &Path, n: usize) -> Result<[Duration; 4]> {
         for i in 0..n * 2 + 20 {
             let base = if i % 2 == 0 { &direct } else { &relay };
             let t = Instant::now();
-            let resp = client.post(format!("{base}/chat/completions")).json(&body).send().await?;
+            let resp = client.post(format!("{base}/chat/completions")).bearer_auth(msclaw_tests::daemon::RELAY_TOKEN).json(&body).send().await?;
             ensure!(resp.status().is_success(), "{}", resp.status());
             resp.bytes().await?;
             if i >= 20 {

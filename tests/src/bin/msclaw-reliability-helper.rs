@@ -9,6 +9,8 @@
 //!   and renaming it over (`renamed: [i, …]`, as `openclaw config set` does). Prints
 //!   `appended A inplace I renamed R` at the end.
 //! - `connect SOCKET`: connects to a Unix socket once; prints `ok` or `err <errno>`.
+//! - `squat ADDR`: listens on TCP `ADDR` as a port squatter would; prints `listening`, takes one
+//!   HTTP request, prints `authorization <value>` (or `authorization -`), answers 502 and exits.
 
 use std::io::Write;
 use std::path::Path;
@@ -28,6 +30,7 @@ fn main() {
             other_editor(Path::new(config), n.parse().unwrap(), seed.parse().unwrap())
         }
         ["connect", socket] => connect(Path::new(socket)),
+        ["squat", addr] => squat(addr),
         other => {
             eprintln!("msclaw-reliability-helper: unknown arguments {other:?}");
             std::process::exit(2);
@@ -120,4 +123,32 @@ fn add_mark(text: &str, key: &str, i: usize) -> String {
         "{key} is missing from the config:\n{text}"
     );
     text.replacen(&marker, &format!("{marker}{i}, "), 1)
+}
+
+fn squat(addr: &str) {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind(addr).unwrap_or_else(|e| {
+        println!("err {e}");
+        std::process::exit(0);
+    });
+    println!("listening");
+    std::io::stdout().flush().unwrap();
+    let (stream, _) = listener.accept().unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut authorization = "-".to_owned();
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line.trim() != "" {
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("authorization")
+        {
+            authorization = value.trim().to_owned();
+        }
+        line.clear();
+    }
+    println!("authorization {authorization}");
+    let _ = (&stream)
+        .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
 }

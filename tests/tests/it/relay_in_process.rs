@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use msclaw_tests::daemon::start_with_relay;
+use msclaw_tests::daemon::{RELAY_TOKEN, start_with_relay};
 use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope, GLM5, QWEN};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -12,7 +12,7 @@ const WAIT: Duration = Duration::from_secs(10);
 async fn chat(client: &reqwest::Client, base: &str, model: &str) -> (u16, String) {
     let response = client
         .post(format!("{base}/chat/completions"))
-        .header("Authorization", "Bearer ms-test-relay-SECRET")
+        .bearer_auth(RELAY_TOKEN)
         .json(&serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
         .send()
         .await
@@ -96,5 +96,49 @@ async fn an_unknown_limit_spends_on_the_third_429_and_rewrites_it() {
         before,
         "answered locally once spent"
     );
+    daemon.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn other_users_requests_without_the_token_spend_nothing() {
+    // Every request upstream would be a 429 (quota 0): another user's traffic, had it been
+    // forwarded, would soon mark the model spent.
+    let fake = FakeModelScope::start(FakeConfig::all_models_quota(0));
+    let (_dir, _layout, daemon, relay) = start_with_relay(&fake, "\"unknown\"").await;
+    let client = reqwest::Client::new();
+    for _ in 0..10 {
+        let response = client
+            .post(format!("{relay}/chat/completions"))
+            .bearer_auth("sk-another-users-exhausted-key")
+            .json(&serde_json::json!({"model": QWEN, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 401);
+    }
+    // The user's own request still goes through: the model is not held spent.
+    let status = daemon.status().await.unwrap();
+    assert_eq!(
+        status.active_model.as_deref(),
+        Some("modelscope/Qwen/Qwen3.5-397B-A17B")
+    );
+    assert!(
+        status.models[0].spent_reason.is_none(),
+        "{:?}",
+        status.models[0]
+    );
+    assert!(matches!(status.models[0].relay_calls, None | Some(0)));
+    let relay_status = status.relay.expect("relay status");
+    assert_eq!(
+        (relay_status.relayed, relay_status.answered_locally),
+        (0, 0)
+    );
+    assert_eq!(fake.count_model(QWEN), 0, "nothing reached ModelScope");
+    let (code, _) = chat(&client, &relay, QWEN).await;
+    assert_eq!(
+        code, 429,
+        "the user's own request is forwarded (and the fake is out of quota)"
+    );
+    assert_eq!(fake.count_model(QWEN), 1);
     daemon.stop().await.unwrap();
 }

@@ -36,7 +36,12 @@ fn relay_reactive_no_turn_stalls_and_spent_models_get_no_more_requests() -> Resu
         .with_default_fallbacks()
         .build()?;
     let _gw = env.start_gateway()?;
-    let msclaw = Msclaw::start(&env, &relay_settings(port, &fake, "\"unknown\""))?;
+    let msclaw = Msclaw::start_relayed(
+        &env,
+        &relay_settings(port, &fake, "\"unknown\""),
+        &format!("http://127.0.0.1:{port}/v1"),
+        &fake.base_url(),
+    )?;
     msclaw.wait_for("the config read", Duration::from_secs(10), |s| {
         s.active_model.as_deref() == Some(&*model_ref(QWEN))
     })?;
@@ -144,7 +149,12 @@ fn relay_proactive_switches_on_the_relays_own_counts_before_any_429() -> Result<
     let port = relay_port();
     let env = OpenClawEnv::builder(&install, &format!("http://127.0.0.1:{port}/v1")).build()?;
     let _gw = env.start_gateway()?;
-    let msclaw = Msclaw::start(&env, &relay_settings(port, &fake, "2"))?;
+    let msclaw = Msclaw::start_relayed(
+        &env,
+        &relay_settings(port, &fake, "2"),
+        &format!("http://127.0.0.1:{port}/v1"),
+        &fake.base_url(),
+    )?;
     msclaw.wait_for("the config read", Duration::from_secs(10), |s| {
         s.active_model.is_some()
     })?;

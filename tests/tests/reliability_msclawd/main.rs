@@ -8,4 +8,5 @@ mod reliability_concurrent;
 mod reliability_crash;
 mod reliability_flood;
 mod reliability_openclaw_changes;
+mod reliability_relay_squatter;
 mod reliability_socket;

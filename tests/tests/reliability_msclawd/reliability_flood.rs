@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use msclaw_tests::daemon::start_with_relay;
+use msclaw_tests::daemon::{RELAY_TOKEN, start_with_relay};
 use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope, GLM5, QWEN};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -18,6 +18,7 @@ const FLOOD_FOR: Duration = Duration::from_secs(4);
 async fn chat(client: &reqwest::Client, base: &str, model: &str) -> u16 {
     client
         .post(format!("{base}/chat/completions"))
+        .bearer_auth(RELAY_TOKEN)
         .json(&serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
         .send()
         .await
