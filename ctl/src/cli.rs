@@ -90,13 +90,14 @@ pub enum Command {
 
 #[derive(Subcommand, Clone, PartialEq, Eq)]
 pub enum RelayAction {
-    /// Set the provider's baseUrl to the relay and keep the real URL in msclaw's config.
+    /// Point the provider at the relay: its real baseUrl and apiKey move to msclaw's private store
+    /// (0600) and OpenClaw gets the relay URL and a local token that is worthless upstream.
     On {
         /// The relay's loopback address (default 127.0.0.1:18790).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
-    /// Put the real ModelScope URL back.
+    /// Put the real baseUrl and apiKey back into OpenClaw's config, byte for byte.
     Off,
     /// Whether OpenClaw goes through the relay.
     Status,
