@@ -423,7 +423,8 @@ async fn hostile_config_files_never_block_the_daemon() {
         .map(|i| format!("\"l{i}\": {{ \"$include\": \"./fan.json5\" }}, "))
         .collect();
     std::fs::write(state.join("fan.json5"), format!("{{ {fan_out} \"x\": 1 }}")).unwrap();
-    let cases: [(&str, Box<dyn Fn(&Path)>, &str); 3] = [
+    type Spoil = Box<dyn Fn(&Path)>;
+    let cases: [(&str, Spoil, &str); 3] = [
         (
             "a FIFO",
             Box::new(|p: &Path| {
