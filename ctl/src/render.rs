@@ -244,6 +244,10 @@ pub fn event(cli: &Cli, style: &Style, e: &Event) -> anyhow::Result<()> {
                 format!("{} {}: {error}", style.red("reload failed"), short(model))
             }
             EventKind::Warning { message } => format!("{} {message}", style.red("warning:")),
+            EventKind::PoolSpent { pool, reason } => {
+                format!("{} pool {pool}: {reason}", style.red("spent"))
+            }
+            EventKind::PoolRefilled { pool, cause } => format!("pool {pool} refilled: {cause}"),
         };
         writeln!(
             stdout,

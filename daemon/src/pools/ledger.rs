@@ -103,6 +103,16 @@ pub enum RefillCause {
     Probe,
 }
 
+impl fmt::Display for RefillCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RefillCause::Reset => write!(f, "daily reset"),
+            RefillCause::Success { model } => write!(f, "{model} was served"),
+            RefillCause::Probe => write!(f, "a probe was served"),
+        }
+    }
+}
+
 /// Something a pool did; the engine turns these into events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
