@@ -574,4 +574,6 @@ pub fn plan_fallbacks(
 }
 
 #[cfg(test)]
+mod chain_tests;
+#[cfg(test)]
 mod tests;
