@@ -522,6 +522,33 @@ impl DayState {
         }
     }
 
+    /// A pool `model` draws from is back (issue 14): the quota errors that marked the model spent
+    /// were that pool's, so its evidence-based mark clears, and so does an account-wide mark
+    /// raised by the same pool's models (`account_member` says which models those are).
+    pub fn pool_refilled(&mut self, model: &str, account_member: impl Fn(&str) -> bool) {
+        if let Some(m) = self.models.get_mut(model) {
+            let evidence = m.spent.as_ref().is_some_and(|mark| {
+                matches!(
+                    mark.reason,
+                    SpentReason::RateLimited { .. }
+                        | SpentReason::RetryLoopFailed
+                        | SpentReason::AccountLimited
+                )
+            });
+            if evidence {
+                m.spent = None;
+            }
+            m.recent_429.clear();
+        }
+        if self
+            .activated
+            .as_ref()
+            .is_some_and(|a| account_member(&a.model))
+        {
+            self.account_limited = None;
+        }
+    }
+
     /// Records that `model` became active at `at` (for the account-wide rule).
     pub fn note_switch(&mut self, from: Option<&str>, model: &str, at: Timestamp) {
         let after_rate_limit = from

@@ -106,8 +106,28 @@ impl Engine {
                 PoolNotice::Refilled { pool, cause } => {
                     let cause = cause.to_string();
                     tracing::info!(%pool, "pool refilled: {cause}");
+                    self.clear_member_marks(&pool);
                     self.emit(EventKind::PoolRefilled { pool, cause });
                 }
+            }
+        }
+    }
+
+    /// The refilled pool's members lose the quota-error marks its emptiness gave them.
+    fn clear_member_marks(&mut self, pool: &str) {
+        let Some(pool) = self.pools.pools.iter().find(|p| p.name == pool).cloned() else {
+            return;
+        };
+        let members: Vec<String> = self
+            .policy
+            .models
+            .iter()
+            .filter(|m| pool.draws(&m.model))
+            .map(|m| m.model.clone())
+            .collect();
+        if let Some(today) = self.state.today.as_mut() {
+            for model in &members {
+                today.pool_refilled(model, |m| pool.draws(m));
             }
         }
     }
