@@ -5,23 +5,11 @@
 use std::time::Duration;
 
 use msclaw_tests::daemon::{Layout, TestDaemon};
+use msclaw_tests::provider_chain::{OR, OR_ID, config_with_openrouter, magicube_chain_settings};
 use msclaw_tests::transcripts::{self, GLM, JsonlSession, QWEN};
 
 const WAIT: Duration = Duration::from_secs(10);
-const OR_ID: &str = "qwen/qwen3-coder:free";
-const OR: &str = "openrouter/qwen/qwen3-coder:free";
 const Q: &str = "modelscope/Qwen/Qwen3.5-397B-A17B";
-
-/// The guide's config plus an OpenRouter provider with one free model.
-pub fn config_with_openrouter(base_url: &str, openrouter_url: &str, extra: &str) -> String {
-    transcripts::guide_config(base_url, extra).replacen(
-        "      },\n    },\n  },\n  agents",
-        &format!(
-            "      }},\n      openrouter: {{\n        baseUrl: \"{openrouter_url}\",\n        apiKey: \"${{OPENROUTER_API_KEY}}\",\n        api: \"openai-completions\",\n        models: [\n          {{ id: \"{OR_ID}\", name: \"Qwen3 Coder (free)\", contextWindow: 131072, maxTokens: 8192, cost: {{ input: 0, output: 0, cacheRead: 0, cacheWrite: 0 }} }},\n        ],\n      }},\n    }},\n  }},\n  agents"
-        ),
-        1,
-    )
-}
 
 #[tokio::test]
 async fn an_account_pool_spent_by_two_members_moves_primary_to_openrouter_and_back() {
@@ -29,11 +17,8 @@ async fn an_account_pool_spent_by_two_members_moves_primary_to_openrouter_and_ba
     let layout = Layout::in_dir(dir.path());
     std::fs::create_dir_all(&layout.openclaw_state).unwrap();
     let config = config_with_openrouter("http://127.0.0.1:9/v1", "http://127.0.0.1:9/api/v1", "");
-    assert!(config.contains(OR_ID), "the provider was inserted");
     std::fs::write(&layout.openclaw_config, &config).unwrap();
-    let settings = layout.settings(&format!(
-        "models = [\"qwen3.5\", \"glm5\", \"{OR}\"]\npreset = \"modelscope-magicube\"\n"
-    ));
+    let settings = layout.settings(&magicube_chain_settings());
     let daemon = TestDaemon::start(&layout, settings).await.unwrap();
     let status = daemon
         .wait_for("the config read", WAIT, |s| s.models.len() == 3)
