@@ -237,6 +237,13 @@ pub fn history(cli: &Cli, style: &Style, h: &History) -> anyhow::Result<()> {
                 m.used
             );
         }
+        if !day.pools.is_empty() {
+            out += "  pools\n";
+            for p in &day.pools {
+                let capacity = p.capacity.as_ref().map_or("?".to_owned(), ToString::to_string);
+                out += &format!("    {:<34} {}/{capacity} {}\n", p.name, p.used, p.unit);
+            }
+        }
         if day.switches.is_empty() {
             continue;
         }

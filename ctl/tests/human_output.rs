@@ -390,5 +390,6 @@ async fn status_shows_the_pools_above_the_models() {
         .await
         .unwrap();
     snapshot!("status_pools", setup.text(&setup.run(&["status"]).await));
+    snapshot!("history_pools", setup.text(&setup.run(&["history"]).await));
     daemon.stop().await.unwrap();
 }

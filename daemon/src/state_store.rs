@@ -46,6 +46,17 @@ pub struct DayRecord {
     pub day: Date,
     pub models: Vec<DayModelRecord>,
     pub switches: Vec<SwitchRecord>,
+    /// Each pool's use when the day closed (issue 14); absent in older files.
+    #[serde(default)]
+    pub pools: Vec<DayPoolRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayPoolRecord {
+    pub name: String,
+    pub unit: String,
+    pub used: crate::pools::Units,
+    pub capacity: Option<crate::pools::Units>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -500,6 +500,19 @@ pub struct DayHistory {
     /// Calls per model, in rotation order of that day.
     pub models: Vec<DayModelUsage>,
     pub switches: Vec<LastSwitch>,
+    /// What each quota pool had used when the day closed (now, for today); empty without pools.
+    #[serde(default)]
+    pub pools: Vec<DayPoolUsage>,
+}
+
+/// A pool's use in its period as of the end of a quota day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayPoolUsage {
+    pub name: String,
+    pub unit: String,
+    pub used: serde_json::Number,
+    /// Null when the capacity is unknown.
+    pub capacity: Option<serde_json::Number>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -85,6 +85,7 @@ impl Engine {
                 })
                 .collect(),
             switches: self.state.switches_today.clone(),
+            pools: self.pool_day_records(),
         }
     }
 }

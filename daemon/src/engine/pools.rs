@@ -12,6 +12,7 @@ use super::Engine;
 use crate::openclaw::OpenClawConfig;
 use crate::policy::{Observation, RotationModel};
 use crate::pools::{PoolBook, PoolNotice, PoolObservation, PoolSetup, Refill, Units, plan_pools};
+use crate::state_store::DayPoolRecord;
 
 /// The pools in force for `rotation`: the settings' named pools (presets and `[[pools]]`) resolved
 /// against OpenClaw's aliases, and warnings for names that match nothing. The per-model daily
@@ -186,5 +187,31 @@ fn amount(u: Units) -> serde_json::Number {
         serde_json::Number::from(u.milli() / 1000)
     } else {
         serde_json::Number::from_f64(u.milli() as f64 / 1000.0).unwrap_or_else(|| 0.into())
+    }
+}
+
+impl Engine {
+    /// Each pool's use now, for the day's history record.
+    pub(super) fn pool_day_records(&self) -> Vec<DayPoolRecord> {
+        self.pools
+            .pools
+            .iter()
+            .map(|p| DayPoolRecord {
+                name: p.name.clone(),
+                unit: p.unit.clone(),
+                used: self.pools.used(p),
+                capacity: p.capacity,
+            })
+            .collect()
+    }
+}
+
+/// A history record's pool on the wire.
+pub(super) fn day_pool_usage(p: DayPoolRecord) -> msclaw_shared::DayPoolUsage {
+    msclaw_shared::DayPoolUsage {
+        name: p.name,
+        unit: p.unit,
+        used: amount(p.used),
+        capacity: p.capacity.map(amount),
     }
 }

@@ -231,7 +231,8 @@ impl PoolBook {
             pool.refill == Refill::Unknown && state.full_since.is_some_and(|t| at > t);
         if evidence_answered || count_answered {
             state.evidence = None;
-            if count_answered {
+            // With an unknown refill the count runs from the last refill seen: a grant came.
+            if count_answered || pool.refill == Refill::Unknown {
                 state.full_since = None;
                 state.counts.clear();
             }
