@@ -135,7 +135,10 @@ fn pool_lines(
     let width = pools.iter().map(|p| p.name.len()).max().unwrap_or(0);
     let mut out = String::from("\npools\n");
     for p in pools {
-        let capacity = p.capacity.as_ref().map_or("?".to_owned(), ToString::to_string);
+        let capacity = p
+            .capacity
+            .as_ref()
+            .map_or("?".to_owned(), ToString::to_string);
         let used = format!("{}/{capacity} {}", p.used, p.unit);
         let refill = match &p.next_refill {
             Some(at) => format!("refill {}", when(at)),
@@ -240,7 +243,10 @@ pub fn history(cli: &Cli, style: &Style, h: &History) -> anyhow::Result<()> {
         if !day.pools.is_empty() {
             out += "  pools\n";
             for p in &day.pools {
-                let capacity = p.capacity.as_ref().map_or("?".to_owned(), ToString::to_string);
+                let capacity = p
+                    .capacity
+                    .as_ref()
+                    .map_or("?".to_owned(), ToString::to_string);
                 out += &format!("    {:<34} {}/{capacity} {}\n", p.name, p.used, p.unit);
             }
         }

@@ -373,7 +373,11 @@ async fn status_shows_the_pools_above_the_models() {
         .unwrap();
     // Qwen served once (2 magicube), then Qwen and GLM fail with 429: the account pool is spent.
     let session = JsonlSession::create(&setup.layout.openclaw_state, "main", "s1");
-    session.append(&transcripts::assistant_reply("modelscope", transcripts::QWEN, transcripts::now_ms()));
+    session.append(&transcripts::assistant_reply(
+        "modelscope",
+        transcripts::QWEN,
+        transcripts::now_ms(),
+    ));
     for model in [transcripts::QWEN, GLM] {
         session.append(&transcripts::failed_turn(
             "modelscope",

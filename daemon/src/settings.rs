@@ -242,7 +242,8 @@ impl Settings {
         let tz_name = raw.time_zone.unwrap_or_else(|| "Asia/Shanghai".to_owned());
         let reset = raw.reset_time.unwrap_or_else(|| "00:00".to_owned());
         let calendar = QuotaCalendar::new(&tz_name, &reset).map_err(invalid)?;
-        let pools = pool_setup(raw.preset.as_ref(), &raw.pools, &tz_name, &reset).map_err(invalid)?;
+        let pools =
+            pool_setup(raw.preset.as_ref(), &raw.pools, &tz_name, &reset).map_err(invalid)?;
         let reload_timeout = raw.reload_timeout_secs.unwrap_or(8.0);
         if !(0.0..=600.0).contains(&reload_timeout) {
             return Err(invalid(
@@ -381,7 +382,10 @@ probe_minutes = 30
         assert_eq!(ms.capacity, Capacity::Units(Units::whole(300)));
         assert_eq!(ms.unit, "magicube");
         assert_eq!(ms.costs["glm5"], Units::from_milli(500));
-        assert_eq!(ms.costs["modelscope/Qwen/Qwen3.5-397B-A17B"], Units::whole(2));
+        assert_eq!(
+            ms.costs["modelscope/Qwen/Qwen3.5-397B-A17B"],
+            Units::whole(2)
+        );
         assert_eq!(s.pools.pools[1].clock.describe(), "00:00 UTC");
         assert_eq!(s.pools.pools[2].capacity, Capacity::Unknown);
         // A single name works too.
@@ -391,26 +395,43 @@ probe_minutes = 30
 
     #[test]
     fn pool_errors_name_the_key() {
-        let err = parse("preset = \"modelscope-weekly\"\n").unwrap_err().to_string();
-        assert!(err.contains("preset") && err.contains("modelscope-daily, modelscope-magicube, openrouter-free"), "{err}");
+        let err = parse("preset = \"modelscope-weekly\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("preset")
+                && err.contains("modelscope-daily, modelscope-magicube, openrouter-free"),
+            "{err}"
+        );
         let err = parse("[[pools]]\nname = \"x\"\nmodels = [\"a/*\"]\ncapacity = \"lots\"\n")
             .unwrap_err()
             .to_string();
         assert!(err.contains("capacity") && err.contains("unknown"), "{err}");
-        let err = parse("[[pools]]\nname = \"x\"\ncapacity = 5\n").unwrap_err().to_string();
+        let err = parse("[[pools]]\nname = \"x\"\ncapacity = 5\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("[[pools]] \"x\": models is missing"), "{err}");
         let err = parse("[[pools]]\nname = \"x\"\nmodels = [\"a/*\"]\ncapacity = 5\nsize = 3\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("size") && err.contains("probe_minutes"), "{err}");
+        assert!(
+            err.contains("size") && err.contains("probe_minutes"),
+            "{err}"
+        );
         let err = parse("[[pools]]\nname = \"x\"\nmodels = [\"a/*\"]\ncapacity = 5\ntime_zone = \"Mars/Olympus\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("[[pools]] \"x\"") && err.contains("Mars/Olympus"), "{err}");
+        assert!(
+            err.contains("[[pools]] \"x\"") && err.contains("Mars/Olympus"),
+            "{err}"
+        );
         let err = parse("[[pools]]\nname = \"x\"\nmodels = [\"a/*\"]\ncapacity = 0.0005\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("capacity") && err.contains("three decimals"), "{err}");
+        assert!(
+            err.contains("capacity") && err.contains("three decimals"),
+            "{err}"
+        );
         // An unknown top-level key still lists the valid ones, the new ones among them.
         let err = parse("pool = []\n").unwrap_err().to_string();
         assert!(err.contains("`pools`") && err.contains("`preset`"), "{err}");

@@ -227,13 +227,19 @@ fn rotation_refs(
 /// The full ref `name` means: first within the rotation provider (as always), then an alias of any
 /// provider's model, then a full ref listed under any provider in `models.providers` (a rotation
 /// may span providers: `openrouter/qwen/qwen3-coder:free`, `ollama/qwen3:8b`).
-pub(super) fn resolve_any_provider(cfg: &OpenClawConfig, provider: &str, name: &str) -> Option<String> {
+pub(super) fn resolve_any_provider(
+    cfg: &OpenClawConfig,
+    provider: &str,
+    name: &str,
+) -> Option<String> {
     if let Some(found) = cfg.resolve_model(provider, name) {
         return Some(found);
     }
-    if let Some((full, _)) = cfg.aliases.iter().find(|(full, alias)| {
-        alias.as_str() == name && cfg.is_listed(full)
-    }) {
+    if let Some((full, _)) = cfg
+        .aliases
+        .iter()
+        .find(|(full, alias)| alias.as_str() == name && cfg.is_listed(full))
+    {
         return Some(full.clone());
     }
     cfg.is_listed(name).then(|| name.to_owned())

@@ -183,7 +183,7 @@ impl Engine {
 
 /// An amount on the wire: whole ones as integers, others as decimals.
 fn amount(u: Units) -> serde_json::Number {
-    if u.milli() % 1000 == 0 {
+    if u.milli().is_multiple_of(1000) {
         serde_json::Number::from(u.milli() / 1000)
     } else {
         serde_json::Number::from_f64(u.milli() as f64 / 1000.0).unwrap_or_else(|| 0.into())

@@ -167,7 +167,11 @@ impl Engine {
                 })
                 .collect(),
             switches: d.switches.iter().map(|s| self.last_switch(s)).collect(),
-            pools: d.pools.into_iter().map(super::pools::day_pool_usage).collect(),
+            pools: d
+                .pools
+                .into_iter()
+                .map(super::pools::day_pool_usage)
+                .collect(),
         }
     }
 }

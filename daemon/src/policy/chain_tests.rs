@@ -94,7 +94,8 @@ impl Chain {
                 return self.decide(s);
             }
         };
-        self.notices.extend(self.book.observe(model, at(secs), pool_obs));
+        self.notices
+            .extend(self.book.observe(model, at(secs), pool_obs));
         self.day.observe(&self.cfg, model, at(secs), &obs);
         self.decide(secs);
     }

@@ -447,6 +447,9 @@ async fn balance_mode_charges_per_model_and_refuses_every_model_when_gone() {
     // A second provider: the same server with another model list, on another port.
     let other = FakeModelScope::start(FakeConfig::empty().model("qwen/qwen3-coder:free", None));
     assert_ne!(other.port(), fake.port());
-    assert_eq!(chat(&other, "qwen/qwen3-coder:free", false).await.status(), 200);
+    assert_eq!(
+        chat(&other, "qwen/qwen3-coder:free", false).await.status(),
+        200
+    );
     assert_eq!(chat(&other, QWEN, false).await.status(), 400);
 }

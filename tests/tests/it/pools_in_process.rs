@@ -36,11 +36,18 @@ async fn an_account_pool_spent_by_two_members_moves_primary_to_openrouter_and_ba
     assert_eq!(pool.models, [Q, "modelscope/ZhipuAI/GLM-5"]);
     assert_eq!(status.models[0].pools, ["modelscope"]);
     assert!(status.models[2].pools.is_empty() && status.models.iter().all(|m| m.available));
-    assert_eq!(status.models[0].limit, None, "no per-model limit under the magicube preset");
+    assert_eq!(
+        status.models[0].limit, None,
+        "no per-model limit under the magicube preset"
+    );
 
     // A served Qwen call costs 2 magicube.
     let session = JsonlSession::create(&layout.openclaw_state, "main", "s1");
-    session.append(&transcripts::assistant_reply("modelscope", QWEN, transcripts::now_ms()));
+    session.append(&transcripts::assistant_reply(
+        "modelscope",
+        QWEN,
+        transcripts::now_ms(),
+    ));
     daemon
         .wait_for("2 used", WAIT, |s| s.pools[0].used == 2.into())
         .await
@@ -65,25 +72,42 @@ async fn an_account_pool_spent_by_two_members_moves_primary_to_openrouter_and_ba
     let pool = &status.pools[0];
     assert!(pool.spent, "{pool:?}");
     assert!(
-        pool.spent_reason.as_deref().unwrap().contains("quota errors"),
+        pool.spent_reason
+            .as_deref()
+            .unwrap()
+            .contains("quota errors"),
         "{pool:?}"
     );
     assert_eq!(
-        status.models.iter().map(|m| m.available).collect::<Vec<_>>(),
+        status
+            .models
+            .iter()
+            .map(|m| m.available)
+            .collect::<Vec<_>>(),
         [false, false, true]
     );
     assert!(status.all_spent_until.is_none());
     // OpenRouter's calls are counted per provider/model.
-    session.append(&transcripts::assistant_reply("openrouter", OR_ID, transcripts::now_ms()));
+    session.append(&transcripts::assistant_reply(
+        "openrouter",
+        OR_ID,
+        transcripts::now_ms(),
+    ));
     daemon
         .wait_for("OpenRouter counted", WAIT, |s| s.models[2].used == 1)
         .await
         .unwrap();
 
     // A member served again (the grant came): the pool is back, and so is the first model.
-    session.append(&transcripts::assistant_reply("modelscope", GLM, transcripts::now_ms()));
+    session.append(&transcripts::assistant_reply(
+        "modelscope",
+        GLM,
+        transcripts::now_ms(),
+    ));
     let status = daemon
-        .wait_for("back on Qwen", WAIT, |s| s.active_model.as_deref() == Some(Q))
+        .wait_for("back on Qwen", WAIT, |s| {
+            s.active_model.as_deref() == Some(Q)
+        })
         .await
         .unwrap();
     assert!(!status.pools[0].spent, "{:?}", status.pools[0]);
@@ -98,9 +122,14 @@ async fn a_state_file_without_pools_still_loads_and_the_default_has_no_pools() {
     let layout = Layout::in_dir(dir.path());
     std::fs::create_dir_all(&layout.openclaw_state).unwrap();
     std::fs::create_dir_all(layout.state_file.parent().unwrap()).unwrap();
-    std::fs::write(&layout.openclaw_config, transcripts::guide_config("http://127.0.0.1:9/v1", "")).unwrap();
+    std::fs::write(
+        &layout.openclaw_config,
+        transcripts::guide_config("http://127.0.0.1:9/v1", ""),
+    )
+    .unwrap();
     // A state file as msclawd wrote it before pools (no `pools` key).
-    let day = msclawd::quota_calendar::QuotaCalendar::shanghai_midnight().day_of(jiff::Timestamp::now());
+    let day =
+        msclawd::quota_calendar::QuotaCalendar::shanghai_midnight().day_of(jiff::Timestamp::now());
     std::fs::write(
         &layout.state_file,
         format!(
@@ -108,14 +137,21 @@ async fn a_state_file_without_pools_still_loads_and_the_default_has_no_pools() {
         ),
     )
     .unwrap();
-    let daemon = TestDaemon::start(&layout, layout.settings("")).await.unwrap();
+    let daemon = TestDaemon::start(&layout, layout.settings(""))
+        .await
+        .unwrap();
     let status = daemon
         .wait_for("the config read", WAIT, |s| s.models.len() == 4)
         .await
         .unwrap();
     assert_eq!(status.models[0].used, 3, "the old counts kept");
     assert!(status.pools.is_empty());
-    assert!(status.models.iter().all(|m| m.available && m.pools.is_empty()));
+    assert!(
+        status
+            .models
+            .iter()
+            .all(|m| m.available && m.pools.is_empty())
+    );
     let json = serde_json::to_value(&status).unwrap();
     assert_eq!(json["pools"], serde_json::json!([]));
     daemon.stop().await.unwrap();

@@ -14,9 +14,7 @@ use anyhow::{Result, bail, ensure};
 use msclaw_shared::client::Client;
 use msclaw_shared::{Request, Response};
 use msclaw_tests::e2e::{self, Msclaw, StatusSource};
-use msclaw_tests::fake_modelscope::{
-    DAILY_LIMIT_MESSAGE, FakeConfig, FakeModelScope, GLM5, QWEN,
-};
+use msclaw_tests::fake_modelscope::{DAILY_LIMIT_MESSAGE, FakeConfig, FakeModelScope, GLM5, QWEN};
 use msclaw_tests::openclaw::{self, OPENCLAW_SQLITE, OpenClawEnv, model_ref};
 use msclaw_tests::provider_chain::{OR, OR_ID, magicube_chain_settings};
 
@@ -95,7 +93,9 @@ fn e2e_pools_magicube_balance_runs_out_openrouter_serves_and_qwen_returns_after_
         s.active_model.as_deref() == Some(&*model_ref(QWEN)) && s.pools.len() == 1
     })?;
 
-    println!("[pools] turn | wall s | served by | ModelScope requests (429) | OpenRouter requests | primary after");
+    println!(
+        "[pools] turn | wall s | served by | ModelScope requests (429) | OpenRouter requests | primary after"
+    );
     let mut rows = Vec::new();
     let mut turn_no = 0;
     let mut run_turn = |label: &str| -> Result<(String, usize, usize)> {
@@ -135,14 +135,20 @@ fn e2e_pools_magicube_balance_runs_out_openrouter_serves_and_qwen_returns_after_
     }
     // 3: nothing left: Qwen and GLM 429, the free model answers; two members' 429s spend the pool.
     let (served, ms_n, _) = run_turn("balance gone")?;
-    ensure!(served == OR && ms_n == 2, "turn 3 served by {served} after {ms_n} ModelScope requests");
+    ensure!(
+        served == OR && ms_n == 2,
+        "turn 3 served by {served} after {ms_n} ModelScope requests"
+    );
     msclaw.wait_for("the pool spent", WAIT, |s| s.pools[0].spent)?;
     wait_applied(&msclaw, OR)?;
     let spent_after = Instant::now();
     // 4-6: the free model directly, no request to a ModelScope model.
     for _ in 0..3 {
         let (served, ms_n, _) = run_turn("on OpenRouter")?;
-        ensure!(served == OR && ms_n == 0, "served by {served}, {ms_n} ModelScope requests");
+        ensure!(
+            served == OR && ms_n == 0,
+            "served by {served}, {ms_n} ModelScope requests"
+        );
     }
     // The grant arrives. Nothing tells msclaw (refill "unknown", no probe) until a member is
     // served: the user pins Qwen for a turn.
@@ -153,8 +159,16 @@ fn e2e_pools_magicube_balance_runs_out_openrouter_serves_and_qwen_returns_after_
         .iter()
         .filter(|r| r.instant > spent_after)
         .count();
-    ensure!(quiet == 0, "{quiet} ModelScope requests while the pool was spent");
-    request(&msclaw, Request::ForceSwitch { model: "qwen3.5".into() })?;
+    ensure!(
+        quiet == 0,
+        "{quiet} ModelScope requests while the pool was spent"
+    );
+    request(
+        &msclaw,
+        Request::ForceSwitch {
+            model: "qwen3.5".into(),
+        },
+    )?;
     wait_applied(&msclaw, &q)?;
     let (served, _, _) = run_turn("pinned after refill")?;
     ensure!(served == q, "served by {served}");
