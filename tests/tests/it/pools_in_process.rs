@@ -156,3 +156,83 @@ async fn a_state_file_without_pools_still_loads_and_the_default_has_no_pools() {
     assert_eq!(json["pools"], serde_json::json!([]));
     daemon.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_openrouter_pool_refills_at_00_00_utc_and_the_chain_returns_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::in_dir(dir.path());
+    std::fs::create_dir_all(&layout.openclaw_state).unwrap();
+    let config = config_with_openrouter("http://127.0.0.1:9/v1", "http://127.0.0.1:9/api/v1", "")
+        .replacen(
+            "primary: \"modelscope/Qwen/Qwen3.5-397B-A17B\"",
+            &format!("primary: \"{OR}\""),
+            1,
+        );
+    std::fs::write(&layout.openclaw_config, &config).unwrap();
+    // The free model first, ModelScope's daily rule behind it; the free pool holds 2 calls a day.
+    let settings = layout.settings(&format!(
+        "models = [\"{OR}\", \"qwen3.5\"]\npreset = [\"modelscope-daily\", \"openrouter-free\"]\n[[pools]]\nname = \"openrouter-free\"\ncapacity = 2\n"
+    ));
+    let daemon = TestDaemon::start(&layout, settings).await.unwrap();
+    let status = daemon
+        .wait_for("the config read", WAIT, |s| {
+            s.active_model.as_deref() == Some(OR)
+        })
+        .await
+        .unwrap();
+    let pool = &status.pools[0];
+    assert_eq!(
+        (pool.name.as_str(), pool.refill.as_str()),
+        ("openrouter-free", "daily")
+    );
+    assert!(
+        pool.next_refill
+            .as_deref()
+            .unwrap()
+            .ends_with("T00:00:00+00:00"),
+        "{pool:?}"
+    );
+    assert_eq!(
+        status.models[1].limit,
+        Some(500),
+        "ModelScope keeps its per-model rule"
+    );
+    let session = JsonlSession::create(&layout.openclaw_state, "main", "s1");
+    for _ in 0..2 {
+        session.append(&transcripts::assistant_reply(
+            "openrouter",
+            OR_ID,
+            transcripts::now_ms(),
+        ));
+    }
+    let status = daemon
+        .wait_for("on Qwen", WAIT, |s| s.active_model.as_deref() == Some(Q))
+        .await
+        .unwrap();
+    assert!(
+        status.pools[0].spent && !status.models[0].available,
+        "{status:?}"
+    );
+    // The next 00:00 UTC (not Shanghai's midnight): the pool is back, and so is the free model.
+    let next_utc_midnight: jiff::Timestamp = status.pools[0]
+        .next_refill
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
+    daemon
+        .clock
+        .set(next_utc_midnight + jiff::SignedDuration::from_secs(1));
+    let status = daemon
+        .wait_for("back on the free model", WAIT, |s| {
+            s.active_model.as_deref() == Some(OR)
+        })
+        .await
+        .unwrap();
+    assert!(
+        !status.pools[0].spent && status.pools[0].used == 0.into(),
+        "{:?}",
+        status.pools
+    );
+    daemon.stop().await.unwrap();
+}
