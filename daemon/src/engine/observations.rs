@@ -44,8 +44,11 @@ impl Engine {
         let observation = match (&record.outcome, record.source) {
             // Transcripts count calls; the log shows only slow or failed ones, so it never counts.
             (CallOutcome::Success, SourceKind::GatewayLog) => return,
-            // With the relay on it sees every 429 itself: the log's copy would count each twice.
-            (CallOutcome::RateLimited { .. }, SourceKind::GatewayLog) if self.relay.is_some() => {
+            // With the relay on it sees every 429 of the provider it fronts itself: the log's copy
+            // would count each twice. Other providers' 429s reach msclaw only through the log.
+            (CallOutcome::RateLimited { .. }, SourceKind::GatewayLog)
+                if self.relay.is_some() && record.provider == self.settings.provider =>
+            {
                 return;
             }
             (CallOutcome::Success, _) => Observation::Call,

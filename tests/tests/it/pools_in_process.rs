@@ -236,3 +236,46 @@ async fn an_openrouter_pool_refills_at_00_00_utc_and_the_chain_returns_to_it() {
     );
     daemon.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn with_the_relay_on_another_providers_429s_still_come_from_the_gateway_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::in_dir(dir.path());
+    std::fs::create_dir_all(&layout.openclaw_state).unwrap();
+    let port = msclaw_tests::openclaw::free_port().unwrap();
+    let relay_url = format!("http://127.0.0.1:{port}/v1");
+    let config = config_with_openrouter(&relay_url, "http://127.0.0.1:9/api/v1", "");
+    std::fs::write(&layout.openclaw_config, &config).unwrap();
+    let settings = layout.settings(&format!(
+        "models = [\"{OR}\", \"qwen3.5\"]\ndaily_limit = \"unknown\"\n[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"http://127.0.0.1:9/v1\"\n"
+    ));
+    let daemon = TestDaemon::start(&layout, settings).await.unwrap();
+    daemon
+        .wait_for("on the free model", WAIT, |s| {
+            s.active_model.as_deref() == Some(OR)
+        })
+        .await
+        .unwrap();
+    let log = layout.gateway_log_dir.join(format!(
+        "openclaw-{}.log",
+        jiff::ZonedDateTime::now().date()
+    ));
+    // The relay fronts ModelScope only: OpenRouter's 429s are seen in the log alone.
+    for _ in 0..3 {
+        transcripts::append_line(
+            &log,
+            &transcripts::gateway_log_line(
+                "provider-transport-fetch",
+                &format!(
+                    "[model-fetch] response provider=openrouter api=openai-completions model={OR_ID} status=429 elapsedMs=12"
+                ),
+            ),
+        );
+    }
+    let status = daemon
+        .wait_for("on Qwen", WAIT, |s| s.active_model.as_deref() == Some(Q))
+        .await
+        .unwrap();
+    assert!(status.models[0].spent, "{:?}", status.models[0]);
+    daemon.stop().await.unwrap();
+}
