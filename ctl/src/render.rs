@@ -69,6 +69,7 @@ pub fn status(cli: &Cli, style: &Style, s: &Status) -> anyhow::Result<()> {
     out += &format!("active   {}   mode {mode}\n", style.bold(active));
     let now = Timestamp::now();
     out += &format!("reset    {}\n", when(&s.next_reset, now));
+    out += &pool_lines(style, &s.pools, |at| when(at, now));
     if !s.models.is_empty() {
         let width = s.models.iter().map(|m| m.model.len()).max().unwrap_or(0);
         out += "\n";
@@ -81,6 +82,11 @@ pub fn status(cli: &Cli, style: &Style, s: &Status) -> anyhow::Result<()> {
                     "spent: {}",
                     m.spent_reason.as_deref().unwrap_or("")
                 ))
+            });
+            // Not spent itself, but a pool it draws from has no room.
+            let spent = spent.or_else(|| {
+                (!m.available && !m.pools.is_empty())
+                    .then(|| style.red(&format!("unavailable: pool {} spent", m.pools.join(", "))))
             });
             let state = match (active, spent) {
                 (true, Some(spent)) => format!("{}, {spent}", style.green("active")),
@@ -114,6 +120,41 @@ pub fn status(cli: &Cli, style: &Style, s: &Status) -> anyhow::Result<()> {
     out += &style.dim(&format!("config {}\n", s.config_path));
     print!("{out}");
     Ok(())
+}
+
+/// The quota pools (issue 14), one line each, above the models:
+/// `  modelscope   2/250 magicube  refill unknown  spent: quota errors from ...`
+fn pool_lines(
+    style: &Style,
+    pools: &[msclaw_shared::PoolStatus],
+    when: impl Fn(&str) -> String,
+) -> String {
+    if pools.is_empty() {
+        return String::new();
+    }
+    let width = pools.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    let mut out = String::from("\npools\n");
+    for p in pools {
+        let capacity = p
+            .capacity
+            .as_ref()
+            .map_or("?".to_owned(), ToString::to_string);
+        let used = format!("{}/{capacity} {}", p.used, p.unit);
+        let refill = match &p.next_refill {
+            Some(at) => format!("refill {}", when(at)),
+            None => format!("refill {}", p.refill),
+        };
+        let state = if p.spent {
+            style.red(&format!(
+                "spent: {}",
+                p.spent_reason.as_deref().unwrap_or("")
+            ))
+        } else {
+            String::new()
+        };
+        out += &format!("  {:<width$}  {used:>14}  {refill}  {state}\n", p.name);
+    }
+    out
 }
 
 /// `plugin   connected, 12 calls today, last 3 min ago, choosing modelscope/ZhipuAI/GLM-5`
@@ -199,6 +240,16 @@ pub fn history(cli: &Cli, style: &Style, h: &History) -> anyhow::Result<()> {
                 m.used
             );
         }
+        if !day.pools.is_empty() {
+            out += "  pools\n";
+            for p in &day.pools {
+                let capacity = p
+                    .capacity
+                    .as_ref()
+                    .map_or("?".to_owned(), ToString::to_string);
+                out += &format!("    {:<34} {}/{capacity} {}\n", p.name, p.used, p.unit);
+            }
+        }
         if day.switches.is_empty() {
             continue;
         }
@@ -244,6 +295,10 @@ pub fn event(cli: &Cli, style: &Style, e: &Event) -> anyhow::Result<()> {
                 format!("{} {}: {error}", style.red("reload failed"), short(model))
             }
             EventKind::Warning { message } => format!("{} {message}", style.red("warning:")),
+            EventKind::PoolSpent { pool, reason } => {
+                format!("{} pool {pool}: {reason}", style.red("spent"))
+            }
+            EventKind::PoolRefilled { pool, cause } => format!("pool {pool} refilled: {cause}"),
         };
         writeln!(
             stdout,

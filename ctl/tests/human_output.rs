@@ -351,3 +351,49 @@ async fn the_man_page_names_no_pages_that_do_not_exist() {
         "no page is installed for the unit to name"
     );
 }
+
+#[tokio::test]
+async fn status_shows_the_pools_above_the_models() {
+    use msclaw_tests::provider_chain::{OR, config_with_openrouter};
+    let setup = Setup::new();
+    std::fs::write(
+        &setup.layout.openclaw_config,
+        config_with_openrouter("http://127.0.0.1:9/v1", "http://127.0.0.1:9/api/v1", ""),
+    )
+    .unwrap();
+    let settings = format!(
+        "models = [\"qwen3.5\", \"glm5\", \"{OR}\"]\npreset = [\"modelscope-magicube\", \"openrouter-free\"]\n"
+    );
+    let daemon = TestDaemon::start(&setup.layout, setup.layout.settings(&settings))
+        .await
+        .unwrap();
+    daemon
+        .wait_for("the config read", WAIT, |s| s.models.len() == 3)
+        .await
+        .unwrap();
+    // Qwen served once (2 magicube), then Qwen and GLM fail with 429: the account pool is spent.
+    let session = JsonlSession::create(&setup.layout.openclaw_state, "main", "s1");
+    session.append(&transcripts::assistant_reply(
+        "modelscope",
+        transcripts::QWEN,
+        transcripts::now_ms(),
+    ));
+    for model in [transcripts::QWEN, GLM] {
+        session.append(&transcripts::failed_turn(
+            "modelscope",
+            model,
+            "429",
+            "Request limit exceeded.",
+            transcripts::now_ms(),
+        ));
+    }
+    daemon
+        .wait_for("on OpenRouter", WAIT, |s| {
+            s.active_model.as_deref() == Some(OR)
+        })
+        .await
+        .unwrap();
+    snapshot!("status_pools", setup.text(&setup.run(&["status"]).await));
+    snapshot!("history_pools", setup.text(&setup.run(&["history"]).await));
+    daemon.stop().await.unwrap();
+}

@@ -19,6 +19,20 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
+/// Why a model has no room in a shared pool (issue 14), if it has none: `pool NAME spent (...)`.
+/// The policy's own marks are per model; the engine's `pools::PoolBook` answers this.
+pub type PoolGate<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The gate with no shared pools: today's per-model rule alone.
+fn no_pools(_: &str) -> Option<String> {
+    None
+}
+
+/// `provider` of a `provider/model-id` ref.
+fn provider_of(model: &str) -> &str {
+    model.split_once('/').map_or(model, |(p, _)| p)
+}
+
 /// One rotation model and its daily limit (None: unknown, only evidence counts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RotationModel {
@@ -400,13 +414,31 @@ impl DayState {
 
     /// The first model in rotation order that is not spent.
     pub fn first_available<'a>(&self, cfg: &'a PolicyConfig) -> Option<&'a str> {
-        if self.account_limited.is_some() {
-            return None;
-        }
+        self.first_available_in(cfg, &no_pools)
+    }
+
+    /// Whether `model` may be chosen: not spent itself, no pool without room for it, and not of
+    /// the provider whose account looked rate-limited as a whole (only that provider's models
+    /// stop; a rotation that spans providers goes on with the others).
+    pub fn is_available(&self, model: &str, pools: PoolGate<'_>) -> bool {
+        let account_limited = self.account_limited.is_some()
+            && self
+                .activated
+                .as_ref()
+                .is_none_or(|a| provider_of(&a.model) == provider_of(model));
+        !account_limited && !self.is_spent(model) && pools(model).is_none()
+    }
+
+    /// The first model in rotation order that is available (see [`Self::is_available`]).
+    pub fn first_available_in<'a>(
+        &self,
+        cfg: &'a PolicyConfig,
+        pools: PoolGate<'_>,
+    ) -> Option<&'a str> {
         cfg.models
             .iter()
             .map(|m| m.model.as_str())
-            .find(|m| !self.is_spent(m))
+            .find(|m| self.is_available(m, pools))
     }
 
     /// The model msclaw wants active, given what `primary` is now: the pin, else the first
@@ -414,6 +446,17 @@ impl DayState {
     pub fn wanted<'a>(
         &'a self,
         cfg: &'a PolicyConfig,
+        paused: bool,
+        current: Option<&str>,
+    ) -> Wanted<'a> {
+        self.wanted_in(cfg, &no_pools, paused, current)
+    }
+
+    /// [`Self::wanted`] with the shared pools' say.
+    pub fn wanted_in<'a>(
+        &'a self,
+        cfg: &'a PolicyConfig,
+        pools: PoolGate<'_>,
         paused: bool,
         current: Option<&str>,
     ) -> Wanted<'a> {
@@ -429,7 +472,7 @@ impl DayState {
         {
             return Wanted::NoOpinion;
         }
-        match self.first_available(cfg) {
+        match self.first_available_in(cfg, pools) {
             Some(model) => Wanted::Model(model),
             None => Wanted::AllSpent,
         }
@@ -437,7 +480,18 @@ impl DayState {
 
     /// What `primary` should be, given what it is now.
     pub fn decide(&self, cfg: &PolicyConfig, paused: bool, current: Option<&str>) -> Decision {
-        let target = match self.wanted(cfg, paused, current) {
+        self.decide_in(cfg, &no_pools, paused, current)
+    }
+
+    /// [`Self::decide`] with the shared pools' say.
+    pub fn decide_in(
+        &self,
+        cfg: &PolicyConfig,
+        pools: PoolGate<'_>,
+        paused: bool,
+        current: Option<&str>,
+    ) -> Decision {
+        let target = match self.wanted_in(cfg, pools, paused, current) {
             Wanted::NoOpinion => return Decision::Keep,
             Wanted::AllSpent => return Decision::AllSpent,
             Wanted::Model(target) => target,
@@ -451,17 +505,47 @@ impl DayState {
                 reason: "pinned by msclawctl switch".into(),
             };
         }
-        let reason = match current
+        let own_mark = current
             .and_then(|c| self.models.get(c))
-            .and_then(|m| m.spent.as_ref())
-        {
-            Some(mark) => format!("{} {}", current.unwrap_or_default(), mark.reason),
-            None if current.is_none() => "no primary model set".to_owned(),
-            None => "an earlier model in the rotation has quota".to_owned(),
+            .and_then(|m| m.spent.as_ref());
+        let reason = match (current, own_mark) {
+            (Some(cur), Some(mark)) => format!("{cur} {}", mark.reason),
+            (None, _) => "no primary model set".to_owned(),
+            (Some(cur), None) => match pools(cur) {
+                Some(why) => format!("{cur}: {why}"),
+                None => "an earlier model in the rotation has quota".to_owned(),
+            },
         };
         Decision::SwitchTo {
             model: target.to_owned(),
             reason,
+        }
+    }
+
+    /// A pool `model` draws from is back (issue 14): the quota errors that marked the model spent
+    /// were that pool's, so its evidence-based mark clears, and so does an account-wide mark
+    /// raised by the same pool's models (`account_member` says which models those are).
+    pub fn pool_refilled(&mut self, model: &str, account_member: impl Fn(&str) -> bool) {
+        if let Some(m) = self.models.get_mut(model) {
+            let evidence = m.spent.as_ref().is_some_and(|mark| {
+                matches!(
+                    mark.reason,
+                    SpentReason::RateLimited { .. }
+                        | SpentReason::RetryLoopFailed
+                        | SpentReason::AccountLimited
+                )
+            });
+            if evidence {
+                m.spent = None;
+            }
+            m.recent_429.clear();
+        }
+        if self
+            .activated
+            .as_ref()
+            .is_some_and(|a| account_member(&a.model))
+        {
+            self.account_limited = None;
         }
     }
 
@@ -516,5 +600,7 @@ pub fn plan_fallbacks(
     out
 }
 
+#[cfg(test)]
+mod chain_tests;
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::pools::{PoolSetup, PoolTable, PresetChoice, pool_setup};
 use crate::quota_calendar::QuotaCalendar;
 
 pub const DEFAULT_DAILY_LIMIT: u32 = 500;
@@ -145,6 +146,10 @@ struct RawSettings {
     rate_limit_window_secs: Option<u64>,
     hook: Option<HookSettings>,
     relay: Option<RelaySettings>,
+    /// Built-in pools by name (issue 14); default `modelscope-daily`.
+    preset: Option<PresetChoice>,
+    #[serde(default)]
+    pools: Vec<PoolTable>,
 }
 
 /// The settings in force, defaults filled in.
@@ -171,6 +176,9 @@ pub struct Settings {
     pub rate_limit_window: jiff::SignedDuration,
     pub hook: Option<HookSettings>,
     pub relay: RelaySettings,
+    /// The quota pools: `preset` merged with `[[pools]]`, checked (resolved against the rotation
+    /// by the engine).
+    pub pools: PoolSetup,
     /// The file these came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -234,6 +242,8 @@ impl Settings {
         let tz_name = raw.time_zone.unwrap_or_else(|| "Asia/Shanghai".to_owned());
         let reset = raw.reset_time.unwrap_or_else(|| "00:00".to_owned());
         let calendar = QuotaCalendar::new(&tz_name, &reset).map_err(invalid)?;
+        let pools =
+            pool_setup(raw.preset.as_ref(), &raw.pools, &tz_name, &reset).map_err(invalid)?;
         let reload_timeout = raw.reload_timeout_secs.unwrap_or(8.0);
         if !(0.0..=600.0).contains(&reload_timeout) {
             return Err(invalid(
@@ -270,6 +280,7 @@ impl Settings {
             ),
             hook: raw.hook,
             relay,
+            pools,
             source: path.map(Path::to_owned),
         })
     }
@@ -278,6 +289,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pools::{Capacity, Units};
 
     fn parse(text: &str) -> Result<Settings, SettingsError> {
         Settings::parse(text, Path::new("/cfg/config.toml"))
@@ -361,5 +373,95 @@ glm5 = "unknown"
             .unwrap_err()
             .to_string();
         assert!(err.contains("Mars/Olympus"), "{err}");
+    }
+
+    #[test]
+    fn no_pool_keys_mean_the_guides_per_model_rule() {
+        let s = Settings::default();
+        assert!(s.pools.per_model_daily);
+        assert!(s.pools.pools.is_empty());
+    }
+
+    #[test]
+    fn preset_and_pools_parse() {
+        let s = parse(
+            r#"
+models = ["qwen3.5", "glm5", "openrouter/qwen/qwen3-coder:free", "ollama/qwen3:8b"]
+preset = ["modelscope-magicube", "openrouter-free"]
+time_zone = "UTC"
+[[pools]]
+name = "modelscope"
+capacity = 300
+[pools.cost]
+"glm5" = 0.5
+[[pools]]
+name = "local"
+models = ["ollama/*"]
+capacity = "unknown"
+refill = "unknown"
+probe_minutes = 30
+"#,
+        )
+        .unwrap();
+        assert!(!s.pools.per_model_daily);
+        let names: Vec<&str> = s.pools.pools.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["modelscope", "openrouter-free", "local"]);
+        let ms = &s.pools.pools[0];
+        assert_eq!(ms.capacity, Capacity::Units(Units::whole(300)));
+        assert_eq!(ms.unit, "magicube");
+        assert_eq!(ms.costs["glm5"], Units::from_milli(500));
+        assert_eq!(
+            ms.costs["modelscope/Qwen/Qwen3.5-397B-A17B"],
+            Units::whole(2)
+        );
+        assert_eq!(s.pools.pools[1].clock.describe(), "00:00 UTC");
+        assert_eq!(s.pools.pools[2].capacity, Capacity::Unknown);
+        // A single name works too.
+        let s = parse("preset = \"modelscope-daily\"\n").unwrap();
+        assert!(s.pools.per_model_daily);
+    }
+
+    #[test]
+    fn pool_errors_name_the_key() {
+        let err = parse("preset = \"modelscope-weekly\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("preset")
+                && err.contains("modelscope-daily, modelscope-magicube, openrouter-free"),
+            "{err}"
+        );
+        let err = parse("[[pools]]\nname = \"x\"\nmodels = [\"a/*\"]\ncapacity = \"lots\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("capacity") && err.contains("unknown"), "{err}");
+        let err = parse("[[pools]]\nname = \"x\"\ncapacity = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[[pools]] \"x\": models is missing"), "{err}");
+        let err = parse("[[pools]]\nname = \"x\"\nmodels = [\"a/*\"]\ncapacity = 5\nsize = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("size") && err.contains("probe_minutes"),
+            "{err}"
+        );
+        let err = parse("[[pools]]\nname = \"x\"\nmodels = [\"a/*\"]\ncapacity = 5\ntime_zone = \"Mars/Olympus\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[[pools]] \"x\"") && err.contains("Mars/Olympus"),
+            "{err}"
+        );
+        let err = parse("[[pools]]\nname = \"x\"\nmodels = [\"a/*\"]\ncapacity = 0.0005\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("capacity") && err.contains("three decimals"),
+            "{err}"
+        );
+        // An unknown top-level key still lists the valid ones, the new ones among them.
+        let err = parse("pool = []\n").unwrap_err().to_string();
+        assert!(err.contains("`pools`") && err.contains("`preset`"), "{err}");
     }
 }

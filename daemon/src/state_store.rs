@@ -2,6 +2,7 @@
 //! sources' cursors (saved in one atomic write, so a restart never counts a call twice or drops
 //! one), the last switch, pause, the fallbacks it manages, and a short per-day history.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::openclaw::atomic_write::{self, create_private_dir};
 use crate::policy::DayState;
+use crate::pools::PoolState;
 use crate::usage::{GatewayLogCursor, JsonlCursors, SqliteCursors};
 
 /// Bumped when the file changes shape; a newer file is set aside rather than misread.
@@ -44,6 +46,17 @@ pub struct DayRecord {
     pub day: Date,
     pub models: Vec<DayModelRecord>,
     pub switches: Vec<SwitchRecord>,
+    /// Each pool's use when the day closed (issue 14); absent in older files.
+    #[serde(default)]
+    pub pools: Vec<DayPoolRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayPoolRecord {
+    pub name: String,
+    pub unit: String,
+    pub used: crate::pools::Units,
+    pub capacity: Option<crate::pools::Units>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -80,6 +93,9 @@ pub struct PersistedState {
     pub history: Vec<DayRecord>,
     #[serde(default)]
     pub cursors: Cursors,
+    /// The quota pools' ledgers by pool name (issue 14); absent in older files.
+    #[serde(default)]
+    pub pools: BTreeMap<String, PoolState>,
 }
 
 impl Default for PersistedState {
@@ -93,6 +109,7 @@ impl Default for PersistedState {
             fallbacks: FallbackMemory::default(),
             history: Vec::new(),
             cursors: Cursors::default(),
+            pools: BTreeMap::new(),
         }
     }
 }

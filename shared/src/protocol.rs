@@ -291,6 +291,10 @@ pub struct Status {
     /// The OpenClaw plugin as msclawd sees it (null from a msclawd before the plugin).
     #[serde(default)]
     pub plugin: Option<PluginStatus>,
+    /// The shared quota pools (issue 14), in definition order; empty under the default
+    /// `modelscope-daily` rule, whose per-model limits are each model's `limit`.
+    #[serde(default)]
+    pub pools: Vec<PoolStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -349,6 +353,39 @@ pub struct ModelStatus {
     /// this, `relay_calls` and the transcripts' count.
     #[serde(default)]
     pub plugin_calls: u32,
+    /// The quota pools (`Status::pools`) this model draws from, by name.
+    #[serde(default)]
+    pub pools: Vec<String>,
+    /// Whether msclaw may choose it now: not spent, and every pool it draws from has room.
+    #[serde(default = "default_true")]
+    pub available: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A quota pool (issue 14): a budget some models draw from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolStatus {
+    pub name: String,
+    /// What capacity and use are counted in: `calls`, `magicube`, ...
+    pub unit: String,
+    /// Per period; null when unknown (only quota errors spend the pool). Whole amounts are
+    /// integers, others decimals (`0.5`).
+    pub capacity: Option<serde_json::Number>,
+    pub used: serde_json::Number,
+    /// Null when the capacity is unknown.
+    pub remaining: Option<serde_json::Number>,
+    /// `daily` or `unknown`.
+    pub refill: String,
+    /// RFC 3339; null for `refill = "unknown"`.
+    pub next_refill: Option<String>,
+    /// No member has room.
+    pub spent: bool,
+    pub spent_reason: Option<String>,
+    /// The rotation models that draw from it, in rotation order.
+    pub models: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -463,6 +500,19 @@ pub struct DayHistory {
     /// Calls per model, in rotation order of that day.
     pub models: Vec<DayModelUsage>,
     pub switches: Vec<LastSwitch>,
+    /// What each quota pool had used when the day closed (now, for today); empty without pools.
+    #[serde(default)]
+    pub pools: Vec<DayPoolUsage>,
+}
+
+/// A pool's use in its period as of the end of a quota day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayPoolUsage {
+    pub name: String,
+    pub unit: String,
+    pub used: serde_json::Number,
+    /// Null when the capacity is unknown.
+    pub capacity: Option<serde_json::Number>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -509,6 +559,16 @@ pub enum EventKind {
     },
     Warning {
         message: String,
+    },
+    /// A quota pool has no room left (issue 14): every member model is unavailable.
+    PoolSpent {
+        pool: String,
+        reason: String,
+    },
+    /// A spent pool is back: its daily reset, a member served, or a probe.
+    PoolRefilled {
+        pool: String,
+        cause: String,
     },
 }
 

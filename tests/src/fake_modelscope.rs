@@ -7,7 +7,14 @@
 //!   e.g. with `daily quota exceeded`, which OpenClaw classifies as a long-window limit;
 //! - a model it does not serve answers **400** with `… has no provider supported`;
 //! - optionally the four `modelscope-ratelimit-*` headers on every chat reply (200 and 429);
-//! - a wrong API key (only when [`FakeConfig::require_api_key`] is set) answers **401**.
+//! - a wrong API key (only when [`FakeConfig::require_api_key`] is set) answers **401**;
+//! - balance mode ([`FakeConfig::balance`], ModelScope's magicube metering since about 2026-08):
+//!   one account balance, each served call costs its model's price (default 1), and once the
+//!   balance cannot pay for a call **every** model answers 429; `POST /test/balance`
+//!   `{"balance": N}` (or [`FakeModelScope::set_balance`]) refills it.
+//!
+//! Serving another model list on another port, the same server stands in for a second
+//! OpenAI-compatible provider (OpenRouter's free tier in the provider-chain tests).
 //!
 //! Every request is recorded ([`RequestRecord`]). The server runs on its own thread and tokio
 //! runtime, so [`FakeModelScope::start`] works from plain `#[test]`s, from `#[tokio::test]`s and
@@ -77,6 +84,10 @@ pub struct FakeConfig {
     pub latency: Duration,
     /// When set, chat requests whose `Authorization` is not `Bearer <key>` get a 401.
     pub require_api_key: Option<String>,
+    /// Balance mode: the account balance in thousandths of a unit (`None`: per-model quotas only).
+    pub balance_milli: Option<u64>,
+    /// Balance mode: each model's price per call in thousandths (default 1000).
+    pub cost_milli: BTreeMap<String, u64>,
 }
 
 impl Default for FakeConfig {
@@ -89,6 +100,8 @@ impl Default for FakeConfig {
             account_limit: 2000,
             latency: Duration::ZERO,
             require_api_key: None,
+            balance_milli: None,
+            cost_milli: BTreeMap::new(),
         }
     }
 }
@@ -147,6 +160,16 @@ impl FakeConfig {
         self.require_api_key = Some(key.into());
         self
     }
+    /// Balance mode with `units` in the account (see the module doc).
+    pub fn balance(mut self, units: u64) -> Self {
+        self.balance_milli = Some(units * 1000);
+        self
+    }
+    /// `model`'s price per call in balance mode, in thousandths (`500` = 0.5).
+    pub fn cost_milli(mut self, model: &str, milli: u64) -> Self {
+        self.cost_milli.insert(model.to_string(), milli);
+        self
+    }
 }
 
 /// One request the fake server received, whatever its path and outcome.
@@ -200,6 +223,8 @@ struct State {
     account_used: u32,
     latency: Duration,
     require_api_key: Option<String>,
+    balance_milli: Option<u64>,
+    cost_milli: BTreeMap<String, u64>,
     records: Vec<RequestRecord>,
     next_seq: u64,
 }
@@ -249,6 +274,8 @@ impl FakeModelScope {
                 account_used: 0,
                 latency: config.latency,
                 require_api_key: config.require_api_key,
+                balance_milli: config.balance_milli,
+                cost_milli: config.cost_milli,
                 records: Vec::new(),
                 next_seq: 0,
             }),
@@ -389,6 +416,14 @@ impl FakeModelScope {
     pub fn set_latency(&self, latency: Duration) {
         self.shared.lock().latency = latency;
     }
+    /// Balance mode: the account balance now, in thousandths (`None` outside balance mode).
+    pub fn balance_milli(&self) -> Option<u64> {
+        self.shared.lock().balance_milli
+    }
+    /// Balance mode: a grant arrives; the balance becomes `units`.
+    pub fn set_balance(&self, units: u64) {
+        self.shared.lock().balance_milli = Some(units * 1000);
+    }
 
     /// Polls the records every 20 ms until `pred` holds or `timeout` passes; returns whether it held.
     pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&[RequestRecord]) -> bool) -> bool {
@@ -475,6 +510,8 @@ enum Decision {
         body: Value,
     },
     NotFound,
+    /// `POST /test/balance` took the new balance.
+    Refilled(u64),
 }
 
 async fn handle(
@@ -519,7 +556,22 @@ async fn handle(
         st.next_seq += 1;
         let rid = request_id(seq);
         let mut rate_headers: Vec<(&'static str, String)> = Vec::new();
-        let decision = if is_models {
+        let decision = if method == Method::POST && path == "/test/balance" {
+            // The test endpoint that refills the balance: `{"balance": N}`.
+            match serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|b| b.get("balance").and_then(Value::as_u64))
+            {
+                Some(units) => {
+                    st.balance_milli = Some(units * 1000);
+                    Decision::Refilled(units)
+                }
+                None => Decision::Error {
+                    status: StatusCode::BAD_REQUEST,
+                    body: error_body(st.error_shape, "expected {\"balance\": N}", &rid),
+                },
+            }
+        } else if is_models {
             Decision::Models(st.order.clone())
         } else if !is_chat {
             Decision::NotFound
@@ -544,6 +596,9 @@ async fn handle(
         } else {
             let m = model.clone().unwrap_or_default();
             let account_limit = st.account_limit;
+            let cost = st.cost_milli.get(&m).copied().unwrap_or(1000);
+            // Balance mode: a call the balance cannot pay for is refused, whatever the model.
+            let unpaid = st.balance_milli.is_some_and(|b| b < cost);
             match st.models.get_mut(&m) {
                 None => Decision::Error {
                     status: StatusCode::BAD_REQUEST,
@@ -554,9 +609,12 @@ async fn handle(
                     ),
                 },
                 Some(ms) => {
-                    let spent = ms.quota.is_some_and(|q| ms.used >= q);
+                    let spent = unpaid || ms.quota.is_some_and(|q| ms.used >= q);
                     if !spent {
                         ms.used += 1;
+                        if let Some(b) = st.balance_milli.as_mut() {
+                            *b -= cost;
+                        }
                     }
                     let model_limit = ms.quota.unwrap_or(account_limit);
                     let model_remaining = model_limit.saturating_sub(ms.used);
@@ -589,7 +647,7 @@ async fn handle(
             }
         };
         let status = match &decision {
-            Decision::Models(_) | Decision::Ok { .. } => 200,
+            Decision::Models(_) | Decision::Ok { .. } | Decision::Refilled(_) => 200,
             Decision::Error { status, .. } => status.as_u16(),
             Decision::NotFound => 404,
         };
@@ -624,6 +682,9 @@ async fn handle(
                 &json!({"object": "list", "data": data}),
                 &[],
             )
+        }
+        Decision::Refilled(units) => {
+            json_response(StatusCode::OK, &json!({ "balance": units }), &[])
         }
         Decision::NotFound => json_response(
             StatusCode::NOT_FOUND,

@@ -9,6 +9,7 @@
 //! - [`transcripts`]: OpenClaw-shaped usage records (JSONL sessions, gateway log lines).
 //! - [`agent_db`]: OpenClaw's SQLite agent database (schema v23 and the legacy v22), written the
 //!   way OpenClaw writes it.
+//! - [`provider_chain`]: a config whose rotation spans ModelScope and a second provider.
 //! - [`openclaw`]: installs a real OpenClaw (and node 26) from the npm registry into `target/`,
 //!   and runs it (gateway, agent turns) in a throwaway HOME against the fake server.
 
@@ -18,4 +19,5 @@ pub mod e2e;
 pub mod fake_modelscope;
 pub mod logs;
 pub mod openclaw;
+pub mod provider_chain;
 pub mod transcripts;

@@ -101,6 +101,7 @@ impl Engine {
         policy.rate_limit_window = self.settings.rate_limit_window;
         self.policy = policy;
         self.rotation_warnings = warnings.iter().map(ToString::to_string).collect();
+        self.replan_pools();
         // The user's own fallbacks: whatever the file holds that msclaw did not write.
         if let Some(cfg) = self.config.usable() {
             let on_disk = cfg.fallbacks.clone();
@@ -161,17 +162,27 @@ pub fn rotation_from(
     let models: Vec<RotationModel> = refs
         .into_iter()
         .map(|model| RotationModel {
-            limit: limits
-                .get(&model)
-                .copied()
-                .unwrap_or(settings.daily_limit)
-                .calls(),
+            limit: has_daily_limit(settings, &model)
+                .then(|| limits.get(&model).copied().unwrap_or(settings.daily_limit))
+                .and_then(Limit::calls),
             model,
         })
         .collect();
     let rotation: Vec<String> = models.iter().map(|m| m.model.clone()).collect();
     warnings.extend(config_warnings(cfg, &rotation));
     (models, warnings)
+}
+
+/// Whether `model` has the per-model daily limit (`daily_limit`, `[limits]`): a model of the
+/// rotation provider while the `modelscope-daily` preset is in force, unless a `[[pools]]` table
+/// named by its ref replaces it. Other models are bounded by their pools and by evidence only.
+fn has_daily_limit(settings: &Settings, model: &str) -> bool {
+    let setup = &settings.pools;
+    setup.per_model_daily
+        && model
+            .strip_prefix(settings.provider.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
+        && !setup.pools.iter().any(|p| p.name == model)
 }
 
 /// The rotation's refs, in order.
@@ -201,7 +212,7 @@ fn rotation_refs(
         .models
         .iter()
         .filter_map(|name| {
-            let found = cfg.resolve_model(provider, name);
+            let found = resolve_any_provider(cfg, provider, name);
             if found.is_none() {
                 warnings.push(RotationWarning::UnlistedModel {
                     name: name.clone(),
@@ -211,6 +222,27 @@ fn rotation_refs(
             found
         })
         .collect()
+}
+
+/// The full ref `name` means: first within the rotation provider (as always), then an alias of any
+/// provider's model, then a full ref listed under any provider in `models.providers` (a rotation
+/// may span providers: `openrouter/qwen/qwen3-coder:free`, `ollama/qwen3:8b`).
+pub(super) fn resolve_any_provider(
+    cfg: &OpenClawConfig,
+    provider: &str,
+    name: &str,
+) -> Option<String> {
+    if let Some(found) = cfg.resolve_model(provider, name) {
+        return Some(found);
+    }
+    if let Some((full, _)) = cfg
+        .aliases
+        .iter()
+        .find(|(full, alias)| alias.as_str() == name && cfg.is_listed(full))
+    {
+        return Some(full.clone());
+    }
+    cfg.is_listed(name).then(|| name.to_owned())
 }
 
 /// `[limits]` by full ref (the settings may name aliases).

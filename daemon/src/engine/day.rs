@@ -21,7 +21,11 @@ impl Engine {
     }
 
     pub(super) async fn reset_if_due(&mut self) {
-        if self.roll_if_new_day(self.clock.now()) {
+        let now = self.clock.now();
+        let rolled = self.roll_if_new_day(now);
+        // Each pool turns on its own clock (an OpenRouter pool at 00:00 UTC).
+        let refilled = self.tick_pools(now);
+        if rolled || refilled {
             self.save();
             self.apply_policy().await;
         }
@@ -81,6 +85,7 @@ impl Engine {
                 })
                 .collect(),
             switches: self.state.switches_today.clone(),
+            pools: self.pool_day_records(),
         }
     }
 }

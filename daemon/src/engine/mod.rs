@@ -12,6 +12,7 @@ mod config;
 mod day;
 mod observations;
 mod plugin;
+mod pools;
 mod requests;
 mod switching;
 mod views;
@@ -34,6 +35,7 @@ use crate::gateway::ReloadWait;
 use crate::inbox::{Inbox, InboxMsg, InboxSender};
 use crate::plugin::PluginLink;
 use crate::policy::PolicyConfig;
+use crate::pools::PoolBook;
 use crate::relay::{Relay, RelayPolicyView};
 use crate::settings::Settings;
 use crate::state_store::{PersistedState, StateStore};
@@ -103,6 +105,8 @@ pub struct Engine {
     plugin: PluginLink,
     /// When the plugin last reported a call.
     plugin_last_seen: Option<jiff::Timestamp>,
+    /// The shared quota pools and their ledgers (mirrored into `state.pools` for saving).
+    pools: PoolBook,
 }
 
 impl Engine {
@@ -139,6 +143,7 @@ impl Engine {
             save_error_logged: None,
             plugin: parts.plugin,
             plugin_last_seen: None,
+            pools: PoolBook::new(Vec::new()),
         };
         let now = engine.clock.now();
         let today = engine.settings.calendar.day_of(now);
@@ -158,7 +163,11 @@ impl Engine {
         self.publish_choice();
         loop {
             let now = self.clock.now();
-            let until_reset = self.settings.calendar.next_reset(now).duration_since(now);
+            let next_period = self.settings.calendar.next_reset(now);
+            let next_period = self
+                .next_pool_period(now)
+                .map_or(next_period, |p| p.min(next_period));
+            let until_reset = next_period.duration_since(now);
             let tick = until_reset.clamp(
                 SignedDuration::from_millis(1),
                 SignedDuration::try_from(WALL_CLOCK_CHECK).unwrap(),

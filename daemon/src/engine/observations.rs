@@ -35,14 +35,20 @@ impl Engine {
     }
 
     fn observe(&mut self, record: &CallRecord) {
-        if record.provider != self.settings.provider {
+        let model = format!("{}/{}", record.provider, record.model);
+        // Counted per `provider/model`: the rotation provider's models, and any other provider's
+        // that the rotation or a pool names (a chain that leaves ModelScope).
+        if record.provider != self.settings.provider && !self.follows_model(&model) {
             return;
         }
         let observation = match (&record.outcome, record.source) {
             // Transcripts count calls; the log shows only slow or failed ones, so it never counts.
             (CallOutcome::Success, SourceKind::GatewayLog) => return,
-            // With the relay on it sees every 429 itself: the log's copy would count each twice.
-            (CallOutcome::RateLimited { .. }, SourceKind::GatewayLog) if self.relay.is_some() => {
+            // With the relay on it sees every 429 of the provider it fronts itself: the log's copy
+            // would count each twice. Other providers' 429s reach msclaw only through the log.
+            (CallOutcome::RateLimited { .. }, SourceKind::GatewayLog)
+                if self.relay.is_some() && record.provider == self.settings.provider =>
+            {
                 return;
             }
             (CallOutcome::Success, _) => Observation::Call,
@@ -54,7 +60,6 @@ impl Engine {
             },
             (CallOutcome::Failed { .. }, _) => return,
         };
-        let model = format!("{}/{}", record.provider, record.model);
         self.observe_model(&model, record.at, &observation);
     }
 
@@ -63,6 +68,8 @@ impl Engine {
             // No model is named like that; a name this long is not kept in the state.
             return;
         }
+        // Pools keep their own periods (and drop a late record of an earlier one themselves).
+        self.observe_pools(model, at, observation);
         let day = self.settings.calendar.day_of(at);
         let clock_day = self.settings.calendar.day_of(self.clock.now());
         let policy = self.policy.clone();
@@ -134,6 +141,12 @@ impl Engine {
         }
     }
 
+    /// A model of another provider is followed when the rotation or a pool names it.
+    fn follows_model(&self, model: &str) -> bool {
+        self.policy.models.iter().any(|m| m.model == model)
+            || self.pools.pools.iter().any(|p| p.draws(model))
+    }
+
     /// Tells the relay which models to answer locally: the spent ones, except a pinned model.
     pub(super) fn sync_relay_view(&self) {
         if self.relay.is_none() {
@@ -144,7 +157,7 @@ impl Engine {
             .settings
             .calendar
             .format(self.settings.calendar.next_reset(self.clock.now()));
-        let spent: HashMap<String, SpentInfo> = self
+        let mut spent: HashMap<String, SpentInfo> = self
             .state
             .today
             .iter()
@@ -172,6 +185,23 @@ impl Engine {
                 })
             })
             .collect();
+        // Models whose pool has no room are answered locally too.
+        let pin = self.state.today.as_ref().and_then(|d| d.pin.as_deref());
+        for m in &self.policy.models {
+            let Some(id) = m.model.strip_prefix(&prefix) else {
+                continue;
+            };
+            if spent.contains_key(id) || pin == Some(m.model.as_str()) {
+                continue;
+            }
+            if let Some(reason) = self.pool_block(&m.model) {
+                let info = SpentInfo {
+                    reason,
+                    resets_at: resets_at.clone(),
+                };
+                spent.insert(id.to_owned(), info);
+            }
+        }
         self.relay_view.set_spent(spent);
     }
 }

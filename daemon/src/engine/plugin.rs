@@ -31,8 +31,10 @@ impl Engine {
         let usable = self.config.usable().is_some();
         let paused = self.state.paused;
         let policy = self.policy.clone();
-        let today = self.today();
-        let wanted = match today.wanted(&policy, paused, current.as_deref()) {
+        self.today();
+        let today = self.state.today.as_ref().expect("made above");
+        let gate = |m: &str| self.pool_block(m);
+        let wanted = match today.wanted_in(&policy, &gate, paused, current.as_deref()) {
             Wanted::Model(model) if usable => Some(model.to_owned()),
             _ => None,
         };

@@ -62,7 +62,8 @@ impl Engine {
             Ok(cfg) => cfg,
             Err(e) => return refused(e),
         };
-        let Some(model) = cfg.resolve_model(&self.settings.provider, wanted) else {
+        let Some(model) = super::config::resolve_any_provider(cfg, &self.settings.provider, wanted)
+        else {
             return refused(format!(
                 "{wanted} is not a model or alias of provider {} in {}",
                 self.settings.provider,

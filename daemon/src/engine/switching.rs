@@ -31,7 +31,10 @@ impl Engine {
         let current = cfg.primary.clone();
         let paused = self.state.paused;
         let policy = self.policy.clone();
-        let decision = self.today().decide(&policy, paused, current.as_deref());
+        self.today();
+        let today = self.state.today.as_ref().expect("made above");
+        let gate = |m: &str| self.pool_block(m);
+        let decision = today.decide_in(&policy, &gate, paused, current.as_deref());
         match decision {
             Decision::Keep => self.keep_fallbacks_in_step().await,
             Decision::AllSpent => self.announce_all_spent(),
@@ -160,16 +163,18 @@ impl Engine {
         let original = self.state.fallbacks.original.as_ref()?;
         let rotation: Vec<String> = self.policy.models.iter().map(|m| m.model.clone()).collect();
         let today = self.state.today.as_ref()?;
+        // Left out of the fallbacks: spent models, and models whose pool has no room.
+        let unavailable = |m: &str| today.is_spent(m) || self.pool_block(m).is_some();
         // A fresh day on the first model: the user's own list, exactly as they wrote it.
         if rotation.first().map(String::as_str) == Some(active)
-            && !rotation.iter().any(|m| today.is_spent(m))
+            && !rotation.iter().any(|m| unavailable(m))
         {
             return Some(original.clone());
         }
         Some(policy::plan_fallbacks(
             original,
             &rotation,
-            |m| today.is_spent(m),
+            unavailable,
             active,
         ))
     }

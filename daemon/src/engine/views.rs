@@ -19,8 +19,9 @@ impl Engine {
             .today
             .clone()
             .unwrap_or_else(|| DayState::new(self.settings.calendar.day_of(now)));
-        let all_spent =
-            !self.policy.models.is_empty() && today.first_available(&self.policy).is_none();
+        let gate = |m: &str| self.pool_block(m);
+        let all_spent = !self.policy.models.is_empty()
+            && today.first_available_in(&self.policy, &gate).is_none();
         Status {
             protocol: PROTOCOL_VERSION,
             version: crate::VERSION.into(),
@@ -45,6 +46,7 @@ impl Engine {
             sources: self.sources.clone(),
             relay: self.relay_status(),
             plugin: Some(self.plugin_status()),
+            pools: self.pool_statuses(now),
         }
     }
 
@@ -71,6 +73,14 @@ impl Engine {
                     relay_calls: self.relay.as_ref().map(|_| day.relay_used),
                     remaining: self.remaining.get(&m.model).copied(),
                     plugin_calls: day.plugin_used,
+                    pools: self
+                        .pools
+                        .pools
+                        .iter()
+                        .filter(|p| p.draws(&m.model))
+                        .map(|p| p.name.clone())
+                        .collect(),
+                    available: today.is_available(&m.model, &|m| self.pool_block(m)),
                 }
             })
             .collect()
@@ -157,6 +167,11 @@ impl Engine {
                 })
                 .collect(),
             switches: d.switches.iter().map(|s| self.last_switch(s)).collect(),
+            pools: d
+                .pools
+                .into_iter()
+                .map(super::pools::day_pool_usage)
+                .collect(),
         }
     }
 }

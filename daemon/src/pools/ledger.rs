@@ -103,6 +103,16 @@ pub enum RefillCause {
     Probe,
 }
 
+impl fmt::Display for RefillCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RefillCause::Reset => write!(f, "daily reset"),
+            RefillCause::Success { model } => write!(f, "{model} was served"),
+            RefillCause::Probe => write!(f, "a probe was served"),
+        }
+    }
+}
+
 /// Something a pool did; the engine turns these into events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -221,7 +231,8 @@ impl PoolBook {
             pool.refill == Refill::Unknown && state.full_since.is_some_and(|t| at > t);
         if evidence_answered || count_answered {
             state.evidence = None;
-            if count_answered {
+            // With an unknown refill the count runs from the last refill seen: a grant came.
+            if count_answered || pool.refill == Refill::Unknown {
                 state.full_since = None;
                 state.counts.clear();
             }

@@ -15,19 +15,20 @@
 //!   capacity its `daily_limit`, cost 1, reset at `reset_time` in `time_zone` — today's rule, so
 //!   with no new settings msclaw decides exactly as before.
 //!
-//! How the engine will wire it (next step; nothing calls this module yet):
-//! - keep one [`PoolBook`] (its `states` go into the state file beside the day state);
+//! How the engine uses it (`engine/pools.rs`):
+//! - it keeps one [`PoolBook`] of the *named* pools (its `states` are saved in the state file
+//!   beside the day state); the per-model daily pools of `modelscope-daily` stay the policy's own
+//!   per-model limits (`RotationModel::limit`), so with no pool settings the book is empty;
 //! - each usage event also goes to [`PoolBook::observe`] as a [`PoolObservation`] (transcript call,
-//!   relay call, or quota error: 429 and ModelScope's 402/403 balance errors), and each tick calls
-//!   [`PoolBook::tick`]; both return [`PoolNotice`]s (spent / refilled) for events and the hook;
-//! - the policy's choice becomes `book.first_available(rotation, |m| day.is_spent(m))`: per-model
-//!   marks (lone 429s, gone models) stay in `policy`, pools add the shared budgets. A pool changes
-//!   only on a count, evidence, its reset or a probe, never by time alone, so the choice moves back
-//!   to an earlier model (e.g. from OpenRouter to ModelScope) only on such an event: no flapping;
-//! - each tick asks [`PoolBook::probe_due`] with the active model; when it returns a
-//!   [`ProbeRequest`] the engine calls [`PoolBook::probe_sent`], sends one minimal request through
-//!   the model, and reports [`PoolBook::probe_result`];
+//!   relay call, or a 429), and each tick calls [`PoolBook::tick`]; the [`PoolNotice`]s become
+//!   `pool_spent` / `pool_refilled` events, and a refill clears its members' 429 marks;
+//! - the policy's choice is `DayState::decide_in` with the book as its gate: the first rotation
+//!   model that is not spent per model and has room in all its pools. A pool changes only on a
+//!   count, evidence or its reset, never by time alone, so the choice moves back to an earlier
+//!   model (e.g. from OpenRouter to ModelScope) only on such an event: no flapping;
 //! - `status` gains `pools` from [`PoolBook::status`] ([`PoolStatus`]).
+//!
+//! Not wired yet: probes ([`PoolBook::probe_due`], [`ProbeRequest`]) — the engine sends none.
 
 mod defs;
 mod ledger;

@@ -408,3 +408,48 @@ fn usable_without_a_runtime_and_stops_on_drop() {
         "the port is closed once the handle is dropped"
     );
 }
+
+#[tokio::test]
+async fn balance_mode_charges_per_model_and_refuses_every_model_when_gone() {
+    // 5 units: Qwen costs 2, GLM 0.5, the others 1.
+    let fake = FakeModelScope::start(
+        FakeConfig::default()
+            .balance(5)
+            .cost_milli(QWEN, 2000)
+            .cost_milli(GLM5, 500),
+    );
+    for (model, status, left) in [
+        (QWEN, 200, 3000),
+        (QWEN, 200, 1000),
+        (QWEN, 429, 1000), // cannot pay 2
+        (KIMI, 200, 0),
+        (GLM5, 429, 0), // gone: every model refused
+        (MINIMAX, 429, 0),
+    ] {
+        let r = chat(&fake, model, false).await;
+        assert_eq!(r.status(), status, "{model}");
+        assert_eq!(fake.balance_milli(), Some(left), "after {model}");
+        if status == 429 {
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["errors"]["message"], LIMIT_MESSAGE);
+        }
+    }
+    // The test endpoint refills it.
+    let r = client()
+        .post(format!("http://{}/test/balance", fake.addr()))
+        .json(&json!({"balance": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(chat(&fake, GLM5, true).await.status(), 200);
+    assert_eq!(fake.balance_milli(), Some(500));
+    // A second provider: the same server with another model list, on another port.
+    let other = FakeModelScope::start(FakeConfig::empty().model("qwen/qwen3-coder:free", None));
+    assert_ne!(other.port(), fake.port());
+    assert_eq!(
+        chat(&other, "qwen/qwen3-coder:free", false).await.status(),
+        200
+    );
+    assert_eq!(chat(&other, QWEN, false).await.status(), 400);
+}

@@ -7,5 +7,6 @@ mod everyday_use;
 mod fake_modelscope;
 mod openclaw_harness;
 mod plugin_in_process;
+mod pools_in_process;
 mod relay_in_process;
 mod rotation_in_process;
