@@ -30,9 +30,9 @@ use super::include::Reader;
 use super::json5::{
     ConfigError, check_syntax, parse_cst, parse_value, read_config_text, split_bom,
 };
-use super::outline::blank_top_level_except;
 use super::locate::{FileLevel, locate_model, model_at};
 use super::model_splices::plan;
+use super::outline::blank_top_level_except;
 use super::retry::{self, Attempt, Conflict, edit_with_retry};
 use super::splice::{Doc, apply_splices};
 
@@ -239,7 +239,11 @@ fn edit_text(
     };
     let new_body = apply_splices(body, splices);
     // What is not blanked is the same in both; what is blanked no splice touched.
-    let checked = if outline.is_some() { &new_work } else { &new_body };
+    let checked = if outline.is_some() {
+        &new_work
+    } else {
+        &new_body
+    };
     verify(&old_value, checked, level, edit, path)?;
     Ok(format!("{bom}{new_body}"))
 }

@@ -200,7 +200,24 @@ mod tests {
         let squeezed: Vec<&str> = blank.split_whitespace().collect();
         assert_eq!(
             squeezed,
-            ["//", "c", "{", "models:", "[", "],", "'agents':", "{x:", "1},", "n:", "[", "],", "s:", "[", "],", "}"]
+            [
+                "//",
+                "c",
+                "{",
+                "models:",
+                "[",
+                "],",
+                "'agents':",
+                "{x:",
+                "1},",
+                "n:",
+                "[",
+                "],",
+                "s:",
+                "[",
+                "],",
+                "}"
+            ]
         );
         assert_eq!(blank.lines().count(), text.lines().count());
     }

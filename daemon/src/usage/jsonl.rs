@@ -20,8 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::event::{self, ParsedEvent};
 use super::recent::{self, LegacySeen, RecentCalls};
 use super::{
-    CallRecord, FileId, JsonlCursors, LineStart, SourceError, SourceKind, fnv1a64,
-    read_lines_from,
+    CallRecord, FileId, JsonlCursors, LineStart, SourceError, SourceKind, fnv1a64, read_lines_from,
 };
 
 #[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
@@ -113,8 +112,12 @@ impl JsonlSource {
             }
         };
         self.state.0.files.retain(|k, _| files.contains_key(k));
+        // A file that is gone keeps its last calls while they are of today: if it comes back it
+        // is read from its start, and those calls are not counted again.
         let kept = &self.state.0.files;
-        self.state.0.recent.retain(|k, _| kept.contains_key(k));
+        self.state.0
+            .recent
+            .retain(|k, r| kept.contains_key(k) || r.has_calls_since(since));
         let mut out = Vec::new();
         for (key, file) in &files {
             if let Err(e) = self.poll_file(key, file, since, &mut out) {
@@ -375,7 +378,8 @@ mod tests {
             },
         );
         st.seen = LegacySeen::of(&[(1, 2)]);
-        st.recent.insert("main/s.jsonl".into(), RecentCalls::default());
+        st.recent
+            .insert("main/s.jsonl".into(), RecentCalls::default());
         let c = JsonlCursors(st);
         let back: JsonlCursors = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);

@@ -51,6 +51,12 @@ impl RecentCalls {
         self.keys.iter().any(|(k, _)| *k == key) || self.floor.is_some_and(|floor| at_ms <= floor)
     }
 
+    /// Whether a call from `since` on is remembered (the window still matters today).
+    pub(crate) fn has_calls_since(&self, since: Timestamp) -> bool {
+        let since = since.as_millisecond();
+        self.keys.iter().any(|(_, at)| *at >= since)
+    }
+
     /// Notes a call as counted; the oldest leaves the window (raising `floor`) when it is full.
     pub(crate) fn note(&mut self, key: u64, at_ms: i64) {
         self.keys.push_back((key, at_ms));
@@ -113,7 +119,10 @@ impl LegacySeen {
     #[cfg(test)]
     pub(crate) fn of(keys: &[(u64, i64)]) -> Self {
         LegacySeen {
-            keys: keys.iter().map(|(k, at)| (format!("{k:016x}"), *at)).collect(),
+            keys: keys
+                .iter()
+                .map(|(k, at)| (format!("{k:016x}"), *at))
+                .collect(),
         }
     }
 

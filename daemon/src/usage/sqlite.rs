@@ -184,8 +184,11 @@ impl SqliteSource {
                 return Err(e);
             }
         };
-        // Forget agents whose DB is gone: if it comes back, it is re-read (and deduplicated).
-        self.state.0.dbs.retain(|agent, _| dbs.contains_key(agent));
+        // An agent whose DB is gone keeps its cursor while it holds calls of today: if the DB
+        // comes back it is re-read, and those calls are not counted again.
+        self.state.0.dbs.retain(|agent, cursor| {
+            dbs.contains_key(agent) || cursor.recent.values().any(|r| r.has_calls_since(since))
+        });
         self.unchanged_since
             .retain(|agent, _| dbs.contains_key(agent));
 

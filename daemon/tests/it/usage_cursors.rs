@@ -42,7 +42,11 @@ fn the_state_stays_small_however_many_calls_the_day_had() {
     db.add_session("s1", t0);
     db.conn.execute_batch("BEGIN").unwrap();
     for i in 0..3000i64 {
-        db.append_at("s1", &reply(&format!("a{i}"), t0 + (i * 10).milliseconds()), t0);
+        db.append_at(
+            "s1",
+            &reply(&format!("a{i}"), t0 + (i * 10).milliseconds()),
+            t0,
+        );
     }
     db.conn.execute_batch("COMMIT").unwrap();
     let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
@@ -74,7 +78,10 @@ fn a_catch_up_is_done_in_bounded_polls_and_counts_each_call_once() {
     // A restart half way (from the cursors of the first poll) reads on without a double count.
     let saved = serde_json::to_string(src.cursors()).unwrap();
     let mut src = SqliteSource::new(dir.path(), serde_json::from_str(&saved).unwrap());
-    assert_eq!(poll_all(&mut src, t0 - 1.hour()).len(), n - MAX_RECORDS_PER_POLL);
+    assert_eq!(
+        poll_all(&mut src, t0 - 1.hour()).len(),
+        n - MAX_RECORDS_PER_POLL
+    );
     assert!(src.poll(t0 - 1.hour()).unwrap().is_empty());
 }
 
@@ -91,7 +98,12 @@ fn a_row_committed_late_below_the_last_seq_is_counted_once() {
     assert_eq!(src.poll(t0 - 1.hour()).unwrap().len(), 2);
     db.insert_row("s1", 2, &reply("a2", t0 + 1.second()), t0 + 1.second());
     db.insert_row("s1", 4, &reply("a4", t0 + 3.seconds()), t0 + 3.seconds());
-    let ids: Vec<_> = src.poll(t0 - 1.hour()).unwrap().iter().map(|r| r.at).collect();
+    let ids: Vec<_> = src
+        .poll(t0 - 1.hour())
+        .unwrap()
+        .iter()
+        .map(|r| r.at)
+        .collect();
     assert_eq!(ids, vec![t0 + 1.second(), t0 + 3.seconds()]);
     assert!(src.poll(t0 - 1.hour()).unwrap().is_empty());
 }
@@ -120,18 +132,44 @@ fn a_state_file_from_before_the_cursors_counts_nothing_twice_after_the_upgrade()
     // The old shape: per-session seqs (here lost, as after a rewrite was seen) and every key of
     // the day in `seen`.
     let key = |id: &str, at: Timestamp| {
-        old_key(&[b"main", b"s1", id.as_bytes(), &at.as_millisecond().to_le_bytes()])
+        old_key(&[
+            b"main",
+            b"s1",
+            id.as_bytes(),
+            &at.as_millisecond().to_le_bytes(),
+        ])
     };
     let old = json!({"dbs": {"main": {"file": {"dev": 0, "ino": 0}, "meta_created_at": null,
             "sessions": {}, "tails": {}}},
         "seen": {"keys": {key("a1", t0): t0.as_millisecond(),
                           key("a2", t0 + 1.second()): (t0 + 1.second()).as_millisecond()}}});
     let mut src = SqliteSource::new(dir.path(), serde_json::from_value(old).unwrap());
-    assert!(src.poll(t0 - 1.hour()).unwrap().is_empty(), "re-read, nothing counted twice");
+    assert!(
+        src.poll(t0 - 1.hour()).unwrap().is_empty(),
+        "re-read, nothing counted twice"
+    );
     db.append_at("s1", &reply("a3", t0 + 2.seconds()), t0 + 2.seconds());
     assert_eq!(src.poll(t0 - 1.hour()).unwrap().len(), 1);
     // A day later the old keys are gone from the state.
     let _ = src.poll(t0 + 24.hours());
     let text = serde_json::to_string(src.cursors()).unwrap();
     assert!(!text.contains("seen"), "{text}");
+}
+
+#[test]
+fn a_db_gone_for_a_while_and_back_counts_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = FakeAgentDb::create(dir.path(), "main");
+    let t0 = t0();
+    db.add_session("s1", t0);
+    db.append_at("s1", &reply("a1", t0), t0);
+    drop(db);
+    let mut src = SqliteSource::new(dir.path(), SqliteCursors::default());
+    assert_eq!(src.poll(t0 - 1.hour()).unwrap().len(), 1);
+    let agent = dir.path().join("agents/main");
+    let away = dir.path().join("main-away");
+    std::fs::rename(&agent, &away).unwrap();
+    assert!(src.poll(t0 - 1.hour()).unwrap().is_empty());
+    std::fs::rename(&away, &agent).unwrap();
+    assert!(src.poll(t0 - 1.hour()).unwrap().is_empty());
 }

@@ -70,30 +70,60 @@ fn generate(db: &FakeAgentDb, n: usize, start: Timestamp) -> Result<[usize; 4]> 
         let t = at(i);
         let id = format!("{i:010x}");
         let event = match i % CYCLE {
-            0 => message(&id, t, json!({"role": "user", "content": "please look at the logs again"})),
+            0 => message(
+                &id,
+                t,
+                json!({"role": "user", "content": "please look at the logs again"}),
+            ),
             1 => {
                 per_model[model_ix] += 1;
-                assistant(&id, t, model, "toolUse", json!([{"type": "toolCall", "id": format!("c{i}"), "name": "read", "arguments": {"path": "/var/log/syslog"}}]))
+                assistant(
+                    &id,
+                    t,
+                    model,
+                    "toolUse",
+                    json!([{"type": "toolCall", "id": format!("c{i}"), "name": "read", "arguments": {"path": "/var/log/syslog"}}]),
+                )
             }
             8 if cycle % 2 == 0 => {
                 per_model[model_ix] += 1;
-                assistant(&id, t, model, "stop", json!([{"type": "text", "text": long_text}]))
+                assistant(
+                    &id,
+                    t,
+                    model,
+                    "stop",
+                    json!([{"type": "text", "text": long_text}]),
+                )
             }
             8 => tool_result(&id, t, &long_text),
-            9 if cycle % 2 == 0 => json!({"type": "custom", "customType": "bench", "id": id, "timestamp": t.to_string(), "data": {"n": i}}),
+            9 if cycle % 2 == 0 => {
+                json!({"type": "custom", "customType": "bench", "id": id, "timestamp": t.to_string(), "data": {"n": i}})
+            }
             9 => {
                 per_model[model_ix] += 1;
-                assistant(&id, t, model, "stop", json!([{"type": "text", "text": "done"}]))
+                assistant(
+                    &id,
+                    t,
+                    model,
+                    "stop",
+                    json!([{"type": "text", "text": "done"}]),
+                )
             }
             _ => tool_result(&id, t, "Dec  3 10:00:01 host kernel: all is well\n"),
         };
-        db.insert_row(&format!("bench-session-{session:03}"), seqs[session], &event, t);
+        db.insert_row(
+            &format!("bench-session-{session:03}"),
+            seqs[session],
+            &event,
+            t,
+        );
         seqs[session] += 1;
         if i % 50_000 == 49_999 {
             db.conn.execute_batch("COMMIT; BEGIN")?;
         }
     }
-    db.conn.execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE);")?;
+    db.conn
+        .execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE);")?;
     Ok(per_model)
 }
 
@@ -125,13 +155,13 @@ fn tool_result(id: &str, t: Timestamp, text: &str) -> Value {
 }
 
 fn counts_are(want: [usize; 4]) -> impl Fn(&Status) -> bool {
-    move |s: &Status| {
-        s.models.len() >= 4 && (0..4).all(|k| s.models[k].used as usize == want[k])
-    }
+    move |s: &Status| s.models.len() >= 4 && (0..4).all(|k| s.models[k].used as usize == want[k])
 }
 
 fn one_size(msclawd: &Path, n: usize, idle: Duration) -> Result<SizeRow> {
-    let dir = tempfile::Builder::new().prefix("msclaw-bench-scale-").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("msclaw-bench-scale-")
+        .tempdir()?;
     let layout = synthetic_layout(dir.path())?;
     layout.settings("daily_limit = 100000000\n");
     let db = FakeAgentDb::create(&layout.openclaw_state, "main");
@@ -163,13 +193,18 @@ fn one_size(msclawd: &Path, n: usize, idle: Duration) -> Result<SizeRow> {
     let mut lags = Vec::new();
     for k in 0..5 {
         let model_ix = k % 4;
-        let event = transcripts::assistant_reply("modelscope", MODELS[model_ix], transcripts::now_ms());
+        let event =
+            transcripts::assistant_reply("modelscope", MODELS[model_ix], transcripts::now_ms());
         let session = "bench-session-000";
         let seq = db.next_seq(session);
         want[model_ix] += 1;
         let t = Instant::now();
         db.insert_row(session, seq, &event, Timestamp::now());
-        daemon.wait_for("the appended reply", Duration::from_secs(10), counts_are(want))?;
+        daemon.wait_for(
+            "the appended reply",
+            Duration::from_secs(10),
+            counts_are(want),
+        )?;
         lags.push(t.elapsed());
     }
     let append_lag = median_max(&lags).0;
@@ -194,7 +229,10 @@ fn one_size(msclawd: &Path, n: usize, idle: Duration) -> Result<SizeRow> {
     daemon.wait_for("the restart", Duration::from_secs(600), counts_are(want))?;
     let restart = t.elapsed();
     std::thread::sleep(Duration::from_millis(1500));
-    ensure!(counts_are(want)(&daemon.status()?), "counted twice after the restart");
+    ensure!(
+        counts_are(want)(&daemon.status()?),
+        "counted twice after the restart"
+    );
     drop(daemon);
     Ok(SizeRow {
         events: n,
@@ -214,7 +252,11 @@ fn request(daemon: &MsclawdProcess, req: Request) -> Result<()> {
     let socket = daemon.layout.socket.clone();
     daemon.rt().block_on(async move {
         let mut client = Client::connect(&socket).await?;
-        client.request(&req).await?.reply.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        client
+            .request(&req)
+            .await?
+            .reply
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         Ok(())
     })
 }
@@ -229,12 +271,15 @@ struct SwitchRow {
 }
 
 fn big_config_switch(msclawd: &Path, mb: f64) -> Result<SwitchRow> {
-    let dir = tempfile::Builder::new().prefix("msclaw-bench-bigcfg-").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("msclaw-bench-bigcfg-")
+        .tempdir()?;
     let layout = synthetic_layout(dir.path())?;
     layout.settings("daily_limit = 1\n");
     let text = std::fs::read_to_string(&layout.openclaw_config)?;
     let target = (mb * 1e6) as usize;
-    let mut catalogue = String::from("  // a big catalogue of other providers' models\n  \"x-catalogue\": {\n");
+    let mut catalogue =
+        String::from("  // a big catalogue of other providers' models\n  \"x-catalogue\": {\n");
     let mut i = 0;
     while catalogue.len() + text.len() < target {
         catalogue.push_str(&format!(
@@ -243,7 +288,9 @@ fn big_config_switch(msclawd: &Path, mb: f64) -> Result<SwitchRow> {
         i += 1;
     }
     catalogue.push_str("  },\n");
-    let at = text.find("  agents:").context("agents in the guide config")?;
+    let at = text
+        .find("  agents:")
+        .context("agents in the guide config")?;
     let text = format!("{}{catalogue}{}", &text[..at], &text[at..]);
     std::fs::write(&layout.openclaw_config, &text)?;
     let file_bytes = text.len() as u64;
@@ -266,7 +313,11 @@ fn big_config_switch(msclawd: &Path, mb: f64) -> Result<SwitchRow> {
         if String::from_utf8_lossy(&head).contains(&format!("primary: \"{next}\"")) {
             break;
         }
-        ensure!(Instant::now() < deadline, "no switch within 120 s:\n{}", daemon.stderr());
+        ensure!(
+            Instant::now() < deadline,
+            "no switch within 120 s:\n{}",
+            daemon.stderr()
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     let mtime = std::fs::metadata(&layout.openclaw_config)?.modified()?;
@@ -297,21 +348,39 @@ fn print_table(rows: &[SizeRow], switch: &SwitchRow) {
             rows.iter().map(f).collect::<Vec<_>>().join(" | ")
         );
     };
-    row("calls in it / DB size (MiB)", &|r| format!("{} / {:.0}", r.calls, r.db_mib));
-    row("catch-up, cold start to correct counts (ms)", &|r| ms(r.catch_up));
+    row("calls in it / DB size (MiB)", &|r| {
+        format!("{} / {:.0}", r.calls, r.db_mib)
+    });
+    row("catch-up, cold start to correct counts (ms)", &|r| {
+        ms(r.catch_up)
+    });
     row("catch-up per event (µs)", &|r| {
         format!("{:.2}", r.catch_up.as_secs_f64() * 1e6 / r.events as f64)
     });
-    row("msclawd peak RSS after the catch-up (MiB)", &|r| mib(r.catch_up_hwm_kib));
-    row("state.json after it (bytes)", &|r| r.state_bytes.to_string());
-    row("one save (pause or resume, ms)", &|r| format!("{:.2}", r.save.as_secs_f64() * 1e3));
-    row("restart to correct counts, no double count (ms)", &|r| ms(r.restart));
-    row("append lag, row committed → status (median of 5, ms)", &|r| ms(r.append_lag));
+    row("msclawd peak RSS after the catch-up (MiB)", &|r| {
+        mib(r.catch_up_hwm_kib)
+    });
+    row("state.json after it (bytes)", &|r| {
+        r.state_bytes.to_string()
+    });
+    row("one save (pause or resume, ms)", &|r| {
+        format!("{:.2}", r.save.as_secs_f64() * 1e3)
+    });
+    row("restart to correct counts, no double count (ms)", &|r| {
+        ms(r.restart)
+    });
+    row(
+        "append lag, row committed → status (median of 5, ms)",
+        &|r| ms(r.append_lag),
+    );
     if rows.iter().any(|r| r.idle.is_some()) {
-        row("idle: CPU ticks in the idle time / RSS (MiB)", &|r| match r.idle {
-            Some((ticks, rss)) => format!("{ticks} / {}", mib(rss)),
-            None => "-".into(),
-        });
+        row(
+            "idle: CPU ticks in the idle time / RSS (MiB)",
+            &|r| match r.idle {
+                Some((ticks, rss)) => format!("{ticks} / {}", mib(rss)),
+                None => "-".into(),
+            },
+        );
     }
     if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
         let per = |r: &SizeRow| r.catch_up.as_secs_f64() / r.events as f64;
