@@ -115,7 +115,8 @@ impl JsonlSource {
         // A file that is gone keeps its last calls while they are of today: if it comes back it
         // is read from its start, and those calls are not counted again.
         let kept = &self.state.0.files;
-        self.state.0
+        self.state
+            .0
             .recent
             .retain(|k, r| kept.contains_key(k) || r.has_calls_since(since));
         let mut out = Vec::new();

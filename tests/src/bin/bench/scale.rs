@@ -85,7 +85,7 @@ fn generate(db: &FakeAgentDb, n: usize, start: Timestamp) -> Result<[usize; 4]> 
                     json!([{"type": "toolCall", "id": format!("c{i}"), "name": "read", "arguments": {"path": "/var/log/syslog"}}]),
                 )
             }
-            8 if cycle % 2 == 0 => {
+            8 if cycle.is_multiple_of(2) => {
                 per_model[model_ix] += 1;
                 assistant(
                     &id,
@@ -96,7 +96,7 @@ fn generate(db: &FakeAgentDb, n: usize, start: Timestamp) -> Result<[usize; 4]> 
                 )
             }
             8 => tool_result(&id, t, &long_text),
-            9 if cycle % 2 == 0 => {
+            9 if cycle.is_multiple_of(2) => {
                 json!({"type": "custom", "customType": "bench", "id": id, "timestamp": t.to_string(), "data": {"n": i}})
             }
             9 => {
