@@ -226,7 +226,8 @@ impl StateStore {
             create_private_dir(dir)
                 .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let bytes = serde_json::to_vec_pretty(state).map_err(|e| err(e.to_string()))?;
+        // Compact: the file is for msclawd, `msclawctl status` is for people.
+        let bytes = serde_json::to_vec(state).map_err(|e| err(e.to_string()))?;
         atomic_write::write_new_or_replace(&self.path, &bytes, 0o600)
             .map_err(|e| err(e.to_string()))?;
         self.saved.store(true, std::sync::atomic::Ordering::Relaxed);

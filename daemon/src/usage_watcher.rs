@@ -224,6 +224,11 @@ fn run(
         // config's directory on a first run) is watched only from now on: what was written in it
         // before is read at once, and the config re-read when it may be inside.
         let appeared = refresh_watches(&mut watcher, &targets, &mut watched);
+        if sources.sqlite.reader.has_more() {
+            // A catch-up in bounded polls: read on at once.
+            dirty = Dirty::USAGE;
+            continue;
+        }
         if !appeared.is_empty() {
             dirty = Dirty::USAGE;
             dirty.config = targets

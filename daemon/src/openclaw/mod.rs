@@ -6,7 +6,7 @@
 //!   view msclaw works from ([`config`]);
 //! - editing: style-preserving splices ([`splice`], [`insert`]); the one compare-and-replace loop
 //!   ([`retry`]) over the atomic write ([`atomic_write`]); the model edit ([`model_edit`],
-//!   [`model_splices`]); `baseUrl` repointing ([`base_url`]); what `msclawctl init` adds
+//!   [`model_splices`], on an [`outline`] of the top level); `baseUrl` repointing ([`base_url`]); what `msclawctl init` adds
 //!   ([`init`]) and how a diff of it hides secrets ([`mask`]);
 //! - judging: what in the config keeps the rotation from working ([`warnings`]).
 
@@ -24,6 +24,7 @@ pub mod locate;
 pub mod mask;
 pub mod model_edit;
 pub mod model_splices;
+mod outline;
 pub mod retry;
 pub mod splice;
 pub mod warnings;

@@ -27,9 +27,12 @@ use serde_json::{Map, Value};
 use super::atomic_write::WriteError;
 use super::config::{self, load_with_overrides};
 use super::include::Reader;
-use super::json5::{ConfigError, parse_cst, parse_value, read_config_text, split_bom};
+use super::json5::{
+    ConfigError, check_syntax, parse_cst, parse_value, read_config_text, split_bom,
+};
 use super::locate::{FileLevel, locate_model, model_at};
 use super::model_splices::plan;
+use super::outline::blank_top_level_except;
 use super::retry::{self, Attempt, Conflict, edit_with_retry};
 use super::splice::{Doc, apply_splices};
 
@@ -186,6 +189,11 @@ fn satisfies(primary: &Option<String>, fallbacks: &Option<Vec<String>>, edit: &M
 }
 
 /// The edit of one file's text; `path` is only for messages.
+///
+/// In a whole config the top-level values other than `agents` (and `$include`) are blanked first
+/// (see [`outline`](super::outline)): the edit is planned and checked on that copy, and its
+/// splices, which stay out of the blanked values, are applied to the original text. So one
+/// megabyte-sized provider catalogue costs one syntax check, not a CST and three parses.
 fn edit_text(
     text: &str,
     level: FileLevel,
@@ -194,19 +202,50 @@ fn edit_text(
 ) -> Result<String, EditError> {
     check_edit(edit)?;
     let (bom, body) = split_bom(text);
-    let old_value = parse_value(body, path)?;
+    let outline = match level {
+        FileLevel::Root => {
+            check_syntax(body, path)?;
+            blank_top_level_except(body, &["agents", "$include"])
+        }
+        _ => None,
+    };
+    let (work, blanked) = match &outline {
+        Some((copy, ranges)) => (copy.as_str(), ranges.as_slice()),
+        None => (body, &[][..]),
+    };
+    let old_value = parse_value(work, path)?;
     let current = model_at(&old_value, level, path)?;
     if satisfies(&current.primary, &current.fallbacks, edit) {
         return Ok(text.to_owned());
     }
-    let root = parse_cst(body, path)?;
-    let doc = Doc::new(body, &root);
+    let root = parse_cst(work, path)?;
+    let doc = Doc::new(work, &root);
     let mut splices = Vec::new();
     plan(&doc, &root, level, edit, &current, path, &mut splices)?;
+    drop(root);
+    let touches_blanked = splices
+        .iter()
+        .any(|s| blanked.iter().any(|&(a, b)| s.start < b && a < s.end));
+    if touches_blanked {
+        return Err(EditError::Verify {
+            path: path.to_path_buf(),
+            message: "the edit reaches outside agents".into(),
+        });
+    }
+    let new_work = if outline.is_some() {
+        apply_splices(work, splices.clone())
+    } else {
+        String::new()
+    };
     let new_body = apply_splices(body, splices);
-    let new_text = format!("{bom}{new_body}");
-    verify(&old_value, &new_text, level, edit, path)?;
-    Ok(new_text)
+    // What is not blanked is the same in both; what is blanked no splice touched.
+    let checked = if outline.is_some() {
+        &new_work
+    } else {
+        &new_body
+    };
+    verify(&old_value, checked, level, edit, path)?;
+    Ok(format!("{bom}{new_body}"))
 }
 
 /// Checks the new text: it parses, reads back as asked, and differs from the old one only in the

@@ -10,7 +10,7 @@
 use jsonc_parser::cst::{CstNode, CstObject, CstObjectProp, CstRootNode, ObjectPropName};
 
 /// One replacement of `text[start..end]`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Splice {
     pub start: usize,
     pub end: usize,

@@ -7,8 +7,8 @@
 //! complete lines are consumed, so a line being written waits for its newline. A file that shrank
 //! (truncated), has another inode (replaced by an atomic rewrite) or holds other bytes before the
 //! offset (rewritten in place, or a new file that got the old one's inode number back) is read
-//! again from the start; calls already returned are remembered by (agent, session, entry id,
-//! time), so nothing is returned twice.
+//! again from the start; the file's last calls (see `recent.rs`) keep what was counted from being
+//! counted twice.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -18,9 +18,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::event::{self, ParsedEvent};
+use super::recent::{self, LegacySeen, RecentCalls};
 use super::{
-    CallRecord, FileId, JsonlCursors, LineStart, SeenSet, SourceError, SourceKind, fnv1a64,
-    read_lines_from,
+    CallRecord, FileId, JsonlCursors, LineStart, SourceError, SourceKind, fnv1a64, read_lines_from,
 };
 
 #[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
@@ -28,8 +28,12 @@ pub(crate) struct JsonlState {
     /// Per `<agentId>/<file name>`.
     #[serde(default)]
     files: BTreeMap<String, FileCursor>,
-    #[serde(default)]
-    seen: SeenSet,
+    /// The last calls counted, per `<agentId>/<file name>`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    recent: BTreeMap<String, RecentCalls>,
+    /// The key set of a state file before issue 13 (see `recent.rs`).
+    #[serde(default, skip_serializing_if = "LegacySeen::is_empty")]
+    seen: LegacySeen,
 }
 
 #[derive(Debug, Serialize, Deserialize, Default, Clone, Copy, PartialEq)]
@@ -108,6 +112,13 @@ impl JsonlSource {
             }
         };
         self.state.0.files.retain(|k, _| files.contains_key(k));
+        // A file that is gone keeps its last calls while they are of today: if it comes back it
+        // is read from its start, and those calls are not counted again.
+        let kept = &self.state.0.files;
+        self.state
+            .0
+            .recent
+            .retain(|k, r| kept.contains_key(k) || r.has_calls_since(since));
         let mut out = Vec::new();
         for (key, file) in &files {
             if let Err(e) = self.poll_file(key, file, since, &mut out) {
@@ -208,10 +219,19 @@ impl JsonlSource {
         let end = if start.offset == meta.len() {
             start
         } else {
-            let seen = &mut self.state.0.seen;
+            let state = &mut self.state.0;
+            if !state.recent.contains_key(key) {
+                state.recent.insert(key.to_owned(), RecentCalls::default());
+            }
+            let recent = state.recent.get_mut(key).expect("just inserted");
+            let legacy = &state.seen;
             let garbled = &mut self.garbled_lines;
             let read = read_lines_from(path, &mut f, start, false, |line, _| {
-                take_line(line, sf, since, seen, garbled, out);
+                let counted = Counted {
+                    legacy,
+                    recent: &mut *recent,
+                };
+                take_line(line, sf, since, counted, garbled, out);
             })?;
             self.note_long_lines(path, read.long_lines);
             read.resume()
@@ -299,13 +319,19 @@ fn resume_point(cursor: Option<FileCursor>, f: &File, file: FileId, len: u64) ->
     }
 }
 
+/// What tells a call read again from a new one: an older state file's keys, the file's last calls.
+struct Counted<'a> {
+    legacy: &'a LegacySeen,
+    recent: &'a mut RecentCalls,
+}
+
 /// One complete line of a session file: a call from `since` on not returned before goes to
 /// `out`; an unreadable line is counted in `garbled`.
 fn take_line(
     line: &[u8],
     sf: &SessionFile,
     since: Timestamp,
-    seen: &mut SeenSet,
+    counted: Counted<'_>,
     garbled: &mut u64,
     out: &mut Vec<CallRecord>,
 ) {
@@ -324,9 +350,16 @@ fn take_line(
         return;
     }
     let fallback_id = || format!("line:{:016x}", fnv1a64(&[line]));
-    if let Some(record) = seen.admit(&sf.agent, &sf.session, call, fallback_id, SourceKind::Jsonl) {
-        out.push(record);
-    }
+    let record = recent::admit(
+        counted.legacy,
+        counted.recent,
+        &sf.agent,
+        &sf.session,
+        call,
+        fallback_id,
+        SourceKind::Jsonl,
+    );
+    out.extend(record);
 }
 
 #[cfg(test)]
@@ -345,7 +378,9 @@ mod tests {
                 skipping: true,
             },
         );
-        st.seen.insert(1, 2);
+        st.seen = LegacySeen::of(&[(1, 2)]);
+        st.recent
+            .insert("main/s.jsonl".into(), RecentCalls::default());
         let c = JsonlCursors(st);
         let back: JsonlCursors = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);

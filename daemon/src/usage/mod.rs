@@ -6,9 +6,10 @@
 //! - [`GatewayLogSource`] follows the gateway's JSON-lines file log (429s at once, reloads).
 //!
 //! Each reader keeps a cursor the daemon persists in its state file (`SqliteCursors`,
-//! `JsonlCursors`, `GatewayLogCursor`: opaque, serde). The transcript readers also remember which
-//! calls they already returned (a small set of keys, pruned by time), so a replaced file, a
-//! rewritten tail or a restart from an older cursor never returns the same call twice.
+//! `JsonlCursors`, `GatewayLogCursor`: opaque, serde), a few hundred bytes per session followed
+//! today however many calls the day had. What is past a cursor is new by construction; for what
+//! is read again (a replaced file, a rewritten tail, rows committed late) the transcript readers
+//! keep the last few calls per session (see `recent.rs`), so no call is ever returned twice.
 //!
 //! Records are returned for every provider; the caller filters by provider and quota day.
 //!
@@ -22,20 +23,19 @@
 //! - `GatewaySignal::Call` with `Success` is not a count (fast 200s are not logged at info);
 //!   its 429s are single requests, a transcript's 429 is a whole failed retry loop.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use event::TranscriptCall;
 pub(crate) use lines::{LineStart, MAX_LINE_BYTES, last_line_boundary, read_lines_from};
 
 pub mod event;
 pub mod gateway_log;
 pub mod jsonl;
 mod lines;
+mod recent;
 pub mod sqlite;
 
 pub use gateway_log::{GatewayLogSource, LogLocation};
@@ -172,76 +172,6 @@ pub(crate) fn fnv1a64(parts: &[&[u8]]) -> u64 {
         }
     }
     h
-}
-
-/// Keys of calls already returned, with the call's time (ms) so old keys can be pruned.
-/// This is what makes re-reading (replaced file, rewritten tail, restart) safe.
-#[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
-pub(crate) struct SeenSet {
-    #[serde(default)]
-    keys: BTreeMap<String, i64>,
-}
-
-/// How long before the `since` a poll is given (the quota day start, usually) a key is kept.
-/// Calls before `since` are never returned, so older keys only matter if `since` moves back.
-const SEEN_KEEP_BEFORE_SINCE_MS: i64 = 6 * 3600 * 1000;
-
-impl SeenSet {
-    /// True when the key is new (and records it).
-    pub(crate) fn insert(&mut self, key: u64, at_ms: i64) -> bool {
-        let k = format!("{key:016x}");
-        if self.keys.contains_key(&k) {
-            return false;
-        }
-        self.keys.insert(k, at_ms);
-        true
-    }
-    /// A transcript call as a record, unless it was returned before. Its key is (agent, session,
-    /// entry id, time); `fallback_id` stands for the entry id when the entry has none.
-    pub(crate) fn admit(
-        &mut self,
-        agent: &str,
-        session: &str,
-        call: TranscriptCall,
-        fallback_id: impl FnOnce() -> String,
-        source: SourceKind,
-    ) -> Option<CallRecord> {
-        let at_ms = call.at.as_millisecond();
-        let fallback;
-        let id = match &call.entry_id {
-            Some(id) => id.as_str(),
-            None => {
-                fallback = fallback_id();
-                fallback.as_str()
-            }
-        };
-        let key = fnv1a64(&[
-            agent.as_bytes(),
-            session.as_bytes(),
-            id.as_bytes(),
-            &at_ms.to_le_bytes(),
-        ]);
-        if !self.insert(key, at_ms) {
-            return None;
-        }
-        Some(CallRecord {
-            provider: call.provider,
-            model: call.model,
-            at: call.at,
-            outcome: call.outcome,
-            source,
-        })
-    }
-    pub(crate) fn prune(&mut self, since: Timestamp) {
-        let cutoff = since
-            .as_millisecond()
-            .saturating_sub(SEEN_KEEP_BEFORE_SINCE_MS);
-        self.keys.retain(|_, at| *at >= cutoff);
-    }
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.keys.len()
-    }
 }
 
 /// A file's identity: device and inode on Unix. Elsewhere (0, 0), which makes truncation the

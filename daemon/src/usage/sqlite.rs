@@ -14,13 +14,17 @@
 //!   every query is one short statement (no read transaction is held between them), so rows that
 //!   are still only in the `-wal` are seen and checkpoints are never blocked;
 //! - sessions come from `session_windows` (one index seek each for their last seq);
-//! - cursor = last seq per (agent, session), kept only for sessions with rows from `since` on.
-//!   New rows are read in batches; rows that cannot be an
+//! - cursor = last seq per (agent, session) and the hash of the row at it, kept only for sessions
+//!   with rows from `since` on. New rows are read in batches; rows that cannot be an
 //!   assistant reply are filtered out inside SQLite; zstd rows are classified by their
 //!   `navigation_json` and only decompressed when they are assistant error rows;
-//! - a DB replaced (other inode, or other `schema_meta` creation time) or a session whose last
-//!   seq went backwards is re-read; calls already returned are remembered by
-//!   (agent, session, entry id, time), so nothing is returned twice.
+//! - the last [`WINDOW`](super::recent::WINDOW) rows behind a cursor are read again, so a row
+//!   committed late below the last seq (concurrent writers) is still counted;
+//! - a session whose row at the cursor is another one (tail rewritten, DB replaced) or whose last
+//!   seq went backwards is read again; its last calls (see `recent.rs`) keep what was counted
+//!   from being counted twice;
+//! - a poll returns at most [`MAX_RECORDS_PER_POLL`] records (catching up on a long day is done in
+//!   several bounded polls, [`has_more`](SqliteSource::has_more) says so).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -28,7 +32,8 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{CallRecord, FileId, SeenSet, SourceError, SqliteCursors};
+use super::recent::{LegacySeen, RecentCalls};
+use super::{CallRecord, FileId, SourceError, SqliteCursors};
 
 mod scan;
 mod schema;
@@ -46,9 +51,13 @@ pub(crate) struct SqliteState {
     /// Per agent id (the directory name under `agents/`).
     #[serde(default)]
     dbs: BTreeMap<String, DbCursor>,
-    #[serde(default)]
-    seen: SeenSet,
+    /// The key set of a state file before issue 13 (see `recent.rs`).
+    #[serde(default, skip_serializing_if = "LegacySeen::is_empty")]
+    seen: LegacySeen,
 }
+
+/// Records one poll returns at most: a catch-up on a long day is done in bounded steps.
+pub const MAX_RECORDS_PER_POLL: usize = 8192;
 
 #[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
 struct DbCursor {
@@ -66,22 +75,24 @@ struct DbCursor {
     /// at those seqs; the seq alone would skip them.)
     #[serde(default)]
     tails: BTreeMap<String, u64>,
+    /// The last calls counted, per session id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    recent: BTreeMap<String, RecentCalls>,
 }
 
 impl DbCursor {
-    /// Notes which file this cursor is of. Another file than before (restored, recreated) is read
-    /// all again; the seen keys keep calls already returned from being returned again.
+    /// Notes which file this cursor is of. Another file than before (restored, recreated) keeps
+    /// the session cursors: a session whose row at its cursor is another one is read again.
     fn follow(&mut self, file: FileId, meta_created_at: Option<i64>) {
-        let replaced = (self.file != FileId::default() && self.file != file)
-            || (self.meta_created_at.is_some()
-                && meta_created_at.is_some()
-                && self.meta_created_at != meta_created_at);
-        if replaced {
-            self.sessions.clear();
-            self.tails.clear();
-        }
         self.file = file;
         self.meta_created_at = meta_created_at;
+    }
+
+    /// Forgets a session (gone, or nothing of today in it).
+    fn forget(&mut self, session: &str) {
+        self.sessions.remove(session);
+        self.tails.remove(session);
+        self.recent.remove(session);
     }
 }
 
@@ -137,6 +148,8 @@ pub struct SqliteSource {
     unchanged_since: HashMap<String, Signature>,
     records_seen: u64,
     malformed_rows: u64,
+    /// The last poll stopped at [`MAX_RECORDS_PER_POLL`]: there is more to read at once.
+    more: bool,
     errors: Vec<SourceError>,
 }
 
@@ -148,6 +161,7 @@ impl SqliteSource {
             unchanged_since: HashMap::new(),
             records_seen: 0,
             malformed_rows: 0,
+            more: false,
             errors: Vec::new(),
         }
     }
@@ -161,6 +175,7 @@ impl SqliteSource {
     /// and no record was read.
     pub fn poll(&mut self, since: Timestamp) -> Result<Vec<CallRecord>, SourceError> {
         self.errors.clear();
+        self.more = false;
         self.state.0.seen.prune(since);
         let dbs = match self.discover() {
             Ok(dbs) => dbs,
@@ -169,13 +184,19 @@ impl SqliteSource {
                 return Err(e);
             }
         };
-        // Forget agents whose DB is gone: if it comes back, it is re-read (and deduplicated).
-        self.state.0.dbs.retain(|agent, _| dbs.contains_key(agent));
+        // An agent whose DB is gone keeps its cursor while it holds calls of today: if the DB
+        // comes back it is re-read, and those calls are not counted again.
+        self.state.0.dbs.retain(|agent, cursor| {
+            dbs.contains_key(agent) || cursor.recent.values().any(|r| r.has_calls_since(since))
+        });
         self.unchanged_since
             .retain(|agent, _| dbs.contains_key(agent));
 
         let mut out = Vec::new();
         for (agent, path) in &dbs {
+            if self.more {
+                break;
+            }
             match self.poll_db(agent, path, since, &mut out) {
                 Ok(()) => {}
                 Err(e) => self.errors.push(e),
@@ -186,6 +207,11 @@ impl SqliteSource {
             return Err(self.errors[0].clone());
         }
         Ok(out)
+    }
+
+    /// The last poll stopped at [`MAX_RECORDS_PER_POLL`] records: poll again at once.
+    pub fn has_more(&self) -> bool {
+        self.more
     }
 
     pub fn cursors(&self) -> &SqliteCursors {
@@ -264,11 +290,16 @@ impl SqliteSource {
                 since,
                 since_ms: since.as_millisecond(),
                 layout,
+                legacy: &self.state.0.seen,
             };
-            let mut malformed = 0u64;
-            let result =
-                scan.read_sessions(&conn, cursor, &mut self.state.0.seen, out, &mut malformed);
-            self.malformed_rows += malformed;
+            let mut tally = scan::Tally::default();
+            let result = scan.read_sessions(&conn, cursor, out, &mut tally);
+            self.malformed_rows += tally.malformed;
+            if tally.more {
+                // Stopped at the budget: the next poll reads on from the cursors at once.
+                self.more = true;
+                return result;
+            }
             result?;
         }
         if sig.settled() {

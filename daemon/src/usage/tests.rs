@@ -9,20 +9,6 @@ fn fnv_is_stable_and_separates_parts() {
 }
 
 #[test]
-fn seen_set_dedups_and_prunes_by_time() {
-    let mut s = SeenSet::default();
-    let day: Timestamp = "2026-07-08T00:00:00Z".parse().unwrap();
-    let old = day.as_millisecond() - 7 * 3600 * 1000;
-    assert!(s.insert(1, old));
-    assert!(s.insert(2, day.as_millisecond()));
-    assert!(!s.insert(2, day.as_millisecond()));
-    s.prune(day);
-    assert_eq!(s.len(), 1);
-    assert!(s.insert(1, old), "a pruned key is forgotten");
-    assert!(!s.insert(2, 0));
-}
-
-#[test]
 fn source_error_display_names_the_file() {
     let e = SourceError::new(
         Path::new("/x/y.sqlite"),

@@ -5,5 +5,6 @@ mod config_edit;
 mod config_init;
 mod first_run;
 mod process;
+mod usage_cursors;
 mod usage_readers;
 mod watcher;

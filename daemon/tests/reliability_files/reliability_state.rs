@@ -413,14 +413,17 @@ async fn a_full_disk_is_logged_the_daemon_keeps_counting_and_the_config_is_never
     );
 }
 
-/// The real msclawd under `RLIMIT_FSIZE` = 1024 bytes (smaller than the config and the state),
+/// The real msclawd under `RLIMIT_FSIZE` = 256 bytes (smaller than the config and the compact state),
 /// its stderr going to `stderr`. Waits until Qwen is spent and a pin was refused, checks that it
 /// still runs and the config is as it was, stops it with SIGTERM. Returns the pin's refusal.
+/// Below the config's size and the state's (compact JSON, a few hundred bytes).
+const FILE_SIZE_LIMIT: u64 = 256;
+
 fn run_under_file_size_limit(stderr: Stdio) -> (String, std::process::ExitStatus, String) {
     use rustix::process::{Resource, Rlimit, setrlimit};
     let dir = tempfile::tempdir().unwrap();
     let (layout, original, session) = setup(dir.path());
-    assert!(original.len() > 1024);
+    assert!(original.len() > FILE_SIZE_LIMIT as usize);
     layout.settings("daily_limit = 2\n");
     calls(&session, QWEN, 2);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_msclawd"));
@@ -436,8 +439,8 @@ fn run_under_file_size_limit(stderr: Stdio) -> (String, std::process::ExitStatus
             setrlimit(
                 Resource::Fsize,
                 Rlimit {
-                    current: Some(1024),
-                    maximum: Some(1024),
+                    current: Some(FILE_SIZE_LIMIT),
+                    maximum: Some(FILE_SIZE_LIMIT),
                 },
             )
             .map_err(std::io::Error::from)
@@ -547,7 +550,7 @@ fn under_a_file_size_limit_the_real_msclawd_logs_and_keeps_running() {
     assert!(refusal2.contains("could not switch"), "{refusal2}");
     let plain = String::from_utf8(strip_ansi(line.as_bytes())).unwrap();
     println!(
-        "file-size-limit: msclawd under RLIMIT_FSIZE=1024 bytes, log to a pipe and to a full file: switches refused \
+        "file-size-limit: msclawd under RLIMIT_FSIZE=256 bytes, log to a pipe and to a full file: switches refused \
          (EFBIG), state saves failed, process kept running and exited cleanly on SIGTERM both times, config \
          byte-identical, no temp files; logged: {}",
         plain.split("msclawd::engine: ").last().unwrap_or(&plain)

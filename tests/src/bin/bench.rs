@@ -18,6 +18,10 @@
 //! Options: `--turns N` (default 8), `--rounds N` synthetic rounds per source (default 10, 3
 //! switches each), `--idle SECS` (default 60), `--only native,msclaw,figures,reactive`.
 //!
+//! `scale` (issue 13, not in the default set) measures a heavy user's day on a generated agent DB:
+//! `--only scale --sizes 10000,100000,1000000 --idle 10` (`--idle 0` skips the idle figure); see
+//! `bench/scale.rs`. `--msclawd PATH` measures that binary instead of building one.
+//!
 //! `reactive` (issue 7) runs the day again with msclaw's limits unknown, so only 429s tell it a
 //! model is spent: once with msclaw following the transcripts and gateway log, once with
 //! OpenClaw's provider pointed at msclawd's metering relay; and it measures the relay's added
@@ -39,6 +43,9 @@ use msclaw_tests::openclaw::{
 };
 use msclaw_tests::transcripts::{self, AgentDb, JsonlSession};
 
+#[path = "bench/scale.rs"]
+mod scale;
+
 const QUOTA: u32 = 2;
 /// msclaw rewrites primary and, with OpenClaw's fallbacks set, the fallbacks too: the gateway
 /// names both paths in one line.
@@ -50,6 +57,10 @@ struct Args {
     rounds: usize,
     idle: Duration,
     only: Vec<String>,
+    /// Events in the generated agent DBs of `scale`.
+    sizes: Vec<usize>,
+    /// A prebuilt msclawd to measure (no `cargo build` then).
+    msclawd: Option<PathBuf>,
 }
 
 fn args() -> Result<Args> {
@@ -63,6 +74,8 @@ fn args() -> Result<Args> {
             "figures".into(),
             "reactive".into(),
         ],
+        sizes: vec![10_000, 100_000, 1_000_000],
+        msclawd: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -72,6 +85,13 @@ fn args() -> Result<Args> {
             "--rounds" => a.rounds = value()?.parse()?,
             "--idle" => a.idle = Duration::from_secs(value()?.parse()?),
             "--only" => a.only = value()?.split(',').map(str::to_owned).collect(),
+            "--msclawd" => a.msclawd = Some(value()?.into()),
+            "--sizes" => {
+                a.sizes = value()?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?
+            }
             other => bail!("unknown option {other} (see the header of tests/src/bin/bench.rs)"),
         }
     }
@@ -555,9 +575,21 @@ fn main() -> Result<()> {
             1 + args.idle.as_secs() / 60
         ));
     }
-    let install = openclaw::install(OPENCLAW_SQLITE)?;
-    let msclawd = msclawd_binary()?;
+    let msclawd = match &args.msclawd {
+        Some(path) => path.clone(),
+        None => msclawd_binary()?,
+    };
     let started = Instant::now();
+    if want("scale") {
+        scale::run(&msclawd, &args.sizes, args.idle)?;
+    }
+    if !["native", "msclaw", "reactive", "figures"]
+        .iter()
+        .any(|p| want(p))
+    {
+        return Ok(());
+    }
+    let install = openclaw::install(OPENCLAW_SQLITE)?;
 
     let native = if want("native") {
         say("native run (OpenClaw's own fallbacks, no msclaw):");

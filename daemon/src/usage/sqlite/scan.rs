@@ -1,15 +1,18 @@
 //! Reading one DB's sessions: where each resumes, its new rows batch by batch, each row classified
-//! (cheaply by its navigation when compressed) and turned into a call record once.
+//! (cheaply by its navigation when compressed, from the row's bytes without copying them) and
+//! turned into a call record once.
 
 use std::path::Path;
 
 use jiff::Timestamp;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::DbCursor;
 use super::schema::{Layout, list_sessions, row_hash, sql_error};
+use super::{DbCursor, MAX_RECORDS_PER_POLL};
 use crate::usage::event::{self, NavigationVerdict, ParsedEvent, TranscriptCall};
-use crate::usage::{CallRecord, SeenSet, SourceError, SourceKind};
+use crate::usage::recent::{self, LegacySeen, WINDOW};
+use crate::usage::{CallRecord, SourceError, SourceKind};
 
 /// Rows fetched per statement.
 const BATCH_ROWS: i64 = 256;
@@ -22,6 +25,24 @@ pub(super) struct Scan<'a> {
     pub(super) since: Timestamp,
     pub(super) since_ms: i64,
     pub(super) layout: Layout,
+    pub(super) legacy: &'a LegacySeen,
+}
+
+/// What a scan noticed besides the records.
+#[derive(Default)]
+pub(super) struct Tally {
+    /// Rows that looked like assistant replies but could not be decoded.
+    pub(super) malformed: u64,
+    /// Stopped at [`MAX_RECORDS_PER_POLL`]: the cursors are where it stopped.
+    pub(super) more: bool,
+}
+
+/// Where a session is read from: rows after `from`; those up to `cursor` were read before (the
+/// cursor moves only past them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Resume {
+    pub(super) from: i64,
+    pub(super) cursor: i64,
 }
 
 impl Scan<'_> {
@@ -31,9 +52,8 @@ impl Scan<'_> {
         &self,
         conn: &Connection,
         cursor: &mut DbCursor,
-        seen: &mut SeenSet,
         out: &mut Vec<CallRecord>,
-        malformed: &mut u64,
+        tally: &mut Tally,
     ) -> Result<(), SourceError> {
         let err = |e| sql_error(self.path, e);
         let sessions = list_sessions(conn).map_err(err)?;
@@ -41,38 +61,41 @@ impl Scan<'_> {
             let Some((max_seq, last_created)) = *last else {
                 continue;
             };
-            let Some(from) = self.resume_from(conn, cursor, session, max_seq)? else {
+            let Some(resume) = self.resume_from(conn, cursor, session, max_seq)? else {
                 continue;
             };
             if last_created.is_some_and(|t| t < self.since_ms) {
                 // Its newest row is older than `since`: nothing of today in it. It keeps no
                 // cursor (so the cursors stay as few as the sessions active today); when it
-                // gets a new row it is read from `since` on, deduplicated.
-                cursor.sessions.remove(session);
-                cursor.tails.remove(session);
+                // gets a new row it is read from `since` on.
+                cursor.forget(session);
                 continue;
             }
             cursor.tails.remove(session);
-            self.read_session(conn, session, from, max_seq, cursor, seen, out, malformed)?;
-            if let Some(tail) = row_hash(conn, self.layout, session, max_seq).map_err(err)? {
+            let end = self.read_session(conn, session, resume, max_seq, cursor, out, tally)?;
+            if let Some(tail) = row_hash(conn, self.layout, session, end).map_err(err)? {
                 cursor.tails.insert(session.clone(), tail);
+            }
+            if tally.more {
+                return Ok(());
             }
         }
         // Sessions that are gone (deleted, or reset into a new session id) keep no cursor.
         cursor.sessions.retain(|s, _| sessions.contains_key(s));
         let kept = &cursor.sessions;
         cursor.tails.retain(|s, _| kept.contains_key(s));
+        cursor.recent.retain(|s, _| kept.contains_key(s));
         Ok(())
     }
 
-    /// The seq after which to read a session; `None` when nothing new is in it.
+    /// Where to read a session from; `None` when nothing new is in it.
     fn resume_from(
         &self,
         conn: &Connection,
         cursor: &DbCursor,
         session: &str,
         max_seq: i64,
-    ) -> Result<Option<i64>, SourceError> {
+    ) -> Result<Option<Resume>, SourceError> {
         let known = cursor.sessions.get(session).copied();
         let rewritten = match (known, cursor.tails.get(session)) {
             (Some(c), Some(tail)) if c <= max_seq => {
@@ -81,30 +104,24 @@ impl Scan<'_> {
             }
             _ => false,
         };
-        Ok(match known {
-            Some(c) if c == max_seq && !rewritten => None,
-            Some(c) if c < max_seq && !rewritten => Some(c),
-            // New session, or its tail rewritten (its seq went backwards, or the row at the
-            // cursor is another one): read all of it again; already returned calls are
-            // deduplicated.
-            _ => Some(i64::MIN),
-        })
+        let remembered = cursor.recent.contains_key(session);
+        Ok(resume_point(known, remembered, rewritten, max_seq))
     }
 
-    /// Reads rows `from < seq <= to` of one session, batch by batch, advancing the session's cursor
-    /// as it goes so a failure half way keeps what was read.
+    /// Reads rows `resume.from < seq <= to` of one session, batch by batch, advancing the session's cursor as it goes so a failure half
+    /// way keeps what was read. Returns the seq the cursor stopped at.
     #[allow(clippy::too_many_arguments)]
     fn read_session(
         &self,
         conn: &Connection,
         session: &str,
-        from: i64,
+        resume: Resume,
         to: i64,
         cursor: &mut DbCursor,
-        seen: &mut SeenSet,
         out: &mut Vec<CallRecord>,
-        malformed: &mut u64,
-    ) -> Result<(), SourceError> {
+        tally: &mut Tally,
+    ) -> Result<i64, SourceError> {
+        let err = |e| sql_error(self.path, e);
         let sql = match self.layout {
             Layout::Compressed => {
                 "SELECT seq, created_at, event_json, navigation_json, event_zstd IS NOT NULL
@@ -122,69 +139,66 @@ impl Scan<'_> {
                  ORDER BY seq LIMIT ?5"
             }
         };
-        let mut after = from;
+        let mut after = resume.from;
+        let mut end = to;
         loop {
-            let rows: Vec<Row> = {
-                let mut stmt = conn
-                    .prepare_cached(sql)
-                    .map_err(|e| sql_error(self.path, e))?;
-                let mapped = stmt
-                    .query_map(
-                        params![session, after, to, self.since_ms, BATCH_ROWS],
-                        |r| {
-                            Ok(Row {
-                                seq: r.get(0)?,
-                                created_at: r.get(1)?,
-                                event_json: r.get(2)?,
-                                navigation_json: r.get(3)?,
-                                compressed: r.get::<_, i64>(4)? != 0,
-                            })
-                        },
-                    )
-                    .map_err(|e| sql_error(self.path, e))?;
-                mapped
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| sql_error(self.path, e))?
-                // the statement is reset here: no read transaction outlives the batch
-            };
-            let full = rows.len() as i64 == BATCH_ROWS;
-            for row in &rows {
-                let created = Timestamp::from_millisecond(row.created_at).ok();
-                let parsed = self.classify(conn, session, row, created)?;
-                match parsed {
-                    Some(ParsedEvent::Call(call)) => self.emit(session, row, call, seen, out),
-                    Some(ParsedEvent::Malformed(_)) => *malformed += 1,
-                    Some(ParsedEvent::NotACall) | None => {}
-                }
-                cursor.sessions.insert(session.to_owned(), row.seq);
+            let mut stmt = conn.prepare_cached(sql).map_err(err)?;
+            let mut rows = stmt
+                .query(params![session, after, to, self.since_ms, BATCH_ROWS])
+                .map_err(err)?;
+            let mut n = 0;
+            while let Some(r) = rows.next().map_err(err)? {
+                n += 1;
+                let row = Row::of(r).map_err(err)?;
                 after = row.seq;
+                let past_cursor = row.seq > resume.cursor;
+                match self.classify(conn, session, &row)? {
+                    ParsedEvent::Call(call) => {
+                        let recent = recent_of(cursor, session);
+                        self.emit(session, &row, call, recent, out)
+                    }
+                    ParsedEvent::Malformed(_) => tally.malformed += 1,
+                    ParsedEvent::NotACall => {}
+                }
+                if past_cursor {
+                    set_cursor(cursor, session, row.seq);
+                    if out.len() >= MAX_RECORDS_PER_POLL && row.seq < to {
+                        tally.more = true;
+                        end = row.seq;
+                        break;
+                    }
+                }
             }
-            if !full {
+            // the statement is reset here: no read transaction outlives the batch
+            drop(rows);
+            if tally.more || n < BATCH_ROWS {
                 break;
             }
         }
-        cursor.sessions.insert(session.to_owned(), to);
-        Ok(())
+        set_cursor(cursor, session, end);
+        Ok(end)
     }
 
-    /// `None`: a row that cannot be decoded (counted as malformed by the caller via `Malformed`).
     fn classify(
         &self,
         conn: &Connection,
         session: &str,
-        row: &Row,
-        created: Option<Timestamp>,
-    ) -> Result<Option<ParsedEvent>, SourceError> {
-        if let Some(json) = &row.event_json {
-            return Ok(Some(event::parse_event(json, created)));
+        row: &Row<'_>,
+    ) -> Result<ParsedEvent, SourceError> {
+        let created = Timestamp::from_millisecond(row.created_at).ok();
+        if let Some(json) = row.event_json {
+            return Ok(event::parse_event_bytes(json, created));
         }
         if !row.compressed {
-            return Ok(Some(ParsedEvent::Malformed("row without an event")));
+            return Ok(ParsedEvent::Malformed("row without an event"));
         }
-        if let Some(nav) = &row.navigation_json {
-            match event::classify_navigation(nav, created) {
-                NavigationVerdict::NotACall => return Ok(Some(ParsedEvent::NotACall)),
-                NavigationVerdict::Call(call) => return Ok(Some(ParsedEvent::Call(call))),
+        if let Some(nav) = row.navigation_json {
+            let verdict = std::str::from_utf8(nav).map_or(NavigationVerdict::NeedEvent, |nav| {
+                event::classify_navigation(nav, created)
+            });
+            match verdict {
+                NavigationVerdict::NotACall => return Ok(ParsedEvent::NotACall),
+                NavigationVerdict::Call(call) => return Ok(ParsedEvent::Call(call)),
                 NavigationVerdict::NeedEvent => {}
             }
         }
@@ -194,41 +208,111 @@ impl Scan<'_> {
             .map_err(|e| sql_error(self.path, e))?;
         let Some((blob, Some(len))) = blob else {
             // Deleted since the batch was read, or no recorded size: nothing to decode.
-            return Ok(Some(ParsedEvent::Malformed(
-                "compressed row without its size",
-            )));
+            return Ok(ParsedEvent::Malformed("compressed row without its size"));
         };
-        Ok(Some(match decode_zstd(&blob, len) {
+        Ok(match decode_zstd(&blob, len) {
             Some(text) => event::parse_event(&text, created),
             None => ParsedEvent::Malformed("compressed event does not decode"),
-        }))
+        })
     }
 
     fn emit(
         &self,
         session: &str,
-        row: &Row,
+        row: &Row<'_>,
         call: TranscriptCall,
-        seen: &mut SeenSet,
+        recent: &mut recent::RecentCalls,
         out: &mut Vec<CallRecord>,
     ) {
         if call.at < self.since {
             return;
         }
         let fallback_id = || format!("seq:{}:{}", row.seq, row.created_at);
-        if let Some(record) = seen.admit(self.agent, session, call, fallback_id, SourceKind::Sqlite)
-        {
+        if let Some(record) = recent::admit(
+            self.legacy,
+            recent,
+            self.agent,
+            session,
+            call,
+            fallback_id,
+            SourceKind::Sqlite,
+        ) {
             out.push(record);
         }
     }
 }
 
-struct Row {
+/// The session's last calls, created on its first call.
+fn recent_of<'c>(cursor: &'c mut DbCursor, session: &str) -> &'c mut recent::RecentCalls {
+    if !cursor.recent.contains_key(session) {
+        cursor.recent.insert(session.to_owned(), Default::default());
+    }
+    cursor.recent.get_mut(session).expect("just inserted")
+}
+
+fn set_cursor(cursor: &mut DbCursor, session: &str, seq: i64) {
+    match cursor.sessions.get_mut(session) {
+        Some(at) => *at = seq,
+        None => {
+            cursor.sessions.insert(session.to_owned(), seq);
+        }
+    }
+}
+
+/// Where to read a session whose cursor is `known` and whose last seq is `max_seq`: `None` when
+/// nothing is new. Past the cursor is new; the [`WINDOW`] seqs behind it are read again (a row
+/// committed late lands there). A rewritten session (another row at the cursor, or its last seq
+/// went backwards) is read from its start, and so is one without a cursor: all of it again when
+/// its last calls are remembered (a cursor lost), as new when it is new.
+pub(super) fn resume_point(
+    known: Option<i64>,
+    remembered: bool,
+    rewritten: bool,
+    max_seq: i64,
+) -> Option<Resume> {
+    let from_start = |cursor| {
+        Some(Resume {
+            from: i64::MIN,
+            cursor,
+        })
+    };
+    match known {
+        Some(c) if c == max_seq && !rewritten => None,
+        Some(c) if c < max_seq && !rewritten => Some(Resume {
+            from: c.saturating_sub(WINDOW as i64),
+            cursor: c,
+        }),
+        Some(c) => from_start(c),
+        None if remembered => from_start(i64::MAX),
+        None => from_start(i64::MIN),
+    }
+}
+
+/// One row as SQLite hands it out: its text borrowed, not copied.
+struct Row<'r> {
     seq: i64,
     created_at: i64,
-    event_json: Option<String>,
-    navigation_json: Option<String>,
+    event_json: Option<&'r [u8]>,
+    navigation_json: Option<&'r [u8]>,
     compressed: bool,
+}
+
+impl<'r> Row<'r> {
+    fn of(r: &'r rusqlite::Row<'_>) -> rusqlite::Result<Row<'r>> {
+        let text = |i: usize| -> rusqlite::Result<Option<&'r [u8]>> {
+            Ok(match r.get_ref(i)? {
+                ValueRef::Text(t) | ValueRef::Blob(t) => Some(t),
+                _ => None,
+            })
+        };
+        Ok(Row {
+            seq: r.get(0)?,
+            created_at: r.get(1)?,
+            event_json: text(2)?,
+            navigation_json: text(3)?,
+            compressed: r.get::<_, i64>(4)? != 0,
+        })
+    }
 }
 
 /// Decodes one zstd frame whose decoded size OpenClaw recorded; the frame's checksum (OpenClaw

@@ -23,7 +23,7 @@ fn cursor_state_round_trips_through_json() {
     c.file = FileId { dev: 1, ino: 2 };
     c.meta_created_at = Some(5);
     c.sessions.insert("s".into(), 7);
-    st.seen.insert(9, 100);
+    st.seen = LegacySeen::of(&[(9, 100)]);
     let cursors = SqliteCursors(st);
     let back: SqliteCursors =
         serde_json::from_str(&serde_json::to_string(&cursors).unwrap()).unwrap();
