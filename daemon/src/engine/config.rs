@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use msclaw_shared::ConfigState;
 
 use super::Engine;
+use crate::openclaw::config::alias_key;
 use crate::openclaw::{self, ConfigError, OpenClawConfig, RotationWarning, config_warnings};
 use crate::policy::{PolicyConfig, RotationModel};
 use crate::settings::{Limit, Settings};
@@ -235,10 +236,8 @@ pub(super) fn resolve_any_provider(
     if let Some(found) = cfg.resolve_model(provider, name) {
         return Some(found);
     }
-    if let Some((full, _)) = cfg
-        .aliases
-        .iter()
-        .find(|(full, alias)| alias.as_str() == name && cfg.is_listed(full))
+    if let Some(full) = cfg.alias_refs.get(&alias_key(name))
+        && cfg.is_listed(full)
     {
         return Some(full.clone());
     }

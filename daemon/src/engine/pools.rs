@@ -27,15 +27,8 @@ pub(super) fn plan_book(
         per_model_daily: false,
         ..setup.clone()
     };
-    // OpenClaw keeps ref -> alias; pools resolve alias -> ref.
-    let aliases: BTreeMap<String, String> = cfg
-        .map(|c| {
-            c.aliases
-                .iter()
-                .map(|(full, alias)| (alias.clone(), full.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
+    // Pools resolve alias -> ref, as OpenClaw does (any case, the last alias wins).
+    let aliases: BTreeMap<String, String> = cfg.map(|c| c.alias_refs.clone()).unwrap_or_default();
     let (pools, warnings) = plan_pools(&named_only, rotation, provider, &aliases, 0);
     (PoolBook::new(pools), warnings)
 }

@@ -8,6 +8,7 @@ use jiff::SignedDuration;
 use super::defs::{PoolDef, PoolSetup};
 use super::settings::Refill;
 use super::units::Units;
+use crate::openclaw::config::alias_key;
 use crate::policy::RotationModel;
 use crate::quota_calendar::QuotaCalendar;
 
@@ -42,9 +43,10 @@ impl Member {
     }
 }
 
+/// `aliases` is keyed the way OpenClaw matches aliases ([`alias_key`]).
 fn resolve_name(name: &str, aliases: &BTreeMap<String, String>) -> String {
     aliases
-        .get(name)
+        .get(&alias_key(name))
         .cloned()
         .unwrap_or_else(|| name.to_owned())
 }

@@ -249,6 +249,14 @@ async fn with_the_relay_on_another_providers_429s_still_come_from_the_gateway_lo
     let settings = layout.settings(&format!(
         "models = [\"{OR}\", \"qwen3.5\"]\ndaily_limit = \"unknown\"\n[relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"http://127.0.0.1:9/v1\"\n"
     ));
+    // As `msclawctl relay on` leaves it: the real URL and key in msclaw's store.
+    msclaw_tests::daemon::write_relay_store(
+        &layout,
+        msclaw_tests::daemon::RELAY_TOKEN,
+        &relay_url,
+        "http://127.0.0.1:9/v1",
+        msclaw_tests::daemon::RELAY_REAL_KEY,
+    );
     let daemon = TestDaemon::start(&layout, settings).await.unwrap();
     daemon
         .wait_for("on the free model", WAIT, |s| {
