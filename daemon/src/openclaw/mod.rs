@@ -22,6 +22,7 @@ pub mod json5_syntax;
 mod json5_unicode;
 pub mod locate;
 pub mod mask;
+pub mod plugin_entries;
 pub mod model_edit;
 pub mod model_splices;
 pub mod retry;
