@@ -2,6 +2,7 @@
 
 mod cli;
 mod doctor;
+mod doctor_plugin;
 mod doctor_view;
 mod human;
 mod init;

@@ -145,3 +145,18 @@ impl InstallRecord {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_repositorys_plugin_speaks_msclawds_protocol() {
+        let dir = source_dir(None);
+        check_manifest(&dir).unwrap();
+        assert_eq!(
+            declared_protocol(&dir).unwrap(),
+            msclaw_shared::PROTOCOL_VERSION
+        );
+    }
+}

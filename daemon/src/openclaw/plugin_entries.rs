@@ -404,6 +404,54 @@ fn write_if_unchanged(plan: PluginPlan) -> Result<Attempt<PluginPlan>, PluginEnt
     })
 }
 
+/// The plugin's settings as the whole config (includes resolved) has them, for `doctor`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PluginSettings {
+    /// `plugins.enabled` (OpenClaw's default: true).
+    pub plugins_enabled: Option<bool>,
+    /// `plugins.allow`, when the user keeps an allowlist.
+    pub allow: Option<Vec<String>>,
+    pub deny: Vec<String>,
+    pub load_paths: Vec<String>,
+    /// Whether `plugins.entries.msclaw` exists at all.
+    pub has_entry: bool,
+    /// `plugins.entries.msclaw.enabled`.
+    pub enabled: Option<bool>,
+    pub allow_conversation_access: bool,
+    pub choose_model: bool,
+}
+
+/// Reads the plugin's settings from the config at `config_path`.
+pub fn plugin_settings(config_path: &Path) -> Result<PluginSettings, super::ConfigError> {
+    let resolved = resolved_value(config_path, &HashMap::new())?;
+    let strings = |keys: &[&str]| -> Option<Vec<String>> {
+        Some(
+            get(&resolved, keys)?
+                .as_array()?
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+        )
+    };
+    let entry = |keys: &[&str]| {
+        let full: Vec<&str> = ["plugins", "entries", PLUGIN_ID]
+            .into_iter()
+            .chain(keys.iter().copied())
+            .collect();
+        get(&resolved, &full).and_then(Value::as_bool)
+    };
+    Ok(PluginSettings {
+        plugins_enabled: get(&resolved, &["plugins", "enabled"]).and_then(Value::as_bool),
+        allow: strings(&["plugins", "allow"]),
+        deny: strings(&["plugins", "deny"]).unwrap_or_default(),
+        load_paths: strings(&["plugins", "load", "paths"]).unwrap_or_default(),
+        has_entry: get(&resolved, &["plugins", "entries", PLUGIN_ID]).is_some(),
+        enabled: entry(&["enabled"]),
+        allow_conversation_access: entry(&["hooks", "allowConversationAccess"]) == Some(true),
+        choose_model: entry(&["config", "chooseModel"]) == Some(true),
+    })
+}
+
 impl From<retry::Conflict> for PluginEntriesError {
     fn from(c: retry::Conflict) -> Self {
         PluginEntriesError::Init(c.into())
