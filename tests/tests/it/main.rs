@@ -7,5 +7,6 @@ mod everyday_use;
 mod fake_modelscope;
 mod openclaw_harness;
 mod plugin_in_process;
+mod plugin_node_tests;
 mod relay_in_process;
 mod rotation_in_process;
