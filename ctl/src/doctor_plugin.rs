@@ -77,17 +77,17 @@ fn extensions_dir(openclaw: &OpenClawPaths) -> PathBuf {
 fn enabled_check(report: &mut Report, s: &PluginSettings) {
     let fix = "run `msclawctl plugin install`";
     if s.plugins_enabled == Some(false) {
-        report.fail("plugin_enabled", "plugins.enabled is false: OpenClaw loads no plugin");
+        report.fail(
+            "plugin_enabled",
+            "plugins.enabled is false: OpenClaw loads no plugin",
+        );
     } else if s.enabled != Some(true) {
         report.fail(
             "plugin_enabled",
             format!("plugins.entries.{PLUGIN_ID}.enabled is not true; {fix}"),
         );
     } else if s.deny.iter().any(|id| id == PLUGIN_ID) {
-        report.fail(
-            "plugin_enabled",
-            format!("plugins.deny lists {PLUGIN_ID}"),
-        );
+        report.fail("plugin_enabled", format!("plugins.deny lists {PLUGIN_ID}"));
     } else if s
         .allow
         .as_ref()

@@ -112,9 +112,12 @@ fn install(p: &Paths, source: &Path, choose_model: bool, dry_run: bool) -> anyho
     record.config = config.clone();
     record.files = p.plugin.files.clone();
     record.steps.extend(plan.step.clone());
-    record
-        .save(&p.plugin.record)
-        .with_context(|| format!("{} was changed but its record was not saved", config.display()))?;
+    record.save(&p.plugin.record).with_context(|| {
+        format!(
+            "{} was changed but its record was not saved",
+            config.display()
+        )
+    })?;
     lines.push(
         "restart the gateway to load the plugin (openclaw gateway restart, or systemctl --user \
          restart openclaw-gateway)"

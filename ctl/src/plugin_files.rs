@@ -75,14 +75,17 @@ pub fn check_manifest(dir: &Path) -> anyhow::Result<()> {
 }
 
 fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
-    let text = fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
 /// Replaces `dest` with a copy of the plugin's run-time files from `source`: copied beside it
 /// first, then renamed into place, so OpenClaw never loads half a plugin.
 pub fn copy_plugin(source: &Path, dest: &Path) -> anyhow::Result<()> {
-    let parent = dest.parent().context("the plugin's copy has no parent dir")?;
+    let parent = dest
+        .parent()
+        .context("the plugin's copy has no parent dir")?;
     fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let staging = dest.with_extension("new");
     let old = dest.with_extension("old");
@@ -106,7 +109,9 @@ pub fn copy_plugin(source: &Path, dest: &Path) -> anyhow::Result<()> {
 fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     if from.is_dir() {
         fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
-        for entry in fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {
+        for entry in
+            fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
+        {
             let entry = entry?;
             copy_tree(&entry.path(), &to.join(entry.file_name()))?;
         }

@@ -378,11 +378,13 @@ async fn doctor_says_whether_the_plugin_is_installed_enabled_and_choosing() {
             .collect()
     };
     let before = plugin_lines(&run(&["doctor"]).await.unwrap());
-    assert!(run(&["plugin", "install", "--choose-model"])
-        .await
-        .unwrap()
-        .status
-        .success());
+    assert!(
+        run(&["plugin", "install", "--choose-model"])
+            .await
+            .unwrap()
+            .status
+            .success()
+    );
     let after = plugin_lines(&run(&["doctor"]).await.unwrap());
     snapshot!("doctor_plugin", format!("{before}--- installed\n{after}"));
 }

@@ -43,7 +43,10 @@ fn install_then_uninstall_leaves_the_config_byte_identical() {
     let copy = layout.state_file.parent().unwrap().join("openclaw-plugin");
 
     ok(&msclawctl(&layout, &["plugin", "install"]));
-    let stdout = ok(&msclawctl(&layout, &["plugin", "install", "--choose-model"]));
+    let stdout = ok(&msclawctl(
+        &layout,
+        &["plugin", "install", "--choose-model"],
+    ));
     assert!(stdout.contains("conversation access"), "{stdout}");
     assert!(copy.join("openclaw.plugin.json").is_file());
     assert!(copy.join("src/wire.js").is_file());
@@ -89,7 +92,10 @@ fn dry_runs_write_nothing() {
 fn a_directory_that_is_not_the_plugin_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let layout = setup(dir.path());
-    let out = msclawctl(&layout, &["plugin", "install", "--path", dir.path().to_str().unwrap()]);
+    let out = msclawctl(
+        &layout,
+        &["plugin", "install", "--path", dir.path().to_str().unwrap()],
+    );
     assert!(!out.status.success());
     assert_eq!(
         std::fs::read_to_string(&layout.openclaw_config).unwrap(),

@@ -27,9 +27,7 @@ use serde_json::{Map, Value};
 use super::atomic_write::WriteError;
 use super::config::{self, load_with_overrides};
 use super::include::Reader;
-use super::json5::{
-    ConfigError, parse_cst, parse_value, read_config_text, split_bom,
-};
+use super::json5::{ConfigError, parse_cst, parse_value, read_config_text, split_bom};
 use super::locate::{FileLevel, locate_model, model_at};
 use super::model_splices::plan;
 use super::retry::{self, Attempt, Conflict, edit_with_retry};

@@ -29,8 +29,8 @@ use super::{
 mod access;
 mod batch;
 mod files;
-mod location;
 mod line;
+mod location;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -40,7 +40,9 @@ use batch::{Pending, handle_line};
 pub(crate) use files::parse_rolling;
 use files::{Candidate, head_of};
 pub use line::{Parsed, parse_line};
-pub use location::{LogSource, PREFERRED_DIR, PREFERRED_DIR_ENV, ResolvedLog, resolve_log_location};
+pub use location::{
+    LogSource, PREFERRED_DIR, PREFERRED_DIR_ENV, ResolvedLog, resolve_log_location,
+};
 
 /// Where the gateway writes its log.
 #[derive(Debug, Clone, PartialEq, Eq)]

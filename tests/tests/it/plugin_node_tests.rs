@@ -29,6 +29,10 @@ fn the_plugins_node_tests_pass() {
         out.stderr
     );
     // A run that found no test file would pass too.
-    assert!(out.stdout.contains("# pass") || out.stdout.contains("ℹ pass"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("# pass") || out.stdout.contains("ℹ pass"),
+        "{}",
+        out.stdout
+    );
     assert!(!out.stdout.contains("ℹ pass 0") && !out.stdout.contains("# pass 0"));
 }

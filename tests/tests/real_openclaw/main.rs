@@ -4,4 +4,5 @@
 
 mod e2e_real_openclaw;
 mod e2e_relay;
+mod plugin;
 mod real_openclaw_smoke;

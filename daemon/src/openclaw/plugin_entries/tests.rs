@@ -41,7 +41,10 @@ fn install_adds_the_entries_and_uninstall_gives_the_same_bytes_back() {
     );
     assert_eq!(v["plugins"]["entries"]["msclaw"]["enabled"], true);
     assert!(v["plugins"]["entries"]["msclaw"].get("hooks").is_none());
-    assert!(new.starts_with("// my config\n{\n  // the gateway\n"), "{new}");
+    assert!(
+        new.starts_with("// my config\n{\n  // the gateway\n"),
+        "{new}"
+    );
     let back = uninstall_text(&new, &[step.unwrap()], Path::new("<text>")).unwrap();
     assert_eq!(back, CONFIG);
 }
@@ -77,13 +80,19 @@ fn an_allowlist_gets_the_id_and_existing_entries_stay() {
     let text = "{\n  \"plugins\": {\n    \"allow\": [\"other\"],\n    \"load\": { \"paths\": [\"/x\"] },\n    \"entries\": {\n      \"other\": { \"enabled\": true }\n    }\n  }\n}\n";
     let (new, step) = install(text, &req(true));
     let v = value(&new);
-    assert_eq!(v["plugins"]["allow"], serde_json::json!(["other", "msclaw"]));
+    assert_eq!(
+        v["plugins"]["allow"],
+        serde_json::json!(["other", "msclaw"])
+    );
     assert_eq!(
         v["plugins"]["load"]["paths"],
         serde_json::json!(["/x", req(true).load_path])
     );
     assert_eq!(v["plugins"]["entries"]["other"]["enabled"], true);
-    assert_eq!(v["plugins"]["entries"]["msclaw"]["config"]["chooseModel"], true);
+    assert_eq!(
+        v["plugins"]["entries"]["msclaw"]["config"]["chooseModel"],
+        true
+    );
     let back = uninstall_text(&new, &[step.unwrap()], Path::new("<text>")).unwrap();
     assert_eq!(back, text);
 }

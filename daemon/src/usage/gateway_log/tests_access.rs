@@ -60,12 +60,21 @@ fn a_foreign_preferred_dir_falls_back_to_tmpdir_openclaw_uid() {
     let own = resolve_log_location(None, None, Some("work"), &env);
     assert_eq!(
         own.location,
-        LogLocation::ProfileDir { dir: preferred.clone(), profile: Some("work".into()) }
+        LogLocation::ProfileDir {
+            dir: preferred.clone(),
+            profile: Some("work".into())
+        }
     );
     std::os::unix::fs::chown(&preferred, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
     let r = resolve_log_location(None, None, None, &env);
     let fallback = tmp.join(format!("openclaw-{}", rustix::process::getuid().as_raw()));
-    assert_eq!(r.location, LogLocation::ProfileDir { dir: fallback, profile: None });
+    assert_eq!(
+        r.location,
+        LogLocation::ProfileDir {
+            dir: fallback,
+            profile: None
+        }
+    );
     let note = r.note.unwrap();
     assert!(note.contains("is owned by uid 65534; following"), "{note}");
 }
@@ -75,7 +84,10 @@ fn a_foreign_or_world_writable_log_dir_is_not_read() {
     let root = tempfile::tempdir().unwrap();
     let dir = private_dir(root.path(), "openclaw");
     write_log(&dir, "openclaw-2026-12-03.log");
-    let loc = LogLocation::ProfileDir { dir: dir.clone(), profile: None };
+    let loc = LogLocation::ProfileDir {
+        dir: dir.clone(),
+        profile: None,
+    };
     assert_eq!(signals(loc.clone()).unwrap(), 1);
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     assert!(signals(loc.clone()).is_err());
@@ -90,11 +102,20 @@ fn a_symlinked_or_foreign_log_file_is_not_read() {
     let dir = private_dir(root.path(), "openclaw");
     let elsewhere = private_dir(root.path(), "elsewhere");
     write_log(&elsewhere, "planted.log");
-    std::os::unix::fs::symlink(elsewhere.join("planted.log"), dir.join("openclaw-2026-12-03.log"))
-        .unwrap();
-    let loc = LogLocation::ProfileDir { dir: dir.clone(), profile: None };
+    std::os::unix::fs::symlink(
+        elsewhere.join("planted.log"),
+        dir.join("openclaw-2026-12-03.log"),
+    )
+    .unwrap();
+    let loc = LogLocation::ProfileDir {
+        dir: dir.clone(),
+        profile: None,
+    };
     assert_eq!(signals(loc.clone()).unwrap(), 0);
-    assert_eq!(signals(LogLocation::File(dir.join("openclaw-2026-12-03.log"))).unwrap(), 0);
+    assert_eq!(
+        signals(LogLocation::File(dir.join("openclaw-2026-12-03.log"))).unwrap(),
+        0
+    );
     write_log(&dir, "openclaw-2026-12-04.log");
     std::os::unix::fs::chown(dir.join("openclaw-2026-12-04.log"), Some(OTHER_UID), None).unwrap();
     assert_eq!(signals(loc).unwrap(), 0);
@@ -106,7 +127,11 @@ fn each_profile_reads_only_its_own_files() {
     let dir = private_dir(root.path(), "openclaw");
     write_log(&dir, "openclaw-2026-12-03.log");
     write_log(&dir, "openclaw-work-2026-12-04.log");
-    std::fs::write(dir.join("openclaw-work-2026-12-04.log"), format!("{LINE}\n{LINE}\n")).unwrap();
+    std::fs::write(
+        dir.join("openclaw-work-2026-12-04.log"),
+        format!("{LINE}\n{LINE}\n"),
+    )
+    .unwrap();
     let env = env_of(&[(PREFERRED_DIR_ENV, &dir)]);
     let default = resolve_log_location(None, None, None, &env).location;
     let work = resolve_log_location(None, None, Some("work"), &env).location;
