@@ -177,14 +177,17 @@ pub fn install_text(
     Ok((format!("{bom}{new_body}"), items))
 }
 
+/// New properties to add under the object at a key path that exists.
+type Group<'k> = (Vec<&'k str>, Vec<(String, New)>);
+
 /// Groups the entries to add by the deepest object on their way that exists, each group one
 /// tree of new properties (so a missing object is created once).
 fn group_by_existing<'k>(
     resolved: &Value,
     leaves: Vec<(Vec<&'k str>, New)>,
     path: &Path,
-) -> Result<Vec<(Vec<&'k str>, Vec<(String, New)>)>, PluginEntriesError> {
-    let mut groups: Vec<(Vec<&str>, Vec<(String, New)>)> = Vec::new();
+) -> Result<Vec<Group<'k>>, PluginEntriesError> {
+    let mut groups: Vec<Group<'k>> = Vec::new();
     for (keys, value) in leaves {
         let mut depth = 0;
         while depth + 1 < keys.len() {
