@@ -77,6 +77,12 @@ pub enum Command {
         #[command(subcommand)]
         action: RelayAction,
     },
+    /// Install or remove msclaw's OpenClaw plugin, which reports each model call to msclawd as it
+    /// ends and, with --choose-model, lets msclawd choose each turn's model.
+    Plugin {
+        #[command(subcommand)]
+        action: PluginAction,
+    },
     /// Check the set-up, one line per check (ok / warn / fail); exits 1 when a check fails.
     Doctor,
     /// Print shell completions.
@@ -101,6 +107,32 @@ pub enum RelayAction {
     Off,
     /// Whether OpenClaw goes through the relay.
     Status,
+}
+
+#[derive(Subcommand, Clone, PartialEq, Eq)]
+pub enum PluginAction {
+    /// Copy the plugin into msclaw's state dir and add its entries to OpenClaw's config (only
+    /// adds; every other byte stays). Restart the gateway afterwards.
+    Install {
+        /// Also let msclawd choose each turn's model. This gives the plugin conversation access:
+        /// OpenClaw's before_model_resolve hook receives the prompt (the plugin never reads or
+        /// sends it).
+        #[arg(long)]
+        choose_model: bool,
+        /// Print a unified diff of what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The plugin's source directory (default: MSCLAW_PLUGIN_DIR, else the repository's
+        /// openclaw-plugin/).
+        #[arg(long, value_name = "DIR", env = "MSCLAW_PLUGIN_DIR")]
+        path: Option<PathBuf>,
+    },
+    /// Remove exactly what install added to OpenClaw's config, and the copied files.
+    Uninstall {
+        /// Print a unified diff of what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand, Clone, Copy, PartialEq, Eq)]

@@ -45,16 +45,16 @@ pub struct Check {
 }
 
 #[derive(Default)]
-struct Report(Vec<Check>);
+pub struct Report(Vec<Check>);
 
 impl Report {
-    fn ok(&mut self, check: &'static str, message: impl Into<String>) {
+    pub fn ok(&mut self, check: &'static str, message: impl Into<String>) {
         self.push(check, Level::Ok, message);
     }
-    fn warn(&mut self, check: &'static str, message: impl Into<String>) {
+    pub fn warn(&mut self, check: &'static str, message: impl Into<String>) {
         self.push(check, Level::Warn, message);
     }
-    fn fail(&mut self, check: &'static str, message: impl Into<String>) {
+    pub fn fail(&mut self, check: &'static str, message: impl Into<String>) {
         self.push(check, Level::Fail, message);
     }
     fn push(&mut self, check: &'static str, level: Level, message: impl Into<String>) {
@@ -81,9 +81,12 @@ pub async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
     log_check(&mut report, &settings, cfg.as_ref(), profile.as_deref());
     gateway_check(&mut report, cfg.as_ref()).await;
-    daemon_check(&mut report, &socket, &openclaw.config, profile.as_deref()).await;
+    let status = daemon_check(&mut report, &socket, &openclaw.config, profile.as_deref()).await;
     relay::relay_check(&mut report, &settings, cfg.as_ref(), &msclaw);
     service_check(&mut report, profile.as_deref());
+    if cfg.is_some() {
+        crate::doctor_plugin::plugin_checks(&mut report, &openclaw, status.as_ref());
+    }
 
     let failed = report.0.iter().any(|c| c.level == Level::Fail);
     if cli.json {
@@ -394,7 +397,13 @@ async fn gateway_check(report: &mut Report, cfg: Option<&OpenClawConfig>) {
     }
 }
 
-async fn daemon_check(report: &mut Report, socket: &Path, config: &Path, profile: Option<&str>) {
+/// Whether msclawd answers, and its status when it does.
+async fn daemon_check(
+    report: &mut Report,
+    socket: &Path,
+    config: &Path,
+    profile: Option<&str>,
+) -> Option<Status> {
     let hint = match profile {
         Some(p) => format!(
             "start it with `msclawd --profile {p}` (or `systemctl --user start msclawd-{p}`)"
@@ -410,7 +419,7 @@ async fn daemon_check(report: &mut Report, socket: &Path, config: &Path, profile
     .await;
     let (version, status) = match asked {
         Err(_) => {
-            return report.fail(
+            report.fail(
                 "daemon",
                 format!(
                     "msclawd at {} did not answer within {}s",
@@ -418,17 +427,22 @@ async fn daemon_check(report: &mut Report, socket: &Path, config: &Path, profile
                     DAEMON_TIMEOUT.as_secs()
                 ),
             );
+            return None;
         }
         Ok(Err(ClientError::NotRunning(_))) => {
-            return report.fail(
+            report.fail(
                 "daemon",
                 format!(
                     "msclawd is not running ({}); {hint}",
                     msclaw_shared::client::absence(socket)
                 ),
             );
+            return None;
         }
-        Ok(Err(e)) => return report.fail("daemon", format!("{e}; {hint}")),
+        Ok(Err(e)) => {
+            report.fail("daemon", format!("{e}; {hint}"));
+            return None;
+        }
         Ok(Ok(answer)) => answer,
     };
     match version.reply {
@@ -444,21 +458,25 @@ async fn daemon_check(report: &mut Report, socket: &Path, config: &Path, profile
             );
         }
         Ok(_) => {
-            return report.fail(
+            report.fail(
                 "daemon",
                 format!("msclawd speaks protocol {}, this msclawctl {PROTOCOL_VERSION}; restart msclawd after an update", version.protocol),
             );
+            return None;
         }
         Err(e) => {
-            return report.fail(
+            report.fail(
                 "daemon",
                 format!("msclawd answered with an error: {}", e.message),
             );
+            return None;
         }
     }
-    if let Some(Ok(Response::Status(status))) = status.map(|s| s.reply) {
-        daemon_config_check(report, &status, config);
-    }
+    let Some(Ok(Response::Status(status))) = status.map(|s| s.reply) else {
+        return None;
+    };
+    daemon_config_check(report, &status, config);
+    Some(*status)
 }
 
 /// Whether the daemon has a config to work with, and the one this environment means.

@@ -2,9 +2,12 @@
 
 mod cli;
 mod doctor;
+mod doctor_plugin;
 mod doctor_view;
 mod human;
 mod init;
+mod plugin;
+mod plugin_files;
 mod relay;
 mod render;
 mod service;
@@ -98,6 +101,7 @@ async fn run_without_daemon(cli: &Cli) -> anyhow::Result<Option<ExitCode>> {
         Command::Init(args) => init::run(cli, args).await?,
         Command::Doctor => doctor::run(cli).await?,
         Command::Relay { action } => relay::run(cli, action)?,
+        Command::Plugin { action } => plugin::run(cli, action)?,
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,
@@ -196,6 +200,7 @@ fn request_for(command: &Command) -> Request {
         | Command::Init(_)
         | Command::Doctor
         | Command::Relay { .. }
+        | Command::Plugin { .. }
         | Command::Completions { .. }
         | Command::Man => {
             unreachable!("run_without_daemon handles it")

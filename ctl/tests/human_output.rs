@@ -397,3 +397,40 @@ async fn status_shows_the_pools_above_the_models() {
     snapshot!("history_pools", setup.text(&setup.run(&["history"]).await));
     daemon.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn doctor_says_whether_the_plugin_is_installed_enabled_and_choosing() {
+    let setup = Setup::new();
+    let _daemon = setup.daemon().await;
+    let state_dir = setup.dir.path().join("plugin-state");
+    let run = |args: &'static [&'static str]| {
+        setup
+            .command(args)
+            .env("OPENCLAW_CONFIG_PATH", &setup.layout.openclaw_config)
+            .env("OPENCLAW_STATE_DIR", &setup.layout.openclaw_state)
+            .env("MSCLAW_CONFIG", &setup.layout.settings_file)
+            .env("MSCLAW_STATE_DIR", &state_dir)
+            .env("HOME", setup.dir.path())
+            .env_remove("MSCLAW_PLUGIN_DIR")
+            .output()
+    };
+    // Only the plugin's lines: the others depend on the machine (gateway, service).
+    let plugin_lines = |out: &Output| -> String {
+        setup
+            .text(out)
+            .lines()
+            .filter(|l| l.get(5..).is_some_and(|rest| rest.starts_with("plugin")))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let before = plugin_lines(&run(&["doctor"]).await.unwrap());
+    assert!(
+        run(&["plugin", "install", "--choose-model"])
+            .await
+            .unwrap()
+            .status
+            .success()
+    );
+    let after = plugin_lines(&run(&["doctor"]).await.unwrap());
+    snapshot!("doctor_plugin", format!("{before}--- installed\n{after}"));
+}

@@ -2,6 +2,13 @@
 // defines them (Request::ModelCallEnded, Request::ChooseModel, Response::ModelChoice).
 // Only whitelisted, low-cardinality fields leave the gateway: never a prompt, a reply or a key.
 
+/**
+ * The wire protocol this plugin speaks: msclawd's PROTOCOL_VERSION (shared/src/protocol.rs) and
+ * package.json's `msclaw.protocol`, which `msclawctl plugin install` and `doctor` check. A reply
+ * of another protocol is not trusted for a choice.
+ */
+export const PROTOCOL = 1;
+
 /** Ids are short; a cap keeps any line far below msclawd's 64 KiB request limit. */
 const MAX_ID_CHARS = 512;
 
@@ -62,6 +69,7 @@ export function parseModelChoice(line) {
   } catch {
     return null;
   }
+  if (reply?.protocol !== PROTOCOL) return null;
   const choice = reply?.Ok?.ModelChoice;
   const provider = id(choice?.provider);
   const model = id(choice?.model);

@@ -184,7 +184,8 @@ async fn a_healthy_setup_passes_every_check() {
             "gateway",
             "daemon",
             "relay",
-            "service"
+            "service",
+            "plugin"
         ]
     );
     for c in &checks {

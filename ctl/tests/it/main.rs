@@ -4,4 +4,5 @@
 mod ctl;
 mod doctor;
 mod init;
+mod plugin;
 mod relay;

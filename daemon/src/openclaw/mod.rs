@@ -25,6 +25,7 @@ pub mod mask;
 pub mod model_edit;
 pub mod model_splices;
 mod outline;
+pub mod plugin_entries;
 pub mod retry;
 pub mod splice;
 pub mod warnings;

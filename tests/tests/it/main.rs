@@ -7,6 +7,7 @@ mod everyday_use;
 mod fake_modelscope;
 mod openclaw_harness;
 mod plugin_in_process;
+mod plugin_node_tests;
 mod pools_in_process;
 mod relay_in_process;
 mod rotation_in_process;

@@ -4,5 +4,6 @@
 
 mod e2e_real_openclaw;
 mod e2e_relay;
+mod plugin;
 mod pools;
 mod real_openclaw_smoke;

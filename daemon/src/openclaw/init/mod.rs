@@ -22,7 +22,7 @@
 
 mod additions;
 mod online;
-mod planner;
+pub(crate) mod planner;
 mod report;
 mod request;
 mod verify;
