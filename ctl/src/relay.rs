@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use msclaw_shared::paths::{MsclawPaths, OpenClawPaths, effective_profile, process_env};
+use msclawd::openclaw::EditError;
 use msclawd::openclaw::base_url::{self, KeptProvider, json_string};
 use msclawd::relay::store::{self, RelayStore, StoredUpstream};
 use msclawd::relay::{forwards_to_itself, new_token, real_key};
@@ -123,7 +124,7 @@ fn take_over(
     provider: &str,
     current: &str,
     relay_url: &str,
-    token: &str,
+    store: &RelayStore,
     known: &KnownRelays,
     configured_upstream: &str,
 ) -> anyhow::Result<StoredUpstream> {
@@ -142,24 +143,41 @@ fn take_over(
         );
     }
     check_api_key(&p.openclaw.config, provider)?;
-    let mut kept: KeptProvider = base_url::point_at_relay(
+    let stored = |mut kept: KeptProvider| {
+        if already_relayed {
+            let real = json_string(real_url);
+            kept.config.base_url_raw = real.clone();
+            for copy in kept.copies.values_mut() {
+                copy.base_url_raw = real.clone();
+            }
+        }
+        StoredUpstream {
+            relay_url: relay_url.to_owned(),
+            kept,
+        }
+    };
+    let store_path = store::store_path(&p.msclaw);
+    // The real key goes into msclaw's store before the token goes into each OpenClaw file: a
+    // crash in between leaves a stored key and an untouched file, never a token and no key.
+    let kept = base_url::point_at_relay(
         &p.openclaw.config,
         &p.openclaw.state_dir,
         provider,
         relay_url,
-        token,
+        &store.token,
+        &mut |kept| {
+            let mut next = store.clone();
+            next.providers
+                .insert(provider.to_owned(), stored(kept.clone()));
+            store::save(&store_path, &next).map_err(|e| {
+                EditError::NotKept(format!(
+                    "cannot keep the real baseUrl and apiKey in {}: {e}",
+                    store_path.display()
+                ))
+            })
+        },
     )?;
-    if already_relayed {
-        let real = json_string(real_url);
-        kept.config.base_url_raw = real.clone();
-        for copy in kept.copies.values_mut() {
-            copy.base_url_raw = real.clone();
-        }
-    }
-    Ok(StoredUpstream {
-        relay_url: relay_url.to_owned(),
-        kept,
-    })
+    Ok(stored(kept))
 }
 
 /// The relay is on already: the stored real URL and key stay; OpenClaw's `baseUrl` moves to
@@ -226,7 +244,7 @@ pub fn switch_on(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Vec<St
                 provider,
                 &current,
                 &relay_url,
-                &store.token,
+                &store,
                 &known,
                 &settings.relay.upstream,
             )?;

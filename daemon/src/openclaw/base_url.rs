@@ -163,13 +163,20 @@ pub struct KeptProvider {
     pub copies: BTreeMap<PathBuf, KeptEntry>,
 }
 
-/// Swaps the values at `prefix.baseUrl` and `prefix.apiKey` in `file` for `url` and `token`.
+/// Called with what is about to be taken out of a file, before the file is written: the caller
+/// keeps it somewhere safe first, so no crash can leave the token in OpenClaw's file and the real
+/// key nowhere.
+pub type KeepFirst<'a> = &'a mut dyn FnMut(&KeptProvider) -> Result<(), EditError>;
+
+/// Swaps the values at `prefix.baseUrl` and `prefix.apiKey` in `file` for `url` and `token`,
+/// handing the old text to `keep` before writing.
 fn swap_in_file(
     file: &Path,
     prefix: &[&str],
     url: &str,
     token: &str,
     key_required: bool,
+    keep: &mut dyn FnMut(&KeptEntry) -> Result<(), EditError>,
 ) -> Result<KeptEntry, EditError> {
     let at = |leaf: &'static str| [prefix, &[leaf]].concat();
     edit_with_retry(file, || {
@@ -185,6 +192,7 @@ fn swap_in_file(
             base_url_raw: base_url_raw.clone(),
             api_key_raw: api_key_raw.clone(),
         };
+        keep(&kept)?;
         match retry::replace_if_unchanged(file, new_text.as_bytes(), Some(text.as_bytes()))? {
             Attempt::Done(()) => Ok(Attempt::Done(kept)),
             Attempt::Changed => Ok(Attempt::Changed),
@@ -240,6 +248,7 @@ pub fn point_at_relay(
     provider: &str,
     relay_url: &str,
     token: &str,
+    keep: KeepFirst,
 ) -> Result<KeptProvider, EditError> {
     let cfg = super::config::load(config)?;
     let previous = cfg
@@ -259,13 +268,30 @@ pub fn point_at_relay(
         relay_url,
         token,
         true,
+        &mut |entry| {
+            keep(&KeptProvider {
+                config: entry.clone(),
+                copies: BTreeMap::new(),
+            })
+        },
     )?;
     let mut kept = KeptProvider {
         config: entry,
         copies: BTreeMap::new(),
     };
     for copy in copies {
-        let entry = swap_in_file(&copy, &["providers", provider], relay_url, token, false)?;
+        let entry = swap_in_file(
+            &copy,
+            &["providers", provider],
+            relay_url,
+            token,
+            false,
+            &mut |entry| {
+                let mut so_far = kept.clone();
+                so_far.copies.insert(copy.clone(), entry.clone());
+                keep(&so_far)
+            },
+        )?;
         kept.copies.insert(copy, entry);
     }
     Ok(kept)
@@ -395,5 +421,48 @@ mod tests {
         assert!(swapped.contains("apiKey: \"tok\""), "{swapped}");
         let (back, _) = swap_raw_at(&swapped, &path, &old, Path::new("x")).unwrap();
         assert_eq!(back, text);
+    }
+
+    #[test]
+    fn the_real_key_is_kept_before_any_file_holds_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("openclaw.json");
+        let original = "{ models: { providers: { modelscope: {\n  baseUrl: 'https://real/v1', // mine\n  apiKey: 'ms-REAL' } } } }\n";
+        std::fs::write(&config, original).unwrap();
+
+        // A keeper that fails: nothing is written, the error says so.
+        let err = point_at_relay(
+            &config,
+            dir.path(),
+            "modelscope",
+            "http://127.0.0.1:1/v1",
+            "tok",
+            &mut |_| Err(EditError::NotKept("the store is full".into())),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("nothing was written"), "{err}");
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+
+        // A keeper that works is called while the file still holds the real key.
+        let mut seen = Vec::new();
+        let kept = point_at_relay(
+            &config,
+            dir.path(),
+            "modelscope",
+            "http://127.0.0.1:1/v1",
+            "tok",
+            &mut |k| {
+                seen.push((
+                    k.config.api_key_raw.clone(),
+                    std::fs::read_to_string(&config).unwrap(),
+                ));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, [(Some("'ms-REAL'".to_owned()), original.to_owned())]);
+        assert_eq!(kept.config.api_key_raw.as_deref(), Some("'ms-REAL'"));
+        let now = std::fs::read_to_string(&config).unwrap();
+        assert!(now.contains("\"tok\"") && !now.contains("ms-REAL"), "{now}");
     }
 }

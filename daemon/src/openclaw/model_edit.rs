@@ -69,6 +69,9 @@ pub enum EditError {
     Verify { path: PathBuf, message: String },
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// What an edit takes out of a file could not be kept first (see `base_url::KeepFirst`).
+    #[error("{0}; nothing was written")]
+    NotKept(String),
     /// The file kept changing under msclaw.
     #[error("{path} changed during each of {attempts} attempts to edit it; nothing was written")]
     Conflict { path: PathBuf, attempts: u32 },

@@ -5,9 +5,8 @@
 //! Needs the msclawctl binary built (`cargo test --workspace` builds it; else
 //! `cargo build -p msclawctl`).
 //!
-//! Not covered here yet: turns fired back to back across a limit with model choice on (part 2
-//! of the tests), and the plugin's own per-turn wait with msclawd stopped (only the
-//! turn's wall time is printed, with a generous hang bound).
+//! Not covered here yet: the plugin's own per-turn wait with msclawd stopped (only the turn's
+//! wall time is printed, with a generous hang bound).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,6 +19,10 @@ use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope};
 use msclaw_tests::openclaw::{self, OPENCLAW_SQLITE, OpenClawEnv, target_dir};
 
 const WAIT: Duration = Duration::from_secs(20);
+/// Calls per model per day, at the fake server and in msclaw.
+const LIMIT: u32 = 2;
+/// Turns fired back to back: across the first three models' limits.
+const TURNS: u32 = 6;
 /// A turn that takes longer has hung (a cold start on a loaded machine takes well under this).
 const HANG: Duration = Duration::from_secs(180);
 
@@ -59,7 +62,9 @@ fn msclawctl(env: &OpenClawEnv, state: &Path, args: &[&str]) -> Result<String> {
 fn real_openclaw_plugin_counts_every_call_survives_msclawd_away_and_uninstalls_cleanly()
 -> Result<()> {
     let install = openclaw::install(OPENCLAW_SQLITE)?;
-    let fake = FakeModelScope::start(FakeConfig::all_models_quota(50));
+    // Two calls per model at the fake server and in msclaw: a turn that reaches a spent model
+    // gets a 429 there.
+    let fake = FakeModelScope::start(FakeConfig::all_models_quota(LIMIT));
     let dir = tempfile::Builder::new()
         .prefix("msclaw-plugin-")
         .tempdir()?;
@@ -83,23 +88,56 @@ fn real_openclaw_plugin_counts_every_call_survives_msclawd_away_and_uninstalls_c
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let daemon = rt.block_on(TestDaemon::start(&layout, layout.settings("")))?;
+    let daemon = rt.block_on(TestDaemon::start(
+        &layout,
+        layout.settings(&format!("daily_limit = {LIMIT}\n")),
+    ))?;
     let gateway = env.start_gateway()?;
     // The plugin connects when it first has something to say; its load line names the socket.
     let loaded = env.wait_for_log(0, "msclaw: reporting model calls to", WAIT * 3)?;
     println!("[plugin] gateway: {}", loaded.message);
 
-    // (1) Every call the fake server saw, counted by the plugin exactly once per model.
-    for i in 1..=3 {
+    // (2) Turns back to back (no gap) across three limits: with model choice on, the plugin
+    // overrides the model at turn start, so no turn meets a spent model whatever the reload
+    // timing of the rewritten `primary`.
+    println!("[plugin] turn | served by | requests (429s) to each model so far");
+    for i in 1..=TURNS {
         let turn = env.agent_turn(&format!("plugin turn {i}"))?;
+        let requests = fake.chat_requests();
+        let so_far: Vec<String> = requests
+            .iter()
+            .filter_map(|r| r.model.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|m| {
+                let of = |r: &&msclaw_tests::fake_modelscope::RequestRecord| {
+                    r.model.as_deref() == Some(m.as_str())
+                };
+                let n = requests.iter().filter(of).count();
+                let limited = requests
+                    .iter()
+                    .filter(of)
+                    .filter(|r| r.status == 429)
+                    .count();
+                format!("{m} {n} ({limited})")
+            })
+            .collect();
         println!(
-            "[plugin] turn {i}: {}s served by {:?}",
-            secs(turn.wall),
-            turn.model()
+            "[plugin] {i} | {:?} | {} | {}s",
+            turn.model(),
+            so_far.join(", "),
+            secs(turn.wall)
         );
         ensure!(turn.success(), "turn {i}: {}", turn.describe());
     }
     let requests = fake.chat_requests();
+    let refused = requests.iter().filter(|r| r.status == 429).count();
+    ensure!(
+        refused == 0,
+        "{refused} requests reached a spent model with model choice on"
+    );
+
+    // (1) Every call the fake server saw, counted by the plugin exactly once per model.
     let per_model = |model: &str| {
         requests
             .iter()
@@ -141,11 +179,19 @@ fn real_openclaw_plugin_counts_every_call_survives_msclawd_away_and_uninstalls_c
     }
     drop(gateway);
 
-    // (4) Uninstall: the config is byte-identical to before install, the copy is gone.
+    // (4) Uninstall: the config is byte-identical to before install but for the `primary` msclawd
+    // moved meanwhile (a switch between install and uninstall survives uninstall); the copy is gone.
+    let moved_to = env.config_primary()?;
     msclawctl(&env, &state, &["uninstall"])?;
     ensure!(
+        env.config_primary()? == moved_to,
+        "uninstall undid a switch"
+    );
+    env.set_primary_atomic(msclaw_tests::transcripts::QWEN)?;
+    ensure!(
         std::fs::read(&env.config_path)? == before_install,
-        "the config differs from before install"
+        "the config differs from before install (primary aside):\n{}",
+        std::fs::read_to_string(&env.config_path)?
     );
     ensure!(!state.join("openclaw-plugin").exists());
     Ok(())

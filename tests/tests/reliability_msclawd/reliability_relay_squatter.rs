@@ -92,6 +92,7 @@ async fn a_port_squatter_of_another_uid_gets_the_token_never_the_key() {
         "modelscope",
         &relay_url,
         &token,
+        &mut |_| Ok(()),
     )
     .unwrap();
     let store_file = store::store_path(&layout.paths());
