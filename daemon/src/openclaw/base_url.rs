@@ -10,13 +10,23 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use jsonc_parser::cst::CstNode;
+use jsonc_parser::cst::{CstNode, CstRootNode};
 use serde_json::Value;
 
 use super::json5::{parse_cst, parse_value, read_config_text, split_bom};
 use super::model_edit::EditError;
 use super::retry::{self, Attempt, edit_with_retry};
 use super::splice::{Doc, Splice, apply_splices, last_prop, quote, quote_of};
+
+/// The value node at `path` (object keys from the root; the last of duplicate keys, as JSON5).
+fn value_at(root: &CstRootNode, path: &[&str]) -> Option<CstNode> {
+    let (last, parents) = path.split_last()?;
+    let mut obj = root.object_value()?;
+    for key in parents {
+        obj = last_prop(&obj, key)?.value()?.as_object()?;
+    }
+    last_prop(&obj, last)?.value()
+}
 
 /// Replaces the string at `path` (object keys from the root) in JSON5 `text` with `value`.
 /// Errors when the key is missing or not a string: nothing is added.
@@ -37,17 +47,7 @@ pub fn set_string_at(
             path.join(".")
         ))
     };
-    let mut obj = root.object_value().ok_or_else(missing)?;
-    let (last, parents) = path.split_last().ok_or_else(missing)?;
-    for key in parents {
-        obj = last_prop(&obj, key)
-            .and_then(|p| p.value())
-            .and_then(|v| v.as_object())
-            .ok_or_else(missing)?;
-    }
-    let node = last_prop(&obj, last)
-        .and_then(|p| p.value())
-        .ok_or_else(missing)?;
+    let node = value_at(&root, path).ok_or_else(missing)?;
     let CstNode::Leaf(_) = &node else {
         return Err(missing());
     };
@@ -92,17 +92,7 @@ pub fn swap_raw_at(
     let root = parse_cst(body, file)?;
     let doc = Doc::new(body, &root);
     let missing = || EditError::BadEdit(format!("{} has no {}", file.display(), path.join(".")));
-    let mut obj = root.object_value().ok_or_else(missing)?;
-    let (last, parents) = path.split_last().ok_or_else(missing)?;
-    for key in parents {
-        obj = last_prop(&obj, key)
-            .and_then(|p| p.value())
-            .and_then(|v| v.as_object())
-            .ok_or_else(missing)?;
-    }
-    let node = last_prop(&obj, last)
-        .and_then(|p| p.value())
-        .ok_or_else(missing)?;
+    let node = value_at(&root, path).ok_or_else(missing)?;
     let (start, end) = doc.range(&node);
     let old_raw = body[start..end].to_owned();
     let new_body = apply_splices(
