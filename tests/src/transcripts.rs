@@ -85,6 +85,16 @@ pub fn gateway_log_line(subsystem: &str, message: &str) -> String {
     .to_string()
 }
 
+/// The gateway's `[model-fetch] response` line for a ModelScope call of `model` with `status`.
+pub fn model_fetch_line(model: &str, status: u16) -> String {
+    gateway_log_line(
+        "provider-transport-fetch",
+        &format!(
+            "[model-fetch] response provider=modelscope api=openai-completions model={model} status={status} elapsedMs=12"
+        ),
+    )
+}
+
 pub fn append_line(path: &Path, line: &str) {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).unwrap();

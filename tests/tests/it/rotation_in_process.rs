@@ -180,14 +180,7 @@ async fn rate_limit_lines_in_the_gateway_log_spend_a_model_with_an_unknown_limit
         "openclaw-{}.log",
         jiff::ZonedDateTime::now().date()
     ));
-    let line = |status: u16| {
-        transcripts::gateway_log_line(
-            "provider-transport-fetch",
-            &format!(
-                "[model-fetch] response provider=modelscope api=openai-completions model={QWEN} status={status} elapsedMs=12"
-            ),
-        )
-    };
+    let line = |status: u16| transcripts::model_fetch_line(QWEN, status);
     transcripts::append_line(&log, &line(429));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let status = daemon.status().await.unwrap();
@@ -417,12 +410,7 @@ async fn a_log_dir_of_another_user_is_never_read() {
         .wait_for("the config read", WAIT, |s| s.active_model.is_some())
         .await
         .unwrap();
-    let line = transcripts::gateway_log_line(
-        "provider-transport-fetch",
-        &format!(
-            "[model-fetch] response provider=modelscope api=openai-completions model={QWEN} status=429 elapsedMs=12"
-        ),
-    );
+    let line = transcripts::model_fetch_line(QWEN, 429);
     for _ in 0..3 {
         transcripts::append_line(&preferred.join(&name), &line);
     }

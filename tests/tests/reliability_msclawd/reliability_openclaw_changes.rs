@@ -128,12 +128,7 @@ async fn the_gateway_log_directory_removed_and_recreated() {
         "openclaw-{}.log",
         jiff::ZonedDateTime::now().date()
     ));
-    let line = transcripts::gateway_log_line(
-        "provider-transport-fetch",
-        &format!(
-            "[model-fetch] response provider=modelscope api=openai-completions model={QWEN} status=429 elapsedMs=9"
-        ),
-    );
+    let line = transcripts::model_fetch_line(QWEN, 429);
     transcripts::append_line(&log, "{\"1\":\"gateway starting\"}");
     // The log's first sight starts at its end: let the daemon see the file before the 429.
     tokio::time::sleep(Duration::from_millis(300)).await;
