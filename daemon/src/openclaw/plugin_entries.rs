@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::include::resolved_value;
 use super::init::InitError;
-use super::init::planner::Planner;
+use super::init::planner::{Planner, root_object};
 use super::insert::New;
 use super::json5::{get, parse_cst, parse_value, read_config_text, split_bom};
 use super::retry::{self, Attempt, edit_with_retry};
@@ -110,13 +110,7 @@ pub fn install_text(
 ) -> Result<(String, Vec<String>), PluginEntriesError> {
     let (bom, body) = split_bom(text);
     let root = parse_cst(body, path).map_err(InitError::from)?;
-    let root_obj = root
-        .value()
-        .and_then(|v| v.as_object())
-        .ok_or_else(|| InitError::Invalid {
-            path: path.to_path_buf(),
-            message: "the config root is not an object".into(),
-        })?;
+    let root_obj = root_object(&root, path)?;
     let mut planner = Planner::new(Doc::new(body, &root), resolved, path);
     let mut items = Vec::new();
     // Missing objects are created once, whatever number of entries go into them.

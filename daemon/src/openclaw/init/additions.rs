@@ -12,7 +12,7 @@ use crate::openclaw::insert::New;
 use crate::openclaw::json5::{get, parse_cst, split_bom};
 use crate::openclaw::splice::{Doc, Quote, apply_splices, quote};
 
-use super::planner::Planner;
+use super::planner::{Planner, root_object};
 use super::report::{InitError, InitItem, ItemKind, ItemStatus};
 use super::request::{ApiKey, InitRequest, ModelSpec};
 
@@ -28,13 +28,7 @@ pub(crate) fn add_entries(
 ) -> Result<String, InitError> {
     let (bom, body) = split_bom(text);
     let root = parse_cst(body, path)?;
-    let root_obj = root
-        .value()
-        .and_then(|v| v.as_object())
-        .ok_or_else(|| InitError::Invalid {
-            path: path.to_path_buf(),
-            message: "the config root is not an object".into(),
-        })?;
+    let root_obj = root_object(&root, path)?;
     let mut planner = Planner::new(Doc::new(body, &root), resolved, path);
     add_provider(
         &mut planner,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use jsonc_parser::cst::{CstArray, CstNode, CstObject};
+use jsonc_parser::cst::{CstArray, CstNode, CstObject, CstRootNode};
 use serde_json::Value;
 
 use crate::openclaw::insert::{New, insert_elements, insert_props};
@@ -14,6 +14,16 @@ use crate::openclaw::splice::{Doc, Splice, last_prop};
 use super::report::InitError;
 
 /// The insertions planned so far for one file.
+/// The config's root object, which every planned insertion goes into.
+pub(crate) fn root_object(root: &CstRootNode, path: &Path) -> Result<CstObject, InitError> {
+    root.value()
+        .and_then(|v| v.as_object())
+        .ok_or_else(|| InitError::Invalid {
+            path: path.to_path_buf(),
+            message: "the config root is not an object".into(),
+        })
+}
+
 pub(crate) struct Planner<'a> {
     doc: Doc<'a>,
     resolved: &'a Value,
