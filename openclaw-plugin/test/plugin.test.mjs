@@ -48,6 +48,21 @@ test("the default export is a plugin entry with id msclaw and a synchronous regi
   assert.deepEqual([...hooks.keys()], ["model_call_ended"], "the choice hook is opt-in");
 });
 
+test("each hook call logs the plugin's own time in it at debug level, and changes nothing else", async () => {
+  const socket = tempSocketPath(); // nothing listens there: the turn must not notice
+  const { api, hooks } = fakeApi({ socket, chooseModel: true });
+  const lines = [];
+  api.logger = { ...api.logger, debug: (line) => lines.push(line) };
+  const handle = register(api);
+  assert.equal(hooks.get("model_call_ended").handler(ENDED), undefined, "still fire-and-forget");
+  assert.equal(await hooks.get("before_model_resolve").handler(PROMPT_EVENT, CTX), undefined);
+  handle.close();
+  assert.equal(lines.length, 2, lines.join("\n"));
+  assert.match(lines[0], /^msclaw: hook model_call_ended took \d+\.\d{3} ms$/);
+  assert.match(lines[1], /^msclaw: hook before_model_resolve took \d+\.\d{3} ms$/);
+  assert.ok(!lines.join("").includes("secret"), "no prompt in the log");
+});
+
 test("each model_call_ended arrives as exactly one request with the right fields", async (t) => {
   const socket = tempSocketPath();
   const msclawd = await startFakeMsclawd(socket);
