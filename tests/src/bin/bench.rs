@@ -16,7 +16,12 @@
 //! idle measurement 60 s.
 //!
 //! Options: `--turns N` (default 8), `--rounds N` synthetic rounds per source (default 10, 3
-//! switches each), `--idle SECS` (default 60), `--only native,msclaw,figures,reactive`.
+//! switches each), `--idle SECS` (default 60), `--only native,msclaw,plugin,figures,reactive`.
+//!
+//! `plugin` (issue 15) runs the day again with msclaw's OpenClaw plugin installed by the real
+//! `msclawctl plugin install --choose-model` (built beside msclawd), so msclawd also picks each
+//! turn's model at its start; about a minute. The table's "turn-start race" row counts the turns
+//! fired right after a model was spent (back to back, no gap) that still sent it a request.
 //!
 //! `scale` (issue 13, not in the default set) measures a heavy user's day on a generated agent DB:
 //! `--only scale --sizes 10000,100000,1000000 --idle 10` (`--idle 0` skips the idle figure); see
@@ -43,6 +48,8 @@ use msclaw_tests::openclaw::{
 };
 use msclaw_tests::transcripts::{self, AgentDb, JsonlSession};
 
+#[path = "bench/plugin.rs"]
+mod plugin;
 #[path = "bench/scale.rs"]
 mod scale;
 
@@ -71,6 +78,7 @@ fn args() -> Result<Args> {
         only: vec![
             "native".into(),
             "msclaw".into(),
+            "plugin".into(),
             "figures".into(),
             "reactive".into(),
         ],
@@ -125,6 +133,18 @@ impl Run {
     }
     fn to_spent(&self) -> usize {
         self.turns.iter().map(|t| t.to_spent).sum()
+    }
+    /// The turn-start race: of the turns fired right after a turn used a model's last call (the
+    /// moment msclaw switches), how many still sent that spent model a request; and how many
+    /// such turns there were.
+    fn race(&self) -> (usize, usize) {
+        // 0-based: turns QUOTA, 2·QUOTA, … follow the spending of models 1, 2, … (the last
+        // model has no model to switch to).
+        let after_spend: Vec<&TurnRow> = (1..MODELS.len())
+            .filter_map(|k| self.turns.get(k * QUOTA as usize))
+            .collect();
+        let met = after_spend.iter().filter(|t| t.to_spent > 0).count();
+        (met, after_spend.len())
     }
 }
 
@@ -528,30 +548,38 @@ fn synthetic_switches(source: Source, rounds: usize, msclawd: &Path) -> Result<V
     Ok(out)
 }
 
-/// `msclawd` next to this binary, (re)built first so it is the daemon of this source tree.
-fn msclawd_binary() -> Result<PathBuf> {
+/// `bin` of `package` next to this binary, (re)built first so it is the one of this source tree.
+fn workspace_binary(package: &str, bin: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let bin = exe.parent().context("exe dir")?.join("msclawd");
+    let path = exe.parent().context("exe dir")?.join(bin);
     let release = exe
         .parent()
         .and_then(Path::file_name)
         .is_some_and(|d| d == "release");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = std::process::Command::new(cargo);
-    cmd.args(["build", "-q", "-p", "msclaw-daemon", "--bin", "msclawd"]);
+    cmd.args(["build", "-q", "-p", package, "--bin", bin]);
     if release {
         cmd.arg("--release");
     }
     let status = cmd
         .current_dir(openclaw::workspace_dir())
         .status()
-        .context("running cargo build for msclawd")?;
+        .with_context(|| format!("running cargo build for {bin}"))?;
     ensure!(
-        status.success() && bin.is_file(),
-        "could not build msclawd at {}",
-        bin.display()
+        status.success() && path.is_file(),
+        "could not build {bin} at {}",
+        path.display()
     );
-    Ok(bin)
+    Ok(path)
+}
+
+/// msclawctl for the plugin run: beside a given `--msclawd`, else built like msclawd.
+fn msclawctl_binary(msclawd: Option<&Path>) -> Result<PathBuf> {
+    match msclawd.map(|d| d.with_file_name("msclawctl")) {
+        Some(beside) if beside.is_file() => Ok(beside),
+        _ => workspace_binary("msclawctl", "msclawctl"),
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -577,13 +605,13 @@ fn main() -> Result<()> {
     }
     let msclawd = match &args.msclawd {
         Some(path) => path.clone(),
-        None => msclawd_binary()?,
+        None => workspace_binary("msclaw-daemon", "msclawd")?,
     };
     let started = Instant::now();
     if want("scale") {
         scale::run(&msclawd, &args.sizes, args.idle)?;
     }
-    if !["native", "msclaw", "reactive", "figures"]
+    if !["native", "msclaw", "plugin", "reactive", "figures"]
         .iter()
         .any(|p| want(p))
     {
@@ -600,6 +628,13 @@ fn main() -> Result<()> {
     let with = if want("msclaw") {
         say("msclaw run (msclawd, release build, daily_limit = 2):");
         Some(run_msclaw(&install, args.turns, &msclawd, args.idle)?)
+    } else {
+        None
+    };
+    let with_plugin = if want("plugin") {
+        say("msclaw + plugin run (model choice on, daily_limit = 2):");
+        let msclawctl = msclawctl_binary(args.msclawd.as_deref())?;
+        Some(plugin::run_plugin(&install, args.turns, &msclawd, &msclawctl)?)
     } else {
         None
     };
@@ -632,6 +667,7 @@ fn main() -> Result<()> {
     let runs: Vec<&Run> = native
         .iter()
         .chain(with.as_ref().map(|w| &w.run))
+        .chain(with_plugin.as_ref().map(|p| &p.run))
         .chain(reactive.iter())
         .collect();
     println!(
@@ -665,9 +701,24 @@ fn main() -> Result<()> {
     row("requests sent to a spent model (429s)", &|r| {
         r.to_spent().to_string()
     });
+    row(
+        "turn-start race: turns fired right after a model was spent that still met it",
+        &|r| {
+            let (met, of) = r.race();
+            format!("{met} of {of}")
+        },
+    );
     row("whole run incl. gateway start (s)", &|r| {
         e2e::secs(r.elapsed)
     });
+    if let Some(p) = &with_plugin {
+        println!(
+            "msclaw + plugin: msclawd chose the model of {} of {} turns at their start (OpenClaw's \"{}\" lines)",
+            p.chosen,
+            p.run.turns.len(),
+            plugin::MODEL_OVERRIDDEN
+        );
+    }
     if let (Some(n), Some(w)) = (&native, &with) {
         println!(
             "ratio native / msclaw: total wall time {:.1}x, max turn {:.1}x, requests to spent models {} vs {}",

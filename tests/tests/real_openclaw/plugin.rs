@@ -7,11 +7,10 @@
 //! byte. Needs the msclawctl binary built (`cargo test --workspace` builds it; else
 //! `cargo build -p msclawctl`).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use msclaw_tests::daemon::TestDaemon;
 use msclaw_tests::e2e::{layout_for, secs};
 use msclaw_shared::Status;
@@ -31,36 +30,9 @@ const PLUGIN_WAIT_MS: f64 = 50.0;
 /// How the plugin's debug lines start (openclaw-plugin/src/hook-timer.js `HOOK_TIME_PREFIX`).
 const HOOK_TIME_PREFIX: &str = "msclaw: hook ";
 
-fn msclawctl_binary() -> Result<PathBuf> {
-    let path = target_dir().join("debug/msclawctl");
-    ensure!(
-        path.is_file(),
-        "{} is missing: cargo build -p msclawctl",
-        path.display()
-    );
-    Ok(path)
-}
-
-/// The real `msclawctl plugin <args>` for this gateway's config, msclaw's files under `state`.
+/// The real `msclawctl plugin <args>` (the debug build) for this gateway's config.
 fn msclawctl(env: &OpenClawEnv, state: &Path, args: &[&str]) -> Result<String> {
-    let out = Command::new(msclawctl_binary()?)
-        .arg("plugin")
-        .args(args)
-        .env("HOME", &env.home)
-        .env("OPENCLAW_CONFIG_PATH", &env.config_path)
-        .env("OPENCLAW_STATE_DIR", &env.state_dir)
-        .env("MSCLAW_STATE_DIR", state)
-        .env_remove("MSCLAW_PLUGIN_DIR")
-        .env_remove("OPENCLAW_PROFILE")
-        .output()
-        .context("running msclawctl")?;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    ensure!(
-        out.status.success(),
-        "msclawctl plugin {args:?}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(stdout)
+    msclaw_tests::msclawctl::plugin(&target_dir().join("debug/msclawctl"), env, state, args)
 }
 
 #[test]
