@@ -16,12 +16,14 @@
 //! idle measurement 60 s.
 //!
 //! Options: `--turns N` (default 8), `--rounds N` synthetic rounds per source (default 10, 3
-//! switches each), `--idle SECS` (default 60), `--only native,msclaw,plugin,figures,reactive`.
+//! switches each), `--idle SECS` (default 60), `--only native,msclaw,plugin,race,figures,reactive`.
 //!
 //! `plugin` (issue 15) runs the day again with msclaw's OpenClaw plugin installed by the real
 //! `msclawctl plugin install --choose-model` (built beside msclawd), so msclawd also picks each
-//! turn's model at its start; about a minute. The table's "turn-start race" row counts the turns
-//! fired right after a model was spent (back to back, no gap) that still sent it a request.
+//! turn's model at its start; about a minute. The tables' "started right after a model was spent"
+//! row counts the turns that follow a model's last call (back to back, no gap) and still sent it a
+//! request. `race` runs native, msclaw and msclaw + plugin again with turns that start in
+//! milliseconds (see `bench/race.rs`); about three minutes.
 //!
 //! `scale` (issue 13, not in the default set) measures a heavy user's day on a generated agent DB:
 //! `--only scale --sizes 10000,100000,1000000 --idle 10` (`--idle 0` skips the idle figure); see
@@ -42,7 +44,7 @@ use anyhow::{Context, Result, bail, ensure};
 use msclaw_shared::EventKind;
 use msclaw_tests::daemon::Layout;
 use msclaw_tests::e2e::{self, MsclawdProcess, StatusSource, median_max};
-use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope, MODELS};
+use msclaw_tests::fake_modelscope::{DAILY_LIMIT_MESSAGE, FakeConfig, FakeModelScope, MODELS};
 use msclaw_tests::openclaw::{
     self, OPENCLAW_SQLITE, OpenClawEnv, OpenClawInstall, TurnOptions, model_ref,
 };
@@ -50,6 +52,8 @@ use msclaw_tests::transcripts::{self, AgentDb, JsonlSession};
 
 #[path = "bench/plugin.rs"]
 mod plugin;
+#[path = "bench/race.rs"]
+mod race;
 #[path = "bench/scale.rs"]
 mod scale;
 
@@ -79,6 +83,7 @@ fn args() -> Result<Args> {
             "native".into(),
             "msclaw".into(),
             "plugin".into(),
+            "race".into(),
             "figures".into(),
             "reactive".into(),
         ],
@@ -582,94 +587,8 @@ fn msclawctl_binary(msclawd: Option<&Path>) -> Result<PathBuf> {
     }
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.0}", d.as_secs_f64() * 1000.0)
-}
-
-fn main() -> Result<()> {
-    let args = args()?;
-    let want = |part: &str| args.only.iter().any(|p| p == part);
-    let stalls_native: u64 = (1..=args.turns as u64)
-        .map(|i| ((i - 1) / QUOTA as u64).min(3) * 150)
-        .sum();
-    say(&format!(
-        "msclaw benchmark: openclaw@{OPENCLAW_SQLITE} gateway, fake ModelScope quota {QUOTA}/model, {} turns back to back",
-        args.turns
-    ));
-    if want("native") {
-        say(&format!(
-            "expected: native run ~{} min (OpenClaw's retries), msclaw run ~1 min, figures ~{} min",
-            stalls_native / 60 + 1,
-            1 + args.idle.as_secs() / 60
-        ));
-    }
-    let msclawd = match &args.msclawd {
-        Some(path) => path.clone(),
-        None => workspace_binary("msclaw-daemon", "msclawd")?,
-    };
-    let started = Instant::now();
-    if want("scale") {
-        scale::run(&msclawd, &args.sizes, args.idle)?;
-    }
-    if !["native", "msclaw", "plugin", "reactive", "figures"]
-        .iter()
-        .any(|p| want(p))
-    {
-        return Ok(());
-    }
-    let install = openclaw::install(OPENCLAW_SQLITE)?;
-
-    let native = if want("native") {
-        say("native run (OpenClaw's own fallbacks, no msclaw):");
-        Some(run_native(&install, args.turns)?)
-    } else {
-        None
-    };
-    let with = if want("msclaw") {
-        say("msclaw run (msclawd, release build, daily_limit = 2):");
-        Some(run_msclaw(&install, args.turns, &msclawd, args.idle)?)
-    } else {
-        None
-    };
-    let with_plugin = if want("plugin") {
-        say("msclaw + plugin run (model choice on, daily_limit = 2):");
-        let msclawctl = msclawctl_binary(args.msclawd.as_deref())?;
-        Some(plugin::run_plugin(&install, args.turns, &msclawd, &msclawctl)?)
-    } else {
-        None
-    };
-    let mut reactive = Vec::new();
-    let mut latency = None;
-    if want("reactive") {
-        say("reactive run, msclaw following transcripts and the gateway log (limits unknown):");
-        reactive.push(run_reactive(&install, args.turns, &msclawd, false)?);
-        say("reactive run, OpenClaw through msclawd's relay (limits unknown):");
-        reactive.push(run_reactive(&install, args.turns, &msclawd, true)?);
-        say("relay latency: 200 requests direct vs 200 through the relay …");
-        latency = Some(relay_latency(&msclawd, 200)?);
-    }
-    let mut synthetic = Vec::new();
-    if want("figures") {
-        for source in [Source::Sqlite, Source::Jsonl, Source::GatewayLog429] {
-            say(&format!(
-                "synthetic switches from {source:?} records ({} rounds × 3) …",
-                args.rounds
-            ));
-            synthetic.push((source, synthetic_switches(source, args.rounds, &msclawd)?));
-        }
-    }
-
-    println!();
-    println!(
-        "== same scenario, same machine ({} turns, quota {QUOTA} per model) ==",
-        args.turns
-    );
-    let runs: Vec<&Run> = native
-        .iter()
-        .chain(with.as_ref().map(|w| &w.run))
-        .chain(with_plugin.as_ref().map(|p| &p.run))
-        .chain(reactive.iter())
-        .collect();
+/// One side-by-side table: a column per run, the same rows for each.
+fn print_runs(runs: &[&Run]) {
     println!(
         "| | {} |",
         runs.iter().map(|r| r.label).collect::<Vec<_>>().join(" | ")
@@ -702,7 +621,7 @@ fn main() -> Result<()> {
         r.to_spent().to_string()
     });
     row(
-        "turn-start race: turns fired right after a model was spent that still met it",
+        "turns started right after a model was spent that still sent it a request",
         &|r| {
             let (met, of) = r.race();
             format!("{met} of {of}")
@@ -711,6 +630,105 @@ fn main() -> Result<()> {
     row("whole run incl. gateway start (s)", &|r| {
         e2e::secs(r.elapsed)
     });
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0}", d.as_secs_f64() * 1000.0)
+}
+
+fn main() -> Result<()> {
+    let args = args()?;
+    let want = |part: &str| args.only.iter().any(|p| p == part);
+    let stalls_native: u64 = (1..=args.turns as u64)
+        .map(|i| ((i - 1) / QUOTA as u64).min(3) * 150)
+        .sum();
+    say(&format!(
+        "msclaw benchmark: openclaw@{OPENCLAW_SQLITE} gateway, fake ModelScope quota {QUOTA}/model, {} turns back to back",
+        args.turns
+    ));
+    if want("native") {
+        say(&format!(
+            "expected: native run ~{} min (OpenClaw's retries), msclaw run ~1 min, figures ~{} min",
+            stalls_native / 60 + 1,
+            1 + args.idle.as_secs() / 60
+        ));
+    }
+    let msclawd = match &args.msclawd {
+        Some(path) => path.clone(),
+        None => workspace_binary("msclaw-daemon", "msclawd")?,
+    };
+    let started = Instant::now();
+    if want("scale") {
+        scale::run(&msclawd, &args.sizes, args.idle)?;
+    }
+    if !["native", "msclaw", "plugin", "race", "reactive", "figures"]
+        .iter()
+        .any(|p| want(p))
+    {
+        return Ok(());
+    }
+    let install = openclaw::install(OPENCLAW_SQLITE)?;
+
+    let native = if want("native") {
+        say("native run (OpenClaw's own fallbacks, no msclaw):");
+        Some(run_native(&install, args.turns)?)
+    } else {
+        None
+    };
+    let with = if want("msclaw") {
+        say("msclaw run (msclawd, release build, daily_limit = 2):");
+        Some(run_msclaw(&install, args.turns, &msclawd, args.idle)?)
+    } else {
+        None
+    };
+    let with_plugin = if want("plugin") {
+        say("msclaw + plugin run (model choice on, daily_limit = 2):");
+        let msclawctl = msclawctl_binary(args.msclawd.as_deref())?;
+        Some(plugin::run_plugin(&install, args.turns, &msclawd, &msclawctl)?)
+    } else {
+        None
+    };
+    let mut races = Vec::new();
+    if want("race") {
+        let msclawctl = msclawctl_binary(args.msclawd.as_deref())?;
+        for manager in race::Manager::ALL {
+            say("turn-start race run (HTTP turns back to back):");
+            races.push(race::run_race(&install, manager, &msclawd, &msclawctl)?);
+        }
+    }
+    let mut reactive = Vec::new();
+    let mut latency = None;
+    if want("reactive") {
+        say("reactive run, msclaw following transcripts and the gateway log (limits unknown):");
+        reactive.push(run_reactive(&install, args.turns, &msclawd, false)?);
+        say("reactive run, OpenClaw through msclawd's relay (limits unknown):");
+        reactive.push(run_reactive(&install, args.turns, &msclawd, true)?);
+        say("relay latency: 200 requests direct vs 200 through the relay …");
+        latency = Some(relay_latency(&msclawd, 200)?);
+    }
+    let mut synthetic = Vec::new();
+    if want("figures") {
+        for source in [Source::Sqlite, Source::Jsonl, Source::GatewayLog429] {
+            say(&format!(
+                "synthetic switches from {source:?} records ({} rounds × 3) …",
+                args.rounds
+            ));
+            synthetic.push((source, synthetic_switches(source, args.rounds, &msclawd)?));
+        }
+    }
+
+    println!();
+    println!(
+        "== same scenario, same machine ({} turns, quota {QUOTA} per model) ==",
+        args.turns
+    );
+    let runs: Vec<&Run> = native
+        .iter()
+        .chain(with.as_ref().map(|w| &w.run))
+        .chain(with_plugin.as_ref().map(|p| &p.run))
+        .chain(reactive.iter())
+        .collect();
+    print_runs(&runs);
     if let Some(p) = &with_plugin {
         println!(
             "msclaw + plugin: msclawd chose the model of {} of {} turns at their start (OpenClaw's \"{}\" lines)",
@@ -718,6 +736,20 @@ fn main() -> Result<()> {
             p.run.turns.len(),
             plugin::MODEL_OVERRIDDEN
         );
+    }
+    if !races.is_empty() {
+        println!();
+        println!(
+            "== the turn-start race: HTTP turns (the gateway's /v1/chat/completions), each sent the moment the previous reply arrived, 429 text \"{DAILY_LIMIT_MESSAGE}\" =="
+        );
+        print_runs(&races.iter().map(|(r, _)| r).collect::<Vec<_>>());
+        for (run, chosen) in races.iter().filter(|(_, chosen)| *chosen > 0) {
+            println!(
+                "{}: msclawd chose the model of {chosen} of {} turns at their start",
+                run.label,
+                run.turns.len()
+            );
+        }
     }
     if let (Some(n), Some(w)) = (&native, &with) {
         println!(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use msclaw_tests::e2e::{self, MsclawdProcess, StatusSource};
-use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope, MODELS};
+use msclaw_tests::fake_modelscope::{FakeModelScope, MODELS};
 use msclaw_tests::openclaw::{self, OpenClawEnv, OpenClawInstall, model_ref};
 
 use super::{QUOTA, Run, drive, say};
@@ -24,6 +24,51 @@ pub struct PluginRun {
     pub chosen: usize,
 }
 
+/// The scenario's OpenClaw (OpenClaw's fallbacks set), where a plugin finds the msclawd of
+/// `e2e::layout_for(env, dir)`: $XDG_RUNTIME_DIR/msclaw/msclawd.sock.
+pub fn scenario_env(install: &OpenClawInstall, fake: &FakeModelScope, dir: &Path) -> Result<OpenClawEnv> {
+    OpenClawEnv::builder(install, &fake.base_url())
+        .with_default_fallbacks()
+        .env("XDG_RUNTIME_DIR", &dir.join("run").display().to_string())
+        .remove_env("MSCLAW_SOCKET")
+        .build()
+}
+
+/// The real `msclawctl plugin install --choose-model` from this repository's openclaw-plugin/.
+pub fn install_plugin(env: &OpenClawEnv, dir: &Path, msclawctl: &Path) -> Result<()> {
+    let source = openclaw::workspace_dir().join("openclaw-plugin");
+    let source = source.display().to_string();
+    let args = ["install", "--choose-model", "--path", &source];
+    msclaw_tests::msclawctl::plugin(msclawctl, env, &dir.join("state"), &args)?;
+    Ok(())
+}
+
+/// msclawd (daily limit QUOTA) for `env`, running once it has read the config.
+pub fn spawn_msclawd(env: &OpenClawEnv, dir: &Path, msclawd: &Path) -> Result<MsclawdProcess> {
+    let layout = e2e::layout_for(env, dir);
+    layout.settings(&format!("daily_limit = {QUOTA}\n"));
+    let daemon = MsclawdProcess::spawn(msclawd, &layout)?;
+    daemon.wait_for("the config read", Duration::from_secs(10), |s| {
+        s.active_model.as_deref() == Some(&*model_ref(MODELS[0]))
+    })?;
+    Ok(daemon)
+}
+
+/// Waits for the plugin's load line in a gateway just started.
+pub fn wait_for_plugin(env: &OpenClawEnv) -> Result<()> {
+    env.wait_for_log(0, PLUGIN_LOADED, Duration::from_secs(60))?;
+    Ok(())
+}
+
+/// OpenClaw's override lines in the gateway log from line `from` on.
+pub fn overrides_since(env: &OpenClawEnv, from: usize) -> usize {
+    env.log_lines()
+        .iter()
+        .skip(from)
+        .filter(|l| l.message.contains(MODEL_OVERRIDDEN))
+        .count()
+}
+
 pub fn run_plugin(
     install: &OpenClawInstall,
     turns: usize,
@@ -31,42 +76,20 @@ pub fn run_plugin(
     msclawctl: &Path,
 ) -> Result<PluginRun> {
     let t = Instant::now();
-    let fake = FakeModelScope::start(FakeConfig::all_models_quota(QUOTA));
+    let fake = FakeModelScope::start(msclaw_tests::fake_modelscope::FakeConfig::all_models_quota(QUOTA));
     let dir = tempfile::Builder::new().prefix("msclaw-bench-").tempdir()?;
-    // The plugin finds msclawd at $XDG_RUNTIME_DIR/msclaw/msclawd.sock, where layout_for puts it.
-    let env = OpenClawEnv::builder(install, &fake.base_url())
-        .with_default_fallbacks()
-        .env("XDG_RUNTIME_DIR", &dir.path().join("run").display().to_string())
-        .remove_env("MSCLAW_SOCKET")
-        .build()?;
-    let source = openclaw::workspace_dir().join("openclaw-plugin");
-    let source = source.display().to_string();
-    msclaw_tests::msclawctl::plugin(
-        msclawctl,
-        &env,
-        &dir.path().join("state"),
-        &["install", "--choose-model", "--path", &source],
-    )?;
-    let layout = e2e::layout_for(&env, dir.path());
-    layout.settings(&format!("daily_limit = {QUOTA}\n"));
-    let daemon = MsclawdProcess::spawn(msclawd, &layout)?;
-    daemon.wait_for("the config read", Duration::from_secs(10), |s| {
-        s.active_model.as_deref() == Some(&*model_ref(MODELS[0]))
-    })?;
+    let env = scenario_env(install, &fake, dir.path())?;
+    install_plugin(&env, dir.path(), msclawctl)?;
+    let daemon = spawn_msclawd(&env, dir.path(), msclawd)?;
     let gw = env.start_gateway()?;
-    env.wait_for_log(0, PLUGIN_LOADED, Duration::from_secs(60))?;
+    wait_for_plugin(&env)?;
     say(&format!(
         "  [plugin] gateway ready after {}s, plugin loaded",
         e2e::secs(gw.ready_after)
     ));
     let log_mark = env.log_lines().len();
     let turns = drive("plugin", &env, &fake, turns)?;
-    let chosen = env
-        .log_lines()
-        .iter()
-        .skip(log_mark)
-        .filter(|l| l.message.contains(MODEL_OVERRIDDEN))
-        .count();
+    let chosen = overrides_since(&env, log_mark);
     drop(gw);
     drop(daemon);
     Ok(PluginRun {
