@@ -52,6 +52,7 @@ export function register(api) {
             away,
             timeoutMs: config.timeoutMs,
             line: chooseModelLine(ctx),
+            answered: observer.whenAnswered(),
           });
           return choice ? { providerOverride: choice.provider, modelOverride: choice.model } : undefined;
         },

@@ -129,6 +129,33 @@ test("the choice hook returns the override msclawd gave, and sends no prompt", a
   assert.ok(!JSON.stringify(msclawd.requests).includes("secret"), "the prompt never leaves");
 });
 
+test("a choice right after a report waits until msclawd has taken the report", async (t) => {
+  const socket = tempSocketPath();
+  const order = [];
+  const msclawd = await startFakeMsclawd(socket, (request) => {
+    if (request.ModelCallEnded) {
+      return new Promise((resolve) =>
+        setTimeout(() => {
+          order.push("report taken");
+          resolve({ Ok: { Handled: "counted" } });
+        }, 20),
+      );
+    }
+    order.push("choice asked");
+    return { Ok: { ModelChoice: { provider: "modelscope", model: "MiniMax/MiniMax-M2.5" } } };
+  });
+  const { api, hooks } = fakeApi({ socket, chooseModel: true });
+  const handle = register(api);
+  t.after(() => {
+    handle.close();
+    return msclawd.close();
+  });
+  hooks.get("model_call_ended").handler(ENDED); // the last call of the model in use
+  const override = await hooks.get("before_model_resolve").handler(PROMPT_EVENT, CTX);
+  assert.deepEqual(order, ["report taken", "choice asked"]);
+  assert.deepEqual(override, { providerOverride: "modelscope", modelOverride: "MiniMax/MiniMax-M2.5" });
+});
+
 test("no choice, an error reply or garbage from msclawd give no override", async (t) => {
   const replies = [
     { Ok: { ModelChoice: null } },
