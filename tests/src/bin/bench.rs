@@ -684,7 +684,9 @@ fn main() -> Result<()> {
     let with_plugin = if want("plugin") {
         say("msclaw + plugin run (model choice on, daily_limit = 2):");
         let msclawctl = msclawctl_binary(args.msclawd.as_deref())?;
-        Some(plugin::run_plugin(&install, args.turns, &msclawd, &msclawctl)?)
+        Some(plugin::run_plugin(
+            &install, args.turns, &msclawd, &msclawctl,
+        )?)
     } else {
         None
     };

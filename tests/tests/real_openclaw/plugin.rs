@@ -11,9 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Result, ensure};
+use msclaw_shared::Status;
 use msclaw_tests::daemon::TestDaemon;
 use msclaw_tests::e2e::{layout_for, secs};
-use msclaw_shared::Status;
 use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope, MODELS};
 use msclaw_tests::openclaw::{self, LogLine, OPENCLAW_SQLITE, OpenClawEnv, target_dir};
 
@@ -243,7 +243,10 @@ fn plugin_waits_within_bound(lines: &[LogLine]) -> Result<()> {
         choices >= 2,
         "expected a before_model_resolve time per turn, got {waits:?}"
     );
-    let slow: Vec<_> = waits.iter().filter(|(_, ms)| *ms > PLUGIN_WAIT_MS).collect();
+    let slow: Vec<_> = waits
+        .iter()
+        .filter(|(_, ms)| *ms > PLUGIN_WAIT_MS)
+        .collect();
     ensure!(
         slow.is_empty(),
         "a turn waited on the plugin more than {PLUGIN_WAIT_MS} ms: {slow:?}"

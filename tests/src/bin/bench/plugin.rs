@@ -26,7 +26,11 @@ pub struct PluginRun {
 
 /// The scenario's OpenClaw (OpenClaw's fallbacks set), where a plugin finds the msclawd of
 /// `e2e::layout_for(env, dir)`: $XDG_RUNTIME_DIR/msclaw/msclawd.sock.
-pub fn scenario_env(install: &OpenClawInstall, fake: &FakeModelScope, dir: &Path) -> Result<OpenClawEnv> {
+pub fn scenario_env(
+    install: &OpenClawInstall,
+    fake: &FakeModelScope,
+    dir: &Path,
+) -> Result<OpenClawEnv> {
     OpenClawEnv::builder(install, &fake.base_url())
         .with_default_fallbacks()
         .env("XDG_RUNTIME_DIR", &dir.join("run").display().to_string())
@@ -76,7 +80,9 @@ pub fn run_plugin(
     msclawctl: &Path,
 ) -> Result<PluginRun> {
     let t = Instant::now();
-    let fake = FakeModelScope::start(msclaw_tests::fake_modelscope::FakeConfig::all_models_quota(QUOTA));
+    let fake = FakeModelScope::start(msclaw_tests::fake_modelscope::FakeConfig::all_models_quota(
+        QUOTA,
+    ));
     let dir = tempfile::Builder::new().prefix("msclaw-bench-").tempdir()?;
     let env = scenario_env(install, &fake, dir.path())?;
     install_plugin(&env, dir.path(), msclawctl)?;

@@ -15,7 +15,9 @@ use msclaw_tests::e2e;
 use msclaw_tests::fake_modelscope::{DAILY_LIMIT_MESSAGE, FakeConfig, FakeModelScope, MODELS};
 use msclaw_tests::openclaw::{GATEWAY_TOKEN, OpenClawEnv, OpenClawInstall};
 
-use super::plugin::{install_plugin, overrides_since, scenario_env, spawn_msclawd, wait_for_plugin};
+use super::plugin::{
+    install_plugin, overrides_since, scenario_env, spawn_msclawd, wait_for_plugin,
+};
 use super::{QUOTA, Run, TurnRow, say, short};
 
 /// Who keeps the model right: nobody (OpenClaw's fallbacks), msclaw by its files, or msclaw with
@@ -98,7 +100,9 @@ pub fn run_race(
     let fake = FakeModelScope::start(
         FakeConfig::all_models_quota(QUOTA).limit_message(DAILY_LIMIT_MESSAGE),
     );
-    let dir = tempfile::Builder::new().prefix("msclaw-bench-race-").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("msclaw-bench-race-")
+        .tempdir()?;
     let env = scenario_env(install, &fake, dir.path())?;
     enable_http_turns(&env)?;
     if manager == Manager::Plugin {
