@@ -165,3 +165,21 @@ mod tests {
         );
     }
 }
+
+/// Where OpenClaw's own installer (`openclaw plugins install <path>`) puts msclaw's plugin:
+/// `<state dir>/extensions/msclaw`.
+pub fn openclaw_install_dir(openclaw: &msclaw_shared::paths::OpenClawPaths) -> PathBuf {
+    openclaw
+        .state_dir
+        .join("extensions")
+        .join(msclawd::openclaw::plugin_entries::PLUGIN_ID)
+}
+
+/// msclaw's plugin as OpenClaw's own installer left it, if it is there.
+pub fn installed_by_openclaw(openclaw: &msclaw_shared::paths::OpenClawPaths) -> Option<PathBuf> {
+    let dir = openclaw_install_dir(openclaw);
+    check_manifest(&dir).is_ok().then_some(dir)
+}
+
+/// What to run instead when OpenClaw's own installer installed the plugin.
+pub const OPENCLAW_UNINSTALL: &str = "openclaw plugins uninstall msclaw";

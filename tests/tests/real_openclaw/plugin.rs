@@ -261,3 +261,67 @@ fn hook_time(line: &LogLine) -> Option<(&str, f64)> {
     let ms = rest.split_whitespace().next()?.parse().ok()?;
     Some((hook, ms))
 }
+
+/// (Issue 15, uninstall) The plugin installed by OpenClaw's own `openclaw plugins install <path>`
+/// (copied to `<state>/extensions/msclaw`, its record in OpenClaw's SQLite): `msclawctl plugin
+/// uninstall` removes nothing and says what to run instead; doctor names the installer.
+#[test]
+fn real_openclaw_plugin_installed_by_openclaws_installer_is_left_to_openclaw() -> Result<()> {
+    let install = openclaw::install(OPENCLAW_SQLITE)?;
+    let fake = FakeModelScope::start(FakeConfig::default());
+    let env = OpenClawEnv::builder(&install, &fake.base_url()).build()?;
+    let source = openclaw::workspace_dir().join("openclaw-plugin");
+    let out = env.run(
+        [
+            "plugins",
+            "install",
+            &source.display().to_string(),
+            "--force",
+            "--accept-capabilities",
+        ],
+        Duration::from_secs(120),
+    )?;
+    ensure!(
+        out.status.success(),
+        "openclaw plugins install: {}{}",
+        out.stdout,
+        out.stderr
+    );
+    let installed = env.state_dir.join("extensions/msclaw");
+    ensure!(installed.join("openclaw.plugin.json").is_file());
+    let config = std::fs::read(&env.config_path)?;
+
+    let dir = tempfile::Builder::new()
+        .prefix("msclaw-plugin-")
+        .tempdir()?;
+    let state = dir.path().join("state");
+    let ctl = target_dir().join("debug/msclawctl");
+    let out = msclaw_tests::msclawctl::output(&ctl, &env, &state, &["plugin", "uninstall"])?;
+    let said = String::from_utf8_lossy(&out.stderr);
+    println!("[plugin] msclawctl plugin uninstall: {said}");
+    ensure!(!out.status.success(), "uninstall claimed success: {said}");
+    ensure!(
+        said.contains("OpenClaw's own installer")
+            && said.contains("openclaw plugins uninstall msclaw"),
+        "{said}"
+    );
+    ensure!(
+        std::fs::read(&env.config_path)? == config,
+        "the config changed"
+    );
+    ensure!(installed.is_dir(), "OpenClaw's copy was removed");
+
+    let out = msclaw_tests::msclawctl::output(&ctl, &env, &state, &["doctor"])?;
+    let doctor = String::from_utf8_lossy(&out.stdout);
+    let line = doctor
+        .lines()
+        .find(|l| l.contains("installed:"))
+        .unwrap_or_default();
+    println!("[plugin] doctor: {line}");
+    ensure!(
+        line.contains("OpenClaw's own installer")
+            && line.contains(&installed.display().to_string()),
+        "{doctor}"
+    );
+    Ok(())
+}
