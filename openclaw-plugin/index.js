@@ -4,6 +4,7 @@
 // falls back to OpenClaw's own within `timeoutMs`.
 import { createAwayMemory } from "./src/away.js";
 import { askModelChoice } from "./src/chooser.js";
+import { timedAsync, timedSync } from "./src/hook-timer.js";
 import { createObserver } from "./src/observer.js";
 import { resolveSocketPath } from "./src/socket-path.js";
 import { chooseModelLine, modelCallEndedLine } from "./src/wire.js";
@@ -27,24 +28,36 @@ export function register(api) {
   const away = createAwayMemory({ awayMs: config.awayMs });
   const observer = createObserver({ socketPath, away, queueMax: config.queueMax, logger: api.logger });
 
-  api.on("model_call_ended", (event) => {
-    const line = modelCallEndedLine(event);
-    if (line) observer.send(line);
-  });
+  api.on(
+    "model_call_ended",
+    timedSync(
+      "model_call_ended",
+      (event) => {
+        const line = modelCallEndedLine(event);
+        if (line) observer.send(line);
+      },
+      api.logger,
+    ),
+  );
 
   if (config.chooseModel) {
     api.on(
       "before_model_resolve",
-      async (_event, ctx) => {
-        // `_event` holds the prompt: it is deliberately never read.
-        const choice = await askModelChoice({
-          socketPath,
-          away,
-          timeoutMs: config.timeoutMs,
-          line: chooseModelLine(ctx),
-        });
-        return choice ? { providerOverride: choice.provider, modelOverride: choice.model } : undefined;
-      },
+      timedAsync(
+        "before_model_resolve",
+        async (_event, ctx) => {
+          // `_event` holds the prompt: it is deliberately never read.
+          const choice = await askModelChoice({
+            socketPath,
+            away,
+            timeoutMs: config.timeoutMs,
+            line: chooseModelLine(ctx),
+            answered: observer.whenAnswered(),
+          });
+          return choice ? { providerOverride: choice.provider, modelOverride: choice.model } : undefined;
+        },
+        api.logger,
+      ),
       { timeoutMs: HOOK_TIMEOUT_MS },
     );
   }

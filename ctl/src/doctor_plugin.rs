@@ -1,14 +1,16 @@
 //! `msclawctl doctor`'s checks of the OpenClaw plugin: installed (its files where OpenClaw looks),
 //! enabled, of msclawd's protocol, connected to msclawd, and whether it chooses models.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use msclaw_shared::paths::OpenClawPaths;
 use msclaw_shared::{PROTOCOL_VERSION, Status};
 use msclawd::openclaw::plugin_entries::{PLUGIN_ID, PluginSettings, plugin_settings};
 
 use crate::doctor::Report;
-use crate::plugin_files::{check_manifest, declared_protocol};
+use crate::plugin_files::{
+    OPENCLAW_UNINSTALL, check_manifest, declared_protocol, openclaw_install_dir,
+};
 
 /// The plugin checks. `status` is msclawd's answer, `None` when it did not answer (the daemon
 /// check says why).
@@ -26,7 +28,7 @@ pub fn plugin_checks(report: &mut Report, openclaw: &OpenClawPaths, status: Opti
                 format!(
                     "plugins.entries.{PLUGIN_ID} is set but no plugin files are where OpenClaw \
                      looks (plugins.load.paths, {}); run `msclawctl plugin install`",
-                    extensions_dir(openclaw).display()
+                    openclaw_install_dir(openclaw).display()
                 ),
             );
         } else {
@@ -38,7 +40,7 @@ pub fn plugin_checks(report: &mut Report, openclaw: &OpenClawPaths, status: Opti
         }
         return;
     };
-    report.ok("plugin", format!("installed: {}", dir.display()));
+    report.ok("plugin", installed_line(&dir, openclaw));
     enabled_check(report, &settings);
     match declared_protocol(&dir) {
         Ok(p) if p == PROTOCOL_VERSION => {
@@ -66,12 +68,25 @@ fn plugin_dir(settings: &PluginSettings, openclaw: &OpenClawPaths) -> Option<Pat
         .load_paths
         .iter()
         .map(PathBuf::from)
-        .chain([extensions_dir(openclaw)])
+        .chain([openclaw_install_dir(openclaw)])
         .find(|dir| check_manifest(dir).is_ok())
 }
 
-fn extensions_dir(openclaw: &OpenClawPaths) -> PathBuf {
-    openclaw.state_dir.join("extensions").join(PLUGIN_ID)
+/// Which installer the copy OpenClaw loads comes from: OpenClaw's own (its extensions dir) or a
+/// `plugins.load.paths` entry (what `msclawctl plugin install` adds).
+fn installed_line(dir: &Path, openclaw: &OpenClawPaths) -> String {
+    if dir == openclaw_install_dir(openclaw) {
+        format!(
+            "installed: {} by OpenClaw's own installer (openclaw plugins install); remove it \
+             with `{OPENCLAW_UNINSTALL}`",
+            dir.display()
+        )
+    } else {
+        format!(
+            "installed: {} through plugins.load.paths (as msclawctl plugin install adds it)",
+            dir.display()
+        )
+    }
 }
 
 fn enabled_check(report: &mut Report, s: &PluginSettings) {

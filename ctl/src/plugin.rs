@@ -13,7 +13,8 @@ use msclawd::openclaw::plugin_entries::{self, PluginPlan, PluginRequest};
 
 use crate::cli::{Cli, PluginAction};
 use crate::plugin_files::{
-    InstallRecord, PluginPaths, check_manifest, copy_plugin, declared_protocol, source_dir,
+    InstallRecord, OPENCLAW_UNINSTALL, PluginPaths, check_manifest, copy_plugin, declared_protocol,
+    installed_by_openclaw, source_dir,
 };
 
 /// What `--choose-model` gives away, said before anything is written.
@@ -128,6 +129,15 @@ fn install(p: &Paths, source: &Path, choose_model: bool, dry_run: bool) -> anyho
 
 fn uninstall(p: &Paths, dry_run: bool) -> anyhow::Result<Outcome> {
     let Some(record) = InstallRecord::load(&p.plugin.record)? else {
+        // OpenClaw's installer keeps its own record and rewrites the config its own way: undoing
+        // that is OpenClaw's job, not an edit msclawctl could prove byte for byte.
+        if let Some(dir) = installed_by_openclaw(&p.openclaw) {
+            bail!(
+                "msclaw's plugin in {} was installed by OpenClaw's own installer (openclaw plugins \
+                 install), not by msclawctl; nothing was removed. Run `{OPENCLAW_UNINSTALL}`",
+                dir.display()
+            );
+        }
         bail!(
             "no plugin install recorded in {}; nothing was removed",
             p.plugin.record.display()

@@ -1,13 +1,13 @@
 //! msclaw's own files for the OpenClaw plugin: where its source is, the copy OpenClaw loads
 //! (`<msclaw state dir>/openclaw-plugin[-PROFILE]/`), what the plugin declares (id, protocol), and
 //! the install record (`openclaw-plugin[-PROFILE].json` beside it) that lets uninstall remove
-//! exactly what install added.
+//! exactly what install added; and where OpenClaw's own installer puts the plugin.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use msclaw_shared::paths::MsclawPaths;
+use msclaw_shared::paths::{MsclawPaths, OpenClawPaths};
 use msclawd::openclaw::plugin_entries::{InstallStep, PLUGIN_ID};
 use serde::{Deserialize, Serialize};
 
@@ -150,6 +150,21 @@ impl InstallRecord {
         Ok(())
     }
 }
+
+/// Where OpenClaw's own installer (`openclaw plugins install <path>`) puts msclaw's plugin:
+/// `<state dir>/extensions/msclaw`.
+pub fn openclaw_install_dir(openclaw: &OpenClawPaths) -> PathBuf {
+    openclaw.state_dir.join("extensions").join(PLUGIN_ID)
+}
+
+/// msclaw's plugin as OpenClaw's own installer left it, if it is there.
+pub fn installed_by_openclaw(openclaw: &OpenClawPaths) -> Option<PathBuf> {
+    let dir = openclaw_install_dir(openclaw);
+    check_manifest(&dir).is_ok().then_some(dir)
+}
+
+/// What to run instead when OpenClaw's own installer installed the plugin.
+pub const OPENCLAW_UNINSTALL: &str = "openclaw plugins uninstall msclaw";
 
 #[cfg(test)]
 mod tests {

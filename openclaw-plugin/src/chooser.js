@@ -4,9 +4,34 @@
 import net from "node:net";
 import { parseModelChoice } from "./wire.js";
 
-/** Resolves to `{provider, model}` or null within `timeoutMs` (plus a timer tick). */
-export function askModelChoice({ socketPath, away, timeoutMs, line }) {
-  if (away.skipChoice()) return Promise.resolve(null);
+/**
+ * Resolves to `{provider, model}` or null within `timeoutMs` (plus a timer tick). `answered`
+ * resolves once msclawd has taken every report sent before (the last turn's call may have ended a
+ * moment ago: msclawd must count it before it chooses); waiting for it spends the same budget.
+ */
+export async function askModelChoice({ socketPath, away, timeoutMs, line, answered = Promise.resolve() }) {
+  if (away.skipChoice()) return null;
+  const started = performance.now();
+  if (!(await settlesWithin(answered, timeoutMs))) {
+    away.markSlow();
+    return null;
+  }
+  return ask({ socketPath, away, timeoutMs: timeoutMs - (performance.now() - started), line });
+}
+
+/** True when `promise` settles within `ms`, false after `ms`; never rejects. */
+function settlesWithin(promise, ms) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    const settled = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    promise.then(settled, settled);
+  });
+}
+
+function ask({ socketPath, away, timeoutMs, line }) {
   return new Promise((resolve) => {
     let settled = false;
     let connected = false;

@@ -1,11 +1,15 @@
 // Fire-and-forget delivery of observation lines over one long-lived connection to msclawd.
 // send() never blocks, throws or waits: lines wait in a bounded queue while the connection opens
 // (or while too many answers are outstanding) and are dropped and counted when the queue is
-// full or msclawd is away. msclawd answers each line; the answers are only counted.
+// full or msclawd is away. msclawd answers each line once the engine has taken it; the answers
+// are counted, and `whenAnswered()` lets a model choice wait until msclawd has taken every report
+// sent before it (the turn right after a model's last call must not be chosen without it).
 import net from "node:net";
 
 /** Lines written but not yet answered; past this the queue holds them. */
 const MAX_UNANSWERED = 64;
+/** Choices waiting for the answers at once; past this a choice does not wait (msclawd is stuck). */
+const MAX_WAITERS = 64;
 
 export function createObserver({ socketPath, away, queueMax = 256, logger }) {
   const queue = [];
@@ -13,6 +17,16 @@ export function createObserver({ socketPath, away, queueMax = 256, logger }) {
   let link = null; // { socket, ready }
   let unanswered = 0;
   let droppedSinceReport = 0;
+  const waiters = [];
+
+  /** Nothing queued, nothing unanswered: msclawd has taken every report sent. */
+  function idle() {
+    return queue.length === 0 && unanswered === 0;
+  }
+
+  function wakeIfIdle() {
+    if (idle()) for (const wake of waiters.splice(0)) wake();
+  }
 
   function drop(count) {
     stats.dropped += count;
@@ -35,6 +49,7 @@ export function createObserver({ socketPath, away, queueMax = 256, logger }) {
     unanswered -= counted;
     stats.answered += counted;
     pump();
+    wakeIfIdle();
   }
 
   function open() {
@@ -69,6 +84,7 @@ export function createObserver({ socketPath, away, queueMax = 256, logger }) {
     if (!closed.ready) away.markUnreachable();
     drop(queue.length);
     queue.length = 0;
+    wakeIfIdle();
   }
 
   return {
@@ -81,6 +97,11 @@ export function createObserver({ socketPath, away, queueMax = 256, logger }) {
       else pump();
     },
     stats: () => ({ ...stats, queued: queue.length, inFlight: unanswered }),
+    /** Resolves once every report sent so far is answered, or dropped with its connection. */
+    whenAnswered() {
+      if (idle() || waiters.length >= MAX_WAITERS) return Promise.resolve();
+      return new Promise((resolve) => waiters.push(resolve));
+    },
     /** Closes the connection; what is still queued is dropped and counted. */
     close() {
       link?.socket.destroy();
@@ -89,6 +110,7 @@ export function createObserver({ socketPath, away, queueMax = 256, logger }) {
       unanswered = 0;
       drop(queue.length);
       queue.length = 0;
+      wakeIfIdle();
     },
   };
 }

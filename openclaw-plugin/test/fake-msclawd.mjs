@@ -18,7 +18,8 @@ export function tempSocketPath() {
 }
 
 /**
- * `answer(request)` returns the reply body (`{Ok: …}` / `{Err: …}`), or undefined to never answer.
+ * `answer(request)` returns the reply body (`{Ok: …}` / `{Err: …}`), a promise of it, or undefined
+ * to never answer.
  * Resolves once listening, to `{ requests, waitFor(n), close() }`.
  */
 export async function startFakeMsclawd(socketPath, answer = defaultAnswer) {
@@ -40,8 +41,10 @@ export async function startFakeMsclawd(socketPath, answer = defaultAnswer) {
         const request = JSON.parse(line);
         requests.push(request);
         for (const waiter of [...waiters]) waiter();
-        const body = answer(request);
-        if (body !== undefined) socket.write(`${JSON.stringify({ protocol: 1, ...body })}\n`);
+        // A promise is an answer that takes time (as msclawd's engine does for a report).
+        Promise.resolve(answer(request)).then((body) => {
+          if (body !== undefined && !socket.destroyed) socket.write(`${JSON.stringify({ protocol: 1, ...body })}\n`);
+        });
       }
     });
   });

@@ -48,6 +48,21 @@ test("the default export is a plugin entry with id msclaw and a synchronous regi
   assert.deepEqual([...hooks.keys()], ["model_call_ended"], "the choice hook is opt-in");
 });
 
+test("each hook call logs the plugin's own time in it at debug level, and changes nothing else", async () => {
+  const socket = tempSocketPath(); // nothing listens there: the turn must not notice
+  const { api, hooks } = fakeApi({ socket, chooseModel: true });
+  const lines = [];
+  api.logger = { ...api.logger, debug: (line) => lines.push(line) };
+  const handle = register(api);
+  assert.equal(hooks.get("model_call_ended").handler(ENDED), undefined, "still fire-and-forget");
+  assert.equal(await hooks.get("before_model_resolve").handler(PROMPT_EVENT, CTX), undefined);
+  handle.close();
+  assert.equal(lines.length, 2, lines.join("\n"));
+  assert.match(lines[0], /^msclaw: hook model_call_ended took \d+\.\d{3} ms$/);
+  assert.match(lines[1], /^msclaw: hook before_model_resolve took \d+\.\d{3} ms$/);
+  assert.ok(!lines.join("").includes("secret"), "no prompt in the log");
+});
+
 test("each model_call_ended arrives as exactly one request with the right fields", async (t) => {
   const socket = tempSocketPath();
   const msclawd = await startFakeMsclawd(socket);
@@ -112,6 +127,33 @@ test("the choice hook returns the override msclawd gave, and sends no prompt", a
     { ChooseModel: { agent_id: "main", provider: "modelscope", model: "ZhipuAI/GLM-5" } },
   ]);
   assert.ok(!JSON.stringify(msclawd.requests).includes("secret"), "the prompt never leaves");
+});
+
+test("a choice right after a report waits until msclawd has taken the report", async (t) => {
+  const socket = tempSocketPath();
+  const order = [];
+  const msclawd = await startFakeMsclawd(socket, (request) => {
+    if (request.ModelCallEnded) {
+      return new Promise((resolve) =>
+        setTimeout(() => {
+          order.push("report taken");
+          resolve({ Ok: { Handled: "counted" } });
+        }, 20),
+      );
+    }
+    order.push("choice asked");
+    return { Ok: { ModelChoice: { provider: "modelscope", model: "MiniMax/MiniMax-M2.5" } } };
+  });
+  const { api, hooks } = fakeApi({ socket, chooseModel: true });
+  const handle = register(api);
+  t.after(() => {
+    handle.close();
+    return msclawd.close();
+  });
+  hooks.get("model_call_ended").handler(ENDED); // the last call of the model in use
+  const override = await hooks.get("before_model_resolve").handler(PROMPT_EVENT, CTX);
+  assert.deepEqual(order, ["report taken", "choice asked"]);
+  assert.deepEqual(override, { providerOverride: "modelscope", modelOverride: "MiniMax/MiniMax-M2.5" });
 });
 
 test("no choice, an error reply or garbage from msclawd give no override", async (t) => {

@@ -18,6 +18,7 @@ pub mod daemon;
 pub mod e2e;
 pub mod fake_modelscope;
 pub mod logs;
+pub mod msclawctl;
 pub mod openclaw;
 pub mod provider_chain;
 pub mod transcripts;

@@ -22,6 +22,9 @@ impl Engine {
         self.observe_model(&model, now, &Observation::PluginCall { failed });
         self.save();
         self.apply_policy().await;
+        // Before the reply: the plugin asks for the next turn's model once this report is
+        // answered, and the answer must already count this call.
+        self.publish_choice();
     }
 
     /// Publishes the model the rotation wants now, for the plugin's `ChooseModel`: none while

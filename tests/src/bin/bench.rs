@@ -16,7 +16,14 @@
 //! idle measurement 60 s.
 //!
 //! Options: `--turns N` (default 8), `--rounds N` synthetic rounds per source (default 10, 3
-//! switches each), `--idle SECS` (default 60), `--only native,msclaw,figures,reactive`.
+//! switches each), `--idle SECS` (default 60), `--only native,msclaw,plugin,race,figures,reactive`.
+//!
+//! `plugin` (issue 15) runs the day again with msclaw's OpenClaw plugin installed by the real
+//! `msclawctl plugin install --choose-model` (built beside msclawd), so msclawd also picks each
+//! turn's model at its start; about a minute. The tables' "started right after a model was spent"
+//! row counts the turns that follow a model's last call (back to back, no gap) and still sent it a
+//! request. `race` runs native, msclaw and msclaw + plugin again with turns that start in
+//! milliseconds (see `bench/race.rs`); about three minutes.
 //!
 //! `scale` (issue 13, not in the default set) measures a heavy user's day on a generated agent DB:
 //! `--only scale --sizes 10000,100000,1000000 --idle 10` (`--idle 0` skips the idle figure); see
@@ -37,12 +44,16 @@ use anyhow::{Context, Result, bail, ensure};
 use msclaw_shared::EventKind;
 use msclaw_tests::daemon::Layout;
 use msclaw_tests::e2e::{self, MsclawdProcess, StatusSource, median_max};
-use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope, MODELS};
+use msclaw_tests::fake_modelscope::{DAILY_LIMIT_MESSAGE, FakeConfig, FakeModelScope, MODELS};
 use msclaw_tests::openclaw::{
     self, OPENCLAW_SQLITE, OpenClawEnv, OpenClawInstall, TurnOptions, model_ref,
 };
 use msclaw_tests::transcripts::{self, AgentDb, JsonlSession};
 
+#[path = "bench/plugin.rs"]
+mod plugin;
+#[path = "bench/race.rs"]
+mod race;
 #[path = "bench/scale.rs"]
 mod scale;
 
@@ -71,6 +82,8 @@ fn args() -> Result<Args> {
         only: vec![
             "native".into(),
             "msclaw".into(),
+            "plugin".into(),
+            "race".into(),
             "figures".into(),
             "reactive".into(),
         ],
@@ -125,6 +138,18 @@ impl Run {
     }
     fn to_spent(&self) -> usize {
         self.turns.iter().map(|t| t.to_spent).sum()
+    }
+    /// The turn-start race: of the turns fired right after a turn used a model's last call (the
+    /// moment msclaw switches), how many still sent that spent model a request; and how many
+    /// such turns there were.
+    fn race(&self) -> (usize, usize) {
+        // 0-based: turns QUOTA, 2·QUOTA, … follow the spending of models 1, 2, … (the last
+        // model has no model to switch to).
+        let after_spend: Vec<&TurnRow> = (1..MODELS.len())
+            .filter_map(|k| self.turns.get(k * QUOTA as usize))
+            .collect();
+        let met = after_spend.iter().filter(|t| t.to_spent > 0).count();
+        (met, after_spend.len())
     }
 }
 
@@ -528,112 +553,42 @@ fn synthetic_switches(source: Source, rounds: usize, msclawd: &Path) -> Result<V
     Ok(out)
 }
 
-/// `msclawd` next to this binary, (re)built first so it is the daemon of this source tree.
-fn msclawd_binary() -> Result<PathBuf> {
+/// `bin` of `package` next to this binary, (re)built first so it is the one of this source tree.
+fn workspace_binary(package: &str, bin: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let bin = exe.parent().context("exe dir")?.join("msclawd");
+    let path = exe.parent().context("exe dir")?.join(bin);
     let release = exe
         .parent()
         .and_then(Path::file_name)
         .is_some_and(|d| d == "release");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = std::process::Command::new(cargo);
-    cmd.args(["build", "-q", "-p", "msclaw-daemon", "--bin", "msclawd"]);
+    cmd.args(["build", "-q", "-p", package, "--bin", bin]);
     if release {
         cmd.arg("--release");
     }
     let status = cmd
         .current_dir(openclaw::workspace_dir())
         .status()
-        .context("running cargo build for msclawd")?;
+        .with_context(|| format!("running cargo build for {bin}"))?;
     ensure!(
-        status.success() && bin.is_file(),
-        "could not build msclawd at {}",
-        bin.display()
+        status.success() && path.is_file(),
+        "could not build {bin} at {}",
+        path.display()
     );
-    Ok(bin)
+    Ok(path)
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.0}", d.as_secs_f64() * 1000.0)
+/// msclawctl for the plugin run: beside a given `--msclawd`, else built like msclawd.
+fn msclawctl_binary(msclawd: Option<&Path>) -> Result<PathBuf> {
+    match msclawd.map(|d| d.with_file_name("msclawctl")) {
+        Some(beside) if beside.is_file() => Ok(beside),
+        _ => workspace_binary("msclawctl", "msclawctl"),
+    }
 }
 
-fn main() -> Result<()> {
-    let args = args()?;
-    let want = |part: &str| args.only.iter().any(|p| p == part);
-    let stalls_native: u64 = (1..=args.turns as u64)
-        .map(|i| ((i - 1) / QUOTA as u64).min(3) * 150)
-        .sum();
-    say(&format!(
-        "msclaw benchmark: openclaw@{OPENCLAW_SQLITE} gateway, fake ModelScope quota {QUOTA}/model, {} turns back to back",
-        args.turns
-    ));
-    if want("native") {
-        say(&format!(
-            "expected: native run ~{} min (OpenClaw's retries), msclaw run ~1 min, figures ~{} min",
-            stalls_native / 60 + 1,
-            1 + args.idle.as_secs() / 60
-        ));
-    }
-    let msclawd = match &args.msclawd {
-        Some(path) => path.clone(),
-        None => msclawd_binary()?,
-    };
-    let started = Instant::now();
-    if want("scale") {
-        scale::run(&msclawd, &args.sizes, args.idle)?;
-    }
-    if !["native", "msclaw", "reactive", "figures"]
-        .iter()
-        .any(|p| want(p))
-    {
-        return Ok(());
-    }
-    let install = openclaw::install(OPENCLAW_SQLITE)?;
-
-    let native = if want("native") {
-        say("native run (OpenClaw's own fallbacks, no msclaw):");
-        Some(run_native(&install, args.turns)?)
-    } else {
-        None
-    };
-    let with = if want("msclaw") {
-        say("msclaw run (msclawd, release build, daily_limit = 2):");
-        Some(run_msclaw(&install, args.turns, &msclawd, args.idle)?)
-    } else {
-        None
-    };
-    let mut reactive = Vec::new();
-    let mut latency = None;
-    if want("reactive") {
-        say("reactive run, msclaw following transcripts and the gateway log (limits unknown):");
-        reactive.push(run_reactive(&install, args.turns, &msclawd, false)?);
-        say("reactive run, OpenClaw through msclawd's relay (limits unknown):");
-        reactive.push(run_reactive(&install, args.turns, &msclawd, true)?);
-        say("relay latency: 200 requests direct vs 200 through the relay …");
-        latency = Some(relay_latency(&msclawd, 200)?);
-    }
-    let mut synthetic = Vec::new();
-    if want("figures") {
-        for source in [Source::Sqlite, Source::Jsonl, Source::GatewayLog429] {
-            say(&format!(
-                "synthetic switches from {source:?} records ({} rounds × 3) …",
-                args.rounds
-            ));
-            synthetic.push((source, synthetic_switches(source, args.rounds, &msclawd)?));
-        }
-    }
-
-    println!();
-    println!(
-        "== same scenario, same machine ({} turns, quota {QUOTA} per model) ==",
-        args.turns
-    );
-    let runs: Vec<&Run> = native
-        .iter()
-        .chain(with.as_ref().map(|w| &w.run))
-        .chain(reactive.iter())
-        .collect();
+/// One side-by-side table: a column per run, the same rows for each.
+fn print_runs(runs: &[&Run]) {
     println!(
         "| | {} |",
         runs.iter().map(|r| r.label).collect::<Vec<_>>().join(" | ")
@@ -665,9 +620,139 @@ fn main() -> Result<()> {
     row("requests sent to a spent model (429s)", &|r| {
         r.to_spent().to_string()
     });
+    row(
+        "turns started right after a model was spent that still sent it a request",
+        &|r| {
+            let (met, of) = r.race();
+            format!("{met} of {of}")
+        },
+    );
     row("whole run incl. gateway start (s)", &|r| {
         e2e::secs(r.elapsed)
     });
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0}", d.as_secs_f64() * 1000.0)
+}
+
+fn main() -> Result<()> {
+    let args = args()?;
+    let want = |part: &str| args.only.iter().any(|p| p == part);
+    let stalls_native: u64 = (1..=args.turns as u64)
+        .map(|i| ((i - 1) / QUOTA as u64).min(3) * 150)
+        .sum();
+    say(&format!(
+        "msclaw benchmark: openclaw@{OPENCLAW_SQLITE} gateway, fake ModelScope quota {QUOTA}/model, {} turns back to back",
+        args.turns
+    ));
+    if want("native") {
+        say(&format!(
+            "expected: native run ~{} min (OpenClaw's retries), msclaw run ~1 min, figures ~{} min",
+            stalls_native / 60 + 1,
+            1 + args.idle.as_secs() / 60
+        ));
+    }
+    let msclawd = match &args.msclawd {
+        Some(path) => path.clone(),
+        None => workspace_binary("msclaw-daemon", "msclawd")?,
+    };
+    let started = Instant::now();
+    if want("scale") {
+        scale::run(&msclawd, &args.sizes, args.idle)?;
+    }
+    if !["native", "msclaw", "plugin", "race", "reactive", "figures"]
+        .iter()
+        .any(|p| want(p))
+    {
+        return Ok(());
+    }
+    let install = openclaw::install(OPENCLAW_SQLITE)?;
+
+    let native = if want("native") {
+        say("native run (OpenClaw's own fallbacks, no msclaw):");
+        Some(run_native(&install, args.turns)?)
+    } else {
+        None
+    };
+    let with = if want("msclaw") {
+        say("msclaw run (msclawd, release build, daily_limit = 2):");
+        Some(run_msclaw(&install, args.turns, &msclawd, args.idle)?)
+    } else {
+        None
+    };
+    let with_plugin = if want("plugin") {
+        say("msclaw + plugin run (model choice on, daily_limit = 2):");
+        let msclawctl = msclawctl_binary(args.msclawd.as_deref())?;
+        Some(plugin::run_plugin(
+            &install, args.turns, &msclawd, &msclawctl,
+        )?)
+    } else {
+        None
+    };
+    let mut races = Vec::new();
+    if want("race") {
+        let msclawctl = msclawctl_binary(args.msclawd.as_deref())?;
+        for manager in race::Manager::ALL {
+            say("turn-start race run (HTTP turns back to back):");
+            races.push(race::run_race(&install, manager, &msclawd, &msclawctl)?);
+        }
+    }
+    let mut reactive = Vec::new();
+    let mut latency = None;
+    if want("reactive") {
+        say("reactive run, msclaw following transcripts and the gateway log (limits unknown):");
+        reactive.push(run_reactive(&install, args.turns, &msclawd, false)?);
+        say("reactive run, OpenClaw through msclawd's relay (limits unknown):");
+        reactive.push(run_reactive(&install, args.turns, &msclawd, true)?);
+        say("relay latency: 200 requests direct vs 200 through the relay …");
+        latency = Some(relay_latency(&msclawd, 200)?);
+    }
+    let mut synthetic = Vec::new();
+    if want("figures") {
+        for source in [Source::Sqlite, Source::Jsonl, Source::GatewayLog429] {
+            say(&format!(
+                "synthetic switches from {source:?} records ({} rounds × 3) …",
+                args.rounds
+            ));
+            synthetic.push((source, synthetic_switches(source, args.rounds, &msclawd)?));
+        }
+    }
+
+    println!();
+    println!(
+        "== same scenario, same machine ({} turns, quota {QUOTA} per model) ==",
+        args.turns
+    );
+    let runs: Vec<&Run> = native
+        .iter()
+        .chain(with.as_ref().map(|w| &w.run))
+        .chain(with_plugin.as_ref().map(|p| &p.run))
+        .chain(reactive.iter())
+        .collect();
+    print_runs(&runs);
+    if let Some(p) = &with_plugin {
+        println!(
+            "msclaw + plugin: msclawd chose the model of {} of {} turns at their start (OpenClaw's \"{}\" lines)",
+            p.chosen,
+            p.run.turns.len(),
+            plugin::MODEL_OVERRIDDEN
+        );
+    }
+    if !races.is_empty() {
+        println!();
+        println!(
+            "== the turn-start race: HTTP turns (the gateway's /v1/chat/completions), each sent the moment the previous reply arrived, 429 text \"{DAILY_LIMIT_MESSAGE}\" =="
+        );
+        print_runs(&races.iter().map(|(r, _)| r).collect::<Vec<_>>());
+        for (run, chosen) in races.iter().filter(|(_, chosen)| *chosen > 0) {
+            println!(
+                "{}: msclawd chose the model of {chosen} of {} turns at their start",
+                run.label,
+                run.turns.len()
+            );
+        }
+    }
     if let (Some(n), Some(w)) = (&native, &with) {
         println!(
             "ratio native / msclaw: total wall time {:.1}x, max turn {:.1}x, requests to spent models {} vs {}",

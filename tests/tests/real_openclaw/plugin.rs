@@ -1,22 +1,21 @@
 //! Issue 15 with a real OpenClaw 2026.9.6 gateway: msclaw's plugin installed from the repository
 //! by the real `msclawctl plugin install --choose-model`, against the fake ModelScope. One gateway
-//! serves every part (each costs ~30 s): the plugin's counts equal the fake server's request log,
-//! turns go on normally with msclawd stopped, and uninstall gives the config back byte for byte.
-//! Needs the msclawctl binary built (`cargo test --workspace` builds it; else
+//! serves every part: the plugin's counts equal the fake server's request log (also for the calls
+//! of OpenClaw's retry loop, which no transcript records; that part waits out the loop, ~150 s),
+//! turns go on normally with msclawd stopped and wait on the plugin at most 50 ms in each hook call
+//! (the plugin's own debug lines in the gateway log), and uninstall gives the config back byte for
+//! byte. Needs the msclawctl binary built (`cargo test --workspace` builds it; else
 //! `cargo build -p msclawctl`).
-//!
-//! Not covered here yet: the plugin's own per-turn wait with msclawd stopped (only the turn's
-//! wall time is printed, with a generous hang bound).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
+use msclaw_shared::Status;
 use msclaw_tests::daemon::TestDaemon;
 use msclaw_tests::e2e::{layout_for, secs};
-use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope};
-use msclaw_tests::openclaw::{self, OPENCLAW_SQLITE, OpenClawEnv, target_dir};
+use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope, MODELS};
+use msclaw_tests::openclaw::{self, LogLine, OPENCLAW_SQLITE, OpenClawEnv, target_dir};
 
 const WAIT: Duration = Duration::from_secs(20);
 /// Calls per model per day, at the fake server and in msclaw.
@@ -25,37 +24,15 @@ const LIMIT: u32 = 2;
 const TURNS: u32 = 6;
 /// A turn that takes longer has hung (a cold start on a loaded machine takes well under this).
 const HANG: Duration = Duration::from_secs(180);
+/// The plugin's own bound on a hook call: its choice timeout (index.js `timeoutMs`), and a missing
+/// or refusing socket fails faster than that.
+const PLUGIN_WAIT_MS: f64 = 50.0;
+/// How the plugin's debug lines start (openclaw-plugin/src/hook-timer.js `HOOK_TIME_PREFIX`).
+const HOOK_TIME_PREFIX: &str = "msclaw: hook ";
 
-fn msclawctl_binary() -> Result<PathBuf> {
-    let path = target_dir().join("debug/msclawctl");
-    ensure!(
-        path.is_file(),
-        "{} is missing: cargo build -p msclawctl",
-        path.display()
-    );
-    Ok(path)
-}
-
-/// The real `msclawctl plugin <args>` for this gateway's config, msclaw's files under `state`.
+/// The real `msclawctl plugin <args>` (the debug build) for this gateway's config.
 fn msclawctl(env: &OpenClawEnv, state: &Path, args: &[&str]) -> Result<String> {
-    let out = Command::new(msclawctl_binary()?)
-        .arg("plugin")
-        .args(args)
-        .env("HOME", &env.home)
-        .env("OPENCLAW_CONFIG_PATH", &env.config_path)
-        .env("OPENCLAW_STATE_DIR", &env.state_dir)
-        .env("MSCLAW_STATE_DIR", state)
-        .env_remove("MSCLAW_PLUGIN_DIR")
-        .env_remove("OPENCLAW_PROFILE")
-        .output()
-        .context("running msclawctl")?;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    ensure!(
-        out.status.success(),
-        "msclawctl plugin {args:?}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(stdout)
+    msclaw_tests::msclawctl::plugin(&target_dir().join("debug/msclawctl"), env, state, args)
 }
 
 #[test]
@@ -76,6 +53,8 @@ fn real_openclaw_plugin_counts_every_call_survives_msclawd_away_and_uninstalls_c
             &dir.path().join("run").display().to_string(),
         )
         .remove_env("MSCLAW_SOCKET")
+        // The plugin writes its own time in each hook call at debug level.
+        .env("OPENCLAW_LOG_LEVEL", "debug")
         .build()?;
     let state = dir.path().join("state");
     let before_install = std::fs::read(&env.config_path)?;
@@ -138,35 +117,26 @@ fn real_openclaw_plugin_counts_every_call_survives_msclawd_away_and_uninstalls_c
     );
 
     // (1) Every call the fake server saw, counted by the plugin exactly once per model.
-    let per_model = |model: &str| {
-        requests
-            .iter()
-            .filter(|r| r.model.as_deref() == Some(model))
-            .count() as u32
-    };
     let status = rt.block_on(daemon.wait_for("the plugin's counts", WAIT, |s| {
         let counted: u32 = s.models.iter().map(|m| m.plugin_calls).sum();
         counted as usize >= requests.len()
     }))?;
-    for m in &status.models {
-        let id = m.model.strip_prefix("modelscope/").unwrap_or(&m.model);
-        println!(
-            "[plugin] {}: plugin counted {}, the fake server got {}",
-            m.model,
-            m.plugin_calls,
-            per_model(id)
-        );
-        ensure!(
-            m.plugin_calls == per_model(id),
-            "{}: plugin {} vs fake server {}",
-            m.model,
-            m.plugin_calls,
-            per_model(id)
-        );
-    }
+    counts_match_fake_server(&status, &fake)?;
 
-    // (3) msclawd away: turns are answered as if the plugin were not there.
+    // (1, continued) Calls no transcript records: the model msclawd chooses next is spent at the
+    // fake server behind msclaw's back, so OpenClaw's retry loop meets it again and again.
+    let untranscribed = provoke_retry_loop(&env, &fake)?;
+    let status = rt.block_on(daemon.wait_for("the retry loop's calls", WAIT, |s| {
+        plugin_calls(s, untranscribed) as usize >= fake.count_model(untranscribed)
+    }))?;
+    counts_match_fake_server(&status, &fake)?;
+
+    // (3) msclawd away: turns are answered as if the plugin were not there, and no hook call of
+    // the plugin takes longer than its own timeout. A new day at the fake server: quota again.
+    fake.set_quota(untranscribed, Some(LIMIT));
+    fake.reset_quotas();
     rt.block_on(daemon.stop())?;
+    let away_from = env.log_lines().len();
     for i in 1..=2 {
         let turn = env.agent_turn(&format!("plugin turn without msclawd {i}"))?;
         println!(
@@ -177,6 +147,7 @@ fn real_openclaw_plugin_counts_every_call_survives_msclawd_away_and_uninstalls_c
         ensure!(turn.success(), "turn {i}: {}", turn.describe());
         ensure!(turn.wall < HANG, "turn {i} hung: {}s", secs(turn.wall));
     }
+    plugin_waits_within_bound(&env.log_lines()[away_from..])?;
     drop(gateway);
 
     // (4) Uninstall: the config is byte-identical to before install but for the `primary` msclawd
@@ -194,5 +165,163 @@ fn real_openclaw_plugin_counts_every_call_survives_msclawd_away_and_uninstalls_c
         std::fs::read_to_string(&env.config_path)?
     );
     ensure!(!state.join("openclaw-plugin").exists());
+    Ok(())
+}
+
+/// A model's calls as the plugin reported them (0 when status does not list it).
+fn plugin_calls(status: &Status, model: &str) -> u32 {
+    status
+        .models
+        .iter()
+        .find(|m| m.model.strip_prefix("modelscope/") == Some(model))
+        .map_or(0, |m| m.plugin_calls)
+}
+
+/// For every model: the plugin's count and msclawd's `used` (the largest of its sources, never
+/// their sum) both equal the requests the fake server got, so each call counts exactly once.
+fn counts_match_fake_server(status: &Status, fake: &FakeModelScope) -> Result<()> {
+    for m in &status.models {
+        let id = m.model.strip_prefix("modelscope/").unwrap_or(&m.model);
+        let got = fake.count_model(id) as u32;
+        println!(
+            "[plugin] {}: plugin counted {}, msclawd used {}, the fake server got {got}",
+            m.model, m.plugin_calls, m.used
+        );
+        ensure!(
+            m.plugin_calls == got && m.used == got,
+            "{}: plugin {} / used {} vs fake server {got}",
+            m.model,
+            m.plugin_calls,
+            m.used
+        );
+    }
+    Ok(())
+}
+
+/// Spends, at the fake server only, the one model no turn has used yet (the one msclawd chooses
+/// next), and runs a turn: OpenClaw meets its 429 and retries the same model (1 + 9 calls). The
+/// transcript keeps at most one error row of that loop, so most of its calls are in no transcript.
+/// Returns the model.
+fn provoke_retry_loop(env: &OpenClawEnv, fake: &FakeModelScope) -> Result<&'static str> {
+    let unused: Vec<&'static str> = MODELS
+        .into_iter()
+        .filter(|m| fake.count_model(m) == 0)
+        .collect();
+    let [model] = unused[..] else {
+        anyhow::bail!("expected one model no turn used yet, got {unused:?}");
+    };
+    fake.set_quota(model, Some(0));
+    let turn = env.agent_turn("plugin turn into a retry loop")?;
+    let calls = fake.count_model(model);
+    let recorded = env
+        .assistant_messages("main")?
+        .iter()
+        .filter(|m| m.model == model)
+        .count();
+    println!(
+        "[plugin] retry loop on {model}: {}s, {calls} requests (all 429), {recorded} transcript rows",
+        secs(turn.wall)
+    );
+    ensure!(
+        calls > recorded && fake.count(model, 429) == calls,
+        "no call without a transcript row: {calls} requests, {recorded} rows"
+    );
+    Ok(model)
+}
+
+/// The plugin's own time in each hook call (its debug lines), printed; each within its bound.
+fn plugin_waits_within_bound(lines: &[LogLine]) -> Result<()> {
+    let waits: Vec<(&str, f64)> = lines.iter().filter_map(hook_time).collect();
+    for (hook, ms) in &waits {
+        println!("[plugin] msclawd stopped: {hook} took {ms:.3} ms in the plugin");
+    }
+    let choices = waits
+        .iter()
+        .filter(|(hook, _)| *hook == "before_model_resolve")
+        .count();
+    ensure!(
+        choices >= 2,
+        "expected a before_model_resolve time per turn, got {waits:?}"
+    );
+    let slow: Vec<_> = waits
+        .iter()
+        .filter(|(_, ms)| *ms > PLUGIN_WAIT_MS)
+        .collect();
+    ensure!(
+        slow.is_empty(),
+        "a turn waited on the plugin more than {PLUGIN_WAIT_MS} ms: {slow:?}"
+    );
+    Ok(())
+}
+
+/// `(hook, ms)` from `msclaw: hook <hook> took <ms> ms`.
+fn hook_time(line: &LogLine) -> Option<(&str, f64)> {
+    let rest = &line.message[line.message.find(HOOK_TIME_PREFIX)? + HOOK_TIME_PREFIX.len()..];
+    let (hook, rest) = rest.split_once(" took ")?;
+    let ms = rest.split_whitespace().next()?.parse().ok()?;
+    Some((hook, ms))
+}
+
+/// (Issue 15, uninstall) The plugin installed by OpenClaw's own `openclaw plugins install <path>`
+/// (copied to `<state>/extensions/msclaw`, its record in OpenClaw's SQLite): `msclawctl plugin
+/// uninstall` removes nothing and says what to run instead; doctor names the installer.
+#[test]
+fn real_openclaw_plugin_installed_by_openclaws_installer_is_left_to_openclaw() -> Result<()> {
+    let install = openclaw::install(OPENCLAW_SQLITE)?;
+    let fake = FakeModelScope::start(FakeConfig::default());
+    let env = OpenClawEnv::builder(&install, &fake.base_url()).build()?;
+    let source = openclaw::workspace_dir().join("openclaw-plugin");
+    let out = env.run(
+        [
+            "plugins",
+            "install",
+            &source.display().to_string(),
+            "--force",
+            "--accept-capabilities",
+        ],
+        Duration::from_secs(120),
+    )?;
+    ensure!(
+        out.status.success(),
+        "openclaw plugins install: {}{}",
+        out.stdout,
+        out.stderr
+    );
+    let installed = env.state_dir.join("extensions/msclaw");
+    ensure!(installed.join("openclaw.plugin.json").is_file());
+    let config = std::fs::read(&env.config_path)?;
+
+    let dir = tempfile::Builder::new()
+        .prefix("msclaw-plugin-")
+        .tempdir()?;
+    let state = dir.path().join("state");
+    let ctl = target_dir().join("debug/msclawctl");
+    let out = msclaw_tests::msclawctl::output(&ctl, &env, &state, &["plugin", "uninstall"])?;
+    let said = String::from_utf8_lossy(&out.stderr);
+    println!("[plugin] msclawctl plugin uninstall: {said}");
+    ensure!(!out.status.success(), "uninstall claimed success: {said}");
+    ensure!(
+        said.contains("OpenClaw's own installer")
+            && said.contains("openclaw plugins uninstall msclaw"),
+        "{said}"
+    );
+    ensure!(
+        std::fs::read(&env.config_path)? == config,
+        "the config changed"
+    );
+    ensure!(installed.is_dir(), "OpenClaw's copy was removed");
+
+    let out = msclaw_tests::msclawctl::output(&ctl, &env, &state, &["doctor"])?;
+    let doctor = String::from_utf8_lossy(&out.stdout);
+    let line = doctor
+        .lines()
+        .find(|l| l.contains("installed:"))
+        .unwrap_or_default();
+    println!("[plugin] doctor: {line}");
+    ensure!(
+        line.contains("OpenClaw's own installer")
+            && line.contains(&installed.display().to_string()),
+        "{doctor}"
+    );
     Ok(())
 }
