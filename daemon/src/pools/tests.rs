@@ -91,6 +91,7 @@ fn pool(name: &str, members: &[&str], capacity: Option<u64>) -> Pool {
         refill: Refill::Daily,
         clock: QuotaCalendar::shanghai_midnight(),
         probe_every: None,
+        balance_url: None,
         costs: BTreeMap::new(),
         reserve: Units::ZERO,
     }
@@ -275,6 +276,7 @@ fn probes_are_decided_only_when_due_and_useful() {
         Some(ProbeRequest {
             pool: "modelscope".into(),
             model: m.into(),
+            check: ProbeCheck::Call,
         })
     };
     // (seconds, active model, probe due)
