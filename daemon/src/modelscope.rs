@@ -52,7 +52,11 @@ mod tests {
             (403, "魔粒余额不足", true),
             (403, "今日配额用尽", true),
             (403, "Insufficient Balance", true),
-            (403, "please complete real-name verification (实名认证)", false),
+            (
+                403,
+                "please complete real-name verification (实名认证)",
+                false,
+            ),
             (403, "Forbidden", false),
             (401, "insufficient balance", false),
             (429, "QuotaLimitExceed", false),

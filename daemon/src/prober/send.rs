@@ -148,7 +148,10 @@ mod tests {
     #[test]
     fn the_balance_is_read_from_data_available_balance() {
         let cases = [
-            (r#"{"code":200,"data":{"available_balance":12.5}}"#, Some(12.5)),
+            (
+                r#"{"code":200,"data":{"available_balance":12.5}}"#,
+                Some(12.5),
+            ),
             (r#"{"data":{"available_balance":"3"}}"#, Some(3.0)),
             (r#"{"data":{"balance":3}}"#, None),
             ("not json", None),

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use jiff::SignedDuration;
 use msclaw_tests::daemon::{Layout, TestDaemon};
+use msclaw_tests::fake_modelscope::RequestRecord;
 use msclaw_tests::fake_modelscope::{BALANCE_PATH, FakeConfig, FakeModelScope, GLM5, QWEN};
 use msclaw_tests::provider_chain::{OR, config_with_openrouter, magicube_chain_settings};
-use msclaw_tests::fake_modelscope::RequestRecord;
 use msclaw_tests::transcripts::{self, JsonlSession};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -54,7 +54,9 @@ async fn spent_pool_daemon(
         ));
     }
     daemon
-        .wait_for("on OpenRouter", WAIT, |s| s.active_model.as_deref() == Some(OR))
+        .wait_for("on OpenRouter", WAIT, |s| {
+            s.active_model.as_deref() == Some(OR)
+        })
         .await
         .unwrap();
     daemon
@@ -108,7 +110,10 @@ async fn a_due_probe_is_sent_once_per_interval_and_a_served_one_brings_back_the_
     assert_eq!(probe.model.as_deref(), Some(GLM5), "the cheapest member");
     let body = probe.body.as_ref().unwrap();
     assert_eq!(body["max_tokens"], 1, "{body}");
-    assert_eq!(probe.authorization.as_deref(), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(
+        probe.authorization.as_deref(),
+        Some(format!("Bearer {KEY}").as_str())
+    );
     // More loop turns in the same interval send nothing more.
     for _ in 0..5 {
         daemon.status().await.unwrap();
@@ -123,13 +128,19 @@ async fn a_due_probe_is_sent_once_per_interval_and_a_served_one_brings_back_the_
     fake.set_balance(10);
     next_interval(&daemon).await;
     let status = daemon
-        .wait_for("back on Qwen", WAIT, |s| s.active_model.as_deref() == Some(Q))
+        .wait_for("back on Qwen", WAIT, |s| {
+            s.active_model.as_deref() == Some(Q)
+        })
         .await
         .unwrap();
     assert_eq!(chat_count(&fake), 2);
     let pool = &status.pools[0];
     assert!(!pool.spent, "{pool:?}");
-    assert_eq!(pool.used, 1.into(), "the probe was a call of GLM: it counts");
+    assert_eq!(
+        pool.used,
+        1.into(),
+        "the probe was a call of GLM: it counts"
+    );
     // Back on the first choice: nothing more to ask.
     next_interval(&daemon).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -159,8 +170,13 @@ async fn the_balance_check_stands_in_for_the_probe_and_refills_the_pool() {
     let dir = tempfile::tempdir().unwrap();
     let fake = balance_fake(0);
     let url = format!("{}{BALANCE_PATH}", fake.base_url().trim_end_matches("/v1"));
-    let daemon =
-        spent_pool_daemon(dir.path(), &fake, KEY, &format!("balance_url = \"{url}\"\n")).await;
+    let daemon = spent_pool_daemon(
+        dir.path(),
+        &fake,
+        KEY,
+        &format!("balance_url = \"{url}\"\n"),
+    )
+    .await;
     let balance_asks = |fake: &FakeModelScope| {
         fake.requests()
             .iter()
@@ -179,7 +195,9 @@ async fn the_balance_check_stands_in_for_the_probe_and_refills_the_pool() {
     fake.set_balance(1);
     next_interval(&daemon).await;
     let status = daemon
-        .wait_for("back on Qwen", WAIT, |s| s.active_model.as_deref() == Some(Q))
+        .wait_for("back on Qwen", WAIT, |s| {
+            s.active_model.as_deref() == Some(Q)
+        })
         .await
         .unwrap();
     assert_eq!(balance_asks(&fake), 2);

@@ -181,14 +181,24 @@ mod balance_tests {
             (None, "403 insufficient balance"),
         ];
         for (code, message) in cases {
-            assert_eq!(classify_error(code.as_ref(), Some(message)), quota, "{message}");
+            assert_eq!(
+                classify_error(code.as_ref(), Some(message)),
+                quota,
+                "{message}"
+            );
         }
         let real_name = classify_error(
             Some(&json!(403)),
             Some("please complete real-name verification first"),
         );
         assert!(
-            matches!(real_name, CallOutcome::Failed { status: Some(403), .. }),
+            matches!(
+                real_name,
+                CallOutcome::Failed {
+                    status: Some(403),
+                    ..
+                }
+            ),
             "{real_name:?}"
         );
     }
