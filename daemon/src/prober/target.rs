@@ -156,6 +156,51 @@ mod tests {
     }
 
     #[test]
+    fn with_the_relay_on_the_store_gives_the_real_endpoint_and_key() {
+        use crate::openclaw::base_url::{KeptEntry, KeptProvider};
+        let dir = tempfile::tempdir().unwrap();
+        let relay = "http://127.0.0.1:18790/v1";
+        let s = sources(
+            dir.path(),
+            &format!(
+                "{{ models: {{ providers: {{ modelscope: {{ baseUrl: '{relay}', apiKey: 'TOKEN' }} }} }} }}"
+            ),
+            Some(relay),
+        );
+        let upstream = store::StoredUpstream {
+            relay_url: relay.into(),
+            kept: KeptProvider {
+                config: KeptEntry {
+                    base_url_raw: "\"https://real.test/v1\"".into(),
+                    api_key_raw: Some("\"${MS_KEY}\"".into()),
+                },
+                copies: Default::default(),
+            },
+        };
+        let kept = store::RelayStore {
+            token: "TOKEN".into(),
+            providers: [("modelscope".to_owned(), upstream)].into(),
+        };
+        store::save(&s.relay_store, &kept).unwrap();
+        let t = resolve("modelscope/ZhipuAI/GLM-5", &s).unwrap();
+        assert_eq!(t.base_url, "https://real.test/v1");
+        assert_eq!(t.key.as_deref(), Some(SECRET));
+        // Another provider, not relayed: from the config as it is.
+        let direct = TargetSources {
+            config_base_url: Some("https://elsewhere.test/v1".into()),
+            ..s
+        };
+        std::fs::write(
+            &direct.config,
+            "{ models: { providers: { modelscope: { baseUrl: 'https://elsewhere.test/v1', apiKey: 'lit' } } } }",
+        )
+        .unwrap();
+        let t = resolve("modelscope/ZhipuAI/GLM-5", &direct).unwrap();
+        assert_eq!(t.base_url, "https://elsewhere.test/v1");
+        assert_eq!(t.key.as_deref(), Some("lit"));
+    }
+
+    #[test]
     fn a_missing_variable_is_an_error_that_names_no_key() {
         let dir = tempfile::tempdir().unwrap();
         let s = sources(
