@@ -754,6 +754,14 @@ fn bad_pool_tables_are_named() {
         ),
         (pool("probe_minutes = -5\n"), "probe_minutes"),
         (
+            pool("probe_minutes = 5\nbalance_url = \"modelscope.cn/balance\"\n"),
+            "balance_url must be an http(s) URL",
+        ),
+        (
+            pool("balance_url = \"https://modelscope.cn/openapi/v1/magicubes/balance\"\n"),
+            "set probe_minutes too",
+        ),
+        (
             "[[pools]]\nname = \"p\"\nmodels = [\"a/*/*\"]\ncapacity = 1\n".into(),
             "more than one `*`",
         ),
