@@ -1,10 +1,11 @@
 //! The engine's one inbox: everything that reaches the engine (client requests, usage batches from
-//! the watcher, the relay's observations, config changes) is a [`InboxMsg`] on one channel. The
+//! the watcher, the relay's observations, config changes, probes' answers) is a [`InboxMsg`] on one channel. The
 //! senders depend on this module, never on the engine.
 
 use msclaw_shared::{Reply, Request, SourceStatus};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::prober::ProbeReport;
 use crate::relay::RelayObservation;
 use crate::state_store::Cursors;
 use crate::usage::{CallRecord, GatewaySignal};
@@ -36,6 +37,8 @@ pub enum InboxMsg {
     },
     /// Chat completions the metering relay saw (what queued up since the last message).
     Relay(Vec<RelayObservation>),
+    /// A pool's probe came back (from the prober).
+    Probed(ProbeReport),
 }
 
 /// What the sources found since the last batch, with their cursors, so the engine can persist

@@ -20,6 +20,7 @@ pub mod openclaw;
 pub mod plugin;
 pub mod policy;
 pub mod pools;
+pub mod prober;
 pub mod quota_calendar;
 pub mod relay;
 pub mod settings;
@@ -199,6 +200,7 @@ pub async fn run(opts: DaemonOptions, shutdown: CancellationToken) -> anyhow::Re
         relay_view,
         watcher: watcher.clone(),
         inbox: inbox_tx.clone(),
+        relay_store: relay::store::store_path(&opts.paths),
         plugin: plugin.clone(),
     });
     let server = tokio::spawn(ipc_server::serve(

@@ -11,7 +11,9 @@
 //! - balance mode ([`FakeConfig::balance`], ModelScope's magicube metering since about 2026-08):
 //!   one account balance, each served call costs its model's price (default 1), and once the
 //!   balance cannot pay for a call **every** model answers 429; `POST /test/balance`
-//!   `{"balance": N}` (or [`FakeModelScope::set_balance`]) refills it.
+//!   `{"balance": N}` (or [`FakeModelScope::set_balance`]) refills it; `GET
+//!   /openapi/v1/magicubes/balance` answers `{"data":{"available_balance": N}}` to the key (as
+//!   ModelScope's balance endpoint is reported to; [`BALANCE_PATH`]).
 //!
 //! Serving another model list on another port, the same server stands in for a second
 //! OpenAI-compatible provider (OpenRouter's free tier in the provider-chain tests).
@@ -49,6 +51,9 @@ pub const AUTH_FAILED_MESSAGE: &str =
     "Authentication failed, please make sure that a valid ModelScope token is supplied.";
 /// The marker in the 400 body for a model ModelScope does not serve.
 pub const NO_PROVIDER_MARKER: &str = "has no provider supported";
+
+/// Where balance mode tells the balance (ModelScope's `https://modelscope.cn` + this path).
+pub const BALANCE_PATH: &str = "/openapi/v1/magicubes/balance";
 
 /// Header names, lower-case as ModelScope sends them.
 pub const H_MODEL_LIMIT: &str = "modelscope-ratelimit-model-requests-limit";
@@ -512,6 +517,8 @@ enum Decision {
     NotFound,
     /// `POST /test/balance` took the new balance.
     Refilled(u64),
+    /// `GET` [`BALANCE_PATH`]: the balance now, in thousandths.
+    Balance(u64),
 }
 
 async fn handle(
@@ -556,6 +563,10 @@ async fn handle(
         st.next_seq += 1;
         let rid = request_id(seq);
         let mut rate_headers: Vec<(&'static str, String)> = Vec::new();
+        let key_refused = st
+            .require_api_key
+            .as_ref()
+            .is_some_and(|k| authorization.as_deref() != Some(format!("Bearer {k}").as_str()));
         let decision = if method == Method::POST && path == "/test/balance" {
             // The test endpoint that refills the balance: `{"balance": N}`.
             match serde_json::from_slice::<Value>(&body)
@@ -571,15 +582,20 @@ async fn handle(
                     body: error_body(st.error_shape, "expected {\"balance\": N}", &rid),
                 },
             }
+        } else if method == Method::GET && path == BALANCE_PATH && st.balance_milli.is_some() {
+            if key_refused {
+                Decision::Error {
+                    status: StatusCode::UNAUTHORIZED,
+                    body: error_body(st.error_shape, AUTH_FAILED_MESSAGE, &rid),
+                }
+            } else {
+                Decision::Balance(st.balance_milli.unwrap_or(0))
+            }
         } else if is_models {
             Decision::Models(st.order.clone())
         } else if !is_chat {
             Decision::NotFound
-        } else if st
-            .require_api_key
-            .as_ref()
-            .is_some_and(|k| authorization.as_deref() != Some(format!("Bearer {k}").as_str()))
-        {
+        } else if key_refused {
             Decision::Error {
                 status: StatusCode::UNAUTHORIZED,
                 body: error_body(st.error_shape, AUTH_FAILED_MESSAGE, &rid),
@@ -647,7 +663,10 @@ async fn handle(
             }
         };
         let status = match &decision {
-            Decision::Models(_) | Decision::Ok { .. } | Decision::Refilled(_) => 200,
+            Decision::Models(_)
+            | Decision::Ok { .. }
+            | Decision::Refilled(_)
+            | Decision::Balance(_) => 200,
             Decision::Error { status, .. } => status.as_u16(),
             Decision::NotFound => 404,
         };
@@ -686,6 +705,15 @@ async fn handle(
         Decision::Refilled(units) => {
             json_response(StatusCode::OK, &json!({ "balance": units }), &[])
         }
+        Decision::Balance(milli) => json_response(
+            StatusCode::OK,
+            &json!({
+                "code": 200,
+                "success": true,
+                "data": { "available_balance": milli as f64 / 1000.0 },
+            }),
+            &[],
+        ),
         Decision::NotFound => json_response(
             StatusCode::NOT_FOUND,
             &json!({"errors": {"message": format!("Not found: {method} {path}")}}),

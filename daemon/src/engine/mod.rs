@@ -6,13 +6,14 @@
 //!
 //! By job: the quota day (`day`), the config and the rotation from it (`config`), observations in
 //! (`observations`), the OpenClaw plugin's reports and model choice (`plugin`), switching and the gateway's confirmation (`switching`), requests
-//! (`requests`), and what clients see (`views`).
+//! (`requests`), what clients see (`views`), and the pools' probes (`pools`, `probes`).
 
 mod config;
 mod day;
 mod observations;
 mod plugin;
 mod pools;
+mod probes;
 mod requests;
 mod switching;
 mod views;
@@ -22,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 use msclaw_shared::paths::OpenClawPaths;
 use msclaw_shared::{Event, EventKind, Request, SourceStatus};
 use tokio::sync::broadcast;
@@ -65,8 +66,11 @@ pub struct EngineParts {
     pub relay_view: RelayPolicyView,
     /// The usage watcher, waiting for the targets the engine works out from the config.
     pub watcher: WatcherHandle,
-    /// The engine's own inbox, for work it finishes later (a gateway restart).
+    /// The engine's own inbox, for work it finishes later (a gateway restart, a probe).
     pub inbox: InboxSender,
+    /// msclaw's relay store (`relay-upstreams.json`), where a probe finds a relayed provider's
+    /// real endpoint and key.
+    pub relay_store: PathBuf,
     /// Where the engine publishes its model choice for the plugin's connections.
     pub plugin: PluginLink,
 }
@@ -107,6 +111,7 @@ pub struct Engine {
     plugin_last_seen: Option<jiff::Timestamp>,
     /// The shared quota pools and their ledgers (mirrored into `state.pools` for saving).
     pools: PoolBook,
+    relay_store: PathBuf,
 }
 
 impl Engine {
@@ -144,6 +149,7 @@ impl Engine {
             plugin: parts.plugin,
             plugin_last_seen: None,
             pools: PoolBook::new(Vec::new()),
+            relay_store: parts.relay_store,
         };
         let now = engine.clock.now();
         let today = engine.settings.calendar.day_of(now);
@@ -166,7 +172,9 @@ impl Engine {
             let next_period = self.settings.calendar.next_reset(now);
             let next_period = self
                 .next_pool_period(now)
-                .map_or(next_period, |p| p.min(next_period));
+                .into_iter()
+                .chain(self.next_probe_at())
+                .fold(next_period, Timestamp::min);
             let until_reset = next_period.duration_since(now);
             let tick = until_reset.clamp(
                 SignedDuration::from_millis(1),
@@ -196,6 +204,7 @@ impl Engine {
                 }
                 _ = async { tokio::time::sleep_until(save_due.unwrap()).await }, if save_due.is_some() => {}
             }
+            self.probe_if_due();
             self.save_if_due();
         }
         self.save();
@@ -221,6 +230,7 @@ impl Engine {
             }
             InboxMsg::Relay(observation) => self.take_relay(observation).await,
             InboxMsg::RestartDone { model, result } => self.on_restart_done(&model, result),
+            InboxMsg::Probed(report) => self.take_probe(report).await,
         }
         false
     }

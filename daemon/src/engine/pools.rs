@@ -87,7 +87,7 @@ impl Engine {
         refilled
     }
 
-    fn announce_pools(&mut self, notices: Vec<PoolNotice>) {
+    pub(super) fn announce_pools(&mut self, notices: Vec<PoolNotice>) {
         for notice in notices {
             match notice {
                 PoolNotice::Spent { pool, reason } => {

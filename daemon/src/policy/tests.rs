@@ -1,3 +1,5 @@
+use jiff::Timestamp;
+
 use super::*;
 
 const Q: &str = "modelscope/Qwen/Qwen3.5-397B-A17B";

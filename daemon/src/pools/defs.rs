@@ -19,6 +19,8 @@ pub struct PoolDef {
     pub refill: Refill,
     pub clock: QuotaCalendar,
     pub probe_every: Option<SignedDuration>,
+    /// Where a probe asks the balance instead of sending a call.
+    pub balance_url: Option<String>,
     pub costs: BTreeMap<String, Units>,
 }
 
@@ -87,6 +89,7 @@ fn override_table(base: &mut PoolTable, over: &PoolTable) {
     take(&mut base.reset_time, &over.reset_time);
     take(&mut base.time_zone, &over.time_zone);
     take(&mut base.probe_minutes, &over.probe_minutes);
+    take(&mut base.balance_url, &over.balance_url);
     base.cost
         .extend(over.cost.iter().map(|(k, v)| (k.clone(), *v)));
 }
@@ -114,6 +117,18 @@ fn define(t: PoolTable, time_zone: &str, reset_time: &str) -> Result<PoolDef, St
         Some(m) => Some(SignedDuration::from_mins(i64::from(m))),
         None => None,
     };
+    if let Some(url) = &t.balance_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(bad(format!(
+            "balance_url must be an http(s) URL, found {url:?}"
+        )));
+    }
+    if t.balance_url.is_some() && probe_every.is_none() {
+        return Err(bad(
+            "balance_url is asked only when a probe is due: set probe_minutes too".into(),
+        ));
+    }
     let clock = QuotaCalendar::new(
         t.time_zone.as_deref().unwrap_or(time_zone),
         t.reset_time.as_deref().unwrap_or(reset_time),
@@ -126,6 +141,7 @@ fn define(t: PoolTable, time_zone: &str, reset_time: &str) -> Result<PoolDef, St
         refill: t.refill.unwrap_or(Refill::Daily),
         clock,
         probe_every,
+        balance_url: t.balance_url,
         costs: t.cost,
         name,
     })

@@ -28,7 +28,9 @@
 //!   model (e.g. from OpenRouter to ModelScope) only on such an event: no flapping;
 //! - `status` gains `pools` from [`PoolBook::status`] ([`PoolStatus`]).
 //!
-//! Not wired yet: probes ([`PoolBook::probe_due`], [`ProbeRequest`]) — the engine sends none.
+//! - each loop turn asks [`PoolBook::probe_due`]; a [`ProbeRequest`] is marked sent and handed to
+//!   the prober (`crate::prober`), whose answer comes back through the inbox to
+//!   [`PoolBook::probe_result`]; the engine wakes at [`PoolBook::next_probe_at`].
 
 mod defs;
 mod ledger;
@@ -46,7 +48,7 @@ pub use ledger::{
 };
 pub use plan::{Member, Pool, implicit_pools, plan_pools};
 pub use presets::{MAGICUBE_POOL, OPENROUTER_FREE_POOL, Preset};
-pub use probe::ProbeRequest;
+pub use probe::{ProbeCheck, ProbeRequest};
 pub use settings::{PoolTable, PresetChoice, Refill};
 pub use status::PoolStatus;
 pub use units::{Capacity, Units};

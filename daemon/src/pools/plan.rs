@@ -63,6 +63,8 @@ pub struct Pool {
     /// The pool's own calendar: its count period, and its reset for `refill = "daily"`.
     pub clock: QuotaCalendar,
     pub probe_every: Option<SignedDuration>,
+    /// Where a probe asks the balance instead of sending a call.
+    pub balance_url: Option<String>,
     /// By full ref; a member not listed costs 1.
     pub costs: BTreeMap<String, Units>,
     /// Kept back from the capacity: the pool has no room once `used + cost > capacity - reserve`.
@@ -113,6 +115,7 @@ pub fn implicit_pools(
             refill: Refill::Daily,
             clock: clock.clone(),
             probe_every: None,
+            balance_url: None,
             costs: BTreeMap::new(),
             reserve: Units::whole(u64::from(reserve)),
         })
@@ -159,6 +162,7 @@ fn resolve_def(def: &PoolDef, aliases: &BTreeMap<String, String>) -> Pool {
         refill: def.refill,
         clock: def.clock.clone(),
         probe_every: def.probe_every,
+        balance_url: def.balance_url.clone(),
         costs: def
             .costs
             .iter()

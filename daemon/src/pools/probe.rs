@@ -1,11 +1,13 @@
-//! When to ask whether an evidence-spent pool is back. The module only decides; the engine sends
-//! the call (a minimal chat completion through the chosen model) and reports the answer.
+//! When to ask whether an evidence-spent pool is back. The module only decides; the engine hands
+//! the request to the prober (`crate::prober`: a minimal chat completion of the chosen model, or
+//! the pool's balance endpoint) and reports the answer here.
 
 use jiff::Timestamp;
 
 use super::ledger::{PoolBook, PoolNotice, RefillCause};
 use super::plan::Pool;
 use super::settings::Refill;
+use super::units::Units;
 
 /// A probe the engine should send now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +15,17 @@ pub struct ProbeRequest {
     pub pool: String,
     /// The cheapest member of the rotation (the earliest among equals).
     pub model: String,
+    pub check: ProbeCheck,
+}
+
+/// How a probe asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeCheck {
+    /// One minimal call of `model`: served means the pool is back.
+    Call,
+    /// The pool's `balance_url`, with `model`'s provider key: back when the balance is at least
+    /// `at_least` (the cheapest member's cost).
+    Balance { url: String, at_least: Units },
 }
 
 impl PoolBook {
@@ -26,27 +39,58 @@ impl PoolBook {
         rotation: &[String],
         active: Option<&str>,
     ) -> Option<ProbeRequest> {
+        self.pools.iter().find_map(|pool| {
+            self.planned_probe(pool, rotation, active)
+                .filter(|(at, _)| *at <= now)
+                .map(|(_, request)| request)
+        })
+    }
+
+    /// When the next probe falls due as things stand (the engine wakes then).
+    pub fn next_probe_at(&self, rotation: &[String], active: Option<&str>) -> Option<Timestamp> {
+        self.pools
+            .iter()
+            .filter_map(|pool| self.planned_probe(pool, rotation, active))
+            .map(|(at, _)| at)
+            .min()
+    }
+
+    /// `pool`'s next probe and when it is due, if the pool is to be probed at all.
+    fn planned_probe(
+        &self,
+        pool: &Pool,
+        rotation: &[String],
+        active: Option<&str>,
+    ) -> Option<(Timestamp, ProbeRequest)> {
         let ahead = active
             .and_then(|a| rotation.iter().position(|m| m == a))
             .map_or(rotation, |pos| &rotation[..pos]);
-        self.pools.iter().find_map(|pool| {
-            let every = pool.probe_every?;
-            let since = self.waiting_since(pool)?;
-            let blocks_ahead = ahead
-                .iter()
-                .any(|m| pool.draws(m) && self.no_room_reason(pool, m).is_some());
-            let last = self
-                .state(&pool.name)
-                .and_then(|s| s.last_probe)
-                .map_or(since, |p| p.max(since));
-            (blocks_ahead && now >= last + every)
-                .then(|| cheapest_member(pool, rotation))
-                .flatten()
-                .map(|model| ProbeRequest {
-                    pool: pool.name.clone(),
-                    model,
-                })
-        })
+        let every = pool.probe_every?;
+        let since = self.waiting_since(pool)?;
+        let blocks_ahead = ahead
+            .iter()
+            .any(|m| pool.draws(m) && self.no_room_reason(pool, m).is_some());
+        if !blocks_ahead {
+            return None;
+        }
+        let last = self
+            .state(&pool.name)
+            .and_then(|s| s.last_probe)
+            .map_or(since, |p| p.max(since));
+        let model = cheapest_member(pool, rotation)?;
+        let check = match &pool.balance_url {
+            Some(url) => ProbeCheck::Balance {
+                url: url.clone(),
+                at_least: pool.cost_of(&model),
+            },
+            None => ProbeCheck::Call,
+        };
+        let request = ProbeRequest {
+            pool: pool.name.clone(),
+            model,
+            check,
+        };
+        Some((last + every, request))
     }
 
     /// Since when `pool` has been spent with no known refill time.

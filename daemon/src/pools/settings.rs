@@ -79,6 +79,10 @@ pub struct PoolTable {
     pub time_zone: Option<String>,
     /// Probe an evidence-spent pool at most this often; no probes when absent.
     pub probe_minutes: Option<u32>,
+    /// A provider endpoint that tells the account's balance to the provider's own key (ModelScope:
+    /// `https://modelscope.cn/openapi/v1/magicubes/balance`); where set, a probe asks it instead
+    /// of sending a call. Optional, and never required.
+    pub balance_url: Option<String>,
     /// Per model, by ref or alias; default 1.
     #[serde(default)]
     pub cost: BTreeMap<String, Units>,

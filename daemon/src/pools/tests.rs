@@ -91,6 +91,7 @@ fn pool(name: &str, members: &[&str], capacity: Option<u64>) -> Pool {
         refill: Refill::Daily,
         clock: QuotaCalendar::shanghai_midnight(),
         probe_every: None,
+        balance_url: None,
         costs: BTreeMap::new(),
         reserve: Units::ZERO,
     }
@@ -275,6 +276,7 @@ fn probes_are_decided_only_when_due_and_useful() {
         Some(ProbeRequest {
             pool: "modelscope".into(),
             model: m.into(),
+            check: ProbeCheck::Call,
         })
     };
     // (seconds, active model, probe due)
@@ -751,6 +753,14 @@ fn bad_pool_tables_are_named() {
             "probe_minutes must be at least 1",
         ),
         (pool("probe_minutes = -5\n"), "probe_minutes"),
+        (
+            pool("probe_minutes = 5\nbalance_url = \"modelscope.cn/balance\"\n"),
+            "balance_url must be an http(s) URL",
+        ),
+        (
+            pool("balance_url = \"https://modelscope.cn/openapi/v1/magicubes/balance\"\n"),
+            "set probe_minutes too",
+        ),
         (
             "[[pools]]\nname = \"p\"\nmodels = [\"a/*/*\"]\ncapacity = 1\n".into(),
             "more than one `*`",

@@ -8,6 +8,7 @@ mod fake_modelscope;
 mod openclaw_harness;
 mod plugin_in_process;
 mod plugin_node_tests;
+mod pool_probes_in_process;
 mod pools_in_process;
 mod relay_in_process;
 mod rotation_in_process;

@@ -5,20 +5,29 @@
 //!
 //! Every turn is answered; once the balance is gone msclaw moves `primary` to the second provider
 //! (two members' 429s spend the whole account pool at once) and no request reaches a ModelScope
-//! model until the refill; the refill is seen as a success (the user pins Qwen for one turn after
-//! the grant arrives) and msclaw stays on the first model after `auto`.
+//! model until the refill but msclaw's own probes (one minimal call of GLM, the cheapest member,
+//! per `probe_minutes = 1`); after the refill msclaw returns to the first model within one probe
+//! interval, by itself.
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail, ensure};
-use msclaw_shared::client::Client;
-use msclaw_shared::{Request, Response};
+use anyhow::{Result, ensure};
 use msclaw_tests::e2e::{self, Msclaw, StatusSource};
 use msclaw_tests::fake_modelscope::{DAILY_LIMIT_MESSAGE, FakeConfig, FakeModelScope, GLM5, QWEN};
-use msclaw_tests::openclaw::{self, OPENCLAW_SQLITE, OpenClawEnv, model_ref};
+use msclaw_tests::openclaw::{self, FAKE_API_KEY, OPENCLAW_SQLITE, OpenClawEnv, model_ref};
 use msclaw_tests::provider_chain::{OR, OR_ID, magicube_chain_settings};
 
 const WAIT: Duration = Duration::from_secs(20);
+/// The pool's `probe_minutes`, and how long msclaw may take past it (the probe and the switch).
+const PROBE_INTERVAL: Duration = Duration::from_secs(60);
+const PROBE_SLACK: Duration = Duration::from_secs(20);
+
+/// msclaw's probe: the only ModelScope chat request with `max_tokens: 1` (OpenClaw asks for more).
+fn is_probe(r: &msclaw_tests::fake_modelscope::RequestRecord) -> bool {
+    r.body.as_ref().is_some_and(|b| {
+        b["max_tokens"] == 1 && b["messages"].as_array().is_some_and(|m| m.len() == 1)
+    })
+}
 
 /// The env's config with the second provider (and an alias for its model) added.
 fn add_openrouter(env: &OpenClawEnv, url: &str) -> Result<()> {
@@ -39,17 +48,6 @@ fn add_openrouter(env: &OpenClawEnv, url: &str) -> Result<()> {
     env.write_config_atomic(&with_alias)
 }
 
-fn request(msclaw: &Msclaw, request: Request) -> Result<()> {
-    let socket = msclaw.socket().to_owned();
-    msclaw.rt().block_on(async move {
-        let mut client = Client::connect(&socket).await?;
-        match client.request(&request).await?.reply {
-            Ok(Response::Handled(_)) => Ok(()),
-            other => bail!("unexpected reply: {other:?}"),
-        }
-    })
-}
-
 /// Waits until `primary` is `model` and the gateway applied it (or none was needed).
 fn wait_applied(msclaw: &Msclaw, model: &str) -> Result<()> {
     msclaw.wait_for(&format!("{model} applied"), WAIT, |s| {
@@ -62,8 +60,8 @@ fn wait_applied(msclaw: &Msclaw, model: &str) -> Result<()> {
 }
 
 #[test]
-fn e2e_pools_magicube_balance_runs_out_openrouter_serves_and_qwen_returns_after_the_refill()
--> Result<()> {
+fn e2e_pools_magicube_balance_runs_out_openrouter_serves_and_a_probe_brings_qwen_back() -> Result<()>
+{
     let install = openclaw::install(OPENCLAW_SQLITE)?;
     // 4 units: Qwen twice (2 each), then nothing left for any model.
     let ms = FakeModelScope::start(
@@ -87,8 +85,17 @@ fn e2e_pools_magicube_balance_runs_out_openrouter_serves_and_qwen_returns_after_
     );
     env.write_config_atomic(&text)?;
     env.validate_config()?;
+    // The key where msclawd's probe finds it (msclawd runs with a clean environment).
+    std::fs::write(
+        env.state_dir.join(".env"),
+        format!("MODELSCOPE_API_KEY={FAKE_API_KEY}\n"),
+    )?;
     let _gw = env.start_gateway()?;
-    let msclaw = Msclaw::start(&env, &magicube_chain_settings())?;
+    let settings = format!(
+        "{}[[pools]]\nname = \"modelscope\"\nprobe_minutes = 1\n",
+        magicube_chain_settings()
+    );
+    let msclaw = Msclaw::start(&env, &settings)?;
     msclaw.wait_for("the config read", WAIT, |s| {
         s.active_model.as_deref() == Some(&*model_ref(QWEN)) && s.pools.len() == 1
     })?;
@@ -106,7 +113,11 @@ fn e2e_pools_magicube_balance_runs_out_openrouter_serves_and_qwen_returns_after_
         let within = |r: &msclaw_tests::fake_modelscope::RequestRecord| {
             r.instant >= started && r.instant <= ended
         };
-        let ms_reqs: Vec<_> = ms.chat_requests().into_iter().filter(within).collect();
+        let ms_reqs: Vec<_> = ms
+            .chat_requests()
+            .into_iter()
+            .filter(|r| within(r) && !is_probe(r))
+            .collect();
         let ms_429 = ms_reqs.iter().filter(|r| r.status == 429).count();
         let or_reqs = or.chat_requests().into_iter().filter(within).count();
         ensure!(turn.success(), "turn {turn_no} failed: {}", turn.describe());
@@ -150,31 +161,36 @@ fn e2e_pools_magicube_balance_runs_out_openrouter_serves_and_qwen_returns_after_
             "served by {served}, {ms_n} ModelScope requests"
         );
     }
-    // The grant arrives. Nothing tells msclaw (refill "unknown", no probe) until a member is
-    // served: the user pins Qwen for a turn.
-    ms.set_balance(250);
-    let refill_at = Instant::now();
+    // The grant arrives. Only a probe can tell msclaw (refill "unknown", OpenClaw is on the free
+    // model): within one probe interval msclaw is back on Qwen by itself.
     let quiet = ms
         .chat_requests()
         .iter()
-        .filter(|r| r.instant > spent_after)
+        .filter(|r| r.instant > spent_after && !is_probe(r))
         .count();
     ensure!(
         quiet == 0,
-        "{quiet} ModelScope requests while the pool was spent"
+        "{quiet} ModelScope requests (not probes) while the pool was spent"
     );
-    request(
-        &msclaw,
-        Request::ForceSwitch {
-            model: "qwen3.5".into(),
-        },
-    )?;
+    ms.set_balance(250);
+    let refill_at = Instant::now();
+    msclaw.wait_for("back on Qwen", PROBE_INTERVAL + PROBE_SLACK, |s| {
+        s.active_model.as_deref() == Some(&*q)
+    })?;
+    let back_after = refill_at.elapsed();
     wait_applied(&msclaw, &q)?;
-    let (served, _, _) = run_turn("pinned after refill")?;
-    ensure!(served == q, "served by {served}");
-    msclaw.wait_for("the pool refilled", WAIT, |s| !s.pools[0].spent)?;
-    request(&msclaw, Request::Auto)?;
-    // 9-10: back on the first model, automatically.
+    let probes: Vec<_> = ms.chat_requests().into_iter().filter(is_probe).collect();
+    ensure!(
+        probes.iter().all(|p| p.model.as_deref() == Some(GLM5)),
+        "a probe of another model than the cheapest"
+    );
+    println!(
+        "[pools] back on Qwen {:.1} s after the grant; {} probes in all ({} served)",
+        back_after.as_secs_f64(),
+        probes.len(),
+        probes.iter().filter(|p| p.status == 200).count()
+    );
+    // 7-8: back on the first model.
     for _ in 0..2 {
         let (served, _, or_n) = run_turn("after the refill")?;
         ensure!(served == q && or_n == 0, "served by {served}");
@@ -182,8 +198,7 @@ fn e2e_pools_magicube_balance_runs_out_openrouter_serves_and_qwen_returns_after_
     let status = msclaw.status()?;
     ensure!(status.active_model.as_deref() == Some(&*q));
     println!(
-        "[pools] refill seen {:.1} s after the grant; pool now {}/{} {}",
-        refill_at.elapsed().as_secs_f64(),
+        "[pools] pool now {}/{} {}",
         status.pools[0].used,
         status.pools[0]
             .capacity

@@ -9,7 +9,8 @@ use crate::usage::CallOutcome;
 pub const DETAIL_MAX_CHARS: usize = 200;
 
 /// The outcome of an assistant error row (`stopReason: "error"`), from its `errorCode` and
-/// `errorMessage`. A 429 here means OpenClaw's whole retry loop failed.
+/// `errorMessage`. A 429 here means OpenClaw's whole retry loop failed; so does a balance error
+/// (a 402, or a 403 that says the balance or quota is gone).
 pub fn classify_error(error_code: Option<&Value>, error_message: Option<&str>) -> CallOutcome {
     let text = error_message.unwrap_or("");
     let status = error_code
@@ -27,6 +28,12 @@ pub fn classify_error(error_code: Option<&Value>, error_message: Option<&str>) -
         Some(429) => CallOutcome::RateLimited {
             retry_loop_failed: true,
         },
+        // ModelScope's balance (magicube) is gone: a quota error like a 429.
+        Some(status @ (402 | 403)) if crate::modelscope::is_balance_error(status, text) => {
+            CallOutcome::RateLimited {
+                retry_loop_failed: true,
+            }
+        }
         Some(404) => CallOutcome::Gone { detail: detail() },
         Some(400) | None if lower.contains(crate::modelscope::NOT_SERVED_MARK) => {
             CallOutcome::Gone { detail: detail() }
@@ -154,4 +161,45 @@ fn looks_like_secret(word: &str) -> bool {
         && word.chars().any(|c| c.is_ascii_digit())
         && word.chars().any(|c| c.is_ascii_alphabetic())
         && !word.contains('/')
+}
+
+#[cfg(test)]
+mod balance_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn balance_errors_are_quota_errors_and_real_name_403s_are_not() {
+        let quota = CallOutcome::RateLimited {
+            retry_loop_failed: true,
+        };
+        let cases = [
+            (Some(json!(402)), "Payment Required"),
+            (None, "402 {\"message\":\"magicube balance exhausted\"}"),
+            (Some(json!(403)), "QuotaLimitExceed: 魔粒余额不足"),
+            (None, "403 insufficient balance"),
+        ];
+        for (code, message) in cases {
+            assert_eq!(
+                classify_error(code.as_ref(), Some(message)),
+                quota,
+                "{message}"
+            );
+        }
+        let real_name = classify_error(
+            Some(&json!(403)),
+            Some("please complete real-name verification first"),
+        );
+        assert!(
+            matches!(
+                real_name,
+                CallOutcome::Failed {
+                    status: Some(403),
+                    ..
+                }
+            ),
+            "{real_name:?}"
+        );
+    }
 }

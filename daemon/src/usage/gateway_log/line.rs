@@ -121,7 +121,9 @@ fn model_fetch(fields: &str, at: Timestamp) -> Option<CallRecord> {
     );
     let outcome = match status {
         200..=299 => CallOutcome::Success,
-        429 => CallOutcome::RateLimited {
+        // A 402 is ModelScope's balance gone: a quota error like a 429. (The line has no body, so
+        // a 403 cannot say whether it is one: left a failure.)
+        429 | 402 => CallOutcome::RateLimited {
             retry_loop_failed: false,
         },
         404 => CallOutcome::Gone {
@@ -153,4 +155,36 @@ fn paren_list(text: &str, marker: &str) -> Option<Vec<String>> {
             .map(str::to_owned)
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod balance_tests {
+    use super::*;
+
+    fn outcome(status: &str) -> CallOutcome {
+        let line = format!(
+            r#"{{"1":"[model-fetch] response provider=modelscope api=openai-completions model=ZhipuAI/GLM-5 status={status} elapsedMs=9","time":"2026-07-09T01:41:50.257Z"}}"#
+        );
+        match parse_line(line.as_bytes()) {
+            Some(Parsed::Signal(GatewaySignal::Call(r))) => r.outcome,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_402_is_a_quota_error_and_a_bare_403_is_not() {
+        assert_eq!(
+            outcome("402"),
+            CallOutcome::RateLimited {
+                retry_loop_failed: false
+            }
+        );
+        assert_eq!(
+            outcome("403"),
+            CallOutcome::Failed {
+                status: Some(403),
+                detail: "HTTP 403".into()
+            }
+        );
+    }
 }
