@@ -21,11 +21,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::event::{self, ParsedEvent};
-use super::recent::{self, LegacySeen, RecentCalls};
-use super::{
-    CallRecord, FileId, JsonlCursors, LineStart, SourceError, SourceKind, fnv1a64,
-};
 use super::lines::read_lines_within;
+use super::recent::{self, LegacySeen, RecentCalls};
+use super::{CallRecord, FileId, JsonlCursors, LineStart, SourceError, SourceKind, fnv1a64};
 
 #[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
 pub(crate) struct JsonlState {

@@ -10,7 +10,11 @@ use msclawd::usage::sqlite::MAX_RECORDS_PER_POLL;
 use msclawd::usage::{CallRecord, SqliteCursors, SqliteSource};
 use serde_json::{Value, json};
 
-const MODELS: [&str; 3] = ["Qwen/Qwen3.5-397B-A17B", "deepseek-ai/DeepSeek-V3.2", "ZhipuAI/GLM-5"];
+const MODELS: [&str; 3] = [
+    "Qwen/Qwen3.5-397B-A17B",
+    "deepseek-ai/DeepSeek-V3.2",
+    "ZhipuAI/GLM-5",
+];
 const SESSIONS: usize = 7;
 
 fn message(id: &str, at: Timestamp, message: Value) -> Value {
@@ -42,7 +46,11 @@ fn event(i: usize, at: Timestamp) -> Value {
             m["errorMessage"] = json!("404 model not found");
             message(&id, at, m)
         }
-        5 => message(&id, at, json!({"role": "user", "content": "assistant, go on"})),
+        5 => message(
+            &id,
+            at,
+            json!({"role": "user", "content": "assistant, go on"}),
+        ),
         6 => message(
             &id,
             at,
@@ -74,11 +82,13 @@ fn generate(db: &FakeAgentDb, n: usize, t0: Timestamp) {
     for s in 0..SESSIONS {
         db.add_session(&format!("s{s}"), t0);
     }
-    let mut next = vec![1i64; SESSIONS];
+    let mut next = [1i64; SESSIONS];
     let mut i = 0;
     let mut rng = 0x2545_f491u64;
     while i < n {
-        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let s = (rng >> 33) as usize % SESSIONS;
         let session = format!("s{s}");
         let at = |k: usize| t0 + (k as i64 * 3).milliseconds();
@@ -155,10 +165,19 @@ fn one_pass_counts_and_leaves_the_cursors_the_per_session_read_does() {
                 break;
             }
         }
-        assert!(polls >= 3, "the catch-up took {polls} polls (legacy: {legacy})");
-        assert!(want.len() > 2 * MAX_RECORDS_PER_POLL, "{} calls", want.len());
+        assert!(
+            polls >= 3,
+            "the catch-up took {polls} polls (legacy: {legacy})"
+        );
+        assert!(
+            want.len() > 2 * MAX_RECORDS_PER_POLL,
+            "{} calls",
+            want.len()
+        );
         assert_eq!(sorted(got), sorted(want), "legacy: {legacy}");
-        assert_eq!(b.malformed_rows(), a.malformed_rows());
+        // The per-session read meets a malformed row again when it reads behind a cursor after
+        // a stop; the pass meets each once.
+        assert!(b.malformed_rows() > 0 && b.malformed_rows() <= a.malformed_rows());
         assert_eq!(
             serde_json::to_value(b.cursors()).unwrap(),
             serde_json::to_value(a.cursors()).unwrap(),
@@ -234,7 +253,8 @@ fn a_huge_jsonl_transcript_is_read_in_bounded_polls_and_each_call_counted_once()
     std::fs::create_dir_all(&sessions).unwrap();
     let t0 = t0();
     let pad = "x".repeat(900);
-    let mut file = std::io::BufWriter::new(std::fs::File::create(sessions.join("big.jsonl")).unwrap());
+    let mut file =
+        std::io::BufWriter::new(std::fs::File::create(sessions.join("big.jsonl")).unwrap());
     let mut written = 0u64;
     let mut calls = 0;
     let (mut longest, mut shortest) = (0, u64::MAX);

@@ -58,10 +58,7 @@ async fn no_switch_to_a_model_the_rest_of_the_catch_up_shows_spent() {
         .unwrap();
     assert!(status.models[0].spent && status.models[1].spent);
 
-    let reply = daemon
-        .request(&Request::History { days: 1 })
-        .await
-        .unwrap();
+    let reply = daemon.request(&Request::History { days: 1 }).await.unwrap();
     let Ok(Response::History(history)) = reply.reply else {
         panic!("{reply:?}")
     };

@@ -109,7 +109,13 @@ impl Scan<'_> {
                 cursor.forget(session);
                 continue;
             }
-            plan.insert(session.clone(), Planned { resume, to: max_seq });
+            plan.insert(
+                session.clone(),
+                Planned {
+                    resume,
+                    to: max_seq,
+                },
+            );
         }
         if pass
             .as_ref()
@@ -118,7 +124,7 @@ impl Scan<'_> {
             // Something was rewritten, replaced or the day rolled over: plan again from the cursors.
             *pass = None;
         }
-        if pass.is_none() && backlog(&plan) >= self.catch_up_rows {
+        if pass.is_none() && !plan.is_empty() && backlog(&plan) >= self.catch_up_rows {
             *pass = Some(Pass::plan(self, conn, cursor, std::mem::take(&mut plan))?);
         }
         if let Some(p) = pass {
@@ -150,8 +156,15 @@ impl Scan<'_> {
     ) -> Result<(), SourceError> {
         for (session, planned) in plan {
             cursor.tails.remove(session);
-            let end =
-                self.read_session(conn, session, planned.resume, planned.to, cursor, out, tally)?;
+            let end = self.read_session(
+                conn,
+                session,
+                planned.resume,
+                planned.to,
+                cursor,
+                out,
+                tally,
+            )?;
             self.note_tail(conn, cursor, session, end)?;
             if tally.more {
                 break;
@@ -331,7 +344,10 @@ impl Scan<'_> {
 }
 
 /// The session's last calls, created on its first call.
-pub(super) fn recent_of<'c>(cursor: &'c mut DbCursor, session: &str) -> &'c mut recent::RecentCalls {
+pub(super) fn recent_of<'c>(
+    cursor: &'c mut DbCursor,
+    session: &str,
+) -> &'c mut recent::RecentCalls {
     if !cursor.recent.contains_key(session) {
         cursor.recent.insert(session.to_owned(), Default::default());
     }
