@@ -49,4 +49,7 @@ pub struct UsageBatch {
     pub signals: Vec<GatewaySignal>,
     pub cursors: Cursors,
     pub sources: Vec<SourceStatus>,
+    /// A catch-up is under way and more batches follow at once: the counts so far are only a
+    /// lower bound of the day's, so no switch is decided on them.
+    pub catching_up: bool,
 }

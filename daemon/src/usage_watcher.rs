@@ -107,6 +107,13 @@ struct Sources {
     locked: bool,
 }
 
+impl Sources {
+    /// A transcript reader stopped at its per-poll bound: read on at once.
+    fn catching_up(&self) -> bool {
+        self.sqlite.reader.has_more() || self.jsonl.reader.has_more()
+    }
+}
+
 /// Which kinds of files changed, so which sources to read.
 #[derive(Debug, Clone, Copy, Default)]
 struct Dirty {
@@ -224,7 +231,7 @@ fn run(
         // config's directory on a first run) is watched only from now on: what was written in it
         // before is read at once, and the config re-read when it may be inside.
         let appeared = refresh_watches(&mut watcher, &targets, &mut watched);
-        if sources.sqlite.reader.has_more() {
+        if sources.catching_up() {
             // A catch-up in bounded polls: read on at once.
             dirty = Dirty::USAGE;
             continue;
@@ -399,6 +406,7 @@ fn poll(
         .display()
         .to_string();
     UsageBatch {
+        catching_up: sources.catching_up(),
         records,
         signals,
         cursors: Cursors {

@@ -9,6 +9,9 @@
 //! offset (rewritten in place, or a new file that got the old one's inode number back) is read
 //! again from the start; the file's last calls (see `recent.rs`) keep what was counted from being
 //! counted twice.
+//!
+//! A poll reads at most [`MAX_BYTES_PER_POLL`] (over all files, stopping at a line boundary), so
+//! a huge transcript is caught up in several bounded polls ([`has_more`](JsonlSource::has_more)).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -18,10 +21,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::event::{self, ParsedEvent};
+use super::lines::read_lines_within;
 use super::recent::{self, LegacySeen, RecentCalls};
-use super::{
-    CallRecord, FileId, JsonlCursors, LineStart, SourceError, SourceKind, fnv1a64, read_lines_from,
-};
+use super::{CallRecord, FileId, JsonlCursors, LineStart, SourceError, SourceKind, fnv1a64};
 
 #[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
 pub(crate) struct JsonlState {
@@ -53,6 +55,10 @@ struct FileCursor {
     skipping: bool,
 }
 
+/// Bytes one poll reads at most (then it stops at the next line boundary): a catch-up on a huge
+/// transcript is done in bounded steps, as SQLite's is.
+pub const MAX_BYTES_PER_POLL: u64 = 16 << 20;
+
 /// How many bytes before the offset identify what was read.
 const TAIL_BYTES: u64 = 64;
 
@@ -72,6 +78,8 @@ pub struct JsonlSource {
     records_seen: u64,
     garbled_lines: u64,
     long_lines: u64,
+    /// The last poll stopped at [`MAX_BYTES_PER_POLL`]: there is more to read at once.
+    more: bool,
     errors: Vec<SourceError>,
 }
 
@@ -90,6 +98,7 @@ impl JsonlSource {
             records_seen: 0,
             garbled_lines: 0,
             long_lines: 0,
+            more: false,
             errors: Vec::new(),
         }
     }
@@ -103,6 +112,7 @@ impl JsonlSource {
     /// no record was read.
     pub fn poll(&mut self, since: Timestamp) -> Result<Vec<CallRecord>, SourceError> {
         self.errors.clear();
+        self.more = false;
         self.state.0.seen.prune(since);
         let files = match self.discover() {
             Ok(f) => f,
@@ -120,9 +130,16 @@ impl JsonlSource {
             .recent
             .retain(|k, r| kept.contains_key(k) || r.has_calls_since(since));
         let mut out = Vec::new();
+        let mut budget = MAX_BYTES_PER_POLL;
         for (key, file) in &files {
-            if let Err(e) = self.poll_file(key, file, since, &mut out) {
-                self.errors.push(e);
+            if budget == 0 {
+                // The rest waits for the next poll, at once.
+                self.more = true;
+                break;
+            }
+            match self.poll_file(key, file, since, budget, &mut out) {
+                Ok(read) => budget = budget.saturating_sub(read),
+                Err(e) => self.errors.push(e),
             }
         }
         self.records_seen += out.len() as u64;
@@ -130,6 +147,11 @@ impl JsonlSource {
             return Err(self.errors[0].clone());
         }
         Ok(out)
+    }
+
+    /// The last poll stopped at [`MAX_BYTES_PER_POLL`]: poll again at once.
+    pub fn has_more(&self) -> bool {
+        self.more
     }
 
     pub fn cursors(&self) -> &JsonlCursors {
@@ -201,16 +223,18 @@ impl JsonlSource {
         Ok(files)
     }
 
+    /// Reads on in one file, at most about `budget` bytes; returns how many it read.
     fn poll_file(
         &mut self,
         key: &str,
         sf: &SessionFile,
         since: Timestamp,
+        budget: u64,
         out: &mut Vec<CallRecord>,
-    ) -> Result<(), SourceError> {
+    ) -> Result<u64, SourceError> {
         let path = &sf.path;
         let Some(mut f) = self.open_if_changed(key, path, since)? else {
-            return Ok(());
+            return Ok(0);
         };
         // Identity and length of the very file we read (not of whatever the path names later).
         let meta = f.metadata().map_err(|e| SourceError::io(path, &e))?;
@@ -226,7 +250,7 @@ impl JsonlSource {
             let recent = state.recent.get_mut(key).expect("just inserted");
             let legacy = &state.seen;
             let garbled = &mut self.garbled_lines;
-            let read = read_lines_from(path, &mut f, start, false, |line, _| {
+            let read = read_lines_within(path, &mut f, start, budget, |line, _| {
                 let counted = Counted {
                     legacy,
                     recent: &mut *recent,
@@ -234,6 +258,9 @@ impl JsonlSource {
                 take_line(line, sf, since, counted, garbled, out);
             })?;
             self.note_long_lines(path, read.long_lines);
+            if read.end < meta.len() {
+                self.more = true;
+            }
             read.resume()
         };
         self.state.0.files.insert(
@@ -245,7 +272,7 @@ impl JsonlSource {
                 skipping: end.skipping,
             },
         );
-        Ok(())
+        Ok(end.offset.saturating_sub(start.offset))
     }
 
     /// Counts over-long lines; the first one is warned about (once per source, not per line).

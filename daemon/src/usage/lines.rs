@@ -65,17 +65,30 @@ pub(crate) fn read_lines_from(
         file,
         start.into(),
         take_unterminated,
-        MAX_LINE_BYTES,
+        (MAX_LINE_BYTES, u64::MAX),
         f,
     )
 }
 
+/// [`read_lines_from`] that stops at the first line boundary once `max_bytes` were consumed
+/// (a line being handed over is finished; one being skipped is left, to be skipped on later).
+pub(crate) fn read_lines_within(
+    path: &Path,
+    file: &mut File,
+    start: LineStart,
+    max_bytes: u64,
+    f: impl FnMut(&[u8], u64),
+) -> Result<LinesRead, SourceError> {
+    read_bounded_lines(path, file, start, false, (MAX_LINE_BYTES, max_bytes), f)
+}
+
+/// `bounds`: the longest line handed over, and the bytes after which to stop.
 pub(crate) fn read_bounded_lines(
     path: &Path,
     file: &mut File,
     start: LineStart,
     take_unterminated: bool,
-    max_line: usize,
+    (max_line, max_bytes): (usize, u64),
     mut f: impl FnMut(&[u8], u64),
 ) -> Result<LinesRead, SourceError> {
     let io = |e: std::io::Error| SourceError::io(path, &e);
@@ -89,6 +102,9 @@ pub(crate) fn read_bounded_lines(
     // The line being gathered (never more than `max_line` bytes) and where it started.
     let mut line: Vec<u8> = Vec::new();
     loop {
+        if line.is_empty() && read.end - start.offset >= max_bytes {
+            return Ok(read);
+        }
         let chunk = reader.fill_buf().map_err(io)?;
         if chunk.is_empty() {
             break;
@@ -153,7 +169,7 @@ mod tests {
     fn read(p: &Path, start: LineStart, max: usize) -> (Vec<(String, u64)>, LinesRead) {
         let mut f = File::open(p).unwrap();
         let mut got = Vec::new();
-        let r = read_bounded_lines(p, &mut f, start, false, max, |l, at| {
+        let r = read_bounded_lines(p, &mut f, start, false, (max, u64::MAX), |l, at| {
             got.push((String::from_utf8_lossy(l).into_owned(), at))
         })
         .unwrap();

@@ -24,7 +24,10 @@
 //!   seq went backwards is read again; its last calls (see `recent.rs`) keep what was counted
 //!   from being counted twice;
 //! - a poll returns at most [`MAX_RECORDS_PER_POLL`] records (catching up on a long day is done in
-//!   several bounded polls, [`has_more`](SqliteSource::has_more) says so).
+//!   several bounded polls, [`has_more`](SqliteSource::has_more) says so);
+//! - a big backlog (a cold start, a restart after hours) is read in one pass over the table in
+//!   storage order rather than session by session (see `sqlite/pass.rs`), with the same counts
+//!   and cursors at its end.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -35,11 +38,13 @@ use serde::{Deserialize, Serialize};
 use super::recent::{LegacySeen, RecentCalls};
 use super::{CallRecord, FileId, SourceError, SqliteCursors};
 
+mod pass;
 mod scan;
 mod schema;
 #[cfg(test)]
 mod tests;
 
+use pass::Pass;
 use scan::Scan;
 use schema::{Layout, detect_layout, open_read_only, schema_meta_created_at, sql_error};
 
@@ -58,6 +63,10 @@ pub(crate) struct SqliteState {
 
 /// Records one poll returns at most: a catch-up on a long day is done in bounded steps.
 pub const MAX_RECORDS_PER_POLL: usize = 8192;
+
+/// A DB with at least this many rows to read is caught up in one pass in storage order
+/// (`sqlite/pass.rs`); fewer are read session by session.
+const CATCH_UP_ROWS: u64 = 4096;
 
 #[derive(Debug, Serialize, Deserialize, Default, Clone, PartialEq)]
 struct DbCursor {
@@ -150,6 +159,10 @@ pub struct SqliteSource {
     malformed_rows: u64,
     /// The last poll stopped at [`MAX_RECORDS_PER_POLL`]: there is more to read at once.
     more: bool,
+    /// Per agent: the catch-up pass under way (see `sqlite/pass.rs`).
+    passes: HashMap<String, Pass>,
+    /// A backlog of this many rows is read in one pass.
+    catch_up_rows: u64,
     errors: Vec<SourceError>,
 }
 
@@ -162,8 +175,18 @@ impl SqliteSource {
             records_seen: 0,
             malformed_rows: 0,
             more: false,
+            passes: HashMap::new(),
+            catch_up_rows: CATCH_UP_ROWS,
             errors: Vec::new(),
         }
+    }
+
+    /// Reads every backlog of at least `rows` rows in one pass (0: always, `u64::MAX`: never),
+    /// so tests can hold both ways of reading against each other.
+    #[doc(hidden)]
+    pub fn with_catch_up_rows(mut self, rows: u64) -> Self {
+        self.catch_up_rows = rows;
+        self
     }
 
     /// Reads what was added since the last poll, from every `agents/*/agent/openclaw-agent.sqlite`.
@@ -191,6 +214,7 @@ impl SqliteSource {
         });
         self.unchanged_since
             .retain(|agent, _| dbs.contains_key(agent));
+        self.passes.retain(|agent, _| dbs.contains_key(agent));
 
         let mut out = Vec::new();
         for (agent, path) in &dbs {
@@ -291,9 +315,14 @@ impl SqliteSource {
                 since_ms: since.as_millisecond(),
                 layout,
                 legacy: &self.state.0.seen,
+                catch_up_rows: self.catch_up_rows,
             };
             let mut tally = scan::Tally::default();
-            let result = scan.read_sessions(&conn, cursor, out, &mut tally);
+            let mut pass = self.passes.remove(agent);
+            let result = scan.read_sessions(&conn, cursor, &mut pass, out, &mut tally);
+            if let Some(pass) = pass {
+                self.passes.insert(agent.to_owned(), pass);
+            }
             self.malformed_rows += tally.malformed;
             if tally.more {
                 // Stopped at the budget: the next poll reads on from the cursors at once.

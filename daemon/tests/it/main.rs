@@ -5,6 +5,7 @@ mod config_edit;
 mod config_init;
 mod first_run;
 mod process;
+mod usage_catch_up;
 mod usage_cursors;
 mod usage_readers;
 mod watcher;

@@ -2,6 +2,7 @@
 //! OpenClaw harness's own logic, the daemon's lifecycle and everyday use, the relay and the rotation
 //! engine in-process.
 
+mod catch_up_in_process;
 mod daemon_lifecycle;
 mod everyday_use;
 mod fake_modelscope;

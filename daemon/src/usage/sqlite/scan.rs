@@ -2,12 +2,14 @@
 //! (cheaply by its navigation when compressed, from the row's bytes without copying them) and
 //! turned into a call record once.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use jiff::Timestamp;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::pass::Pass;
 use super::schema::{Layout, list_sessions, row_hash, sql_error};
 use super::{DbCursor, MAX_RECORDS_PER_POLL};
 use crate::usage::event::{self, NavigationVerdict, ParsedEvent, TranscriptCall};
@@ -26,6 +28,8 @@ pub(super) struct Scan<'a> {
     pub(super) since_ms: i64,
     pub(super) layout: Layout,
     pub(super) legacy: &'a LegacySeen,
+    /// A backlog of at least this many rows is read in one pass (see `pass.rs`).
+    pub(super) catch_up_rows: u64,
 }
 
 /// What a scan noticed besides the records.
@@ -45,25 +49,59 @@ pub(super) struct Resume {
     pub(super) cursor: i64,
 }
 
+/// A session to read in this poll: from where, and up to its last seq when it was listed (rows
+/// added later are read by the next poll).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Planned {
+    pub(super) resume: Resume,
+    pub(super) to: i64,
+}
+
+/// About how many rows the planned sessions have to read.
+fn backlog(plan: &BTreeMap<String, Planned>) -> u64 {
+    plan.values()
+        .map(|p| p.to.saturating_sub(p.resume.from.max(0)).max(0) as u64)
+        .sum()
+}
+
+/// The rows that can be an assistant reply, as a condition on `transcript_events` (no table
+/// prefix): the JSON holds `"assistant"`; a compressed row's navigation does (or it has none).
+macro_rules! call_filter {
+    (compressed) => {
+        "((event_json IS NOT NULL AND instr(event_json, '\"assistant\"') > 0)
+          OR (event_json IS NULL AND (navigation_json IS NULL OR instr(navigation_json, '\"assistant\"') > 0)))"
+    };
+    (json_only) => {
+        "instr(event_json, '\"assistant\"') > 0"
+    };
+}
+pub(super) use call_filter;
+
 impl Scan<'_> {
     /// Reads the new rows of every session of the DB, moving `cursor` on; sessions that are gone
-    /// keep no cursor.
+    /// keep no cursor. A big backlog is read in one pass in storage order (see `pass.rs`), kept
+    /// in `pass` from poll to poll until it is done; a small one session by session.
     pub(super) fn read_sessions(
         &self,
         conn: &Connection,
         cursor: &mut DbCursor,
+        pass: &mut Option<Pass>,
         out: &mut Vec<CallRecord>,
         tally: &mut Tally,
     ) -> Result<(), SourceError> {
         let err = |e| sql_error(self.path, e);
         let sessions = list_sessions(conn).map_err(err)?;
+        let mut plan = BTreeMap::new();
+        let mut restarted = false;
         for (session, last) in &sessions {
             let Some((max_seq, last_created)) = *last else {
                 continue;
             };
+            let known = cursor.sessions.contains_key(session);
             let Some(resume) = self.resume_from(conn, cursor, session, max_seq)? else {
                 continue;
             };
+            restarted |= known && resume.from == i64::MIN;
             if last_created.is_some_and(|t| t < self.since_ms) {
                 // Its newest row is older than `since`: nothing of today in it. It keeps no
                 // cursor (so the cursors stay as few as the sessions active today); when it
@@ -71,20 +109,82 @@ impl Scan<'_> {
                 cursor.forget(session);
                 continue;
             }
-            cursor.tails.remove(session);
-            let end = self.read_session(conn, session, resume, max_seq, cursor, out, tally)?;
-            if let Some(tail) = row_hash(conn, self.layout, session, end).map_err(err)? {
-                cursor.tails.insert(session.clone(), tail);
+            plan.insert(
+                session.clone(),
+                Planned {
+                    resume,
+                    to: max_seq,
+                },
+            );
+        }
+        if pass
+            .as_ref()
+            .is_some_and(|p| !p.still_valid(self, cursor, &sessions, restarted))
+        {
+            // Something was rewritten, replaced or the day rolled over: plan again from the cursors.
+            *pass = None;
+        }
+        if pass.is_none() && !plan.is_empty() && backlog(&plan) >= self.catch_up_rows {
+            *pass = Some(Pass::plan(self, conn, cursor, std::mem::take(&mut plan))?);
+        }
+        if let Some(p) = pass {
+            if self.read_pass(conn, p, cursor, out, tally)? {
+                *pass = None;
             }
-            if tally.more {
-                return Ok(());
-            }
+        } else {
+            self.read_each_session(conn, &plan, cursor, out, tally)?;
+        }
+        if tally.more {
+            return Ok(());
         }
         // Sessions that are gone (deleted, or reset into a new session id) keep no cursor.
         cursor.sessions.retain(|s, _| sessions.contains_key(s));
         let kept = &cursor.sessions;
         cursor.tails.retain(|s, _| kept.contains_key(s));
         cursor.recent.retain(|s, _| kept.contains_key(s));
+        Ok(())
+    }
+
+    /// The planned sessions one after the other, each through the primary key.
+    fn read_each_session(
+        &self,
+        conn: &Connection,
+        plan: &BTreeMap<String, Planned>,
+        cursor: &mut DbCursor,
+        out: &mut Vec<CallRecord>,
+        tally: &mut Tally,
+    ) -> Result<(), SourceError> {
+        for (session, planned) in plan {
+            cursor.tails.remove(session);
+            let end = self.read_session(
+                conn,
+                session,
+                planned.resume,
+                planned.to,
+                cursor,
+                out,
+                tally,
+            )?;
+            self.note_tail(conn, cursor, session, end)?;
+            if tally.more {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Remembers the hash of the row at the session's cursor `at`.
+    pub(super) fn note_tail(
+        &self,
+        conn: &Connection,
+        cursor: &mut DbCursor,
+        session: &str,
+        at: i64,
+    ) -> Result<(), SourceError> {
+        match row_hash(conn, self.layout, session, at).map_err(|e| sql_error(self.path, e))? {
+            Some(tail) => cursor.tails.insert(session.to_owned(), tail),
+            None => cursor.tails.remove(session),
+        };
         Ok(())
     }
 
@@ -123,21 +223,20 @@ impl Scan<'_> {
     ) -> Result<i64, SourceError> {
         let err = |e| sql_error(self.path, e);
         let sql = match self.layout {
-            Layout::Compressed => {
+            Layout::Compressed => concat!(
                 "SELECT seq, created_at, event_json, navigation_json, event_zstd IS NOT NULL
                  FROM transcript_events
-                 WHERE session_id = ?1 AND seq > ?2 AND seq <= ?3 AND created_at >= ?4
-                   AND ((event_json IS NOT NULL AND instr(event_json, '\"assistant\"') > 0)
-                     OR (event_json IS NULL AND (navigation_json IS NULL OR instr(navigation_json, '\"assistant\"') > 0)))
-                 ORDER BY seq LIMIT ?5"
-            }
-            _ => {
+                 WHERE session_id = ?1 AND seq > ?2 AND seq <= ?3 AND created_at >= ?4 AND ",
+                call_filter!(compressed),
+                " ORDER BY seq LIMIT ?5"
+            ),
+            _ => concat!(
                 "SELECT seq, created_at, event_json, NULL, 0
                  FROM transcript_events
-                 WHERE session_id = ?1 AND seq > ?2 AND seq <= ?3 AND created_at >= ?4
-                   AND instr(event_json, '\"assistant\"') > 0
-                 ORDER BY seq LIMIT ?5"
-            }
+                 WHERE session_id = ?1 AND seq > ?2 AND seq <= ?3 AND created_at >= ?4 AND ",
+                call_filter!(json_only),
+                " ORDER BY seq LIMIT ?5"
+            ),
         };
         let mut after = resume.from;
         let mut end = to;
@@ -155,7 +254,7 @@ impl Scan<'_> {
                 match self.classify(conn, session, &row)? {
                     ParsedEvent::Call(call) => {
                         let recent = recent_of(cursor, session);
-                        self.emit(session, &row, call, recent, out)
+                        self.emit(session, (row.seq, row.created_at), call, recent, out)
                     }
                     ParsedEvent::Malformed(_) => tally.malformed += 1,
                     ParsedEvent::NotACall => {}
@@ -179,7 +278,7 @@ impl Scan<'_> {
         Ok(end)
     }
 
-    fn classify(
+    pub(super) fn classify(
         &self,
         conn: &Connection,
         session: &str,
@@ -216,10 +315,12 @@ impl Scan<'_> {
         })
     }
 
-    fn emit(
+    /// A call of the row at `(seq, created_at)` as a record, unless it is before `since` or was
+    /// counted before.
+    pub(super) fn emit(
         &self,
         session: &str,
-        row: &Row<'_>,
+        (seq, created_at): (i64, i64),
         call: TranscriptCall,
         recent: &mut recent::RecentCalls,
         out: &mut Vec<CallRecord>,
@@ -227,7 +328,7 @@ impl Scan<'_> {
         if call.at < self.since {
             return;
         }
-        let fallback_id = || format!("seq:{}:{}", row.seq, row.created_at);
+        let fallback_id = || format!("seq:{seq}:{created_at}");
         if let Some(record) = recent::admit(
             self.legacy,
             recent,
@@ -243,14 +344,17 @@ impl Scan<'_> {
 }
 
 /// The session's last calls, created on its first call.
-fn recent_of<'c>(cursor: &'c mut DbCursor, session: &str) -> &'c mut recent::RecentCalls {
+pub(super) fn recent_of<'c>(
+    cursor: &'c mut DbCursor,
+    session: &str,
+) -> &'c mut recent::RecentCalls {
     if !cursor.recent.contains_key(session) {
         cursor.recent.insert(session.to_owned(), Default::default());
     }
     cursor.recent.get_mut(session).expect("just inserted")
 }
 
-fn set_cursor(cursor: &mut DbCursor, session: &str, seq: i64) {
+pub(super) fn set_cursor(cursor: &mut DbCursor, session: &str, seq: i64) {
     match cursor.sessions.get_mut(session) {
         Some(at) => *at = seq,
         None => {
@@ -289,16 +393,18 @@ pub(super) fn resume_point(
 }
 
 /// One row as SQLite hands it out: its text borrowed, not copied.
-struct Row<'r> {
-    seq: i64,
-    created_at: i64,
+pub(super) struct Row<'r> {
+    pub(super) seq: i64,
+    pub(super) created_at: i64,
     event_json: Option<&'r [u8]>,
     navigation_json: Option<&'r [u8]>,
     compressed: bool,
 }
 
 impl<'r> Row<'r> {
-    fn of(r: &'r rusqlite::Row<'_>) -> rusqlite::Result<Row<'r>> {
+    /// The row of a query selecting `seq, created_at, event_json, navigation_json, compressed`
+    /// first.
+    pub(super) fn of(r: &'r rusqlite::Row<'_>) -> rusqlite::Result<Row<'r>> {
         let text = |i: usize| -> rusqlite::Result<Option<&'r [u8]>> {
             Ok(match r.get_ref(i)? {
                 ValueRef::Text(t) | ValueRef::Blob(t) => Some(t),
