@@ -99,19 +99,27 @@ async fn start_relay(
 ) -> anyhow::Result<relay::Relay> {
     let settings = &opts.settings;
     let cfg = &settings.relay;
-    let auth = {
+    let (auth, others) = {
         let env = |name: &str| (opts.env)(name);
         let sources = relay::real_key::KeySources {
             env: &env,
             dotenv: &opts.openclaw.state_dir.join(".env"),
         };
         let store = relay::store::store_path(&opts.paths);
-        relay::store::relay_auth(&store, &settings.provider, &sources)
+        let rotation = &settings.provider;
+        relay::store::relay_auth(&store, rotation, &sources)
+            .and_then(|auth| {
+                let others =
+                    relay::store::other_upstreams(&store, rotation, &cfg.upstreams, &sources)?;
+                Ok((auth, others))
+            })
             .with_context(|| format!("cannot start the relay on {}", cfg.listen))?
     };
     let relay_cfg = relay::RelayConfig {
         listen: cfg.listen,
-        upstream: cfg.upstream.clone(),
+        provider: settings.provider.clone(),
+        upstream: cfg.rotation_upstream(&settings.provider).to_owned(),
+        others,
         header_timeout: std::time::Duration::from_secs(cfg.header_timeout_secs),
         body_timeout: relay::BODY_READ_TIMEOUT,
         clock,
@@ -125,7 +133,7 @@ async fn start_relay(
     let judge_view = view.clone();
     let judge: relay::Judge =
         Arc::new(
-            move |seen: &relay::RateLimitSeen<'_>| match judge_view.is_spent(seen.model) {
+            move |seen: &relay::RateLimitSeen<'_>| match judge_view.is_spent(seen.provider, seen.model) {
                 Some(info) => relay::Judgement::Spent {
                     resets_at: info.resets_at,
                 },
