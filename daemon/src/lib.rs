@@ -131,15 +131,14 @@ async fn start_relay(
     let consecutive =
         relay::consecutive_judge(settings.rate_limit_errors, settings.calendar.clone());
     let judge_view = view.clone();
-    let judge: relay::Judge =
-        Arc::new(
-            move |seen: &relay::RateLimitSeen<'_>| match judge_view.is_spent(seen.provider, seen.model) {
-                Some(info) => relay::Judgement::Spent {
-                    resets_at: info.resets_at,
-                },
-                None => consecutive(seen),
+    let judge: relay::Judge = Arc::new(move |seen: &relay::RateLimitSeen<'_>| {
+        match judge_view.is_spent(seen.provider, seen.model) {
+            Some(info) => relay::Judgement::Spent {
+                resets_at: info.resets_at,
             },
-        );
+            None => consecutive(seen),
+        }
+    });
     let relay = relay::Relay::start(relay_cfg, view, judge, obs_tx, settings.calendar.clone())
         .await
         .with_context(|| format!("cannot start the relay on {}", cfg.listen))?;

@@ -52,7 +52,10 @@ mod tests {
             403,
             r#"{"errors":{"code":"QuotaLimitExceed","message":"magicube balance exhausted"}}"#
         ));
-        assert!(is_balance_error(403, r#"{"error":{"message":"账户余额不足"}}"#));
+        assert!(is_balance_error(
+            403,
+            r#"{"error":{"message":"账户余额不足"}}"#
+        ));
         assert!(is_balance_error(403, "今日配额用尽"));
         assert!(is_balance_error(403, "Insufficient Balance"));
     }

@@ -141,7 +141,11 @@ impl RelayConfig {
     }
 
     /// Fronts `provider` too, at `/<provider>/v1`.
-    pub fn with_provider(mut self, provider: impl Into<String>, upstream: ProviderUpstream) -> Self {
+    pub fn with_provider(
+        mut self,
+        provider: impl Into<String>,
+        upstream: ProviderUpstream,
+    ) -> Self {
         self.others.insert(provider.into(), upstream);
         self
     }

@@ -404,7 +404,10 @@ glm5 = "unknown"
             s.relay.upstreams["openrouter"],
             "https://openrouter.ai/api/v1"
         );
-        assert_eq!(s.relay.rotation_upstream("modelscope"), "http://127.0.0.1:1/v1");
+        assert_eq!(
+            s.relay.rotation_upstream("modelscope"),
+            "http://127.0.0.1:1/v1"
+        );
         assert_eq!(
             s.relay.provider_base_url("openrouter", "modelscope"),
             "http://127.0.0.1:9999/openrouter/v1"
@@ -415,7 +418,9 @@ glm5 = "unknown"
         );
         let err = parse("[relay]\nlisten = \"127.0.0.1:9999\"\n[relay.upstreams]\nloop = \"http://localhost:9999/loop/v1\"\n").unwrap_err().to_string();
         assert!(err.contains("forward to itself"), "{err}");
-        let err = parse("[relay.upstreams]\nv1 = \"https://x/v1\"\n").unwrap_err().to_string();
+        let err = parse("[relay.upstreams]\nv1 = \"https://x/v1\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("provider id"), "{err}");
     }
 

@@ -18,7 +18,8 @@ use jiff::Timestamp;
 use msclawd::quota_calendar::QuotaCalendar;
 use msclawd::relay::{
     Judge, Judgement, ProviderUpstream, QuotaHeaders, RateLimitSeen, Relay, RelayAuth, RelayConfig,
-    RelayError, RelayHealth, RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo, consecutive_judge,
+    RelayError, RelayHealth, RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo,
+    consecutive_judge,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -1812,7 +1813,12 @@ async fn each_provider_gets_its_own_requests_with_its_own_key_and_never_the_toke
         .unwrap();
     assert_eq!(resp.status(), 200);
 
-    let targets = |f: &Fake| f.seen().iter().map(|s| s.target.clone()).collect::<Vec<_>>();
+    let targets = |f: &Fake| {
+        f.seen()
+            .iter()
+            .map(|s| s.target.clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(targets(&ms), ["/v1/chat/completions", "/v1/models"]);
     assert_eq!(
         targets(&or),
@@ -1866,7 +1872,11 @@ async fn an_unknown_provider_gets_404_and_nothing_is_forwarded() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 404, "a known provider, but not below its /v1");
+    assert_eq!(
+        resp.status(),
+        404,
+        "a known provider, but not below its /v1"
+    );
     // Every other rule holds below a provider too: the token, the path, the hop.
     let resp = reqwest::Client::builder()
         .no_proxy()
@@ -1977,6 +1987,16 @@ async fn balance_errors_are_observed_as_quota_errors_and_a_real_name_403_is_not(
         ),
         "{obs:?}"
     );
-    let judged: Vec<String> = h.judged.lock().unwrap().iter().map(|j| j.0.clone()).collect();
-    assert_eq!(judged, [Q, G], "each balance error went to the judge as a quota error");
+    let judged: Vec<String> = h
+        .judged
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|j| j.0.clone())
+        .collect();
+    assert_eq!(
+        judged,
+        [Q, G],
+        "each balance error went to the judge as a quota error"
+    );
 }

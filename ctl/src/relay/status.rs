@@ -75,8 +75,10 @@ pub(super) fn status(cli: &Cli) -> anyhow::Result<Option<Vec<String>>> {
     if cli.json {
         let each: Vec<_> = providers
             .iter()
-            .map(|s| serde_json::json!({ "provider": s.provider, "upstream": s.upstream,
-                "openclaw_base_url": s.base, "openclaw_uses_relay": s.through_relay }))
+            .map(|s| {
+                serde_json::json!({ "provider": s.provider, "upstream": s.upstream,
+                "openclaw_base_url": s.base, "openclaw_uses_relay": s.through_relay })
+            })
             .collect();
         println!(
             "{}",

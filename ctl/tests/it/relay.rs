@@ -341,7 +341,14 @@ async fn relay_on_with_a_second_provider_fronts_each_with_its_own_key_and_off_re
     )
     .unwrap();
     let listen = format!("127.0.0.1:{}", msclaw_tests::openclaw::free_port().unwrap());
-    let on = ["relay", "on", "--listen", &listen, "--provider", "openrouter"];
+    let on = [
+        "relay",
+        "on",
+        "--listen",
+        &listen,
+        "--provider",
+        "openrouter",
+    ];
     ok(&msclawctl(&layout, &on).await);
     let token = stored_token(&layout);
     let relayed = original
@@ -367,8 +374,7 @@ async fn relay_on_with_a_second_provider_fronts_each_with_its_own_key_and_off_re
         relayed
     );
     let store: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(layout.state_file.with_file_name("relay-upstreams.json"))
-            .unwrap(),
+        &std::fs::read_to_string(layout.state_file.with_file_name("relay-upstreams.json")).unwrap(),
     )
     .unwrap();
     let kept: Vec<&String> = store["providers"].as_object().unwrap().keys().collect();
@@ -430,8 +436,7 @@ async fn relay_on_with_a_second_provider_fronts_each_with_its_own_key_and_off_re
         "both providers back, byte for byte"
     );
     let store: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(layout.state_file.with_file_name("relay-upstreams.json"))
-            .unwrap(),
+        &std::fs::read_to_string(layout.state_file.with_file_name("relay-upstreams.json")).unwrap(),
     )
     .unwrap();
     assert!(store["providers"].as_object().unwrap().is_empty());

@@ -231,7 +231,8 @@ impl Shared {
         let at = self.clock.now();
         let quota = QuotaHeaders::from_headers(&headers);
         let provider = exchange.route.provider.as_str();
-        self.stats.quota(&self.stats_name(provider, &model), at, quota);
+        self.stats
+            .quota(&self.stats_name(provider, &model), at, quota);
         if status.is_success() {
             self.streaks.end(&model_ref(provider, &model));
             self.observe(provider, &model, at, RelayOutcome::Success, quota);

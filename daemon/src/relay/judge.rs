@@ -56,7 +56,8 @@ pub fn consecutive_judge(threshold: u32, clock: QuotaCalendar) -> Judge {
 /// The outcome of an upstream error answer, from its status and the start of its body. A
 /// balance error (402, or a 403 saying the balance or quota is gone) is a quota error like a 429.
 pub(super) fn outcome_of_error(status: u16, body_start: &[u8], detail: &str) -> RelayOutcome {
-    let balance = || crate::modelscope::is_balance_error(status, &String::from_utf8_lossy(body_start));
+    let balance =
+        || crate::modelscope::is_balance_error(status, &String::from_utf8_lossy(body_start));
     match status {
         429 => RelayOutcome::RateLimited,
         402 | 403 if balance() => RelayOutcome::RateLimited,

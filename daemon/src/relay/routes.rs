@@ -218,13 +218,22 @@ mod tests {
         );
         assert_eq!(
             target(&r, "/openrouter/v1"),
-            Some(("openrouter".to_owned(), "https://or.example/api/v1".to_owned()))
+            Some((
+                "openrouter".to_owned(),
+                "https://or.example/api/v1".to_owned()
+            ))
         );
         assert!(matches!(
             r.find("/ollama/v1/chat/completions"),
             Routed::UnknownProvider
         ));
-        for not_v1 in ["/", "/openrouter", "/openrouter/", "/openrouter/v2/x", "/v1x"] {
+        for not_v1 in [
+            "/",
+            "/openrouter",
+            "/openrouter/",
+            "/openrouter/v2/x",
+            "/v1x",
+        ] {
             assert!(
                 matches!(r.find(not_v1), Routed::NotV1 | Routed::UnknownProvider),
                 "{not_v1}"

@@ -13,8 +13,8 @@ use crate::openclaw::atomic_write::{self, create_private_dir};
 use crate::openclaw::base_url::KeptProvider;
 use crate::openclaw::json5::parse_value;
 
-use super::{ProviderUpstream, RelayAuth};
 use super::real_key::{self, KeySources};
+use super::{ProviderUpstream, RelayAuth};
 use msclaw_shared::paths::MsclawPaths;
 
 /// A store is a few hundred bytes per provider: anything over this is not one msclaw wrote.
@@ -111,7 +111,10 @@ pub fn other_upstreams(
     sources: &KeySources<'_>,
 ) -> Result<BTreeMap<String, ProviderUpstream>, StoreError> {
     let stored = load(path)?.map(|s| s.providers).unwrap_or_default();
-    let providers = stored.keys().chain(listed.keys()).filter(|p| *p != rotation);
+    let providers = stored
+        .keys()
+        .chain(listed.keys())
+        .filter(|p| *p != rotation);
     let mut out = BTreeMap::new();
     for provider in providers {
         let entry = stored.get(provider);
