@@ -102,6 +102,10 @@ pub enum RelayAction {
         /// The relay's loopback address (default 127.0.0.1:18790).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Another provider to front too (repeatable): its baseUrl becomes
+        /// http://<listen>/<provider>/v1. The rotation provider is always fronted, at /v1.
+        #[arg(long, value_name = "PROVIDER")]
+        provider: Vec<String>,
     },
     /// Put the real baseUrl and apiKey back into OpenClaw's config, byte for byte.
     Off,

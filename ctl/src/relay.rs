@@ -1,8 +1,9 @@
-//! `msclawctl relay on|off|status`: point OpenClaw's provider at msclawd's metering relay, or put
-//! it back. `relay on` moves the provider's real `baseUrl` and `apiKey` (exactly as written) into
-//! msclaw's private store and gives OpenClaw the relay's URL and the install's relay token instead;
-//! `relay off` puts the real text back byte for byte. Files only; the daemon starts or stops the
-//! relay when it (re)starts.
+//! `msclawctl relay on|off|status`: point OpenClaw's providers at msclawd's metering relay, or put
+//! them back. `relay on [--provider P]…` moves each provider's real `baseUrl` and `apiKey` (exactly
+//! as written) into msclaw's private store and gives OpenClaw the relay's URL (`/v1` for the
+//! rotation provider, `/P/v1` for any other) and the install's relay token instead; `relay off`
+//! puts the real text back byte for byte. Files only; the daemon starts or stops the relay when it
+//! (re)starts.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,10 +14,13 @@ use msclaw_shared::paths::{MsclawPaths, OpenClawPaths, effective_profile, proces
 use msclawd::openclaw::EditError;
 use msclawd::openclaw::base_url::{self, KeptProvider, json_string};
 use msclawd::relay::store::{self, RelayStore, StoredUpstream};
-use msclawd::relay::{forwards_to_itself, new_token, real_key};
+use msclawd::relay::{forwards_to_itself, is_provider_id, new_token, real_key};
 use msclawd::settings::{RelaySettings, Settings};
 
 use crate::cli::{Cli, RelayAction};
+
+mod status;
+use status::status;
 
 struct Paths {
     openclaw: OpenClawPaths,
@@ -126,20 +130,22 @@ fn take_over(
     relay_url: &str,
     store: &RelayStore,
     known: &KnownRelays,
-    configured_upstream: &str,
+    configured_upstream: Option<&str>,
 ) -> anyhow::Result<StoredUpstream> {
     let already_relayed = known.names_a_relay(current);
-    let real_url = if already_relayed {
-        configured_upstream
-    } else {
-        current
+    let real_url = match already_relayed {
+        true => configured_upstream.unwrap_or(current),
+        false => current,
     };
     if known.names_a_relay(real_url) {
+        let hint = match provider == msclawd::modelscope::PROVIDER {
+            true => format!(" (ModelScope's is {})", msclawd::modelscope::BASE_URL),
+            false => String::new(),
+        };
         bail!(
-            "OpenClaw's baseUrl {current} is msclaw's relay and no real upstream is known ([relay] upstream is {real_url}): \
-             set models.providers.{provider}.baseUrl in {} back to the real URL (ModelScope's is {}) and run `msclawctl relay on` again",
+            "OpenClaw's baseUrl {current} is msclaw's relay and no real upstream is known (msclaw's config names {real_url}): \
+             set models.providers.{provider}.baseUrl in {} back to the real URL{hint} and run `msclawctl relay on` again",
             p.openclaw.config.display(),
-            msclawd::modelscope::BASE_URL
         );
     }
     check_api_key(&p.openclaw.config, provider)?;
@@ -208,12 +214,119 @@ fn move_relay(
     Ok((moved, lines))
 }
 
-/// Points the provider at the relay: its real `baseUrl` and `apiKey` go into msclaw's store (kept
-/// as they are when the relay is on already: a second `relay on` only moves the relay's address).
+/// Points the rotation provider at the relay (as `msclawctl init --relay` does).
 pub fn switch_on(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Vec<String>> {
+    switch_on_providers(cli, listen, &[])
+}
+
+/// The providers `relay on` points at the relay, in order: the rotation provider first (msclawd's
+/// relay needs it), then each one named, then each one the relay fronts already (they move with
+/// the relay's address).
+fn providers_to_point(rotation: &str, named: &[String], store: &RelayStore) -> Vec<String> {
+    let mut out = vec![rotation.to_owned()];
+    for provider in named.iter().chain(store.providers.keys()) {
+        if !out.contains(provider) {
+            out.push(provider.clone());
+        }
+    }
+    out
+}
+
+/// What `relay on` works with, shared by every provider it points.
+struct SwitchOn<'a> {
+    p: &'a Paths,
+    settings: &'a Settings,
+    /// The relay settings being written (its listen address may be new).
+    relay: &'a RelaySettings,
+    known: KnownRelays,
+    store_path: std::path::PathBuf,
+}
+
+impl SwitchOn<'_> {
+    /// The real URL msclaw's config names for `provider`, for a `baseUrl` that is a relay already.
+    fn configured_upstream(&self, provider: &str) -> Option<&str> {
+        let relay = &self.settings.relay;
+        match provider == self.settings.provider {
+            true => Some(relay.rotation_upstream(provider)),
+            false => relay.upstreams.get(provider).map(String::as_str),
+        }
+    }
+
+    /// Refuses before anything is written: a provider with no `baseUrl`, or one whose `apiKey`
+    /// msclawd could not resolve.
+    fn check(&self, provider: &str, store: &RelayStore) -> anyhow::Result<()> {
+        let current = current_base_url(self.p, provider)?;
+        let moving = store.providers.contains_key(provider) && self.known.names_a_relay(&current);
+        if !moving {
+            check_api_key(&self.p.openclaw.config, provider)?;
+        }
+        Ok(())
+    }
+
+    /// Points one provider at the relay and keeps its real URL and key in `store` (saved).
+    fn point(&self, provider: &str, store: &mut RelayStore) -> anyhow::Result<Vec<String>> {
+        let p = self.p;
+        let relay_url = self
+            .relay
+            .provider_base_url(provider, &self.settings.provider);
+        let current = current_base_url(p, provider)?;
+        let (entry, mut lines) = match store.providers.get(provider).cloned() {
+            Some(entry) if self.known.names_a_relay(&current) => {
+                move_relay(p, provider, &current, &relay_url, entry)?
+            }
+            _ => {
+                let configured = self.configured_upstream(provider);
+                let entry = take_over(
+                    p,
+                    provider,
+                    &current,
+                    &relay_url,
+                    store,
+                    &self.known,
+                    configured,
+                )?;
+                let files = std::iter::once(&p.openclaw.config).chain(entry.kept.copies.keys());
+                let lines = files
+                    .map(|f| {
+                        format!(
+                            "{}: baseUrl -> {relay_url}, apiKey -> the relay token",
+                            f.display()
+                        )
+                    })
+                    .collect();
+                (entry, lines)
+            }
+        };
+        entry
+            .real_base_url()
+            .context("the stored real baseUrl is not a string")?;
+        store.providers.insert(provider.to_owned(), entry.clone());
+        if let Err(e) = store::save(&self.store_path, store) {
+            // OpenClaw's files must not keep the token without msclaw keeping the real key.
+            base_url::restore_from_relay(&p.openclaw.config, provider, &entry.kept)?;
+            return Err(e).context("the real baseUrl and apiKey were put back");
+        }
+        lines.insert(
+            0,
+            format!(
+                "{}: the real baseUrl and apiKey of {provider} (not shown), mode 0600",
+                self.store_path.display()
+            ),
+        );
+        Ok(lines)
+    }
+}
+
+/// Points the rotation provider and each of `named` at the relay: their real `baseUrl` and
+/// `apiKey` go into msclaw's store (kept as they are for a provider already on: a second
+/// `relay on` only moves the relay's address).
+pub fn switch_on_providers(
+    cli: &Cli,
+    listen: Option<SocketAddr>,
+    named: &[String],
+) -> anyhow::Result<Vec<String>> {
     let p = paths(cli)?;
     let settings = Settings::load(&p.msclaw.settings)?;
-    let provider = settings.provider.as_str();
     let mut relay = settings.relay.clone();
     if let Some(listen) = listen {
         relay.listen = listen;
@@ -221,11 +334,14 @@ pub fn switch_on(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Vec<St
     if !relay.listen.ip().is_loopback() {
         bail!("the relay listens on loopback only, not {}", relay.listen);
     }
-    let relay_url = relay.base_url();
+    if let Some(bad) = named.iter().find(|p| !is_provider_id(p)) {
+        bail!(
+            "--provider {bad:?} is no provider id the relay can front (letters, digits, `-`, `_`, `.`; not `v1`)"
+        );
+    }
     let store_path = store::store_path(&p.msclaw);
     let stored = store::load(&store_path)?;
     let known = KnownRelays::new(&settings.relay, relay.listen, stored.as_ref());
-    let current = current_base_url(&p, provider)?;
     let mut store = match stored {
         Some(store) => store,
         None => RelayStore {
@@ -233,49 +349,25 @@ pub fn switch_on(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Vec<St
             providers: Default::default(),
         },
     };
-    let known_entry = store.providers.get(provider).cloned();
-    let (entry, mut lines) = match known_entry {
-        Some(entry) if known.names_a_relay(&current) => {
-            move_relay(&p, provider, &current, &relay_url, entry)?
-        }
-        _ => {
-            let entry = take_over(
-                &p,
-                provider,
-                &current,
-                &relay_url,
-                &store,
-                &known,
-                &settings.relay.upstream,
-            )?;
-            let files = std::iter::once(&p.openclaw.config).chain(entry.kept.copies.keys());
-            let lines = files
-                .map(|f| {
-                    format!(
-                        "{}: baseUrl -> {relay_url}, apiKey -> the relay token",
-                        f.display()
-                    )
-                })
-                .collect();
-            (entry, lines)
-        }
+    let on = SwitchOn {
+        p: &p,
+        settings: &settings,
+        relay: &relay,
+        known,
+        store_path,
     };
-    relay.upstream = entry
+    let providers = providers_to_point(&settings.provider, named, &store);
+    for provider in &providers {
+        on.check(provider, &store)?;
+    }
+    let mut lines = Vec::new();
+    for provider in &providers {
+        lines.extend(on.point(provider, &mut store)?);
+    }
+    let rotation = &store.providers[&settings.provider];
+    relay.upstream = rotation
         .real_base_url()
         .context("the stored real baseUrl is not a string")?;
-    store.providers.insert(provider.to_owned(), entry.clone());
-    if let Err(e) = store::save(&store_path, &store) {
-        // OpenClaw's files must not keep the token without msclaw keeping the real key.
-        base_url::restore_from_relay(&p.openclaw.config, provider, &entry.kept)?;
-        return Err(e).context("the real baseUrl and apiKey were put back");
-    }
-    lines.insert(
-        0,
-        format!(
-            "{}: the real baseUrl and apiKey of {provider} (not shown), mode 0600",
-            store_path.display()
-        ),
-    );
     write_relay_settings(&p.msclaw.settings, true, &relay)?;
     lines.insert(
         0,
@@ -290,8 +382,9 @@ pub fn switch_on(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Vec<St
     Ok(lines)
 }
 
-/// Puts the real `baseUrl` and `apiKey` back byte for byte (or, for a relay turned on before
-/// msclaw kept keys, the configured upstream URL).
+/// Puts the real `baseUrl` and `apiKey` back byte for byte, the rotation provider's and every
+/// other one's the relay fronts (for a relay turned on before msclaw kept keys, the configured
+/// upstream URL).
 fn switch_off(cli: &Cli) -> anyhow::Result<Vec<String>> {
     let p = paths(cli)?;
     let settings = Settings::load(&p.msclaw.settings)?;
@@ -320,9 +413,10 @@ fn switch_off(cli: &Cli) -> anyhow::Result<Vec<String>> {
                 ));
             }
             store.providers.remove(provider);
+            lines.extend(restore_others(&p, &known, &mut store)?);
             store::save(&store_path, &store)?;
         }
-        _ => {
+        stored => {
             if known.names_a_relay(&relay.upstream) {
                 bail!(
                     "[relay] upstream {} is msclaw's relay, not a real upstream: set it to the real URL first",
@@ -338,6 +432,10 @@ fn switch_off(cli: &Cli) -> anyhow::Result<Vec<String>> {
             for file in &done.written {
                 lines.push(format!("{}: baseUrl -> {}", file.display(), relay.upstream));
             }
+            if let Some(mut store) = stored {
+                lines.extend(restore_others(&p, &known, &mut store)?);
+                store::save(&store_path, &store)?;
+            }
         }
     }
     write_relay_settings(&p.msclaw.settings, false, &relay)?;
@@ -346,53 +444,38 @@ fn switch_off(cli: &Cli) -> anyhow::Result<Vec<String>> {
     Ok(lines)
 }
 
-/// The real upstream: the stored one when the relay was turned on with this msclaw, else msclaw's
-/// config's `[relay] upstream`.
-fn real_upstream(p: &Paths, settings: &Settings) -> String {
-    store::load(&store::store_path(&p.msclaw))
-        .ok()
-        .flatten()
-        .and_then(|s| s.providers.get(&settings.provider)?.real_base_url())
-        .unwrap_or_else(|| settings.relay.upstream.clone())
-}
-
-fn status(cli: &Cli) -> anyhow::Result<Option<Vec<String>>> {
-    let p = paths(cli)?;
-    let settings = Settings::load(&p.msclaw.settings)?;
-    let upstream = real_upstream(&p, &settings);
-    let base = msclawd::openclaw::load(&p.openclaw.config)
-        .ok()
-        .and_then(|c| {
-            c.providers
-                .get(&settings.provider)
-                .and_then(|pr| pr.base_url.clone())
-        });
-    let through_relay = base.as_deref() == Some(settings.relay.base_url().as_str());
-    if cli.json {
-        println!(
-            "{}",
-            serde_json::json!({ "enabled": settings.relay.enabled, "listen": settings.relay.listen.to_string(),
-                "upstream": upstream, "openclaw_base_url": base, "openclaw_uses_relay": through_relay })
-        );
-        return Ok(None);
-    }
-    Ok(Some(vec![format!(
-        "relay {} (listen {}, upstream {}); OpenClaw's baseUrl {} {}",
-        if settings.relay.enabled { "on" } else { "off" },
-        settings.relay.listen,
-        upstream,
-        base.as_deref().unwrap_or("(none)"),
-        if through_relay {
-            "goes through the relay"
-        } else {
-            "does not use the relay"
+/// Puts back every provider in `store` (the rotation provider's is done): each whose `baseUrl`
+/// is the relay gets its real text back and leaves the store; one pointed elsewhere since is left
+/// as it is, its real text kept.
+fn restore_others(
+    p: &Paths,
+    known: &KnownRelays,
+    store: &mut RelayStore,
+) -> anyhow::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for (provider, entry) in store.providers.clone() {
+        let current = current_base_url(p, &provider).ok();
+        if !current.as_deref().is_some_and(|c| known.names_a_relay(c)) {
+            lines.push(format!(
+                "provider {provider}: baseUrl is {}, not msclaw's relay: left as it is",
+                current.as_deref().unwrap_or("(none)")
+            ));
+            continue;
         }
-    )]))
+        for file in base_url::restore_from_relay(&p.openclaw.config, &provider, &entry.kept)? {
+            lines.push(format!(
+                "{}: the real baseUrl and apiKey of {provider} back",
+                file.display()
+            ));
+        }
+        store.providers.remove(&provider);
+    }
+    Ok(lines)
 }
 
 pub fn run(cli: &Cli, action: &RelayAction) -> anyhow::Result<ExitCode> {
     let lines = match action {
-        RelayAction::On { listen } => switch_on(cli, *listen)?,
+        RelayAction::On { listen, provider } => switch_on_providers(cli, *listen, provider)?,
         RelayAction::Off => switch_off(cli)?,
         RelayAction::Status => match status(cli)? {
             Some(lines) => lines,

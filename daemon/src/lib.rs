@@ -100,19 +100,27 @@ async fn start_relay(
 ) -> anyhow::Result<relay::Relay> {
     let settings = &opts.settings;
     let cfg = &settings.relay;
-    let auth = {
+    let (auth, others) = {
         let env = |name: &str| (opts.env)(name);
         let sources = relay::real_key::KeySources {
             env: &env,
             dotenv: &opts.openclaw.state_dir.join(".env"),
         };
         let store = relay::store::store_path(&opts.paths);
-        relay::store::relay_auth(&store, &settings.provider, &sources)
+        let rotation = &settings.provider;
+        relay::store::relay_auth(&store, rotation, &sources)
+            .and_then(|auth| {
+                let others =
+                    relay::store::other_upstreams(&store, rotation, &cfg.upstreams, &sources)?;
+                Ok((auth, others))
+            })
             .with_context(|| format!("cannot start the relay on {}", cfg.listen))?
     };
     let relay_cfg = relay::RelayConfig {
         listen: cfg.listen,
-        upstream: cfg.upstream.clone(),
+        provider: settings.provider.clone(),
+        upstream: cfg.rotation_upstream(&settings.provider).to_owned(),
+        others,
         header_timeout: std::time::Duration::from_secs(cfg.header_timeout_secs),
         body_timeout: relay::BODY_READ_TIMEOUT,
         clock,
@@ -124,15 +132,14 @@ async fn start_relay(
     let consecutive =
         relay::consecutive_judge(settings.rate_limit_errors, settings.calendar.clone());
     let judge_view = view.clone();
-    let judge: relay::Judge =
-        Arc::new(
-            move |seen: &relay::RateLimitSeen<'_>| match judge_view.is_spent(seen.model) {
-                Some(info) => relay::Judgement::Spent {
-                    resets_at: info.resets_at,
-                },
-                None => consecutive(seen),
+    let judge: relay::Judge = Arc::new(move |seen: &relay::RateLimitSeen<'_>| {
+        match judge_view.is_spent(seen.provider, seen.model) {
+            Some(info) => relay::Judgement::Spent {
+                resets_at: info.resets_at,
             },
-        );
+            None => consecutive(seen),
+        }
+    });
     let relay = relay::Relay::start(relay_cfg, view, judge, obs_tx, settings.calendar.clone())
         .await
         .with_context(|| format!("cannot start the relay on {}", cfg.listen))?;

@@ -1,8 +1,10 @@
 //! The metering relay: an OpenAI-compatible endpoint on loopback that OpenClaw's provider
-//! `baseUrl` points at. It forwards `/v1/*` to ModelScope unchanged (bodies streamed, SSE chunk by
+//! `baseUrl` points at. It forwards `/v1/*` to ModelScope (the rotation provider), and
+//! `/<provider>/v1/*` to that provider's real base URL, unchanged (bodies streamed, SSE chunk by
 //! chunk) and, on the way, sees every chat completion:
 //!
-//! - it reports each one to the daemon as a [`RelayObservation`] (model id from the body, outcome
+//! - it reports each one to the daemon as a [`RelayObservation`] (provider from the path, model
+//!   id from the body, outcome
 //!   from the status, ModelScope's rate-limit headers when present), never waiting on the daemon;
 //! - for a model the daemon holds spent ([`RelayPolicyView`]) it answers a 429 itself, without
 //!   reaching ModelScope, in words that make OpenClaw fall back at once ("daily quota exceeded",
@@ -24,18 +26,18 @@ pub mod inspect;
 mod judge;
 pub mod port_owner;
 pub mod real_key;
+mod routes;
 mod server;
 pub mod store;
 #[cfg(test)]
 mod tests;
 mod upstream;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use http::header::HeaderMap;
 use jiff::Timestamp;
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -52,8 +54,10 @@ pub use health::{ModelCounts, QuotaSeen, RelayHealth};
 pub use inspect::QuotaHeaders;
 use judge::Streaks;
 pub use judge::{Judge, Judgement, RateLimitSeen, consecutive_judge};
+use routes::Routes;
+pub use routes::is_provider_id;
 pub use server::connection_cap;
-use upstream::{Upstream, error_chain};
+use upstream::Upstream;
 
 /// Whether a relay listening at `listen` would forward to itself with `upstream` as its upstream
 /// (a loopback host on the same port). An unparsable upstream is not judged here.
@@ -79,28 +83,71 @@ pub(crate) const LOG_TARGET: &str = "msclawd::relay";
 pub struct RelayConfig {
     /// A loopback address; port 0 picks a free one (see [`Relay::local_addr`]).
     pub listen: SocketAddr,
+    /// The rotation provider's id: `/v1` stands for it, and so does `/<provider>/v1`.
+    pub provider: String,
     /// The upstream base that `/v1` stands for, e.g. `https://api-inference.modelscope.cn/v1/`.
     pub upstream: String,
+    /// The other providers the relay fronts, at `/<provider>/v1`, by provider id.
+    pub others: BTreeMap<String, ProviderUpstream>,
     /// How long upstream may take to send response headers before the client gets a 504.
     pub header_timeout: Duration,
     /// How long a client may take to send a chat completion's body (408 after it).
     pub body_timeout: Duration,
     /// The time stamped on observations and used for quota days (the daemon's clock).
     pub clock: Arc<dyn Clock>,
-    /// The token clients must show, and the key that goes upstream in its place.
+    /// The token clients must show, and the rotation provider's key that goes upstream in its
+    /// place.
     pub auth: RelayAuth,
+}
+
+/// Another provider's real base URL and key (the relay token stays the same).
+#[derive(Clone)]
+pub struct ProviderUpstream {
+    pub upstream: String,
+    /// None: nothing goes upstream in `Authorization` (a local model server needs no key).
+    pub key: Option<String>,
+}
+
+impl ProviderUpstream {
+    pub fn new(upstream: impl Into<String>, key: Option<String>) -> Self {
+        Self {
+            upstream: upstream.into(),
+            key,
+        }
+    }
+}
+
+impl std::fmt::Debug for ProviderUpstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderUpstream")
+            .field("upstream", &self.upstream)
+            .field("key", &self.key.as_ref().map(|_| "(hidden)"))
+            .finish()
+    }
 }
 
 impl RelayConfig {
     pub fn new(listen: SocketAddr, upstream: impl Into<String>, auth: RelayAuth) -> Self {
         Self {
             listen,
+            provider: crate::modelscope::PROVIDER.to_owned(),
             upstream: upstream.into(),
+            others: BTreeMap::new(),
             auth,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: BODY_READ_TIMEOUT,
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Fronts `provider` too, at `/<provider>/v1`.
+    pub fn with_provider(
+        mut self,
+        provider: impl Into<String>,
+        upstream: ProviderUpstream,
+    ) -> Self {
+        self.others.insert(provider.into(), upstream);
+        self
     }
 }
 
@@ -112,8 +159,8 @@ pub struct SpentInfo {
     pub resets_at: String,
 }
 
-/// The models the daemon holds spent, keyed by model id as request bodies name them
-/// (`Qwen/Qwen3.5-397B-A17B`, without the `modelscope/` provider prefix). Cheap to clone and read.
+/// The models the daemon holds spent, keyed by `provider/model` ([`model_ref`]: the provider the
+/// request went to, the model id its body names). Cheap to clone and read.
 #[derive(Debug, Clone, Default)]
 pub struct RelayPolicyView {
     spent: Arc<RwLock<HashMap<String, SpentInfo>>>,
@@ -129,11 +176,12 @@ impl RelayPolicyView {
         *self.spent.write().unwrap_or_else(|e| e.into_inner()) = spent;
     }
 
-    pub fn is_spent(&self, model: &str) -> Option<SpentInfo> {
+    /// Whether `model` (as the body names it) of `provider` is held spent.
+    pub fn is_spent(&self, provider: &str, model: &str) -> Option<SpentInfo> {
         self.spent
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(model)
+            .get(&model_ref(provider, model))
             .cloned()
     }
 
@@ -142,9 +190,16 @@ impl RelayPolicyView {
     }
 }
 
+/// `provider/model`: how msclaw names a model of a provider (`modelscope/Qwen/Qwen3.5-397B-A17B`).
+pub fn model_ref(provider: &str, model: &str) -> String {
+    format!("{provider}/{model}")
+}
+
 /// One chat completion, as the relay saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RelayObservation {
+    /// The provider the request went to (from its path: `/v1` is the rotation provider).
+    pub provider: String,
     /// The body's `model`, e.g. `Qwen/Qwen3.5-397B-A17B`.
     pub model: String,
     pub at: Timestamp,
@@ -158,7 +213,8 @@ pub struct RelayObservation {
 pub enum RelayOutcome {
     /// 2xx: a call ModelScope served.
     Success,
-    /// 429 from upstream (whatever the judge then said).
+    /// 429 from upstream, or a balance error (402, or a 403 saying the balance is gone),
+    /// whatever the judge then said.
     RateLimited,
     /// 404, or 400 saying "has no provider supported": the model is not served.
     Gone { detail: String },
@@ -215,28 +271,7 @@ impl Relay {
         if !cfg.listen.ip().is_loopback() {
             return Err(RelayError::NotLoopback(cfg.listen));
         }
-        let upstream = Upstream::parse(&cfg.upstream)?;
-        let to_itself = |listen| RelayError::ForwardsToItself {
-            upstream: upstream.display.clone(),
-            listen,
-        };
-        if upstream.is_relay_at(cfg.listen) {
-            return Err(to_itself(cfg.listen));
-        }
-        let mut builder = reqwest::Client::builder()
-            // Nothing added to what the client sent (reqwest would add `accept: */*`).
-            .default_headers(HeaderMap::new())
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90));
-        if upstream.is_loopback() {
-            // A proxy from the environment must not capture traffic meant for this machine.
-            builder = builder.no_proxy();
-        }
-        let client = builder
-            .build()
-            .map_err(|e| RelayError::Client(error_chain(&e)))?;
+        let routes = Routes::build(&cfg)?;
         let listener =
             TcpListener::bind(cfg.listen)
                 .await
@@ -254,15 +289,11 @@ impl Relay {
             addr: cfg.listen,
             source,
         })?;
-        if upstream.is_relay_at(addr) {
-            // Port 0 picked the upstream's own port.
-            return Err(to_itself(addr));
-        }
+        // Port 0 may have picked an upstream's own port.
+        routes.check_listen(addr)?;
         let shared = Arc::new(Shared {
-            stats: Stats::new(addr, upstream.display.clone()),
-            upstream,
-            auth: cfg.auth,
-            client,
+            stats: Stats::new(addr, routes.rotation.upstream.display.clone()),
+            routes,
             header_timeout: cfg.header_timeout,
             body_timeout: cfg.body_timeout,
             clock: cfg.clock,
@@ -275,7 +306,9 @@ impl Relay {
         });
         let cancel = CancellationToken::new();
         let task = tokio::spawn(server::serve(listener, shared.clone(), cancel.clone()));
-        tracing::info!(target: LOG_TARGET, listen = %addr, upstream = %shared.upstream.display, "relay listening");
+        for route in shared.routes.all() {
+            tracing::info!(target: LOG_TARGET, listen = %addr, provider = route.provider, upstream = %route.upstream.display, "relay listening");
+        }
         Ok(Relay {
             addr,
             shared,
@@ -288,9 +321,16 @@ impl Relay {
         self.addr
     }
 
-    /// The base URL to give OpenClaw as the provider's `baseUrl`: `http://127.0.0.1:PORT/v1`.
+    /// The base URL to give OpenClaw as the rotation provider's `baseUrl`:
+    /// `http://127.0.0.1:PORT/v1`.
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// The base URL to give OpenClaw as another provider's `baseUrl`:
+    /// `http://127.0.0.1:PORT/<provider>/v1`.
+    pub fn provider_base_url(&self, provider: &str) -> String {
+        format!("http://{}/{provider}/v1", self.addr)
     }
 
     pub fn health(&self) -> RelayHealth {

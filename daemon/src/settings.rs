@@ -77,7 +77,8 @@ fn default_hook_timeout() -> u64 {
     10
 }
 
-/// The metering relay: OpenClaw's provider `baseUrl` points at it and it forwards to ModelScope.
+/// The metering relay: OpenClaw's provider `baseUrl` points at it and it forwards to ModelScope
+/// (`/v1`) and to the other providers it fronts (`/<provider>/v1`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RelaySettings {
@@ -92,6 +93,10 @@ pub struct RelaySettings {
     /// How long ModelScope may take to send response headers (non-streaming replies send them last).
     #[serde(default = "default_header_timeout")]
     pub header_timeout_secs: u64,
+    /// `[relay.upstreams]`: providers' real base URLs by provider id. The rotation provider's
+    /// entry, when listed, stands instead of `upstream`.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, String>,
 }
 
 pub const DEFAULT_RELAY_LISTEN: &str = "127.0.0.1:18790";
@@ -115,14 +120,54 @@ impl Default for RelaySettings {
             listen: default_relay_listen(),
             upstream: default_relay_upstream(),
             header_timeout_secs: default_header_timeout(),
+            upstreams: BTreeMap::new(),
         }
     }
 }
 
 impl RelaySettings {
-    /// The `baseUrl` OpenClaw is given while the relay is on.
+    /// The `baseUrl` OpenClaw is given for the rotation provider while the relay is on.
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.listen)
+    }
+
+    /// The `baseUrl` OpenClaw is given for `provider` while the relay is on: the rotation
+    /// provider keeps `/v1` (existing set-ups), any other is `/<provider>/v1`.
+    pub fn provider_base_url(&self, provider: &str, rotation: &str) -> String {
+        match provider == rotation {
+            true => self.base_url(),
+            false => format!("http://{}/{provider}/v1", self.listen),
+        }
+    }
+
+    /// The rotation provider's real base URL: its `[relay.upstreams]` entry, else `upstream`.
+    pub fn rotation_upstream(&self, rotation: &str) -> &str {
+        self.upstreams.get(rotation).unwrap_or(&self.upstream)
+    }
+
+    /// Every upstream is a URL that is not the relay itself, under a provider id that can be a
+    /// path segment.
+    fn check(&self) -> Result<(), String> {
+        let named = std::iter::once(("upstream", &self.upstream))
+            .chain(self.upstreams.iter().map(|(p, u)| (p.as_str(), u)));
+        for (key, upstream) in named {
+            if crate::relay::forwards_to_itself(upstream, self.listen) {
+                return Err(format!(
+                    "[relay] {key} {upstream} is the relay's own address ({}): it would forward to itself",
+                    self.listen
+                ));
+            }
+        }
+        match self
+            .upstreams
+            .keys()
+            .find(|p| !crate::relay::is_provider_id(p))
+        {
+            Some(bad) => Err(format!(
+                "[relay.upstreams] {bad:?} is no provider id the relay can front (letters, digits, `-`, `_`, `.`; not `v1`)"
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -255,12 +300,7 @@ impl Settings {
             return Err(invalid("rate_limit_errors must be at least 1".into()));
         }
         let relay = raw.relay.unwrap_or_default();
-        if crate::relay::forwards_to_itself(&relay.upstream, relay.listen) {
-            return Err(invalid(format!(
-                "[relay] upstream {} is the relay's own address ({}): it would forward to itself",
-                relay.upstream, relay.listen
-            )));
-        }
+        relay.check().map_err(invalid)?;
         Ok(Settings {
             provider: raw
                 .provider
@@ -355,6 +395,33 @@ glm5 = "unknown"
             parse("[relay]\nlisten = \"127.0.0.1:80\"\nupstream = \"https://127.0.0.1/v1\"\n")
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn relay_upstreams_name_other_providers() {
+        let s = parse("[relay]\nlisten = \"127.0.0.1:9999\"\n[relay.upstreams]\nopenrouter = \"https://openrouter.ai/api/v1\"\nmodelscope = \"http://127.0.0.1:1/v1\"\n").unwrap();
+        assert_eq!(
+            s.relay.upstreams["openrouter"],
+            "https://openrouter.ai/api/v1"
+        );
+        assert_eq!(
+            s.relay.rotation_upstream("modelscope"),
+            "http://127.0.0.1:1/v1"
+        );
+        assert_eq!(
+            s.relay.provider_base_url("openrouter", "modelscope"),
+            "http://127.0.0.1:9999/openrouter/v1"
+        );
+        assert_eq!(
+            s.relay.provider_base_url("modelscope", "modelscope"),
+            "http://127.0.0.1:9999/v1"
+        );
+        let err = parse("[relay]\nlisten = \"127.0.0.1:9999\"\n[relay.upstreams]\nloop = \"http://localhost:9999/loop/v1\"\n").unwrap_err().to_string();
+        assert!(err.contains("forward to itself"), "{err}");
+        let err = parse("[relay.upstreams]\nv1 = \"https://x/v1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("provider id"), "{err}");
     }
 
     #[test]

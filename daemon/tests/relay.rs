@@ -17,8 +17,9 @@ use hyper::body::{Frame, Incoming};
 use jiff::Timestamp;
 use msclawd::quota_calendar::QuotaCalendar;
 use msclawd::relay::{
-    Judge, Judgement, QuotaHeaders, RateLimitSeen, Relay, RelayAuth, RelayConfig, RelayError,
-    RelayHealth, RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo, consecutive_judge,
+    Judge, Judgement, ProviderUpstream, QuotaHeaders, RateLimitSeen, Relay, RelayAuth, RelayConfig,
+    RelayError, RelayHealth, RelayObservation, RelayOutcome, RelayPolicyView, SpentInfo,
+    consecutive_judge,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -315,9 +316,13 @@ impl Harness {
         judge: Judge,
         capacity: usize,
     ) -> Harness {
-        logs();
         let mut cfg = RelayConfig::new("127.0.0.1:0".parse().unwrap(), upstream, auth());
         cfg.header_timeout = header_timeout;
+        Harness::with_config(cfg, judge, capacity).await
+    }
+
+    async fn with_config(cfg: RelayConfig, judge: Judge, capacity: usize) -> Harness {
+        logs();
         let view = RelayPolicyView::new();
         let judged = Arc::new(Mutex::new(Vec::new()));
         let seen = judged.clone();
@@ -734,7 +739,7 @@ async fn a_spent_model_is_answered_locally_without_reaching_upstream() {
     let client = client();
     let resets_at = "2026-11-26T00:00:00+08:00";
     h.view.set_spent(HashMap::from([(
-        Q.to_owned(),
+        format!("modelscope/{Q}"),
         SpentInfo {
             reason: "daily limit reached (50/50 calls)".into(),
             resets_at: resets_at.into(),
@@ -1179,7 +1184,7 @@ async fn every_chat_completion_is_observed_and_counted_exactly_once() {
     )
     .await;
     h.view.set_spent(HashMap::from([(
-        "spent/model".to_owned(),
+        "modelscope/spent/model".to_owned(),
         SpentInfo {
             reason: "r".into(),
             resets_at: "later".into(),
@@ -1311,7 +1316,7 @@ async fn the_credential_is_forwarded_but_never_logged_observed_or_shown() {
     )
     .await;
     h.view.set_spent(HashMap::from([(
-        K.to_owned(),
+        format!("modelscope/{K}"),
         SpentInfo {
             reason: "spent".into(),
             resets_at: "tomorrow".into(),
@@ -1642,7 +1647,7 @@ async fn a_request_without_the_relay_token_gets_401_reaches_nothing_and_is_not_o
     }
     // A spent model is not answered locally either: nothing is said without the token.
     h.view.set_spent(HashMap::from([(
-        Q.to_owned(),
+        format!("modelscope/{Q}"),
         SpentInfo {
             reason: "test".into(),
             resets_at: "2026-12-04T00:00:00+08:00".into(),
@@ -1755,4 +1760,243 @@ async fn a_relay_never_forwards_to_itself() {
             ..
         }
     ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several providers: `/v1` is the rotation provider's, `/<provider>/v1` another's.
+
+/// OpenRouter's real key in these tests: only the OpenRouter fake may see it.
+const OR_SECRET: &str = "sk-or-v1-relay-test-secret-77aa";
+const OR_FREE: &str = "qwen/qwen3-coder:free";
+
+/// A relay fronting `ms` as the rotation provider and `or` as `openrouter` (base `/api/v1`).
+async fn two_provider_harness(ms: &Fake, or: &Fake) -> Harness {
+    let cfg = RelayConfig::new("127.0.0.1:0".parse().unwrap(), ms.base(), auth()).with_provider(
+        "openrouter",
+        ProviderUpstream::new(
+            format!("http://{}/api/v1", or.addr),
+            Some(OR_SECRET.to_owned()),
+        ),
+    );
+    let judge = consecutive_judge(3, QuotaCalendar::shanghai_midnight());
+    Harness::with_config(cfg, judge, 1024).await
+}
+
+#[tokio::test]
+async fn each_provider_gets_its_own_requests_with_its_own_key_and_never_the_token() {
+    let ms = Fake::start(|_| ok_json(r#"{"from":"modelscope"}"#)).await;
+    let or = Fake::start(|_| ok_json(r#"{"from":"openrouter"}"#)).await;
+    let mut h = two_provider_harness(&ms, &or).await;
+    let relay = format!("http://{}", h.relay.local_addr());
+    let client = client();
+
+    let resp = post_chat(&client, &h.base(), chat_body(Q, false)).await;
+    assert_eq!(resp.text().await.unwrap(), r#"{"from":"modelscope"}"#);
+    let resp = post_chat(
+        &client,
+        &h.relay.provider_base_url("openrouter"),
+        chat_body(OR_FREE, true),
+    )
+    .await;
+    assert_eq!(resp.text().await.unwrap(), r#"{"from":"openrouter"}"#);
+    // The rotation provider answers under its own id too; other paths below /v1 pass.
+    let resp = client
+        .get(format!("{relay}/modelscope/v1/models"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = client
+        .get(format!("{relay}/openrouter/v1/models?x=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let targets = |f: &Fake| {
+        f.seen()
+            .iter()
+            .map(|s| s.target.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(targets(&ms), ["/v1/chat/completions", "/v1/models"]);
+    assert_eq!(
+        targets(&or),
+        ["/api/v1/chat/completions", "/api/v1/models?x=1"]
+    );
+    for (fake, key) in [(&ms, SECRET), (&or, OR_SECRET)] {
+        for seen in fake.seen() {
+            assert_eq!(
+                seen.header("authorization"),
+                Some(format!("Bearer {key}").as_str()),
+                "{}",
+                seen.target
+            );
+            let all = format!("{:?}{}", seen.headers, String::from_utf8_lossy(&seen.body));
+            assert!(!all.contains(TOKEN), "the relay token went upstream");
+        }
+    }
+    let obs: Vec<(String, String, RelayOutcome)> = h
+        .drain()
+        .into_iter()
+        .map(|o| (o.provider, o.model, o.outcome))
+        .collect();
+    assert_eq!(
+        obs,
+        [
+            ("modelscope".into(), Q.into(), RelayOutcome::Success),
+            ("openrouter".into(), OR_FREE.into(), RelayOutcome::Success),
+        ]
+    );
+    // The figures keep the rotation provider's ids as they were, and name the others'.
+    let today = today(Timestamp::now());
+    let day = &h.health().days[&today];
+    assert_eq!(day[Q].success, 1);
+    assert_eq!(day[&format!("openrouter/{OR_FREE}")].success, 1);
+    let logs = log_text();
+    assert!(!logs.contains(OR_SECRET) && !logs.contains(SECRET));
+}
+
+#[tokio::test]
+async fn an_unknown_provider_gets_404_and_nothing_is_forwarded() {
+    let ms = Fake::start(|_| ok_json("{}")).await;
+    let or = Fake::start(|_| ok_json("{}")).await;
+    let mut h = two_provider_harness(&ms, &or).await;
+    let relay = format!("http://{}", h.relay.local_addr());
+    for base in ["ollama/v1", "OpenRouter/v1", "openrouterx/v1", "v2"] {
+        let resp = post_chat(&client(), &format!("{relay}/{base}"), chat_body(Q, false)).await;
+        assert_eq!(resp.status(), 404, "{base}");
+    }
+    let resp = client()
+        .get(format!("{relay}/openrouter/models"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        404,
+        "a known provider, but not below its /v1"
+    );
+    // Every other rule holds below a provider too: the token, the path, the hop.
+    let resp = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("{relay}/openrouter/v1/chat/completions"))
+        .header("authorization", format!("Bearer {OR_SECRET}"))
+        .body(chat_body(OR_FREE, false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let addr = h.relay.local_addr();
+    for path in [
+        "/openrouter/v1/../x",
+        "/openrouter/v1/%2e%2e/x",
+        "/openrouter//v1/x",
+        "/openrouter/../v1/x",
+        "/%2e%2e/v1/x",
+    ] {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
+        );
+        let (answer, _) = raw_exchange(addr, head.as_bytes(), Duration::from_secs(5)).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{path}: {answer}");
+    }
+    let resp = client()
+        .post(format!("{relay}/openrouter/v1/chat/completions"))
+        .header("x-msclaw-relay-hop", "1")
+        .body(chat_body(OR_FREE, false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 508);
+    assert_eq!((ms.hits(), or.hits()), (0, 0), "nothing was forwarded");
+    assert!(h.drain().is_empty(), "nothing was observed");
+}
+
+#[tokio::test]
+async fn a_spent_model_of_another_provider_is_answered_locally_and_only_there() {
+    let ms = Fake::start(|_| ok_json(r#"{"from":"modelscope"}"#)).await;
+    let or = Fake::start(|_| ok_json(r#"{"from":"openrouter"}"#)).await;
+    let mut h = two_provider_harness(&ms, &or).await;
+    h.view.set_spent(HashMap::from([(
+        format!("openrouter/{OR_FREE}"),
+        SpentInfo {
+            reason: "pool openrouter-free spent".into(),
+            resets_at: "2026-12-04T00:00:00+00:00".into(),
+        },
+    )]));
+    let resp = post_chat(
+        &client(),
+        &h.relay.provider_base_url("openrouter"),
+        chat_body(OR_FREE, false),
+    )
+    .await;
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["x-msclaw-relay"], "answered-locally");
+    let message = error_message(&resp.bytes().await.unwrap());
+    assert!(message.contains("daily quota"), "{message}");
+    assert_eq!(or.hits(), 0, "the spent model never reached OpenRouter");
+    // The same id at another provider is another model: forwarded.
+    let resp = post_chat(&client(), &h.base(), chat_body(OR_FREE, false)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(ms.hits(), 1);
+    let obs: Vec<(String, RelayOutcome)> = h
+        .drain()
+        .into_iter()
+        .map(|o| (o.provider, o.outcome))
+        .collect();
+    assert_eq!(
+        obs,
+        [
+            ("openrouter".into(), RelayOutcome::AnsweredLocally),
+            ("modelscope".into(), RelayOutcome::Success),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn balance_errors_are_observed_as_quota_errors_and_a_real_name_403_is_not() {
+    const BALANCE: &str =
+        r#"{"errors":{"code":"QuotaLimitExceed","message":"magicube balance exhausted"}}"#;
+    const REAL_NAME: &str =
+        r#"{"errors":{"message":"please complete real-name verification (实名认证) first"}}"#;
+    let ms = Fake::start(|seen| match seen.model().as_deref() {
+        Some(Q) => status_json(403, BALANCE),
+        Some(G) => status_json(402, r#"{"error":{"message":"Payment Required"}}"#),
+        _ => status_json(403, REAL_NAME),
+    })
+    .await;
+    let mut h = Harness::start(&ms.base()).await;
+    for model in [Q, G, K] {
+        let resp = post_chat(&client(), &h.base(), chat_body(model, false)).await;
+        assert!(matches!(resp.status().as_u16(), 402 | 403));
+    }
+    let obs: Vec<(String, RelayOutcome)> = h
+        .drain()
+        .into_iter()
+        .map(|o| (o.model, o.outcome))
+        .collect();
+    assert_eq!(obs[0], (Q.to_owned(), RelayOutcome::RateLimited));
+    assert_eq!(obs[1], (G.to_owned(), RelayOutcome::RateLimited));
+    assert!(
+        matches!(
+            &obs[2],
+            (m, RelayOutcome::Failed { status: Some(403), .. }) if m == K
+        ),
+        "{obs:?}"
+    );
+    let judged: Vec<String> = h
+        .judged
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|j| j.0.clone())
+        .collect();
+    assert_eq!(
+        judged,
+        [Q, G],
+        "each balance error went to the judge as a quota error"
+    );
 }

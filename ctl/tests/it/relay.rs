@@ -302,3 +302,143 @@ async fn doctor_fails_plainly_when_openclaw_goes_through_a_relay_nobody_runs() {
         );
     }
 }
+
+const OPENROUTER_KEY: &str = "sk-or-real-key-only-its-upstream-sees";
+
+/// The guide's config plus an `openrouter` provider at `openrouter_url`, its key an env SecretRef.
+fn two_provider_config(modelscope_url: &str, openrouter_url: &str) -> String {
+    let config = transcripts::guide_config(modelscope_url, "");
+    let openrouter = format!(
+        "      openrouter: {{\n        baseUrl: '{openrouter_url}', // the real one\n        apiKey: {{ source: \"env\", provider: \"default\", id: \"OPENROUTER_API_KEY\" }},\n        api: \"openai-completions\",\n        models: [{{ id: \"{QWEN}\", name: \"a free model\" }}],\n      }},\n"
+    );
+    let end_of_providers = "    },\n  },\n  agents:";
+    assert!(config.contains(end_of_providers));
+    config.replacen(
+        end_of_providers,
+        &format!("{openrouter}{end_of_providers}"),
+        1,
+    )
+}
+
+#[tokio::test]
+async fn relay_on_with_a_second_provider_fronts_each_with_its_own_key_and_off_restores_both() {
+    let modelscope = FakeModelScope::start(FakeConfig {
+        require_api_key: Some(REAL_KEY.into()),
+        ..FakeConfig::all_models_quota(10)
+    });
+    let openrouter = FakeModelScope::start(FakeConfig {
+        require_api_key: Some(OPENROUTER_KEY.into()),
+        ..FakeConfig::all_models_quota(10)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::in_dir(dir.path());
+    std::fs::create_dir_all(&layout.openclaw_state).unwrap();
+    let original = two_provider_config(&modelscope.base_url(), &openrouter.base_url());
+    std::fs::write(&layout.openclaw_config, &original).unwrap();
+    std::fs::write(
+        layout.openclaw_state.join(".env"),
+        format!("MODELSCOPE_API_KEY={REAL_KEY}\nOPENROUTER_API_KEY={OPENROUTER_KEY}\n"),
+    )
+    .unwrap();
+    let listen = format!("127.0.0.1:{}", msclaw_tests::openclaw::free_port().unwrap());
+    let on = [
+        "relay",
+        "on",
+        "--listen",
+        &listen,
+        "--provider",
+        "openrouter",
+    ];
+    ok(&msclawctl(&layout, &on).await);
+    let token = stored_token(&layout);
+    let relayed = original
+        .replace(&modelscope.base_url(), &format!("http://{listen}/v1"))
+        .replace("${MODELSCOPE_API_KEY}", &token)
+        .replace(
+            &format!("'{}'", openrouter.base_url()),
+            &format!("\"http://{listen}/openrouter/v1\""),
+        )
+        .replace(
+            "{ source: \"env\", provider: \"default\", id: \"OPENROUTER_API_KEY\" }",
+            &format!("\"{token}\""),
+        );
+    assert_eq!(
+        std::fs::read_to_string(&layout.openclaw_config).unwrap(),
+        relayed,
+        "only each provider's baseUrl and apiKey changed"
+    );
+    // Again: nothing moves (the real URLs and keys stay in the store).
+    ok(&msclawctl(&layout, &on).await);
+    assert_eq!(
+        std::fs::read_to_string(&layout.openclaw_config).unwrap(),
+        relayed
+    );
+    let store: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(layout.state_file.with_file_name("relay-upstreams.json")).unwrap(),
+    )
+    .unwrap();
+    let kept: Vec<&String> = store["providers"].as_object().unwrap().keys().collect();
+    assert_eq!(kept, ["modelscope", "openrouter"]);
+
+    // Status lists each provider with its real upstream, never a key or the token.
+    let out = ok(&msclawctl(&layout, &["relay", "status"]).await);
+    assert!(
+        out.contains(&format!(
+            "provider openrouter (upstream {}): OpenClaw's baseUrl http://{listen}/openrouter/v1 goes through the relay",
+            openrouter.base_url()
+        )),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&token) && !out.contains(OPENROUTER_KEY) && !out.contains(REAL_KEY),
+        "{out}"
+    );
+    let out = msclawctl(&layout, &["relay", "status", "--json"]).await;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["upstream"], modelscope.base_url());
+    assert_eq!(json["providers"][1]["provider"], "openrouter");
+    assert_eq!(json["providers"][1]["upstream"], openrouter.base_url());
+    assert_eq!(json["providers"][1]["openclaw_uses_relay"], true);
+
+    // The daemon on those settings: each provider's path reaches its own upstream with its key.
+    let settings = msclawd::settings::Settings::load(&layout.settings_file).unwrap();
+    let daemon = TestDaemon::start(&layout, settings).await.unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for base in [
+        format!("http://{listen}/v1"),
+        format!("http://{listen}/openrouter/v1"),
+    ] {
+        let response = client
+            .post(format!("{base}/chat/completions"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"model": QWEN, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{base}");
+    }
+    let response = client
+        .post(format!("http://{listen}/ollama/v1/chat/completions"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"model": QWEN, "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404, "a provider not fronted");
+    assert_eq!(modelscope.count_model(QWEN), 1);
+    assert_eq!(openrouter.count_model(QWEN), 1);
+    daemon.stop().await.unwrap();
+
+    ok(&msclawctl(&layout, &["relay", "off"]).await);
+    assert_eq!(
+        std::fs::read_to_string(&layout.openclaw_config).unwrap(),
+        original,
+        "both providers back, byte for byte"
+    );
+    let store: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(layout.state_file.with_file_name("relay-upstreams.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(store["providers"].as_object().unwrap().is_empty());
+    println!("relay on --provider openrouter twice, a call through each, off: both byte-identical");
+}

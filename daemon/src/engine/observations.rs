@@ -121,8 +121,8 @@ impl Engine {
     }
 
     fn take_relay_one(&mut self, obs: RelayObservation) {
-        let model = format!("{}/{}", self.settings.provider, obs.model);
-        if !self.knows_model(&model) {
+        let model = crate::relay::model_ref(&obs.provider, &obs.model);
+        if !self.knows_model(&model) && !self.follows_model(&model) {
             // Forwarded, but a name the config does not list is not remembered.
             return;
         }
@@ -151,12 +151,12 @@ impl Engine {
             || self.pools.pools.iter().any(|p| p.draws(model))
     }
 
-    /// Tells the relay which models to answer locally: the spent ones, except a pinned model.
+    /// Tells the relay which models to answer locally (by `provider/model`, whatever the
+    /// provider): the spent ones, except a pinned model.
     pub(super) fn sync_relay_view(&self) {
         if self.relay.is_none() {
             return;
         }
-        let prefix = format!("{}/", self.settings.provider);
         let resets_at = self
             .settings
             .calendar
@@ -177,25 +177,15 @@ impl Engine {
                     (pin.as_deref() != Some(model.as_str())).then(|| (model.clone(), reason))
                 })
             })
-            .filter_map(|(model, reason)| {
-                model.strip_prefix(&prefix).map(|id| {
-                    (
-                        id.to_owned(),
-                        SpentInfo {
-                            reason,
-                            resets_at: resets_at.clone(),
-                        },
-                    )
-                })
+            .map(|(model, reason)| {
+                let resets_at = resets_at.clone();
+                (model, SpentInfo { reason, resets_at })
             })
             .collect();
         // Models whose pool has no room are answered locally too.
         let pin = self.state.today.as_ref().and_then(|d| d.pin.as_deref());
         for m in &self.policy.models {
-            let Some(id) = m.model.strip_prefix(&prefix) else {
-                continue;
-            };
-            if spent.contains_key(id) || pin == Some(m.model.as_str()) {
+            if spent.contains_key(&m.model) || pin == Some(m.model.as_str()) {
                 continue;
             }
             if let Some(reason) = self.pool_block(&m.model) {
@@ -203,7 +193,7 @@ impl Engine {
                     reason,
                     resets_at: resets_at.clone(),
                 };
-                spent.insert(id.to_owned(), info);
+                spent.insert(m.model.clone(), info);
             }
         }
         self.relay_view.set_spent(spent);

@@ -38,6 +38,11 @@ impl RelayAuth {
         }
     }
 
+    /// The same token with another provider's real key.
+    pub(super) fn for_key(&self, upstream_key: Option<String>) -> Self {
+        Self::new(self.token.clone(), upstream_key)
+    }
+
     /// Whether `headers` carry `Authorization: Bearer <token>` (compared in constant time).
     pub(super) fn admits(&self, headers: &HeaderMap) -> bool {
         let Some(given) = headers

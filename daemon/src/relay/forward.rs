@@ -1,5 +1,5 @@
-//! Forwarding one request: paths below `/v1` go upstream; a chat completion for a model held spent
-//! is answered here; an upstream error is read far enough to classify, reported, and a 429 judged.
+//! Forwarding one request: paths below `/v1` (or `/<provider>/v1`) go to that provider's upstream;
+//! a chat completion for a model held spent is answered here; an upstream error is read far enough to classify, reported, and a 429 judged.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use jiff::Timestamp;
 use tokio::sync::mpsc;
 
-use super::auth::{HOP_HEADER, RelayAuth};
+use super::auth::HOP_HEADER;
 use super::body::{
     BodyBudget, BodyRefused, ReadBody, RelayBody, full, json_response, passthrough, read_start,
     response_with, streaming_body,
@@ -21,10 +21,11 @@ use super::inspect::{
     strip_hop_by_hop,
 };
 use super::judge::{Judge, Judgement, RateLimitSeen, Streaks, outcome_of_error};
-use super::upstream::{Upstream, below_v1, error_chain, is_unsafe_path};
+use super::routes::{Route, Routed, Routes};
+use super::upstream::{error_chain, is_unsafe_path};
 use super::{
     LOG_TARGET, MAX_MODEL_ID, MAX_REQUEST_BODY, RelayObservation, RelayOutcome, RelayPolicyView,
-    SpentInfo,
+    SpentInfo, model_ref,
 };
 use crate::clock::Clock;
 use crate::quota_calendar::QuotaCalendar;
@@ -34,10 +35,8 @@ const ERROR_BODY_LIMIT: usize = 64 << 10;
 
 /// What every connection of the relay shares.
 pub(super) struct Shared {
-    pub(super) upstream: Upstream,
-    /// The token clients must show, and the real key that goes upstream instead.
-    pub(super) auth: RelayAuth,
-    pub(super) client: reqwest::Client,
+    /// Each provider's upstream, real key and client, by path.
+    pub(super) routes: Routes,
     pub(super) header_timeout: Duration,
     pub(super) body_timeout: Duration,
     pub(super) clock: Arc<dyn Clock>,
@@ -56,6 +55,8 @@ struct Exchange<'a> {
     method: &'a http::Method,
     path: &'a str,
     started: Instant,
+    /// The provider it goes to.
+    route: &'a Route,
 }
 
 /// Upstream gave no HTTP answer: what the client is told instead.
@@ -72,28 +73,41 @@ impl Shared {
         if let Some(refused) = self.refuse(&req, &path) {
             return refused;
         }
-        let Some(rest) = below_v1(&path) else {
-            tracing::debug!(target: LOG_TARGET, method = %req.method(), path, "not below /v1: 404");
-            let body = error_body(
-                "the msclaw relay forwards /v1/ paths only",
-                "invalid_request_error",
-                "not_found",
-            );
-            return json_response(StatusCode::NOT_FOUND, body);
+        let (route, rest) = match self.routes.find(&path) {
+            Routed::To(route, rest) => (route, rest),
+            Routed::UnknownProvider => {
+                tracing::debug!(target: LOG_TARGET, method = %req.method(), "a provider the relay does not front: 404");
+                let body = error_body(
+                    "the msclaw relay fronts no such provider (`msclawctl relay on --provider <id>`, or [relay.upstreams] in msclaw's config)",
+                    "invalid_request_error",
+                    "unknown_provider",
+                );
+                return json_response(StatusCode::NOT_FOUND, body);
+            }
+            Routed::NotV1 => {
+                tracing::debug!(target: LOG_TARGET, method = %req.method(), path, "not below /v1: 404");
+                let body = error_body(
+                    "the msclaw relay forwards /v1/ and /<provider>/v1/ paths only",
+                    "invalid_request_error",
+                    "not_found",
+                );
+                return json_response(StatusCode::NOT_FOUND, body);
+            }
         };
-        let url = self.upstream.target(rest, req.uri().query());
+        let url = route.upstream.target(rest, req.uri().query());
         let chat = is_chat_completion(req.method(), &path);
         let (parts, body) = req.into_parts();
         let exchange = Exchange {
             method: &parts.method,
             path: &path,
             started,
+            route,
         };
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers);
         headers.remove(header::HOST);
         headers.remove(header::EXPECT);
-        self.auth.authorize_upstream(&mut headers);
+        route.auth.authorize_upstream(&mut headers);
         headers.insert(HOP_HEADER, HeaderValue::from_static("1"));
 
         let (body, model) = if chat {
@@ -106,7 +120,7 @@ impl Shared {
         };
 
         if let Some(model) = &model
-            && let Some(spent) = self.view.is_spent(model)
+            && let Some(spent) = self.view.is_spent(&route.provider, model)
         {
             return self.answer_locally(model, &spent, &exchange);
         }
@@ -114,7 +128,7 @@ impl Shared {
         let mut request = reqwest::Request::new(parts.method.clone(), url);
         *request.headers_mut() = headers;
         *request.body_mut() = body;
-        match self.send(request).await {
+        match self.send(route, request).await {
             Ok(response) => self.respond(model, response, &exchange).await,
             Err(failure) => self.upstream_failed(model.as_deref(), &exchange, failure),
         }
@@ -130,7 +144,7 @@ impl Shared {
                 "the msclaw relay's upstream is the relay itself: refused",
                 "relay_loop",
             )
-        } else if !self.auth.admits(req.headers()) {
+        } else if !self.routes.admits(req.headers()) {
             (
                 StatusCode::UNAUTHORIZED,
                 "the msclaw relay serves only its own OpenClaw: the provider's apiKey must be the relay token `msclawctl relay on` wrote",
@@ -158,20 +172,21 @@ impl Shared {
         Some(resp)
     }
 
-    /// `text` with the relay token and the real key taken out (an upstream message may echo them).
+    /// `text` with the relay token and the real keys taken out (an upstream message may echo
+    /// them).
     fn redact(&self, text: String) -> String {
-        self.auth
-            .secrets()
-            .into_iter()
-            .flatten()
-            .fold(text, |text, secret| {
-                redact(text, Some(&format!("Bearer {secret}")))
-            })
+        self.routes.secrets().fold(text, |text, secret| {
+            redact(text, Some(&format!("Bearer {secret}")))
+        })
     }
 
     /// Sends a request on and waits for its response headers (at most `header_timeout`).
-    async fn send(&self, request: reqwest::Request) -> Result<reqwest::Response, UpstreamFailure> {
-        let sent = tokio::time::timeout(self.header_timeout, self.client.execute(request)).await;
+    async fn send(
+        &self,
+        route: &Route,
+        request: reqwest::Request,
+    ) -> Result<reqwest::Response, UpstreamFailure> {
+        let sent = tokio::time::timeout(self.header_timeout, route.client.execute(request)).await;
         self.stats.tally(Tally::Relayed);
         match sent {
             Ok(Ok(response)) => Ok(response),
@@ -215,10 +230,12 @@ impl Shared {
         };
         let at = self.clock.now();
         let quota = QuotaHeaders::from_headers(&headers);
-        self.stats.quota(&model, at, quota);
+        let provider = exchange.route.provider.as_str();
+        self.stats
+            .quota(&self.stats_name(provider, &model), at, quota);
         if status.is_success() {
-            self.streaks.end(&model);
-            self.observe(&model, at, RelayOutcome::Success, quota);
+            self.streaks.end(&model_ref(provider, &model));
+            self.observe(provider, &model, at, RelayOutcome::Success, quota);
             tracing::debug!(target: LOG_TARGET, path, model, status = status.as_u16(), ms = exchange.started.elapsed().as_millis() as u64, "relayed");
             return response_with(status, headers, passthrough(None, Some(response)));
         }
@@ -239,22 +256,25 @@ impl Shared {
     ) -> Response<RelayBody> {
         let status = response.status();
         let path = exchange.path;
+        let provider = exchange.route.provider.as_str();
         let (start, rest) = read_start(response, ERROR_BODY_LIMIT, self.header_timeout).await;
         let detail = self.redact(error_detail(&start));
         let outcome = outcome_of_error(status.as_u16(), &start, &detail);
         let rate_limited = outcome == RelayOutcome::RateLimited;
         let consecutive = if rate_limited {
-            self.streaks.extend(model, self.quota_calendar.day_of(at))
+            let day = self.quota_calendar.day_of(at);
+            self.streaks.extend(&model_ref(provider, model), day)
         } else {
             0
         };
         // Reported before judging, so the daemon's policy can already count this 429.
-        self.observe(model, at, outcome, quota);
+        self.observe(provider, model, at, outcome, quota);
         if !rate_limited {
-            tracing::info!(target: LOG_TARGET, path, model, status = status.as_u16(), detail, "upstream error passed on");
+            tracing::info!(target: LOG_TARGET, path, provider, model, status = status.as_u16(), detail, "upstream error passed on");
             return response_with(status, headers, passthrough(Some(start), rest));
         }
         let seen = RateLimitSeen {
+            provider,
             model,
             consecutive,
             quota: &quota,
@@ -290,6 +310,7 @@ impl Shared {
         let at = self.clock.now();
         self.stats.tally(Tally::AnsweredLocally);
         self.observe(
+            &exchange.route.provider,
             model,
             at,
             RelayOutcome::AnsweredLocally,
@@ -317,7 +338,7 @@ impl Shared {
         self.stats.tally(Tally::UpstreamError);
         let message = format!(
             "msclaw relay: the upstream {} {what}",
-            self.upstream.display
+            exchange.route.upstream.display
         );
         tracing::warn!(target: LOG_TARGET, path = exchange.path, model, status = status.as_u16(), ms = exchange.started.elapsed().as_millis() as u64, "{message}");
         if let Some(model) = model {
@@ -325,16 +346,36 @@ impl Shared {
                 status: None,
                 detail: message.clone(),
             };
-            self.observe(model, self.clock.now(), outcome, QuotaHeaders::default());
+            let provider = &exchange.route.provider;
+            let at = self.clock.now();
+            self.observe(provider, model, at, outcome, QuotaHeaders::default());
         }
         json_response(status, error_body(&message, "upstream_error", code))
     }
 
+    /// How the figures name a model: by its id for the rotation provider (as always), as
+    /// `provider/model` for the others.
+    fn stats_name(&self, provider: &str, model: &str) -> String {
+        match provider == self.routes.rotation.provider {
+            true => model.to_owned(),
+            false => model_ref(provider, model),
+        }
+    }
+
     /// Counts one chat completion and hands it to the daemon without waiting.
-    fn observe(&self, model: &str, at: Timestamp, outcome: RelayOutcome, quota: QuotaHeaders) {
+    fn observe(
+        &self,
+        provider: &str,
+        model: &str,
+        at: Timestamp,
+        outcome: RelayOutcome,
+        quota: QuotaHeaders,
+    ) {
+        let day = self.quota_calendar.day_of(at);
         self.stats
-            .count(self.quota_calendar.day_of(at), model, &outcome);
+            .count(day, &self.stats_name(provider, model), &outcome);
         let observation = RelayObservation {
+            provider: provider.to_owned(),
             model: model.to_owned(),
             at,
             outcome,

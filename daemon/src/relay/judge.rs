@@ -14,8 +14,11 @@ use crate::quota_calendar::QuotaCalendar;
 /// What the judge is told about an upstream 429.
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimitSeen<'a> {
+    /// The provider the request went to.
+    pub provider: &'a str,
+    /// The model id as the body names it.
     pub model: &'a str,
-    /// 429s the relay has seen for this model in a row (this one included) with no success
+    /// Quota errors (429s, balance errors) the relay has seen for this model in a row (this one included) with no success
     /// between, within the current quota day.
     pub consecutive: u32,
     pub quota: &'a QuotaHeaders,
@@ -50,10 +53,14 @@ pub fn consecutive_judge(threshold: u32, clock: QuotaCalendar) -> Judge {
     })
 }
 
-/// The outcome of an upstream error answer, from its status and the start of its body.
+/// The outcome of an upstream error answer, from its status and the start of its body. A
+/// balance error (402, or a 403 saying the balance or quota is gone) is a quota error like a 429.
 pub(super) fn outcome_of_error(status: u16, body_start: &[u8], detail: &str) -> RelayOutcome {
+    let balance =
+        || crate::modelscope::is_balance_error(status, &String::from_utf8_lossy(body_start));
     match status {
         429 => RelayOutcome::RateLimited,
+        402 | 403 if balance() => RelayOutcome::RateLimited,
         404 => RelayOutcome::Gone {
             detail: detail.to_owned(),
         },
@@ -72,7 +79,7 @@ pub(super) fn outcome_of_error(status: u16, body_start: &[u8], detail: &str) -> 
 /// Models whose 429 streaks are remembered at once.
 const STREAKS_KEPT: usize = 256;
 
-/// 429s in a row per model id, within a quota day.
+/// 429s in a row per `provider/model`, within a quota day.
 #[derive(Default)]
 pub(super) struct Streaks(Mutex<HashMap<String, (Date, u32)>>);
 
@@ -101,5 +108,36 @@ impl Streaks {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(model);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balance_errors_are_quota_errors_and_real_name_403s_are_not() {
+        let outcome = |status, body: &str| outcome_of_error(status, body.as_bytes(), "d");
+        assert_eq!(outcome(429, ""), RelayOutcome::RateLimited);
+        assert_eq!(
+            outcome(402, r#"{"error":{"message":"Payment Required"}}"#),
+            RelayOutcome::RateLimited
+        );
+        assert_eq!(
+            outcome(
+                403,
+                r#"{"errors":{"code":"QuotaLimitExceed","message":"magicube balance exhausted"}}"#
+            ),
+            RelayOutcome::RateLimited
+        );
+        assert_eq!(outcome(403, "魔粒余额不足"), RelayOutcome::RateLimited);
+        let real_name = r#"{"errors":{"message":"please finish real-name verification (实名认证) before using API-Inference"}}"#;
+        assert_eq!(
+            outcome(403, real_name),
+            RelayOutcome::Failed {
+                status: Some(403),
+                detail: "d".into()
+            }
+        );
     }
 }

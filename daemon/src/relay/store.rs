@@ -13,8 +13,8 @@ use crate::openclaw::atomic_write::{self, create_private_dir};
 use crate::openclaw::base_url::KeptProvider;
 use crate::openclaw::json5::parse_value;
 
-use super::RelayAuth;
 use super::real_key::{self, KeySources};
+use super::{ProviderUpstream, RelayAuth};
 use msclaw_shared::paths::MsclawPaths;
 
 /// A store is a few hundred bytes per provider: anything over this is not one msclaw wrote.
@@ -98,6 +98,41 @@ pub fn relay_auth(
         None => None,
     };
     Ok(RelayAuth::new(store.token, key))
+}
+
+/// Every provider besides the rotation one that msclawd's relay fronts: each one `relay on` moved
+/// (its real URL and key from the store) and each one `[relay.upstreams]` names (`listed`: that
+/// URL wins). A provider only `listed` has no stored key: nothing goes upstream in its place (a
+/// local model server).
+pub fn other_upstreams(
+    path: &Path,
+    rotation: &str,
+    listed: &BTreeMap<String, String>,
+    sources: &KeySources<'_>,
+) -> Result<BTreeMap<String, ProviderUpstream>, StoreError> {
+    let stored = load(path)?.map(|s| s.providers).unwrap_or_default();
+    let providers = stored
+        .keys()
+        .chain(listed.keys())
+        .filter(|p| *p != rotation);
+    let mut out = BTreeMap::new();
+    for provider in providers {
+        let entry = stored.get(provider);
+        let upstream = listed
+            .get(provider)
+            .cloned()
+            .or_else(|| entry.and_then(StoredUpstream::real_base_url))
+            .ok_or_else(|| StoreError::Invalid {
+                path: path.to_owned(),
+                message: format!("the stored baseUrl of provider {provider} is not a string"),
+            })?;
+        let key = match entry.and_then(StoredUpstream::api_key_raw) {
+            Some(raw) => Some(real_key::resolve(raw, sources).map_err(StoreError::Key)?),
+            None => None,
+        };
+        out.insert(provider.clone(), ProviderUpstream::new(upstream, key));
+    }
+    Ok(out)
 }
 
 /// `relay-upstreams.json` beside the state file (`relay-upstreams-<profile>.json` for a profile's).
