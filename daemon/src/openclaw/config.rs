@@ -162,8 +162,10 @@ pub(crate) fn load_with_overrides(
 /// that may hold an `$include` (OpenClaw follows them everywhere; a bad one is an error). The
 /// rest (a catalogue of megabytes) is syntax-checked only.
 fn read_keeps(key: &str, value: &str) -> bool {
-    matches!(key, "models" | "agents" | "gateway" | "logging" | "$include")
-        || value.contains("include")
+    matches!(
+        key,
+        "models" | "agents" | "gateway" | "logging" | "$include"
+    ) || value.contains("include")
 }
 
 fn api_key_kind(v: Option<&Value>) -> ApiKeyKind {

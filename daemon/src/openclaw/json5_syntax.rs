@@ -203,7 +203,10 @@ impl Parser<'_> {
     /// go. The speed of a megabyte-sized config rests on these runs. Returns how many were read.
     fn read_ascii_run(&mut self, plain: impl Fn(u8) -> bool) -> usize {
         let rest = &self.src.as_bytes()[self.pos..];
-        let n = rest.iter().take_while(|&&b| b.is_ascii() && plain(b)).count();
+        let n = rest
+            .iter()
+            .take_while(|&&b| b.is_ascii() && plain(b))
+            .count();
         self.pos += n;
         self.column += n;
         n
@@ -253,15 +256,17 @@ fn in_table(table: &[(u32, u32)], c: u32) -> bool {
         .is_ok()
 }
 
+// Below 0x80 the tables add nothing to the ASCII rules: answered without a search.
 fn is_id_start(c: u32) -> bool {
-    matches!(char::from_u32(c), Some('a'..='z' | 'A'..='Z' | '$' | '_')) || in_table(ID_START, c)
+    matches!(char::from_u32(c), Some('a'..='z' | 'A'..='Z' | '$' | '_'))
+        || (c >= 0x80 && in_table(ID_START, c))
 }
 
 fn is_id_continue(c: u32) -> bool {
     matches!(
         char::from_u32(c),
         Some('a'..='z' | 'A'..='Z' | '0'..='9' | '$' | '_' | '\u{200C}' | '\u{200D}')
-    ) || in_table(ID_CONTINUE, c)
+    ) || (c >= 0x80 && in_table(ID_CONTINUE, c))
 }
 
 fn is_digit(c: char) -> bool {

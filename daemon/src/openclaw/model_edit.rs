@@ -163,7 +163,8 @@ fn write_if_unchanged(
     new_text: &str,
     original: &str,
 ) -> Result<Attempt<EditOutcome>, EditError> {
-    let written = retry::replace_if_unchanged(file, new_text.as_bytes(), Some(original.as_bytes()))?;
+    let written =
+        retry::replace_if_unchanged(file, new_text.as_bytes(), Some(original.as_bytes()))?;
     Ok(match written {
         Attempt::Done(()) => Attempt::Done(EditOutcome::Written {
             file: file.to_path_buf(),

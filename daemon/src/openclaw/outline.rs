@@ -133,19 +133,20 @@ pub(crate) fn cut_top_level(body: &str, keep: &dyn Fn(&str, &str) -> bool) -> Op
         text.push_str(&body[from..start]);
         let copy_start = text.len();
         text.push('[');
-        let value = &body.as_bytes()[start..end];
-        text.extend(
-            value
-                .iter()
-                .filter(|b| matches!(b, b'\n' | b'\r'))
-                .map(|&b| b as char),
-        );
-        if let Some(last_break) = value.iter().rposition(|b| matches!(b, b'\n' | b'\r')) {
-            let indent = value[last_break + 1..]
-                .iter()
-                .take_while(|b| matches!(b, b' ' | b'\t'))
-                .map(|&b| b as char);
-            text.extend(indent);
+        let value = &body[start..end];
+        let mut last_line = value;
+        for (i, line) in value.split('\n').enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            if line.ends_with('\r') {
+                text.push('\r');
+            }
+            last_line = line;
+        }
+        if !std::ptr::eq(last_line, value) {
+            let indent = last_line.len() - last_line.trim_start_matches([' ', '\t']).len();
+            text.push_str(&last_line[..indent]);
         }
         text.push(']');
         cuts.push(Cut {
@@ -262,7 +263,10 @@ mod tests {
         assert_eq!(outline.original_offset(agents), text.find("{x").unwrap());
         assert_eq!(outline.original_offset(outline.text.len()), text.len());
         let models = outline.text.find('[').unwrap();
-        assert_eq!(outline.original_offset(models + 1), text.find("{ a").unwrap());
+        assert_eq!(
+            outline.original_offset(models + 1),
+            text.find("{ a").unwrap()
+        );
         assert!(outline.touches_cut(models, models + 1));
         assert!(!outline.touches_cut(models + 2, models + 2));
     }
@@ -271,9 +275,15 @@ mod tests {
     fn a_cut_keeps_the_lines_and_the_indent_of_the_closing_line() {
         let text = "{\r\n  big: {\r\n    a: 1,\r\n    b: 2,\r\n  },\r\n  agents: {},\r\n}";
         let outline = cut_top_level(text, &|key, _| key != "big").unwrap();
-        assert_eq!(outline.text, "{\r\n  big: [\r\n\r\n\r\n  ],\r\n  agents: {},\r\n}");
+        assert_eq!(
+            outline.text,
+            "{\r\n  big: [\r\n\r\n\r\n  ],\r\n  agents: {},\r\n}"
+        );
         let agents = outline.text.find("agents").unwrap();
-        assert_eq!(outline.original_offset(agents), text.find("agents").unwrap());
+        assert_eq!(
+            outline.original_offset(agents),
+            text.find("agents").unwrap()
+        );
     }
 
     #[test]

@@ -534,11 +534,17 @@ fn a_switch_on_a_config_of_megabytes_changes_only_the_primary_bytes() {
         "  }},\r\n  agents: {{\r\n    defaults: {{ model: {{ primary: \"{DEEPSEEK}\", fallbacks: [] }} }},\r\n  }},\r\n  gateway: {{ port: 18789 }}, n: 1\r\n}}\r\n"
     ));
     let (_dir, path) = temp_config(&input);
-    assert_eq!(openclaw::load(&path).unwrap().primary.as_deref(), Some(DEEPSEEK));
+    assert_eq!(
+        openclaw::load(&path).unwrap().primary.as_deref(),
+        Some(DEEPSEEK)
+    );
     let outcome = apply_model_edit(&path, &edit(GLM, None)).unwrap();
     assert_eq!(outcome, EditOutcome::Written { file: path.clone() });
     let expected = replace_once(&input, &format!("\"{DEEPSEEK}\""), &format!("\"{GLM}\""));
-    assert!(fs::read_to_string(&path).unwrap() == expected, "more than the primary changed");
+    assert!(
+        fs::read_to_string(&path).unwrap() == expected,
+        "more than the primary changed"
+    );
     assert_eq!(
         apply_model_edit(&path, &edit(GLM, None)).unwrap(),
         EditOutcome::Unchanged
