@@ -152,9 +152,20 @@ pub(crate) fn load_with_overrides(
     overrides: &HashMap<PathBuf, String>,
 ) -> Result<OpenClawConfig, ConfigError> {
     let mut reader = Reader::new(overrides);
+    reader.keep_at_root = Some(read_keeps);
     let root = reader.resolved(path, 0)?;
     let location = locate_model(&mut reader, path)?;
     from_value(&root, path, location.file, reader.files)
+}
+
+/// The top-level properties the typed read parses: those [`from_value`] reads, and any other
+/// that may hold an `$include` (OpenClaw follows them everywhere; a bad one is an error). The
+/// rest (a catalogue of megabytes) is syntax-checked only.
+fn read_keeps(key: &str, value: &str) -> bool {
+    matches!(
+        key,
+        "models" | "agents" | "gateway" | "logging" | "$include"
+    ) || value.contains("include")
 }
 
 fn api_key_kind(v: Option<&Value>) -> ApiKeyKind {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::bounded_read::{ReadRefusal, read_regular_file};
-use super::json5::{ConfigError, decode_utf8, parse_value, read_config_text};
+use super::json5::{ConfigError, decode_utf8, parse_root_keeping, parse_value, read_config_text};
 
 /// How deep `$include`s may nest: OpenClaw's own limit (`Maximum include depth (10) exceeded`).
 pub const MAX_INCLUDE_DEPTH: usize = 10;
@@ -65,6 +65,9 @@ pub(crate) struct Reader<'a> {
     roots: Vec<PathBuf>,
     bytes_read: u64,
     loads: usize,
+    /// Which top-level properties of the config file (not of included ones) are parsed; `None`:
+    /// all (see [`parse_root_keeping`]).
+    pub keep_at_root: Option<fn(&str, &str) -> bool>,
 }
 
 impl<'a> Reader<'a> {
@@ -76,6 +79,7 @@ impl<'a> Reader<'a> {
             roots: Vec::new(),
             bytes_read: 0,
             loads: 0,
+            keep_at_root: None,
         }
     }
 
@@ -122,7 +126,10 @@ impl<'a> Reader<'a> {
         }
         let value = if depth == 0 {
             self.roots = include_roots(path);
-            self.value(path)?
+            match self.keep_at_root {
+                Some(keep) => parse_root_keeping(&self.text(path)?, path, &keep)?,
+                None => self.value(path)?,
+            }
         } else {
             let text = self.include_text(path)?;
             parse_value(&text, path)?

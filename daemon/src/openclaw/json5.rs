@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::bounded_read::{ReadRefusal, read_regular_file};
 use super::json5_syntax;
+use super::outline::{Outline, cut_top_level};
 
 /// Why the config could not be read. Messages name files and key paths, never values.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +126,51 @@ pub(crate) fn parse_value(text: &str, path: &Path) -> Result<Value, ConfigError>
     let (_, body) = split_bom(text);
     jsonc_parser::parse_to_serde_value::<Value>(body, &parse_options())
         .map_err(|e| parse_error(&e, body, path))
+}
+
+/// The value of a whole config text (BOM skipped) in which only the top-level properties that
+/// `keep(key, value text)` accepts are parsed (see [`cut_top_level`]); the rest is syntax-checked
+/// only. So a reader of a few keys never builds a tree of a megabyte-sized catalogue.
+pub(crate) fn parse_root_keeping(
+    text: &str,
+    path: &Path,
+    keep: &dyn Fn(&str, &str) -> bool,
+) -> Result<Value, ConfigError> {
+    check_syntax(text, path)?;
+    let (_, body) = split_bom(text);
+    match cut_top_level(body, keep) {
+        Some(outline) => parse_outline_value(&outline, body, path),
+        None => parse_value(body, path),
+    }
+}
+
+/// The value of an [`Outline`] of `body` (which passed the syntax check); an error is placed
+/// where it is in `body`.
+pub(crate) fn parse_outline_value(
+    outline: &Outline,
+    body: &str,
+    path: &Path,
+) -> Result<Value, ConfigError> {
+    jsonc_parser::parse_to_serde_value::<Value>(&outline.text, &parse_options())
+        .map_err(|e| outline_parse_error(&e, outline, body, path))
+}
+
+/// [`parse_error`] for an error in an outline's copy, moved to where it is in `body`: the lines
+/// are the same; the column moves by what was cut before it on its line.
+pub(crate) fn outline_parse_error(
+    e: &ParseError,
+    outline: &Outline,
+    body: &str,
+    path: &Path,
+) -> ConfigError {
+    let mut err = parse_error(e, &outline.text, path);
+    if let ConfigError::Parse { column, .. } = &mut err {
+        let at = e.range().start;
+        let (_, in_copy) = line_column(&outline.text, at);
+        let (_, in_body) = line_column(body, outline.original_offset(at));
+        *column = (*column as isize + in_body as isize - in_copy as isize).max(1) as usize;
+    }
+    err
 }
 
 /// The CST of `body` (BOM already split off), for style-preserving edits; only text OpenClaw

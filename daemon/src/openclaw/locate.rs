@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::config::ModelForm;
 use super::include::MAX_INCLUDE_DEPTH;
 use super::include::{Reader, bad_include_value, include_path};
-use super::json5::{ConfigError, get, invalid};
+use super::json5::{ConfigError, get, invalid, parse_root_keeping};
 
 /// Which object of the config a file's root value stands for: the whole config, or what a
 /// single-file `$include` put in place of `agents`, `agents.defaults` or `agents.defaults.model`.
@@ -67,7 +67,13 @@ pub(crate) fn locate_model(
     let mut file = config_path.to_path_buf();
     let mut level = FileLevel::Root;
     for _ in 0..=MAX_INCLUDE_DEPTH {
-        let value = reader.value(&file)?;
+        let value = match level {
+            // Only `agents` and `$include` lead to the model.
+            FileLevel::Root => parse_root_keeping(&reader.text(&file)?, &file, &|key, _| {
+                key == "agents" || key == "$include"
+            })?,
+            _ => reader.value(&file)?,
+        };
         let next = locate_in_value(&value, &file, level, Some(&mut *reader))?;
         if next.file == file {
             return Ok(next);

@@ -28,11 +28,12 @@ use super::atomic_write::WriteError;
 use super::config::{self, load_with_overrides};
 use super::include::Reader;
 use super::json5::{
-    ConfigError, check_syntax, parse_cst, parse_value, read_config_text, split_bom,
+    ConfigError, check_syntax, parse_cst, parse_outline_value, parse_value, read_config_text,
+    split_bom,
 };
 use super::locate::{FileLevel, locate_model, model_at};
 use super::model_splices::plan;
-use super::outline::blank_top_level_except;
+use super::outline::{Outline, cut_top_level};
 use super::retry::{self, Attempt, Conflict, edit_with_retry};
 use super::splice::{Doc, apply_splices};
 
@@ -102,7 +103,7 @@ pub fn edit_model_text_at(
     level: FileLevel,
     edit: &ModelEdit,
 ) -> Result<String, EditError> {
-    edit_text(text, level, edit, Path::new(TEXT_PATH))
+    Ok(edit_text(text, level, edit, Path::new(TEXT_PATH))?.unwrap_or_else(|| text.to_owned()))
 }
 
 /// Puts `edit` into the config at `config_path`, in the file that holds `agents.defaults.model`
@@ -121,27 +122,54 @@ fn apply_with_hook(
 ) -> Result<EditOutcome, EditError> {
     check_edit(edit)?;
     edit_with_retry(config_path, || {
-        let current = config::load(config_path)?;
-        if satisfies(&current.primary, &current.fallbacks, edit) {
-            return Ok(Attempt::Done(EditOutcome::Unchanged));
+        let original = read_config_text(config_path)?;
+        if original.contains("include") {
+            return attempt_with_includes(config_path, edit, before_write);
         }
-        let no_overrides = HashMap::new();
-        let location = locate_model(&mut Reader::new(&no_overrides), config_path)?;
-        let original = read_config_text(&location.file)?;
-        let new_text = edit_text(&original, location.level, edit, &location.file)?;
-        verify_whole_config(config_path, &location.file, &new_text, edit)?;
-        before_write(&location.file);
-        let written = retry::replace_if_unchanged(
-            &location.file,
-            new_text.as_bytes(),
-            Some(original.as_bytes()),
-        )?;
-        Ok(match written {
-            Attempt::Done(()) => Attempt::Done(EditOutcome::Written {
-                file: location.file,
-            }),
-            Attempt::Changed => Attempt::Changed,
-        })
+        // No `$include` (not even one spelled with escapes: `include` is not in the text): the
+        // file is the whole config and holds the model. One read, one syntax check, one splice.
+        let Some(new_text) = edit_text(&original, FileLevel::Root, edit, config_path)? else {
+            return Ok(Attempt::Done(EditOutcome::Unchanged));
+        };
+        before_write(config_path);
+        write_if_unchanged(config_path, &new_text, &original)
+    })
+}
+
+/// One attempt at the edit of a config that may `$include` files: the whole config is read to
+/// find the file holding the model, and read again with the edit in place before it is written.
+fn attempt_with_includes(
+    config_path: &Path,
+    edit: &ModelEdit,
+    before_write: &mut dyn FnMut(&Path),
+) -> Result<Attempt<EditOutcome>, EditError> {
+    let current = config::load(config_path)?;
+    if satisfies(&current.primary, &current.fallbacks, edit) {
+        return Ok(Attempt::Done(EditOutcome::Unchanged));
+    }
+    let no_overrides = HashMap::new();
+    let location = locate_model(&mut Reader::new(&no_overrides), config_path)?;
+    let original = read_config_text(&location.file)?;
+    let new_text = edit_text(&original, location.level, edit, &location.file)?
+        .unwrap_or_else(|| original.clone());
+    verify_whole_config(config_path, &location.file, &new_text, edit)?;
+    before_write(&location.file);
+    write_if_unchanged(&location.file, &new_text, &original)
+}
+
+/// Writes `new_text` to `file` if it still holds `original`.
+fn write_if_unchanged(
+    file: &Path,
+    new_text: &str,
+    original: &str,
+) -> Result<Attempt<EditOutcome>, EditError> {
+    let written =
+        retry::replace_if_unchanged(file, new_text.as_bytes(), Some(original.as_bytes()))?;
+    Ok(match written {
+        Attempt::Done(()) => Attempt::Done(EditOutcome::Written {
+            file: file.to_path_buf(),
+        }),
+        Attempt::Changed => Attempt::Changed,
     })
 }
 
@@ -191,64 +219,67 @@ fn satisfies(primary: &Option<String>, fallbacks: &Option<Vec<String>>, edit: &M
             .is_none_or(|f| fallbacks.as_ref() == Some(f))
 }
 
-/// The edit of one file's text; `path` is only for messages.
+/// The edit of one file's text; `path` is only for messages. `None`: the text already says this.
 ///
-/// In a whole config the top-level values other than `agents` (and `$include`) are blanked first
-/// (see [`outline`](super::outline)): the edit is planned and checked on that copy, and its
-/// splices, which stay out of the blanked values, are applied to the original text. So one
-/// megabyte-sized provider catalogue costs one syntax check, not a CST and three parses.
+/// In a whole config the top-level values other than `agents` (and `$include`) are cut first
+/// (see [`outline`](super::outline)): the edit is planned and checked on that small copy, and its
+/// splices, which stay out of the cut values, are moved to the original text. So a
+/// megabyte-sized provider catalogue costs one syntax check and one copy, not a CST and parses.
+/// The new text needs no second syntax check: the original passed it, the edited copy passes it
+/// (in [`verify`]), and each cut value sits where a value stood in both.
 fn edit_text(
     text: &str,
     level: FileLevel,
     edit: &ModelEdit,
     path: &Path,
-) -> Result<String, EditError> {
+) -> Result<Option<String>, EditError> {
     check_edit(edit)?;
     let (bom, body) = split_bom(text);
     let outline = match level {
         FileLevel::Root => {
             check_syntax(body, path)?;
-            blank_top_level_except(body, &["agents", "$include"])
+            cut_top_level(body, &|key, _| key == "agents" || key == "$include")
         }
         _ => None,
     };
-    let (work, blanked) = match &outline {
-        Some((copy, ranges)) => (copy.as_str(), ranges.as_slice()),
-        None => (body, &[][..]),
+    let work = outline.as_ref().map_or(body, |o| o.text.as_str());
+    let old_value = match &outline {
+        Some(o) => parse_outline_value(o, body, path)?,
+        None => parse_value(work, path)?,
     };
-    let old_value = parse_value(work, path)?;
     let current = model_at(&old_value, level, path)?;
     if satisfies(&current.primary, &current.fallbacks, edit) {
-        return Ok(text.to_owned());
+        return Ok(None);
     }
     let root = parse_cst(work, path)?;
     let doc = Doc::new(work, &root);
     let mut splices = Vec::new();
     plan(&doc, &root, level, edit, &current, path, &mut splices)?;
     drop(root);
-    let touches_blanked = splices
-        .iter()
-        .any(|s| blanked.iter().any(|&(a, b)| s.start < b && a < s.end));
-    if touches_blanked {
-        return Err(EditError::Verify {
-            path: path.to_path_buf(),
-            message: "the edit reaches outside agents".into(),
-        });
-    }
-    let new_work = if outline.is_some() {
-        apply_splices(work, splices.clone())
-    } else {
-        String::new()
+    let new_work = apply_splices(work, splices.clone());
+    verify(&old_value, &new_work, level, edit, path)?;
+    let new_body = match outline.filter(Outline::is_cut) {
+        Some(o) => {
+            if splices.iter().any(|s| o.touches_cut(s.start, s.end)) {
+                return Err(EditError::Verify {
+                    path: path.to_path_buf(),
+                    message: "the edit reaches outside agents".into(),
+                });
+            }
+            drop(new_work);
+            for s in &mut splices {
+                s.start = o.original_offset(s.start);
+                s.end = o.original_offset(s.end);
+            }
+            apply_splices(body, splices)
+        }
+        None => new_work,
     };
-    let new_body = apply_splices(body, splices);
-    // What is not blanked is the same in both; what is blanked no splice touched.
-    let checked = if outline.is_some() {
-        &new_work
+    Ok(Some(if bom.is_empty() {
+        new_body
     } else {
-        &new_body
-    };
-    verify(&old_value, checked, level, edit, path)?;
-    Ok(format!("{bom}{new_body}"))
+        format!("{bom}{new_body}")
+    }))
 }
 
 /// Checks the new text: it parses, reads back as asked, and differs from the old one only in the

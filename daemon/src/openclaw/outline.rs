@@ -1,8 +1,9 @@
 //! The top-level properties of a config text and where their values are, found by one scan of the
-//! bytes (no tree): so an edit of `agents` builds its CST and checks its result on a copy of the
-//! text whose other top-level values are blanked to empty arrays of white space. Same length, same offsets,
-//! same lines: splices found in the copy apply to the original, and a value of megabytes (a large
-//! provider catalogue) costs neither a CST nor a parse.
+//! bytes (no tree): so an edit of `agents`, or the typed read, builds its CST or value from a copy
+//! of the text whose other top-level values are cut to a few bytes ([`Outline`]). The copy keeps
+//! every line, and every offset outside the cut values maps back to the original: splices found
+//! in the copy apply to the original, and a value of megabytes (a large provider catalogue) costs
+//! neither a CST nor a parse.
 //!
 //! Only for text that passed the JSON5 syntax check; anything unexpected gives `None` (the caller
 //! then works on the whole text).
@@ -69,35 +70,93 @@ pub(crate) fn top_level_props(body: &str) -> Option<Vec<TopProp>> {
     }
 }
 
-/// `body` with the values of the top-level properties not named in `keep` replaced by empty arrays
-/// of the same length (white space kept), and the ranges blanked; `None` when the outline cannot be read.
-pub(crate) fn blank_top_level_except(
-    body: &str,
-    keep: &[&str],
-) -> Option<(String, Vec<(usize, usize)>)> {
-    let props = top_level_props(body)?;
-    let mut bytes = body.as_bytes().to_vec();
-    let mut blanked = Vec::new();
-    for p in props.iter().filter(|p| !keep.contains(&p.key.as_str())) {
-        let (start, end) = p.value;
-        // An empty array over exactly the old value's bytes, its white space kept: the value
-        // node starts and ends where it did, lines and indents stay, so the style read from
-        // the copy and the offsets of what is inserted around it are the original's.
-        for byte in &mut bytes[start..end] {
-            if !byte.is_ascii_whitespace() {
-                *byte = b' ';
-            }
-        }
-        if end - start >= 2 {
-            bytes[start] = b'[';
-            bytes[end - 1] = b']';
-        } else {
-            bytes[start] = b'0';
-        }
-        blanked.push(p.value);
+/// A copy of a config text in which the values of some top-level properties are cut down to
+/// `[` + their line breaks + the indent of their last line + `]`: same lines, so the style read
+/// from the copy is the original's, and a value of megabytes costs a few bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Outline {
+    pub text: String,
+    cuts: Vec<Cut>,
+}
+
+/// One value cut: its range in the original text and in the copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cut {
+    original: (usize, usize),
+    copy: (usize, usize),
+}
+
+impl Outline {
+    /// Whether something was cut (else the copy is the text itself).
+    pub fn is_cut(&self) -> bool {
+        !self.cuts.is_empty()
     }
-    // Only ASCII bytes were written over whole values: still UTF-8.
-    Some((String::from_utf8(bytes).ok()?, blanked))
+
+    /// Whether the copy range `start..end` reaches into a cut value (an insertion touching
+    /// it from outside does not).
+    pub fn touches_cut(&self, start: usize, end: usize) -> bool {
+        self.cuts.iter().any(|c| {
+            let (a, b) = c.copy;
+            start < b && a < end && !(start == end && (start == a || start == b))
+        })
+    }
+
+    /// The offset in the original text of offset `at` of the copy; inside a cut value, where
+    /// that value starts.
+    pub fn original_offset(&self, at: usize) -> usize {
+        let mut shift = 0isize;
+        for c in &self.cuts {
+            if at <= c.copy.0 {
+                break;
+            }
+            if at < c.copy.1 {
+                return c.original.0;
+            }
+            shift = c.original.1 as isize - c.copy.1 as isize;
+        }
+        (at as isize + shift) as usize
+    }
+}
+
+/// The [`Outline`] of `body` keeping the values of the top-level properties for which
+/// `keep(key, value text)` holds; `None` when the outline cannot be read.
+pub(crate) fn cut_top_level(body: &str, keep: &dyn Fn(&str, &str) -> bool) -> Option<Outline> {
+    let props = top_level_props(body)?;
+    let mut text = String::new();
+    let mut cuts = Vec::new();
+    let mut from = 0;
+    for p in props {
+        let (start, end) = p.value;
+        if keep(&p.key, &body[start..end]) {
+            continue;
+        }
+        text.push_str(&body[from..start]);
+        let copy_start = text.len();
+        text.push('[');
+        let value = &body[start..end];
+        let mut last_line = value;
+        for (i, line) in value.split('\n').enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            if line.ends_with('\r') {
+                text.push('\r');
+            }
+            last_line = line;
+        }
+        if !std::ptr::eq(last_line, value) {
+            let indent = last_line.len() - last_line.trim_start_matches([' ', '\t']).len();
+            text.push_str(&last_line[..indent]);
+        }
+        text.push(']');
+        cuts.push(Cut {
+            original: (start, end),
+            copy: (copy_start, text.len()),
+        });
+        from = end;
+    }
+    text.push_str(&body[from..]);
+    Some(Outline { text, cuts })
 }
 
 fn skip_trivia(b: &[u8], mut i: usize) -> Option<usize> {
@@ -194,32 +253,37 @@ mod tests {
         assert_eq!(&text[a..b], "{x: 1}");
         let (a, b) = props[2].value;
         assert_eq!(&text[a..b], "-1.5e3");
-        let (blank, ranges) = blank_top_level_except(text, &["agents"]).unwrap();
-        assert_eq!(blank.len(), text.len());
-        assert_eq!(ranges.len(), 3);
-        let squeezed: Vec<&str> = blank.split_whitespace().collect();
+        let outline = cut_top_level(text, &|key, _| key == "agents").unwrap();
         assert_eq!(
-            squeezed,
-            [
-                "//",
-                "c",
-                "{",
-                "models:",
-                "[",
-                "],",
-                "'agents':",
-                "{x:",
-                "1},",
-                "n:",
-                "[",
-                "],",
-                "s:",
-                "[",
-                "],",
-                "}"
-            ]
+            outline.text,
+            "// c\n{ models: [],\n 'agents': {x: 1}, n: [], s: [], }\n"
         );
-        assert_eq!(blank.lines().count(), text.lines().count());
+        assert_eq!(outline.text.lines().count(), text.lines().count());
+        let agents = outline.text.find("{x").unwrap();
+        assert_eq!(outline.original_offset(agents), text.find("{x").unwrap());
+        assert_eq!(outline.original_offset(outline.text.len()), text.len());
+        let models = outline.text.find('[').unwrap();
+        assert_eq!(
+            outline.original_offset(models + 1),
+            text.find("{ a").unwrap()
+        );
+        assert!(outline.touches_cut(models, models + 1));
+        assert!(!outline.touches_cut(models + 2, models + 2));
+    }
+
+    #[test]
+    fn a_cut_keeps_the_lines_and_the_indent_of_the_closing_line() {
+        let text = "{\r\n  big: {\r\n    a: 1,\r\n    b: 2,\r\n  },\r\n  agents: {},\r\n}";
+        let outline = cut_top_level(text, &|key, _| key != "big").unwrap();
+        assert_eq!(
+            outline.text,
+            "{\r\n  big: [\r\n\r\n\r\n  ],\r\n  agents: {},\r\n}"
+        );
+        let agents = outline.text.find("agents").unwrap();
+        assert_eq!(
+            outline.original_offset(agents),
+            text.find("agents").unwrap()
+        );
     }
 
     #[test]

@@ -17,15 +17,24 @@ pub(crate) struct Splice {
     pub text: String,
 }
 
-/// Applies the splices (which must not overlap) from the end of the text backwards. Insertions
-/// at the same position end up in the order they were planned.
+/// Applies the splices (which must not overlap) into a new text of exactly the final length (a
+/// config of megabytes is copied once, never regrown). Insertions at the same position end up
+/// in the order they were planned.
 pub(crate) fn apply_splices(text: &str, splices: Vec<Splice>) -> String {
     let mut ordered: Vec<(usize, Splice)> = splices.into_iter().enumerate().collect();
-    ordered.sort_by_key(|(i, s)| std::cmp::Reverse((s.start, *i)));
-    let mut out = text.to_owned();
-    for (_, s) in ordered {
-        out.replace_range(s.start..s.end, &s.text);
+    ordered.sort_by_key(|(i, s)| (s.start, *i));
+    let added: usize = ordered.iter().map(|(_, s)| s.text.len()).sum();
+    let removed: usize = ordered.iter().map(|(_, s)| s.end - s.start).sum();
+    let mut out = String::with_capacity((text.len() + added).saturating_sub(removed));
+    let mut at = 0;
+    for (_, s) in &ordered {
+        if s.start > at {
+            out.push_str(&text[at..s.start]);
+        }
+        out.push_str(&s.text);
+        at = at.max(s.end);
     }
+    out.push_str(&text[at..]);
     out
 }
 

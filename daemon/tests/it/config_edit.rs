@@ -493,6 +493,65 @@ fn infinity_is_refused_clearly() {
 }
 
 #[test]
+fn an_error_after_a_cut_value_is_placed_in_the_original() {
+    // `big` is cut from the copy the edit works on; the column is still the file's.
+    let input = "{ big: { a: [1, 2, 3], b: 'long' }, agents: { defaults: { model: 'x/0', t: -Infinity } } }";
+    let (_dir, path) = temp_config(input);
+    let err = apply_model_edit(&path, &edit(GLM, None)).unwrap_err();
+    let column = input.find("-Infinity").unwrap() + 1;
+    let shown = err.to_string();
+    assert!(shown.contains(&format!(":1:{column}:")), "{shown}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), input);
+}
+
+#[test]
+fn a_number_msclaw_cannot_hold_outside_what_it_reads_does_not_stop_a_switch() {
+    // OpenClaw accepts Infinity; msclaw refuses it only where it reads or writes.
+    let input = "{\n  limits: { burst: Infinity },\n  agents: { defaults: { model: 'x/0' } },\n}\n";
+    let (_dir, path) = temp_config(input);
+    let cfg = openclaw::load(&path).unwrap();
+    assert_eq!(cfg.primary.as_deref(), Some("x/0"));
+    apply_model_edit(&path, &edit(GLM, None)).unwrap();
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        replace_once(input, "'x/0'", &format!("'{GLM}'"))
+    );
+}
+
+#[test]
+fn a_switch_on_a_config_of_megabytes_changes_only_the_primary_bytes() {
+    let mut input = String::from(
+        "// a heavy user's config\r\n{\r\n  models: { providers: { modelscope: { models: [{ id: 'ZhipuAI/GLM-5' }] } } },\r\n  \"x-catalogue\": {\r\n",
+    );
+    let mut i = 0;
+    while input.len() < 6_000_000 {
+        input.push_str(&format!(
+            "    \"vendor-{i}/model-{i}\": {{ id: \"model-{i}\", tags: [\"chat\", 'tools'], cost: {{ input: 0.1, output: 2e-3 }} }}, // {i}\r\n"
+        ));
+        i += 1;
+    }
+    input.push_str(&format!(
+        "  }},\r\n  agents: {{\r\n    defaults: {{ model: {{ primary: \"{DEEPSEEK}\", fallbacks: [] }} }},\r\n  }},\r\n  gateway: {{ port: 18789 }}, n: 1\r\n}}\r\n"
+    ));
+    let (_dir, path) = temp_config(&input);
+    assert_eq!(
+        openclaw::load(&path).unwrap().primary.as_deref(),
+        Some(DEEPSEEK)
+    );
+    let outcome = apply_model_edit(&path, &edit(GLM, None)).unwrap();
+    assert_eq!(outcome, EditOutcome::Written { file: path.clone() });
+    let expected = replace_once(&input, &format!("\"{DEEPSEEK}\""), &format!("\"{GLM}\""));
+    assert!(
+        fs::read_to_string(&path).unwrap() == expected,
+        "more than the primary changed"
+    );
+    assert_eq!(
+        apply_model_edit(&path, &edit(GLM, None)).unwrap(),
+        EditOutcome::Unchanged
+    );
+}
+
+#[test]
 fn missing_config_and_bad_shapes() {
     let dir = tempfile::tempdir().unwrap();
     let err = apply_model_edit(&dir.path().join("nope.json"), &edit(GLM, None)).unwrap_err();
