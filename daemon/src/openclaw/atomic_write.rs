@@ -51,6 +51,8 @@ const MAX_SYMLINK_HOPS: usize = 40;
 
 /// The mode a file gets when [`replace_if_unchanged`] creates it (`expected_current == None`).
 const DEFAULT_NEW_MODE: u32 = 0o600;
+/// How much of a file is compared at a time when checking that it did not change.
+const COMPARE_CHUNK: usize = 64 * 1024;
 
 /// Replaces `path` with `new_contents`, but only if the file still holds `expected_current`
 /// (`None`: only if it does not exist). Otherwise returns [`WriteError::Conflict`] and writes
@@ -118,16 +120,24 @@ fn resolve_symlinks(path: &Path) -> Result<PathBuf, WriteError> {
     })
 }
 
-/// Reads the whole file, `None` when it does not exist.
-fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, WriteError> {
-    match File::open(path) {
-        Ok(mut f) => {
-            let mut buf = Vec::new();
-            f.read_to_end(&mut buf).map_err(io_err(path, "read"))?;
-            Ok(Some(buf))
+/// Whether `file` holds exactly `expected`, compared chunk by chunk: a big config is never held
+/// in memory a second time just to see that it did not change.
+fn holds_exactly(mut file: File, expected: &[u8]) -> io::Result<bool> {
+    let mut chunk = vec![0u8; COMPARE_CHUNK];
+    let mut rest = expected;
+    loop {
+        let n = match file.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            return Ok(rest.is_empty());
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err(path, "open")(e)),
+        if n > rest.len() || chunk[..n] != rest[..n] {
+            return Ok(false);
+        }
+        rest = &rest[n..];
     }
 }
 
@@ -277,9 +287,12 @@ fn swap_in(tmp: tempfile::NamedTempFile, target: &Path, expected: &[u8]) -> Resu
     }
     // From here on the temp path names the file that was displaced; dropping `tmp` deletes it.
     let displaced = tmp.path().to_path_buf();
-    let changed = || match (fs::symlink_metadata(&displaced), fs::read(&displaced)) {
-        (Ok(meta), Ok(bytes)) if bytes != expected => Some(file_id(&meta)),
-        _ => None,
+    let changed = || {
+        let holds = File::open(&displaced).and_then(|f| holds_exactly(f, expected));
+        match (fs::symlink_metadata(&displaced), holds) {
+            (Ok(meta), Ok(false)) => Some(file_id(&meta)),
+            _ => None,
+        }
     };
     // A writer that opened the file just before the swap writes into the displaced file a moment
     // later (an append, an in-place save): look again after a short grace, so that write is put
@@ -438,8 +451,15 @@ fn remove_stale_in(dir: &Path, file_name: &str) -> usize {
 }
 
 fn check_unchanged(target: &Path, expected: Option<&[u8]>) -> Result<(), WriteError> {
-    let current = read_if_exists(target)?;
-    if current.as_deref() == expected {
+    let unchanged = match (File::open(target), expected) {
+        (Ok(file), Some(expected)) => {
+            holds_exactly(file, expected).map_err(io_err(target, "read"))?
+        }
+        (Ok(_), None) => false,
+        (Err(e), expected) if e.kind() == io::ErrorKind::NotFound => expected.is_none(),
+        (Err(e), _) => return Err(io_err(target, "open")(e)),
+    };
+    if unchanged {
         Ok(())
     } else {
         Err(WriteError::Conflict {

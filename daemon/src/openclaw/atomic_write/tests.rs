@@ -267,3 +267,27 @@ fn missing_directory_is_an_error_naming_it() {
     assert!(err.to_string().contains("no-such-dir"), "{err}");
     assert!(err.to_string().contains("create a temp file in"), "{err}");
 }
+
+#[test]
+fn a_file_is_compared_chunk_by_chunk_to_the_last_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.json");
+    // Over three chunks, so a difference in the last one and a length off by one both show.
+    let text: Vec<u8> = (0..COMPARE_CHUNK * 3 + 17).map(|i| (i % 251) as u8).collect();
+    fs::write(&path, &text).unwrap();
+    let holds = |expected: &[u8]| holds_exactly(File::open(&path).unwrap(), expected).unwrap();
+    assert!(holds(&text));
+    assert!(!holds(&text[..text.len() - 1]), "the file is longer");
+    let mut longer = text.clone();
+    longer.push(b'x');
+    assert!(!holds(&longer), "the file is shorter");
+    let mut late = text.clone();
+    *late.last_mut().unwrap() ^= 1;
+    assert!(!holds(&late), "a difference in the last chunk");
+    assert!(matches!(
+        replace_if_unchanged(&path, b"{}", Some(&late)),
+        Err(WriteError::Conflict { .. })
+    ));
+    replace_if_unchanged(&path, b"{}", Some(&text)).unwrap();
+    assert_eq!(fs::read(&path).unwrap(), b"{}");
+}
