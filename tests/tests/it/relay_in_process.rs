@@ -4,8 +4,11 @@
 
 use std::time::Duration;
 
-use msclaw_tests::daemon::{RELAY_TOKEN, start_with_relay};
+use msclaw_tests::daemon::{
+    Layout, RELAY_REAL_KEY, RELAY_TOKEN, TestDaemon, start_with_relay, write_relay_store,
+};
 use msclaw_tests::fake_modelscope::{FakeConfig, FakeModelScope, GLM5, QWEN};
+use msclaw_tests::provider_chain::{OR, OR_ID, config_with_openrouter};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -140,5 +143,75 @@ async fn other_users_requests_without_the_token_spend_nothing() {
         "the user's own request is forwarded (and the fake is out of quota)"
     );
     assert_eq!(fake.count_model(QWEN), 1);
+    daemon.stop().await.unwrap();
+}
+
+/// The relay fronting a second provider at `/openrouter/v1` (issue 14): that provider's calls are
+/// counted as `openrouter/<model>`, and once the engine holds the model out of use (its pool has
+/// no room) the relay answers it locally, never reaching the provider.
+#[tokio::test]
+async fn a_model_of_another_provider_out_of_its_pool_is_answered_locally() {
+    let modelscope = FakeModelScope::start(FakeConfig::all_models_quota(100));
+    let openrouter = FakeModelScope::start(FakeConfig::empty().model(OR_ID, None));
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::in_dir(dir.path());
+    std::fs::create_dir_all(&layout.openclaw_state).unwrap();
+    let port = msclaw_tests::openclaw::free_port().unwrap();
+    let relay = format!("http://127.0.0.1:{port}/v1");
+    let relay_or = format!("http://127.0.0.1:{port}/openrouter/v1");
+    std::fs::write(
+        &layout.openclaw_config,
+        config_with_openrouter(&relay, &relay_or, ""),
+    )
+    .unwrap();
+    write_relay_store(
+        &layout,
+        RELAY_TOKEN,
+        &relay,
+        &modelscope.base_url(),
+        RELAY_REAL_KEY,
+    );
+    let settings = format!(
+        "models = [\"qwen3.5\", \"glm5\", \"{OR}\"]\npreset = [\"modelscope-daily\", \"openrouter-free\"]\n\
+         [[pools]]\nname = \"openrouter-free\"\ncapacity = 1\n\
+         [relay]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nupstream = \"{}\"\n\
+         [relay.upstreams]\nopenrouter = \"{}\"\n",
+        modelscope.base_url(),
+        openrouter.base_url()
+    );
+    let daemon = TestDaemon::start(&layout, layout.settings(&settings))
+        .await
+        .unwrap();
+    daemon
+        .wait_for("the config read", WAIT, |s| s.models.len() == 3)
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+
+    assert_eq!(chat(&client, &relay_or, OR_ID).await.0, 200);
+    let status = daemon
+        .wait_for("the free pool used up", WAIT, |s| {
+            s.models.iter().any(|m| m.model == OR && !m.available)
+        })
+        .await
+        .unwrap();
+    let pool = status
+        .pools
+        .iter()
+        .find(|p| p.name == "openrouter-free")
+        .expect("the openrouter-free pool");
+    assert_eq!(pool.used, 1.into(), "{pool:?}");
+
+    let (code, body) = chat(&client, &relay_or, OR_ID).await;
+    assert_eq!(code, 429, "{body}");
+    assert!(body.contains("daily quota exceeded"), "{body}");
+    assert_eq!(
+        openrouter.count_model(OR_ID),
+        1,
+        "the provider saw only the served call"
+    );
+    // The rotation provider's models are not held: Qwen is forwarded to ModelScope.
+    assert_eq!(chat(&client, &relay, QWEN).await.0, 200);
+    assert_eq!(modelscope.count_model(QWEN), 1);
     daemon.stop().await.unwrap();
 }
