@@ -273,7 +273,9 @@ fn a_file_is_compared_chunk_by_chunk_to_the_last_byte() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.json");
     // Over three chunks, so a difference in the last one and a length off by one both show.
-    let text: Vec<u8> = (0..COMPARE_CHUNK * 3 + 17).map(|i| (i % 251) as u8).collect();
+    let text: Vec<u8> = (0..COMPARE_CHUNK * 3 + 17)
+        .map(|i| (i % 251) as u8)
+        .collect();
     fs::write(&path, &text).unwrap();
     let holds = |expected: &[u8]| holds_exactly(File::open(&path).unwrap(), expected).unwrap();
     assert!(holds(&text));
