@@ -33,6 +33,7 @@ pub use config::{LoadedConfig, rotation_from};
 
 use crate::clock::Clock;
 use crate::gateway::ReloadWait;
+use crate::heap;
 use crate::inbox::{Inbox, InboxMsg, InboxSender};
 use crate::plugin::PluginLink;
 use crate::policy::PolicyConfig;
@@ -112,6 +113,8 @@ pub struct Engine {
     /// The shared quota pools and their ledgers (mirrored into `state.pools` for saving).
     pools: PoolBook,
     relay_store: PathBuf,
+    /// The last usage batch was a step of a catch-up (its freed heap is given back at the end).
+    catching_up: bool,
 }
 
 impl Engine {
@@ -139,6 +142,7 @@ impl Engine {
             sources: Vec::new(),
             pending_reload: None,
             failed_switch: None,
+            catching_up: false,
             all_spent_announced: false,
             watcher: parts.watcher,
             watched: None,
@@ -167,6 +171,8 @@ impl Engine {
     pub async fn run(mut self, mut inbox: Inbox, shutdown: CancellationToken) {
         self.apply_policy().await;
         self.publish_choice();
+        // The start read the config whole (and maybe the state): give that back before idling.
+        heap::trim();
         loop {
             let now = self.clock.now();
             let next_period = self.settings.calendar.next_reset(now);
@@ -222,11 +228,23 @@ impl Engine {
                 let _ = reply.send(answer);
                 return stop;
             }
-            InboxMsg::Usage(batch) => self.take_batch(batch).await,
+            InboxMsg::Usage(batch) => {
+                // A catch-up's steps come back to back: trimming between them only slows it.
+                let done = std::mem::replace(&mut self.catching_up, batch.catching_up)
+                    && !batch.catching_up;
+                let burst =
+                    !batch.catching_up && (done || batch.records.len() >= heap::BURST_RECORDS);
+                self.take_batch(batch).await;
+                if burst {
+                    heap::trim();
+                }
+            }
             InboxMsg::ConfigChanged => {
                 self.reload_config();
                 self.failed_switch = None;
                 self.apply_policy().await;
+                // A config is read whole; a big one leaves megabytes of freed text behind.
+                heap::trim();
             }
             InboxMsg::Relay(observation) => self.take_relay(observation).await,
             InboxMsg::RestartDone { model, result } => self.on_restart_done(&model, result),
