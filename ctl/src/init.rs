@@ -290,18 +290,10 @@ pub async fn check_online(base: &str, models: &[ModelSpec]) -> Online {
 
 async fn fetch_listing(url: &str) -> anyhow::Result<serde_json::Value> {
     let parsed = reqwest::Url::parse(url).with_context(|| format!("{url} is not a URL"))?;
-    let loopback = parsed.host_str().is_some_and(|h| {
-        h == "localhost"
-            || h.trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    });
     let mut builder = reqwest::Client::builder()
         .timeout(ONLINE_TIMEOUT)
         .user_agent(concat!("msclawctl/", env!("CARGO_PKG_VERSION")));
-    if loopback {
-        // A proxy from the environment must not carry a request meant for this machine.
+    if msclawd::relay::is_loopback_url(&parsed) {
         builder = builder.no_proxy();
     }
     let client = builder.build().context("cannot set up the HTTP client")?;

@@ -58,6 +58,7 @@ use routes::Routes;
 pub use routes::is_provider_id;
 pub use server::connection_cap;
 use upstream::Upstream;
+pub use upstream::is_loopback_url;
 
 /// Whether a relay listening at `listen` would forward to itself with `upstream` as its upstream
 /// (a loopback host on the same port). An unparsable upstream is not judged here.

@@ -8,6 +8,7 @@ use super::target::Target;
 use super::{MAX_ANSWER_BYTES, PROBE_TIMEOUT, ProbeOutcome, pays_for};
 use crate::modelscope::is_balance_error;
 use crate::pools::Units;
+use crate::relay::is_loopback_url;
 use crate::usage::event::sanitize_detail;
 
 /// One minimal call of the target's model.
@@ -89,7 +90,7 @@ async fn request(
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(PROBE_TIMEOUT);
-    if is_loopback(&parsed) {
+    if is_loopback_url(&parsed) {
         // A proxy from the environment must not capture traffic meant for this machine.
         builder = builder.no_proxy();
     }
@@ -118,15 +119,6 @@ async fn request(
         status,
         body: String::from_utf8_lossy(&bytes).into_owned(),
     })
-}
-
-fn is_loopback(url: &reqwest::Url) -> bool {
-    let host = url.host_str().unwrap_or("");
-    host == "localhost"
-        || host
-            .trim_matches(|c| c == '[' || c == ']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// What went wrong, in a few words (a timeout, a refused connection).

@@ -48,12 +48,7 @@ impl Upstream {
     }
 
     pub(super) fn is_loopback(&self) -> bool {
-        let host = self.base.host_str().unwrap_or_default();
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        host.eq_ignore_ascii_case("localhost")
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+        is_loopback_url(&self.base)
     }
 
     /// Whether this upstream is a relay listening at `listen` (a loopback host on its port):
@@ -69,6 +64,17 @@ impl Upstream {
         url.set_query(query);
         url
     }
+}
+
+/// Whether `url` names this machine (`localhost` or a loopback address): a proxy from the
+/// environment must never carry a request meant for it.
+pub fn is_loopback_url(url: &reqwest::Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `/v1` or `/v1/...` → the part after `/v1`.
