@@ -20,7 +20,7 @@ mod raw;
 mod tests;
 
 pub use error_outcome::{DETAIL_MAX_CHARS, classify_error, sanitize_detail};
-use raw::RawEvent;
+use raw::{RawEvent, RawNavigation, Scalar};
 
 /// An assistant reply of a real provider, read from a transcript event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,61 +53,68 @@ pub fn parse_event(text: &str, fallback_at: Option<Timestamp>) -> ParsedEvent {
 
 /// [`parse_event`] for raw bytes (a JSONL line); invalid UTF-8 is `Malformed`.
 pub fn parse_event_bytes(bytes: &[u8], fallback_at: Option<Timestamp>) -> ParsedEvent {
-    let raw: RawEvent = match serde_json::from_slice(bytes) {
+    let raw: RawEvent<'_> = match serde_json::from_slice(bytes) {
         Ok(r) => r,
         Err(_) => return ParsedEvent::Malformed("not valid JSON"),
     };
     if !raw.is_object {
         return ParsedEvent::Malformed("not a JSON object");
     }
-    if raw.ty.as_ref().and_then(Value::as_str) != Some("message") {
+    if str_of(&raw.ty) != Some("message") {
         return ParsedEvent::NotACall;
     }
     let Some(msg) = raw.message else {
         return ParsedEvent::NotACall;
     };
-    if !msg.is_object || msg.role.as_ref().and_then(Value::as_str) != Some("assistant") {
+    if !msg.is_object || str_of(&msg.role) != Some("assistant") {
         return ParsedEvent::NotACall;
     }
-    let provider = match msg.provider.as_ref().and_then(Value::as_str) {
+    let provider = match str_of(&msg.provider) {
         Some("openclaw") => return ParsedEvent::NotACall,
-        Some(p) if !p.is_empty() => p.to_owned(),
+        Some(p) if !p.is_empty() => p,
         _ => return ParsedEvent::Malformed("assistant message without provider"),
     };
-    let model = match msg.model.as_ref().and_then(Value::as_str) {
-        Some(m) if !m.is_empty() => m.to_owned(),
+    let model = match str_of(&msg.model) {
+        Some(m) if !m.is_empty() => m,
         _ => return ParsedEvent::Malformed("assistant message without model"),
     };
-    let at = msg
-        .timestamp
-        .as_ref()
-        .and_then(timestamp_from_value)
+    let at = time_of(&msg.timestamp)
         .or(fallback_at)
-        .or_else(|| raw.timestamp.as_ref().and_then(timestamp_from_value));
+        .or_else(|| time_of(&raw.timestamp));
     let Some(at) = at else {
         return ParsedEvent::Malformed("assistant message without a time");
     };
-    let outcome = if msg.stop_reason.as_ref().and_then(Value::as_str) == Some("error") {
+    let outcome = if str_of(&msg.stop_reason) == Some("error") {
         classify_error(
-            msg.error_code.as_ref(),
-            msg.error_message.as_ref().and_then(Value::as_str),
+            msg.error_code.as_ref().map(Scalar::to_value).as_ref(),
+            str_of(&msg.error_message),
         )
     } else {
         CallOutcome::Success
     };
-    let entry_id = raw
-        .id
-        .as_ref()
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned);
     ParsedEvent::Call(TranscriptCall {
-        entry_id,
-        provider,
-        model,
+        entry_id: entry_id_of(&raw.id),
+        provider: provider.to_owned(),
+        model: model.to_owned(),
         at,
         outcome,
     })
+}
+
+/// A kept field as a string; `None` when it is missing or not a string.
+fn str_of<'s>(field: &'s Option<Scalar<'_>>) -> Option<&'s str> {
+    field.as_ref().and_then(Scalar::as_str)
+}
+
+fn time_of(field: &Option<Scalar<'_>>) -> Option<Timestamp> {
+    match field.as_ref()? {
+        Scalar::Str(s) => timestamp_from_str(s),
+        Scalar::Other(v) => timestamp_from_value(v),
+    }
+}
+
+fn entry_id_of(field: &Option<Scalar<'_>>) -> Option<String> {
+    str_of(field).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 /// What a SQLite row's `navigation_json` alone says about the row.
@@ -126,62 +133,52 @@ pub enum NavigationVerdict {
 /// "navigation":{…},"reset":{…},"model":{"type","id","timestamp",…,"message":{"role","provider",
 /// "model","timestamp","stopReason",…}},"modelBytes":…}`.
 pub fn classify_navigation(text: &str, fallback_at: Option<Timestamp>) -> NavigationVerdict {
-    let Ok(nav) = serde_json::from_str::<Value>(text) else {
+    let Ok(nav) = serde_json::from_str::<RawNavigation<'_>>(text) else {
         return NavigationVerdict::NeedEvent;
     };
-    let Some(model_nav) = nav.get("model").filter(|m| m.is_object()) else {
+    let Some(model_nav) = nav.model.filter(|m| m.is_object) else {
         return NavigationVerdict::NeedEvent;
     };
-    match model_nav.get("type").and_then(Value::as_str) {
+    match str_of(&model_nav.ty) {
         Some("message") => {}
         Some(_) => return NavigationVerdict::NotACall,
         None => return NavigationVerdict::NeedEvent,
     }
-    let Some(msg) = model_nav.get("message").filter(|m| m.is_object()) else {
+    let Some(msg) = model_nav.message.as_ref().filter(|m| m.is_object) else {
         return NavigationVerdict::NeedEvent;
     };
-    match msg.get("role").and_then(Value::as_str) {
+    match str_of(&msg.role) {
         Some("assistant") => {}
         Some(_) => return NavigationVerdict::NotACall,
         None => return NavigationVerdict::NeedEvent,
     }
-    let provider = match msg.get("provider").and_then(Value::as_str) {
+    let provider = match str_of(&msg.provider) {
         Some("openclaw") => return NavigationVerdict::NotACall,
         Some(p) if !p.is_empty() => p,
         _ => return NavigationVerdict::NeedEvent,
     };
-    match msg.get("stopReason").and_then(Value::as_str) {
+    match str_of(&msg.stop_reason) {
         Some("error") | None => return NavigationVerdict::NeedEvent,
         Some(_) => {}
     }
-    let Some(model) = msg
-        .get("model")
-        .and_then(Value::as_str)
-        .filter(|m| !m.is_empty())
-    else {
+    let Some(model) = str_of(&msg.model).filter(|m| !m.is_empty()) else {
         return NavigationVerdict::NeedEvent;
     };
-    let at = msg
-        .get("timestamp")
-        .and_then(timestamp_from_value)
+    let at = time_of(&msg.timestamp)
         .or(fallback_at)
-        .or_else(|| model_nav.get("timestamp").and_then(timestamp_from_value));
+        .or_else(|| time_of(&model_nav.timestamp));
     let Some(at) = at else {
         return NavigationVerdict::NeedEvent;
     };
-    let entry_id = model_nav
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned);
     NavigationVerdict::Call(TranscriptCall {
-        entry_id,
+        entry_id: entry_id_of(&model_nav.id),
         provider: provider.to_owned(),
         model: model.to_owned(),
         at,
         outcome: CallOutcome::Success,
     })
 }
+
 /// Epoch milliseconds (number or digit string) or an ISO 8601 instant with an offset.
 pub(crate) fn timestamp_from_value(v: &Value) -> Option<Timestamp> {
     match v {
@@ -193,16 +190,19 @@ pub(crate) fn timestamp_from_value(v: &Value) -> Option<Timestamp> {
                 .then(|| Timestamp::from_millisecond(ms).ok())
                 .flatten()
         }
-        Value::String(s) => {
-            let s = s.trim();
-            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-                let ms: i64 = s.parse().ok()?;
-                return (ms > 0)
-                    .then(|| Timestamp::from_millisecond(ms).ok())
-                    .flatten();
-            }
-            s.parse::<Timestamp>().ok()
-        }
+        Value::String(s) => timestamp_from_str(s),
         _ => None,
     }
+}
+
+/// [`timestamp_from_value`] for a string: epoch milliseconds in digits, or an ISO instant.
+fn timestamp_from_str(s: &str) -> Option<Timestamp> {
+    let s = s.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        let ms: i64 = s.parse().ok()?;
+        return (ms > 0)
+            .then(|| Timestamp::from_millisecond(ms).ok())
+            .flatten();
+    }
+    s.parse::<Timestamp>().ok()
 }

@@ -1,9 +1,12 @@
 //! Field-picking deserializers for a transcript event: only the fields below are kept, the rest
-//! (message content, tool results) is skipped without being built.
+//! (message content, tool results) is skipped without being built, and a kept string is
+//! borrowed from the input unless it has escapes.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -19,24 +22,103 @@ const MESSAGE_FIELDS: &[&str] = &[
 ];
 
 #[derive(Default)]
-pub(super) struct RawEvent {
+pub(super) struct RawEvent<'a> {
     pub(super) is_object: bool,
-    pub(super) ty: Option<Value>,
-    pub(super) id: Option<Value>,
-    pub(super) timestamp: Option<Value>,
-    pub(super) message: Option<RawMessage>,
+    pub(super) ty: Option<Scalar<'a>>,
+    pub(super) id: Option<Scalar<'a>>,
+    pub(super) timestamp: Option<Scalar<'a>>,
+    pub(super) message: Option<RawMessage<'a>>,
 }
 
 #[derive(Default)]
-pub(super) struct RawMessage {
+pub(super) struct RawMessage<'a> {
     pub(super) is_object: bool,
-    pub(super) role: Option<Value>,
-    pub(super) provider: Option<Value>,
-    pub(super) model: Option<Value>,
-    pub(super) stop_reason: Option<Value>,
-    pub(super) error_message: Option<Value>,
-    pub(super) error_code: Option<Value>,
-    pub(super) timestamp: Option<Value>,
+    pub(super) role: Option<Scalar<'a>>,
+    pub(super) provider: Option<Scalar<'a>>,
+    pub(super) model: Option<Scalar<'a>>,
+    pub(super) stop_reason: Option<Scalar<'a>>,
+    pub(super) error_message: Option<Scalar<'a>>,
+    pub(super) error_code: Option<Scalar<'a>>,
+    pub(super) timestamp: Option<Scalar<'a>>,
+}
+
+/// OpenClaw's navigation projection of a compressed row: only its `model` part (the event's own
+/// fields, in the event's shape) is read.
+#[derive(Default)]
+pub(super) struct RawNavigation<'a> {
+    pub(super) model: Option<RawEvent<'a>>,
+}
+
+/// One kept field's value: a string (borrowed when it has no escapes, as nearly all are), or
+/// whatever else JSON put there.
+#[derive(Debug)]
+pub(super) enum Scalar<'a> {
+    Str(Cow<'a, str>),
+    Other(Value),
+}
+
+impl Scalar<'_> {
+    pub(super) fn as_str(&self) -> Option<&str> {
+        match self {
+            Scalar::Str(s) => Some(s),
+            Scalar::Other(_) => None,
+        }
+    }
+
+    pub(super) fn to_value(&self) -> Value {
+        match self {
+            Scalar::Str(s) => Value::String(s.to_string()),
+            Scalar::Other(v) => v.clone(),
+        }
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Owned(v)))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Other(Value::Bool(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Other(Value::from(v)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Other(Value::from(v)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Other(Value::from(v)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Other(Value::Null))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Other(Value::Null))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Scalar<'de>, A::Error> {
+        Value::deserialize(SeqAccessDeserializer::new(seq)).map(Scalar::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Scalar<'de>, A::Error> {
+        Value::deserialize(MapAccessDeserializer::new(map)).map(Scalar::Other)
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
 }
 
 /// Deserializes a map key to its index in a field table (None: a field we skip).
@@ -63,6 +145,9 @@ impl<'de> Visitor<'de> for KeySeed {
 /// an object.
 macro_rules! not_an_object {
     ($t:ty) => {
+        fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<$t, E> {
+            Ok(<$t>::default())
+        }
         fn visit_bool<E: de::Error>(self, _: bool) -> Result<$t, E> {
             Ok(<$t>::default())
         }
@@ -94,11 +179,11 @@ macro_rules! not_an_object {
 struct EventVisitor;
 
 impl<'de> Visitor<'de> for EventVisitor {
-    type Value = RawEvent;
+    type Value = RawEvent<'de>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a transcript event")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEvent, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEvent<'de>, A::Error> {
         let mut ev = RawEvent {
             is_object: true,
             ..RawEvent::default()
@@ -117,10 +202,10 @@ impl<'de> Visitor<'de> for EventVisitor {
         }
         Ok(ev)
     }
-    not_an_object!(RawEvent);
+    not_an_object!(RawEvent<'de>);
 }
 
-impl<'de> Deserialize<'de> for RawEvent {
+impl<'de> Deserialize<'de> for RawEvent<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(EventVisitor)
     }
@@ -129,11 +214,11 @@ impl<'de> Deserialize<'de> for RawEvent {
 struct MessageVisitor;
 
 impl<'de> Visitor<'de> for MessageVisitor {
-    type Value = RawMessage;
+    type Value = RawMessage<'de>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a transcript message")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawMessage, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawMessage<'de>, A::Error> {
         let mut m = RawMessage {
             is_object: true,
             ..RawMessage::default()
@@ -156,11 +241,41 @@ impl<'de> Visitor<'de> for MessageVisitor {
         }
         Ok(m)
     }
-    not_an_object!(RawMessage);
+    not_an_object!(RawMessage<'de>);
 }
 
-impl<'de> Deserialize<'de> for RawMessage {
+impl<'de> Deserialize<'de> for RawMessage<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(MessageVisitor)
+    }
+}
+
+const NAVIGATION_FIELDS: &[&str] = &["model"];
+
+struct NavigationVisitor;
+
+impl<'de> Visitor<'de> for NavigationVisitor {
+    type Value = RawNavigation<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a navigation projection")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawNavigation<'de>, A::Error> {
+        let mut nav = RawNavigation::default();
+        while let Some(k) = map.next_key_seed(KeySeed(NAVIGATION_FIELDS))? {
+            match k {
+                Some(0) => nav.model = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(nav)
+    }
+    not_an_object!(RawNavigation<'de>);
+}
+
+impl<'de> Deserialize<'de> for RawNavigation<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NavigationVisitor)
     }
 }

@@ -207,6 +207,69 @@ fn duplicate_keys_last_one_wins_like_javascript() {
 }
 
 #[test]
+fn escaped_strings_and_non_string_fields_read_as_their_values() {
+    // Strings are borrowed from the row unless they carry an escape: both read the same.
+    let row = OK_ROW
+        .replace(
+            r#""provider":"modelscope""#,
+            r#""provider":"model\u0073cope""#,
+        )
+        .replace("Qwen/Qwen3.5", r"Qwen\/Qwen3.5")
+        .replace(r#""id":"792b9914""#, r#""id":"792\u00629914""#);
+    let ParsedEvent::Call(c) = parse_event(&row, None) else {
+        panic!()
+    };
+    assert_eq!(
+        (c.provider.as_str(), c.model.as_str(), c.entry_id.as_deref()),
+        ("modelscope", "Qwen/Qwen3.5-397B-A17B", Some("792b9914"))
+    );
+    // A numeric errorCode, an object where a string belongs.
+    let error = |code: &str| {
+        OK_ROW
+            .replace(r#""stopReason":"stop""#, r#""stopReason":"error""#)
+            .replace(r#""api":"#, &format!(r#""errorCode":{code},"api":"#))
+    };
+    let ParsedEvent::Call(c) = parse_event(&error("429"), None) else {
+        panic!()
+    };
+    assert_eq!(
+        c.outcome,
+        CallOutcome::RateLimited {
+            retry_loop_failed: true
+        }
+    );
+    let ParsedEvent::Call(c) = parse_event(&error(r#"{"status":500}"#), None) else {
+        panic!()
+    };
+    assert_eq!(
+        c.outcome,
+        CallOutcome::Failed {
+            status: None,
+            detail: r#"{"status":500}"#.into()
+        }
+    );
+    let model_object = OK_ROW.replace(
+        r#""model":"Qwen/Qwen3.5-397B-A17B""#,
+        r#""model":{"id":"x"}"#,
+    );
+    assert_eq!(
+        parse_event(&model_object, None),
+        ParsedEvent::Malformed("assistant message without model")
+    );
+    // The navigation reads its `model` part the same way.
+    let nav = format!(
+        r#"{{"version":1,"report":{{}},"model":{{"type":"mess\u0061ge","id":"e1","message":{{"role":"assistant","provider":"model\u0073cope","model":"Q\/M","timestamp":"1783504800000","stopReason":"stop"}}}}}}"#
+    );
+    let NavigationVerdict::Call(c) = classify_navigation(&nav, None) else {
+        panic!("{nav}")
+    };
+    assert_eq!(
+        (c.provider.as_str(), c.model.as_str(), c.at.as_millisecond()),
+        ("modelscope", "Q/M", 1783504800000)
+    );
+}
+
+#[test]
 fn detail_is_short_one_line_and_has_no_credentials() {
     let long = "x".repeat(1000);
     assert_eq!(sanitize_detail(&long).chars().count(), DETAIL_MAX_CHARS);
