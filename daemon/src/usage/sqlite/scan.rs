@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use jiff::Timestamp;
+use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -66,16 +67,37 @@ fn backlog(plan: &BTreeMap<String, Planned>) -> u64 {
 
 /// The rows that can be an assistant reply, as a condition on `transcript_events` (no table
 /// prefix): the JSON holds `"assistant"`; a compressed row's navigation does (or it has none).
+/// [`MENTIONS_ASSISTANT`] is registered on every connection by [`register_call_filter`].
 macro_rules! call_filter {
     (compressed) => {
-        "((event_json IS NOT NULL AND instr(event_json, '\"assistant\"') > 0)
-          OR (event_json IS NULL AND (navigation_json IS NULL OR instr(navigation_json, '\"assistant\"') > 0)))"
+        "((event_json IS NOT NULL AND msclaw_mentions_assistant(event_json))
+          OR (event_json IS NULL AND (navigation_json IS NULL OR msclaw_mentions_assistant(navigation_json))))"
     };
     (json_only) => {
-        "instr(event_json, '\"assistant\"') > 0"
+        "msclaw_mentions_assistant(event_json)"
     };
 }
 pub(super) use call_filter;
+
+/// The SQL function [`call_filter`] uses: 1 when its text (or blob) holds `"assistant"`, 0
+/// otherwise (NULL too). SQLite's `instr` compares at every `"` of the row, a third of a catch-up's
+/// time; memchr's search is vectorised.
+const MENTIONS_ASSISTANT: &str = "msclaw_mentions_assistant";
+
+pub(super) fn register_call_filter(conn: &Connection) -> rusqlite::Result<()> {
+    let finder = memchr::memmem::Finder::new(b"\"assistant\"");
+    conn.create_scalar_function(
+        MENTIONS_ASSISTANT,
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Text(t) | ValueRef::Blob(t) => finder.find(t).is_some(),
+                _ => false,
+            })
+        },
+    )
+}
 
 impl Scan<'_> {
     /// Reads the new rows of every session of the DB, moving `cursor` on; sessions that are gone

@@ -33,6 +33,7 @@ pub(super) fn open_read_only(path: &Path) -> Result<Connection, SourceError> {
         .map_err(|e| sql_error(path, e))?;
     conn.execute_batch("PRAGMA query_only = ON; PRAGMA trusted_schema = OFF;")
         .map_err(|e| sql_error(path, e))?;
+    super::scan::register_call_filter(&conn).map_err(|e| sql_error(path, e))?;
     Ok(conn)
 }
 
