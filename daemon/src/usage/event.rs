@@ -10,7 +10,6 @@
 //! scanner and no allocations for its body.
 
 use jiff::Timestamp;
-use serde_json::Value;
 
 use super::CallOutcome;
 
@@ -106,10 +105,12 @@ fn str_of<'s>(field: &'s Option<Scalar<'_>>) -> Option<&'s str> {
     field.as_ref().and_then(Scalar::as_str)
 }
 
+/// Epoch milliseconds (number or digit string) or an ISO 8601 instant with an offset.
 fn time_of(field: &Option<Scalar<'_>>) -> Option<Timestamp> {
     match field.as_ref()? {
         Scalar::Str(s) => timestamp_from_str(s),
-        Scalar::Other(v) => timestamp_from_value(v),
+        Scalar::Number(n) => timestamp_from_number(n),
+        Scalar::Other(_) => None,
     }
 }
 
@@ -179,23 +180,16 @@ pub fn classify_navigation(text: &str, fallback_at: Option<Timestamp>) -> Naviga
     })
 }
 
-/// Epoch milliseconds (number or digit string) or an ISO 8601 instant with an offset.
-pub(crate) fn timestamp_from_value(v: &Value) -> Option<Timestamp> {
-    match v {
-        Value::Number(n) => {
-            let ms = n
-                .as_i64()
-                .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))?;
-            (ms > 0)
-                .then(|| Timestamp::from_millisecond(ms).ok())
-                .flatten()
-        }
-        Value::String(s) => timestamp_from_str(s),
-        _ => None,
-    }
+fn timestamp_from_number(n: &serde_json::Number) -> Option<Timestamp> {
+    let ms = n
+        .as_i64()
+        .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))?;
+    (ms > 0)
+        .then(|| Timestamp::from_millisecond(ms).ok())
+        .flatten()
 }
 
-/// [`timestamp_from_value`] for a string: epoch milliseconds in digits, or an ISO instant.
+/// Epoch milliseconds in digits, or an ISO instant.
 fn timestamp_from_str(s: &str) -> Option<Timestamp> {
     let s = s.trim();
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {

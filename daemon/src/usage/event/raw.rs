@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
+use serde_json::{Number, Value};
 
 const EVENT_FIELDS: &[&str] = &["type", "id", "timestamp", "message"];
 const MESSAGE_FIELDS: &[&str] = &[
@@ -49,26 +49,28 @@ pub(super) struct RawNavigation<'a> {
     pub(super) model: Option<RawEvent<'a>>,
 }
 
-/// One kept field's value: a string (borrowed when it has no escapes, as nearly all are), or
-/// whatever else JSON put there.
+/// One kept field's value: a string (borrowed when it has no escapes, as nearly all are), a
+/// number, or whatever else JSON put there (boxed: rare, and it keeps this small to move).
 #[derive(Debug)]
 pub(super) enum Scalar<'a> {
     Str(Cow<'a, str>),
-    Other(Value),
+    Number(Number),
+    Other(Box<Value>),
 }
 
 impl Scalar<'_> {
     pub(super) fn as_str(&self) -> Option<&str> {
         match self {
             Scalar::Str(s) => Some(s),
-            Scalar::Other(_) => None,
+            _ => None,
         }
     }
 
     pub(super) fn to_value(&self) -> Value {
         match self {
             Scalar::Str(s) => Value::String(s.to_string()),
-            Scalar::Other(v) => v.clone(),
+            Scalar::Number(n) => Value::Number(n.clone()),
+            Scalar::Other(v) => (**v).clone(),
         }
     }
 }
@@ -89,29 +91,32 @@ impl<'de> Visitor<'de> for ScalarVisitor {
     fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar<'de>, E> {
         Ok(Scalar::Str(Cow::Owned(v)))
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar<'de>, E> {
-        Ok(Scalar::Other(Value::Bool(v)))
-    }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar<'de>, E> {
-        Ok(Scalar::Other(Value::from(v)))
+        Ok(Scalar::Number(v.into()))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar<'de>, E> {
-        Ok(Scalar::Other(Value::from(v)))
+        Ok(Scalar::Number(v.into()))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar<'de>, E> {
-        Ok(Scalar::Other(Value::from(v)))
+        // JSON has no NaN or infinity: a finite float always is a Number.
+        Ok(Number::from_f64(v).map_or(Scalar::Other(Box::new(Value::Null)), Scalar::Number))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Other(Box::new(Value::Bool(v))))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Scalar<'de>, E> {
-        Ok(Scalar::Other(Value::Null))
+        Ok(Scalar::Other(Box::new(Value::Null)))
     }
     fn visit_none<E: de::Error>(self) -> Result<Scalar<'de>, E> {
-        Ok(Scalar::Other(Value::Null))
+        Ok(Scalar::Other(Box::new(Value::Null)))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Scalar<'de>, A::Error> {
-        Value::deserialize(SeqAccessDeserializer::new(seq)).map(Scalar::Other)
+        let v = Value::deserialize(SeqAccessDeserializer::new(seq))?;
+        Ok(Scalar::Other(Box::new(v)))
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Scalar<'de>, A::Error> {
-        Value::deserialize(MapAccessDeserializer::new(map)).map(Scalar::Other)
+        let v = Value::deserialize(MapAccessDeserializer::new(map))?;
+        Ok(Scalar::Other(Box::new(v)))
     }
 }
 

@@ -1,5 +1,6 @@
 use super::error_outcome::status_from_text;
 use super::*;
+use serde_json::Value;
 
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -325,6 +326,14 @@ fn navigation_classifies_without_the_event() {
         classify_navigation(r#"{"version":1}"#, None),
         NavigationVerdict::NeedEvent
     );
+}
+
+/// A JSON value's time, as a field of an event reads it.
+fn timestamp_from_value(v: &Value) -> Option<Timestamp> {
+    let text = v.to_string();
+    time_of(&Some(
+        serde_json::from_str::<raw::Scalar<'_>>(&text).unwrap(),
+    ))
 }
 
 #[test]
