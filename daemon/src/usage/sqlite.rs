@@ -10,7 +10,8 @@
 //! How it reads:
 //! - a DB whose file and `-wal` sizes and mtimes did not change since the last scan is not opened;
 //! - otherwise a read-only connection (no create), `query_only`, short busy timeout, opened for the
-//!   scan and closed after it (an idle reader would keep OpenClaw from taking the DB exclusively);
+//!   scan and closed after it (an idle reader would keep OpenClaw from taking the DB exclusively;
+//!   only a catch-up pass keeps one from step to step until it ends);
 //!   every query is one short statement (no read transaction is held between them), so rows that
 //!   are still only in the `-wal` are seen and checkpoints are never blocked;
 //! - sessions come from `session_windows` (one index seek each for their last seq);
@@ -159,8 +160,10 @@ pub struct SqliteSource {
     malformed_rows: u64,
     /// The last poll stopped at [`MAX_RECORDS_PER_POLL`]: there is more to read at once.
     more: bool,
-    /// Per agent: the catch-up pass under way (see `sqlite/pass.rs`).
-    passes: HashMap<String, Pass>,
+    /// Per agent: the catch-up pass under way (see `sqlite/pass.rs`), with the connection it
+    /// reads through: kept from step to step so the schema is not parsed and the statements not
+    /// prepared again each time (a few percent of a catch-up), closed when the pass ends.
+    passes: HashMap<String, (Pass, rusqlite::Connection)>,
     /// A backlog of this many rows is read in one pass.
     catch_up_rows: u64,
     errors: Vec<SourceError>,
@@ -300,8 +303,12 @@ impl SqliteSource {
         }
         self.unchanged_since.remove(agent);
         // A connection per scan, closed right after: an idle reader connection would keep
-        // OpenClaw from taking the DB exclusively (journal mode switch, exclusive locking).
-        let conn = open_read_only(path)?;
+        // OpenClaw from taking the DB exclusively (journal mode switch, exclusive locking). Only
+        // a pass under way keeps its own, while it reads on poll after poll.
+        let (mut pass, conn) = match self.passes.remove(agent) {
+            Some((pass, conn)) if pass.file() == sig.file => (Some(pass), conn),
+            _ => (None, open_read_only(path)?),
+        };
         let err = |e| sql_error(path, e);
         let cursor = self.state.0.dbs.entry(agent.to_owned()).or_default();
         cursor.follow(sig.file, schema_meta_created_at(&conn).map_err(err)?);
@@ -318,10 +325,9 @@ impl SqliteSource {
                 catch_up_rows: self.catch_up_rows,
             };
             let mut tally = scan::Tally::default();
-            let mut pass = self.passes.remove(agent);
             let result = scan.read_sessions(&conn, cursor, &mut pass, out, &mut tally);
             if let Some(pass) = pass {
-                self.passes.insert(agent.to_owned(), pass);
+                self.passes.insert(agent.to_owned(), (pass, conn));
             }
             self.malformed_rows += tally.malformed;
             if tally.more {

@@ -98,6 +98,11 @@ impl Pass {
         })
     }
 
+    /// The DB file the pass reads.
+    pub(super) fn file(&self) -> FileId {
+        self.file
+    }
+
     /// Whether the pass can read on: the same DB and day, and none of its sessions rewritten
     /// (`restarted`: some session must be read from its start again) or gone.
     pub(super) fn still_valid(
