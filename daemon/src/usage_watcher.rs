@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use msclaw_shared::SourceStatus;
 use notify::{RecursiveMode, Watcher};
@@ -96,6 +96,28 @@ impl<S> Slot<S> {
             records_seen,
             last_error: self.error.clone(),
         }
+    }
+}
+
+/// A catch-up under way (polls back to back), so its end can say how long it took.
+#[derive(Default)]
+struct CatchUp {
+    started: Option<Instant>,
+    records: usize,
+}
+
+impl CatchUp {
+    fn note(&mut self, polled_at: Instant, batch: &UsageBatch) {
+        let started = *self.started.get_or_insert(polled_at);
+        self.records += batch.records.len();
+        if batch.catching_up {
+            return;
+        }
+        if self.records > 0 && polled_at > started {
+            let ms = started.elapsed().as_millis() as u64;
+            tracing::info!(records = self.records, ms, "caught up on the transcripts");
+        }
+        *self = CatchUp::default();
     }
 }
 
@@ -212,9 +234,12 @@ fn run(
     refresh_watches(&mut watcher, &targets, &mut watched);
     // Catch up on today's records before following new ones.
     let mut dirty = Dirty::USAGE;
+    let mut catch_up = CatchUp::default();
     loop {
         if dirty.transcripts || dirty.log {
+            let polled_at = Instant::now();
             let batch = poll(&mut sources, &targets, dirty, &reading);
+            catch_up.note(polled_at, &batch);
             if reading.inbox.blocking_send(InboxMsg::Usage(batch)).is_err() {
                 return;
             }
