@@ -166,14 +166,19 @@ impl Scan<'_> {
             return Ok(false);
         }
         let mut got = self.gather(conn, pass, budget)?;
-        // Counted in (session, seq) order, as the per-session read counts them.
-        got.pending.sort_by_key(|p| (p.ix, p.seq));
-        for p in got.pending {
-            let session = &pass.sessions[p.ix].0;
-            match p.event {
+        // Counted in (session, seq) order, as the per-session read counts them. The keys are
+        // sorted, not the rows: a row with its call is big to move.
+        let mut order: Vec<(usize, i64, usize)> = (got.pending.iter().enumerate())
+            .map(|(i, p)| (p.ix, p.seq, i))
+            .collect();
+        order.sort_unstable();
+        for (ix, seq, i) in order {
+            let p = &mut got.pending[i];
+            let session = &pass.sessions[ix].0;
+            match std::mem::replace(&mut p.event, ParsedEvent::NotACall) {
                 ParsedEvent::Call(call) => {
                     let recent = recent_of(cursor, session);
-                    self.emit(session, (p.seq, p.created_at), call, recent, out);
+                    self.emit(session, (seq, p.created_at), call, recent, out);
                 }
                 ParsedEvent::Malformed(_) => tally.malformed += 1,
                 ParsedEvent::NotACall => {}

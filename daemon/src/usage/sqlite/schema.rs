@@ -90,10 +90,12 @@ pub(super) fn row_hash(
     };
     conn.prepare_cached(sql)?
         .query_row(params![session, seq], |r| {
-            let json: String = r.get(0)?;
-            let blob: Vec<u8> = r.get(1)?;
+            let bytes = |i| {
+                r.get_ref(i)
+                    .map(|v| v.as_bytes_or_null().ok().flatten().unwrap_or_default())
+            };
             let created: i64 = r.get(2)?;
-            Ok(fnv1a64(&[json.as_bytes(), &blob, &created.to_le_bytes()]))
+            Ok(fnv1a64(&[bytes(0)?, bytes(1)?, &created.to_le_bytes()]))
         })
         .optional()
 }
