@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use super::recent::{LegacySeen, RecentCalls};
 use super::{CallRecord, FileId, SourceError, SqliteCursors};
 
+mod parse_ahead;
 mod pass;
 mod scan;
 mod schema;

@@ -23,10 +23,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use jiff::Timestamp;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, params};
 
-use super::scan::{Planned, Row, Scan, Tally, call_filter, recent_of, set_cursor};
+use super::parse_ahead::{Feed, RowKey, parse_ahead};
+use super::scan::{Planned, Row, Scan, Tally, Verdict, call_filter, recent_of, set_cursor};
 use super::schema::{LastRow, Layout, sql_error};
 use super::{DbCursor, MAX_RECORDS_PER_POLL};
 use crate::usage::event::ParsedEvent;
@@ -202,14 +204,53 @@ impl Scan<'_> {
         Ok(got.finished)
     }
 
-    /// The rows of the planned sessions from the pass's place on, until `budget` calls (and
-    /// rows that could not be read) are in or the table ends.
+    /// The rows of the planned sessions from the pass's place on, until `budget` rows that can
+    /// be calls are in or the table ends. Their text is parsed on a second thread meanwhile
+    /// (see `parse_ahead.rs`); rows it cannot decide are decoded here after.
     fn gather(
         &self,
         conn: &Connection,
         pass: &Pass,
         budget: usize,
     ) -> Result<Gathered, SourceError> {
+        let mut got = Gathered {
+            pending: Vec::new(),
+            last_seq: vec![None; pass.sessions.len()],
+            next_rowid: pass.next_rowid,
+            finished: false,
+        };
+        let (read, parsed) = parse_ahead(|feed| self.read_rows(conn, pass, budget, &mut got, feed));
+        read?;
+        for (key, verdict) in parsed {
+            let event = match verdict {
+                Verdict::Parsed(event) => event,
+                Verdict::NeedEvent => {
+                    let created = Timestamp::from_millisecond(key.created_at).ok();
+                    self.decode_event(conn, &pass.sessions[key.ix].0, key.seq, created)?
+                }
+            };
+            if event != ParsedEvent::NotACall {
+                got.pending.push(Pending {
+                    ix: key.ix,
+                    seq: key.seq,
+                    created_at: key.created_at,
+                    event,
+                });
+            }
+        }
+        Ok(got)
+    }
+
+    /// Reads the pass's rows on from `got.next_rowid`, pushing those of planned sessions in
+    /// their planned seqs to `feed`, until `budget` are pushed or the table ends.
+    fn read_rows(
+        &self,
+        conn: &Connection,
+        pass: &Pass,
+        budget: usize,
+        got: &mut Gathered,
+        feed: &mut Feed,
+    ) -> Result<(), SourceError> {
         let err = |e| sql_error(self.path, e);
         let sql = match self.layout {
             Layout::Compressed => concat!(
@@ -226,12 +267,6 @@ impl Scan<'_> {
                 " ORDER BY rowid LIMIT ?3"
             ),
         };
-        let mut got = Gathered {
-            pending: Vec::new(),
-            last_seq: vec![None; pass.sessions.len()],
-            next_rowid: pass.next_rowid,
-            finished: false,
-        };
         let mut taken = 0;
         loop {
             let mut stmt = conn.prepare_cached(sql).map_err(err)?;
@@ -245,31 +280,27 @@ impl Scan<'_> {
                 let Some(ix) = pass.session_of(r.get_ref(6).map_err(err)?) else {
                     continue;
                 };
-                let (session, planned) = &pass.sessions[ix];
+                let planned = &pass.sessions[ix].1;
                 let row = Row::of(r).map_err(err)?;
                 if row.seq <= planned.resume.from || row.seq > planned.to {
                     continue;
                 }
                 let last = &mut got.last_seq[ix];
                 *last = Some(last.map_or(row.seq, |s| s.max(row.seq)));
-                let event = self.classify(conn, session, &row)?;
-                if event == ParsedEvent::NotACall {
-                    continue;
-                }
-                taken += 1;
-                got.pending.push(Pending {
+                let key = RowKey {
                     ix,
                     seq: row.seq,
                     created_at: row.created_at,
-                    event,
-                });
+                };
+                feed.push(key, row.text());
+                taken += 1;
                 if taken >= budget {
-                    return Ok(got);
+                    return Ok(());
                 }
             }
             if n < PASS_BATCH_ROWS {
                 got.finished = true;
-                return Ok(got);
+                return Ok(());
             }
         }
     }

@@ -300,6 +300,7 @@ impl Scan<'_> {
         Ok(end)
     }
 
+    /// What a row is: from its text where that tells, else from its decoded event.
     pub(super) fn classify(
         &self,
         conn: &Connection,
@@ -307,25 +308,23 @@ impl Scan<'_> {
         row: &Row<'_>,
     ) -> Result<ParsedEvent, SourceError> {
         let created = Timestamp::from_millisecond(row.created_at).ok();
-        if let Some(json) = row.event_json {
-            return Ok(event::parse_event_bytes(json, created));
+        match row.text().verdict(created) {
+            Verdict::Parsed(event) => Ok(event),
+            Verdict::NeedEvent => self.decode_event(conn, session, row.seq, created),
         }
-        if !row.compressed {
-            return Ok(ParsedEvent::Malformed("row without an event"));
-        }
-        if let Some(nav) = row.navigation_json {
-            let verdict = std::str::from_utf8(nav).map_or(NavigationVerdict::NeedEvent, |nav| {
-                event::classify_navigation(nav, created)
-            });
-            match verdict {
-                NavigationVerdict::NotACall => return Ok(ParsedEvent::NotACall),
-                NavigationVerdict::Call(call) => return Ok(ParsedEvent::Call(call)),
-                NavigationVerdict::NeedEvent => {}
-            }
-        }
+    }
+
+    /// A compressed row's event, decoded and parsed.
+    pub(super) fn decode_event(
+        &self,
+        conn: &Connection,
+        session: &str,
+        seq: i64,
+        created: Option<Timestamp>,
+    ) -> Result<ParsedEvent, SourceError> {
         let blob: Option<(Vec<u8>, Option<i64>)> = conn
             .prepare_cached("SELECT event_zstd, event_utf8_bytes FROM transcript_events WHERE session_id = ?1 AND seq = ?2")
-            .and_then(|mut s| s.query_row(params![session, row.seq], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .and_then(|mut s| s.query_row(params![session, seq], |r| Ok((r.get(0)?, r.get(1)?))).optional())
             .map_err(|e| sql_error(self.path, e))?;
         let Some((blob, Some(len))) = blob else {
             // Deleted since the batch was read, or no recorded size: nothing to decode.
@@ -423,7 +422,58 @@ pub(super) struct Row<'r> {
     compressed: bool,
 }
 
+/// What of a row tells what it is, before any decoding.
+#[derive(Debug)]
+pub(super) enum RowText<'r> {
+    /// The event's JSON.
+    Event(&'r [u8]),
+    /// A compressed row's navigation.
+    Navigation(&'r [u8]),
+    /// Nothing to read: the verdict is known.
+    Decided(Verdict),
+}
+
+/// What a row's text says.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Verdict {
+    Parsed(ParsedEvent),
+    /// A compressed row whose navigation cannot tell: decode its event.
+    NeedEvent,
+}
+
+impl RowText<'_> {
+    pub(super) fn verdict(self, created: Option<Timestamp>) -> Verdict {
+        match self {
+            RowText::Event(json) => Verdict::Parsed(event::parse_event_bytes(json, created)),
+            RowText::Navigation(nav) => {
+                let verdict = std::str::from_utf8(nav)
+                    .map_or(NavigationVerdict::NeedEvent, |nav| {
+                        event::classify_navigation(nav, created)
+                    });
+                match verdict {
+                    NavigationVerdict::NotACall => Verdict::Parsed(ParsedEvent::NotACall),
+                    NavigationVerdict::Call(call) => Verdict::Parsed(ParsedEvent::Call(call)),
+                    NavigationVerdict::NeedEvent => Verdict::NeedEvent,
+                }
+            }
+            RowText::Decided(verdict) => verdict,
+        }
+    }
+}
+
 impl<'r> Row<'r> {
+    /// The part of the row that tells what it is.
+    pub(super) fn text(&self) -> RowText<'r> {
+        match (self.event_json, self.compressed, self.navigation_json) {
+            (Some(json), _, _) => RowText::Event(json),
+            (None, false, _) => RowText::Decided(Verdict::Parsed(ParsedEvent::Malformed(
+                "row without an event",
+            ))),
+            (None, true, Some(nav)) => RowText::Navigation(nav),
+            (None, true, None) => RowText::Decided(Verdict::NeedEvent),
+        }
+    }
+
     /// The row of a query selecting `seq, created_at, event_json, navigation_json, compressed`
     /// first.
     pub(super) fn of(r: &'r rusqlite::Row<'_>) -> rusqlite::Result<Row<'r>> {
