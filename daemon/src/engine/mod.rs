@@ -113,7 +113,10 @@ pub struct Engine {
     /// The shared quota pools and their ledgers (mirrored into `state.pools` for saving).
     pools: PoolBook,
     relay_store: PathBuf,
-    /// The last usage batch was a step of a catch-up (its freed heap is given back at the end).
+    /// The counts are partial: the transcripts' first read, or a catch-up, is under way. No
+    /// switch is decided and no choice published on them (a model still under its limit here
+    /// may be spent by the rest); the batch that ends the catch-up decides. Its freed heap is
+    /// given back then too.
     catching_up: bool,
 }
 
@@ -142,7 +145,8 @@ impl Engine {
             sources: Vec::new(),
             pending_reload: None,
             failed_switch: None,
-            catching_up: false,
+            // Until the watcher's first batch: it reads the transcripts at once.
+            catching_up: true,
             all_spent_announced: false,
             watcher: parts.watcher,
             watched: None,

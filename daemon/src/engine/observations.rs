@@ -31,10 +31,6 @@ impl Engine {
             }
         }
         self.mark_dirty();
-        if batch.catching_up {
-            // Partial counts: a model still under its limit here may be spent by the rest.
-            return;
-        }
         self.apply_policy().await;
     }
 

@@ -30,6 +30,10 @@ impl Engine {
     /// Publishes the model the rotation wants now, for the plugin's `ChooseModel`: none while
     /// paused, all spent, the config unusable or the primary the user's own.
     pub(super) fn publish_choice(&mut self) {
+        if self.catching_up {
+            // Partial counts: the plugin keeps the last choice (none at the start: the config's).
+            return;
+        }
         let current = self.config.usable().and_then(|c| c.primary.clone());
         let usable = self.config.usable().is_some();
         let paused = self.state.paused;

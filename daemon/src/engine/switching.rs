@@ -21,6 +21,10 @@ const RESTART_WAIT: Duration = Duration::from_secs(120);
 impl Engine {
     /// Asks the policy what `primary` should be and makes it so.
     pub(super) async fn apply_policy(&mut self) {
+        if self.catching_up {
+            // Partial counts; the batch that ends the catch-up comes back here.
+            return;
+        }
         self.sync_relay_view();
         let Some(cfg) = self.config.usable() else {
             return;
