@@ -11,7 +11,7 @@
 pub mod clock;
 pub mod engine;
 pub mod gateway;
-mod heap;
+pub mod heap;
 pub mod hooks;
 pub mod inbox;
 pub mod ipc_server;

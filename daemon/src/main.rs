@@ -39,6 +39,7 @@ fn main() -> std::process::ExitCode {
         .log_internal_errors(false)
         .init();
     raise_open_file_limit();
+    msclawd::heap::own_pages_for_big_blocks();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -65,10 +65,20 @@ pub fn replace_if_unchanged(
     new_contents: &[u8],
     expected_current: Option<&[u8]>,
 ) -> Result<(), WriteError> {
+    replace_pieces_if_unchanged(path, &[new_contents], expected_current)
+}
+
+/// [`replace_if_unchanged`] with the new contents given as pieces written one after the other:
+/// an edit of a big file is written as the old text around the new value, never copied whole.
+pub fn replace_pieces_if_unchanged(
+    path: &Path,
+    new_pieces: &[&[u8]],
+    expected_current: Option<&[u8]>,
+) -> Result<(), WriteError> {
     let target = resolve_symlinks(path)?;
     write_via_temp(
         &target,
-        new_contents,
+        new_pieces,
         DEFAULT_NEW_MODE,
         Some(expected_current),
     )
@@ -83,7 +93,7 @@ pub fn write_new_or_replace(
     mode_if_new: u32,
 ) -> Result<(), WriteError> {
     let target = resolve_symlinks(path)?;
-    write_via_temp(&target, contents, mode_if_new, None)
+    write_via_temp(&target, &[contents], mode_if_new, None)
 }
 
 fn io_err(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> WriteError {
@@ -146,7 +156,7 @@ fn holds_exactly(mut file: File, expected: &[u8]) -> io::Result<bool> {
 /// must not exist) right before the rename.
 fn write_via_temp(
     target: &Path,
-    contents: &[u8],
+    pieces: &[&[u8]],
     mode_if_new: u32,
     expected: Option<Option<&[u8]>>,
 ) -> Result<(), WriteError> {
@@ -177,8 +187,9 @@ fn write_via_temp(
 
     set_mode_and_owner(tmp.as_file(), existing.as_ref(), mode_if_new)
         .map_err(io_err(tmp.path(), "set the permissions of"))?;
-    tmp.write_all(contents)
-        .map_err(io_err(tmp.path(), "write"))?;
+    for piece in pieces {
+        tmp.write_all(piece).map_err(io_err(tmp.path(), "write"))?;
+    }
     tmp.as_file()
         .sync_all()
         .map_err(io_err(tmp.path(), "fsync"))?;

@@ -183,7 +183,7 @@ fn swap_in_file(
             api_key_raw: api_key_raw.clone(),
         };
         keep(&kept)?;
-        match retry::replace_if_unchanged(file, new_text.as_bytes(), Some(text.as_bytes()))? {
+        match retry::replace_if_unchanged(file, &[new_text.as_bytes()], Some(text.as_bytes()))? {
             Attempt::Done(()) => Ok(Attempt::Done(kept)),
             Attempt::Changed => Ok(Attempt::Changed),
         }
@@ -199,7 +199,7 @@ fn restore_in_file(file: &Path, prefix: &[&str], kept: &KeptEntry) -> Result<(),
         if let Some(raw) = &kept.api_key_raw {
             new_text = swap_raw_at(&new_text, &at("apiKey"), raw, file)?.0;
         }
-        match retry::replace_if_unchanged(file, new_text.as_bytes(), Some(text.as_bytes()))? {
+        match retry::replace_if_unchanged(file, &[new_text.as_bytes()], Some(text.as_bytes()))? {
             Attempt::Done(()) => Ok(Attempt::Done(())),
             Attempt::Changed => Ok(Attempt::Changed),
         }
@@ -313,7 +313,7 @@ fn rewrite(file: &Path, path: &[&str], value: &str) -> Result<bool, EditError> {
             return Ok(Attempt::Done(false));
         }
         let written =
-            retry::replace_if_unchanged(file, new_text.as_bytes(), Some(text.as_bytes()))?;
+            retry::replace_if_unchanged(file, &[new_text.as_bytes()], Some(text.as_bytes()))?;
         Ok(match written {
             Attempt::Done(()) => Attempt::Done(true),
             Attempt::Changed => Attempt::Changed,

@@ -44,12 +44,13 @@ pub(crate) fn read_regular_file(
     if meta.len() > max {
         return Err(ReadRefusal::TooBig { max });
     }
-    read_at_most(file, max)
+    read_at_most(file, meta.len(), max)
 }
 
-/// Reads at most `max` bytes; a file that grew past `max` since `fstat` is refused.
-fn read_at_most(file: File, max: u64) -> Result<Vec<u8>, ReadRefusal> {
-    let mut bytes = Vec::new();
+/// Reads at most `max` bytes; a file that grew past `max` since `fstat` is refused. The buffer is
+/// sized to the file's `len` up front: grown by doubling, a 14 MB config would take 16 MiB.
+fn read_at_most(file: File, len: u64, max: u64) -> Result<Vec<u8>, ReadRefusal> {
+    let mut bytes = Vec::with_capacity(len as usize);
     file.take(max + 1)
         .read_to_end(&mut bytes)
         .map_err(ReadRefusal::Io)?;

@@ -35,7 +35,7 @@ use super::locate::{FileLevel, locate_model, model_at};
 use super::model_splices::plan;
 use super::outline::{Outline, cut_top_level};
 use super::retry::{self, Attempt, Conflict, edit_with_retry};
-use super::splice::{Doc, apply_splices};
+use super::splice::{Doc, Spliced, apply_splices};
 
 /// The model settings to put in place.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +103,8 @@ pub fn edit_model_text_at(
     level: FileLevel,
     edit: &ModelEdit,
 ) -> Result<String, EditError> {
-    Ok(edit_text(text, level, edit, Path::new(TEXT_PATH))?.unwrap_or_else(|| text.to_owned()))
+    Ok(edit_text(text, level, edit, Path::new(TEXT_PATH))?
+        .map_or_else(|| text.to_owned(), |edited| edited.to_text()))
 }
 
 /// Puts `edit` into the config at `config_path`, in the file that holds `agents.defaults.model`
@@ -128,11 +129,11 @@ fn apply_with_hook(
         }
         // No `$include` (not even one spelled with escapes: `include` is not in the text): the
         // file is the whole config and holds the model. One read, one syntax check, one splice.
-        let Some(new_text) = edit_text(&original, FileLevel::Root, edit, config_path)? else {
+        let Some(edited) = edit_text(&original, FileLevel::Root, edit, config_path)? else {
             return Ok(Attempt::Done(EditOutcome::Unchanged));
         };
         before_write(config_path);
-        write_if_unchanged(config_path, &new_text, &original)
+        write_if_unchanged(config_path, &edited, &original)
     })
 }
 
@@ -150,21 +151,26 @@ fn attempt_with_includes(
     let no_overrides = HashMap::new();
     let location = locate_model(&mut Reader::new(&no_overrides), config_path)?;
     let original = read_config_text(&location.file)?;
-    let new_text = edit_text(&original, location.level, edit, &location.file)?
-        .unwrap_or_else(|| original.clone());
+    let edited = edit_text(&original, location.level, edit, &location.file)?;
+    let new_text = edited
+        .as_ref()
+        .map_or_else(|| original.clone(), Edited::to_text);
     verify_whole_config(config_path, &location.file, &new_text, edit)?;
     before_write(&location.file);
-    write_if_unchanged(&location.file, &new_text, &original)
+    match &edited {
+        Some(edited) => write_if_unchanged(&location.file, edited, &original),
+        None => write_if_unchanged(&location.file, &Edited::unchanged(&original), &original),
+    }
 }
 
-/// Writes `new_text` to `file` if it still holds `original`.
+/// Writes the edited text to `file` if it still holds `original`.
 fn write_if_unchanged(
     file: &Path,
-    new_text: &str,
+    edited: &Edited<'_>,
     original: &str,
 ) -> Result<Attempt<EditOutcome>, EditError> {
-    let written =
-        retry::replace_if_unchanged(file, new_text.as_bytes(), Some(original.as_bytes()))?;
+    let pieces = edited.pieces();
+    let written = retry::replace_if_unchanged(file, &pieces, Some(original.as_bytes()))?;
     Ok(match written {
         Attempt::Done(()) => Attempt::Done(EditOutcome::Written {
             file: file.to_path_buf(),
@@ -219,6 +225,32 @@ fn satisfies(primary: &Option<String>, fallbacks: &Option<Vec<String>>, edit: &M
             .is_none_or(|f| fallbacks.as_ref() == Some(f))
 }
 
+/// One file's text with the edit in place: its byte-order mark and its body with the splices.
+struct Edited<'t> {
+    bom: &'t str,
+    body: Spliced<'t>,
+}
+
+impl<'t> Edited<'t> {
+    /// `text` as it is (a file whose edit is elsewhere, written back to the same bytes).
+    fn unchanged(text: &'t str) -> Self {
+        let (bom, body) = split_bom(text);
+        Edited {
+            bom,
+            body: Spliced::new(body, Vec::new()),
+        }
+    }
+
+    fn pieces(&self) -> Vec<&[u8]> {
+        let body = self.body.pieces().into_iter().map(str::as_bytes);
+        std::iter::once(self.bom.as_bytes()).chain(body).collect()
+    }
+
+    fn to_text(&self) -> String {
+        format!("{}{}", self.bom, self.body.to_text())
+    }
+}
+
 /// The edit of one file's text; `path` is only for messages. `None`: the text already says this.
 ///
 /// In a whole config the top-level values other than `agents` (and `$include`) are cut first
@@ -227,12 +259,12 @@ fn satisfies(primary: &Option<String>, fallbacks: &Option<Vec<String>>, edit: &M
 /// megabyte-sized provider catalogue costs one syntax check and one copy, not a CST and parses.
 /// The new text needs no second syntax check: the original passed it, the edited copy passes it
 /// (in [`verify`]), and each cut value sits where a value stood in both.
-fn edit_text(
-    text: &str,
+fn edit_text<'t>(
+    text: &'t str,
     level: FileLevel,
     edit: &ModelEdit,
     path: &Path,
-) -> Result<Option<String>, EditError> {
+) -> Result<Option<Edited<'t>>, EditError> {
     check_edit(edit)?;
     let (bom, body) = split_bom(text);
     let outline = match level {
@@ -258,27 +290,24 @@ fn edit_text(
     drop(root);
     let new_work = apply_splices(work, splices.clone());
     verify(&old_value, &new_work, level, edit, path)?;
-    let new_body = match outline.filter(Outline::is_cut) {
-        Some(o) => {
-            if splices.iter().any(|s| o.touches_cut(s.start, s.end)) {
-                return Err(EditError::Verify {
-                    path: path.to_path_buf(),
-                    message: "the edit reaches outside agents".into(),
-                });
-            }
-            drop(new_work);
-            for s in &mut splices {
-                s.start = o.original_offset(s.start);
-                s.end = o.original_offset(s.end);
-            }
-            apply_splices(body, splices)
+    drop(new_work);
+    // The splices go into the original body: through the outline's cuts when values were cut
+    // (where the splices must stay out of them), as they are otherwise (the outline is the body).
+    if let Some(o) = outline.filter(Outline::is_cut) {
+        if splices.iter().any(|s| o.touches_cut(s.start, s.end)) {
+            return Err(EditError::Verify {
+                path: path.to_path_buf(),
+                message: "the edit reaches outside agents".into(),
+            });
         }
-        None => new_work,
-    };
-    Ok(Some(if bom.is_empty() {
-        new_body
-    } else {
-        format!("{bom}{new_body}")
+        for s in &mut splices {
+            s.start = o.original_offset(s.start);
+            s.end = o.original_offset(s.end);
+        }
+    }
+    Ok(Some(Edited {
+        bom,
+        body: Spliced::new(body, splices),
     }))
 }
 

@@ -392,9 +392,12 @@ fn write_if_unchanged(plan: PluginPlan) -> Result<Attempt<PluginPlan>, PluginEnt
     if plan.is_noop() {
         return Ok(Attempt::Done(plan));
     }
-    let written =
-        retry::replace_if_unchanged(&plan.config, plan.new.as_bytes(), Some(plan.old.as_bytes()))
-            .map_err(InitError::from)?;
+    let written = retry::replace_if_unchanged(
+        &plan.config,
+        &[plan.new.as_bytes()],
+        Some(plan.old.as_bytes()),
+    )
+    .map_err(InitError::from)?;
     Ok(match written {
         Attempt::Done(()) => Attempt::Done(plan),
         Attempt::Changed => Attempt::Changed,

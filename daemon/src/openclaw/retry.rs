@@ -45,13 +45,14 @@ pub fn edit_with_retry<T, E: From<Conflict>>(
     .into())
 }
 
-/// [`atomic_write::replace_if_unchanged`] as one step of an attempt: a conflict means "changed".
+/// [`atomic_write::replace_pieces_if_unchanged`] as one step of an attempt: a conflict means
+/// "changed". The new contents are `new`'s pieces one after the other.
 pub fn replace_if_unchanged(
     path: &Path,
-    new: &[u8],
+    new: &[&[u8]],
     expected: Option<&[u8]>,
 ) -> Result<Attempt<()>, WriteError> {
-    match atomic_write::replace_if_unchanged(path, new, expected) {
+    match atomic_write::replace_pieces_if_unchanged(path, new, expected) {
         Ok(()) => Ok(Attempt::Done(())),
         Err(WriteError::Conflict { .. }) => Ok(Attempt::Changed),
         Err(e) => Err(e),

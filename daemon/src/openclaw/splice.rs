@@ -21,21 +21,53 @@ pub(crate) struct Splice {
 /// config of megabytes is copied once, never regrown). Insertions at the same position end up
 /// in the order they were planned.
 pub(crate) fn apply_splices(text: &str, splices: Vec<Splice>) -> String {
-    let mut ordered: Vec<(usize, Splice)> = splices.into_iter().enumerate().collect();
-    ordered.sort_by_key(|(i, s)| (s.start, *i));
-    let added: usize = ordered.iter().map(|(_, s)| s.text.len()).sum();
-    let removed: usize = ordered.iter().map(|(_, s)| s.end - s.start).sum();
-    let mut out = String::with_capacity((text.len() + added).saturating_sub(removed));
-    let mut at = 0;
-    for (_, s) in &ordered {
-        if s.start > at {
-            out.push_str(&text[at..s.start]);
-        }
-        out.push_str(&s.text);
-        at = at.max(s.end);
+    Spliced::new(text, splices).to_text()
+}
+
+/// A text with splices in place, held as the original and the splices: its [`pieces`] written
+/// one after the other are the new text, so a big file's edit is written without a second copy.
+///
+/// [`pieces`]: Spliced::pieces
+#[derive(Debug)]
+pub(crate) struct Spliced<'t> {
+    text: &'t str,
+    /// In text order; insertions at the same position in the order they were planned.
+    splices: Vec<Splice>,
+}
+
+impl<'t> Spliced<'t> {
+    /// The splices must not overlap.
+    pub(crate) fn new(text: &'t str, splices: Vec<Splice>) -> Self {
+        let mut ordered: Vec<(usize, Splice)> = splices.into_iter().enumerate().collect();
+        ordered.sort_by_key(|(i, s)| (s.start, *i));
+        let splices = ordered.into_iter().map(|(_, s)| s).collect();
+        Spliced { text, splices }
     }
-    out.push_str(&text[at..]);
-    out
+
+    /// The new text in order: stretches of the old text and the splices' texts.
+    pub(crate) fn pieces(&self) -> Vec<&str> {
+        let mut pieces = Vec::with_capacity(self.splices.len() * 2 + 1);
+        let mut at = 0;
+        for s in &self.splices {
+            if s.start > at {
+                pieces.push(&self.text[at..s.start]);
+            }
+            pieces.push(s.text.as_str());
+            at = at.max(s.end);
+        }
+        pieces.push(&self.text[at..]);
+        pieces
+    }
+
+    /// The new text as one string, allocated once at its final length.
+    pub(crate) fn to_text(&self) -> String {
+        let pieces = self.pieces();
+        let mut out = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+        for piece in pieces {
+            out.push_str(piece);
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -214,7 +214,7 @@ fn write_plan(plan: &InitPlan) -> Result<Attempt<()>, InitError> {
         }
         let written = retry::replace_if_unchanged(
             &change.path,
-            change.new.as_bytes(),
+            &[change.new.as_bytes()],
             change.old.as_deref().map(str::as_bytes),
         )?;
         if let Attempt::Changed = written {
