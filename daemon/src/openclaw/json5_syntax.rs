@@ -158,7 +158,12 @@ struct Parser<'a> {
 // ---- reading characters (json5's peek/read and its error constructors) ----
 impl Parser<'_> {
     fn peek(&self) -> Option<char> {
-        self.src[self.pos..].chars().next()
+        // Nearly every character of a config is ASCII: no UTF-8 decoding for those.
+        match self.src.as_bytes().get(self.pos) {
+            Some(&b) if b.is_ascii() => Some(b as char),
+            Some(_) => self.src[self.pos..].chars().next(),
+            None => None,
+        }
     }
 
     fn read(&mut self) -> Option<char> {
@@ -379,7 +384,8 @@ impl Parser<'_> {
                 self.read();
                 Ok(Some(Token::Eof))
             }
-            Some(c) if in_table(SPACE_SEPARATOR, c as u32) => {
+            // The only ASCII space separator, ' ', is matched above: no search for ASCII.
+            Some(c) if !c.is_ascii() && in_table(SPACE_SEPARATOR, c as u32) => {
                 self.read();
                 Ok(None)
             }

@@ -188,14 +188,26 @@ fn skip_string(b: &[u8], i: usize) -> Option<usize> {
     let quote = b[i];
     let mut j = i + 1;
     while j < b.len() {
-        match b[j] {
-            b'\\' => j += 2,
-            c if c == quote => return Some(j + 1),
-            _ => j += 1,
+        j += memchr::memchr2(quote, b'\\', &b[j..])?;
+        if b[j] == quote {
+            return Some(j + 1);
         }
+        j += 2;
     }
     None
 }
+
+/// The bytes that matter inside an object or array being skipped: quotes, brackets, `/`.
+static STRUCTURAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut k = 0;
+    let bytes = b"\"'/{}[]";
+    while k < bytes.len() {
+        table[bytes[k] as usize] = true;
+        k += 1;
+    }
+    table
+};
 
 /// Past the value starting at `i`: a string, an object or array (brackets balanced outside
 /// strings and comments), or a scalar up to the next `,`, `}` or trivia.
@@ -206,6 +218,8 @@ fn skip_value(b: &[u8], i: usize) -> Option<usize> {
             let mut depth = 0usize;
             let mut j = i;
             while j < b.len() {
+                // Names, numbers and white space in between are skipped in one tight loop.
+                j += b[j..].iter().position(|&c| STRUCTURAL[c as usize])?;
                 match b[j] {
                     b'"' | b'\'' => {
                         j = skip_string(b, j)?;

@@ -258,10 +258,8 @@ fn escaped_strings_and_non_string_fields_read_as_their_values() {
         ParsedEvent::Malformed("assistant message without model")
     );
     // The navigation reads its `model` part the same way.
-    let nav = format!(
-        r#"{{"version":1,"report":{{}},"model":{{"type":"mess\u0061ge","id":"e1","message":{{"role":"assistant","provider":"model\u0073cope","model":"Q\/M","timestamp":"1783504800000","stopReason":"stop"}}}}}}"#
-    );
-    let NavigationVerdict::Call(c) = classify_navigation(&nav, None) else {
+    let nav = r#"{"version":1,"report":{},"model":{"type":"mess\u0061ge","id":"e1","message":{"role":"assistant","provider":"model\u0073cope","model":"Q\/M","timestamp":"1783504800000","stopReason":"stop"}}}"#;
+    let NavigationVerdict::Call(c) = classify_navigation(nav, None) else {
         panic!("{nav}")
     };
     assert_eq!(
