@@ -17,8 +17,8 @@ use jsonc_parser::errors::{ParseError, ParseErrorKind};
 use serde_json::Value;
 
 use super::bounded_read::{ReadRefusal, read_regular_file};
-use super::json5_syntax;
 use super::outline::{Outline, cut_top_level};
+use super::{json5_syntax, syntax_memo};
 
 /// Why the config could not be read. Messages name files and key paths, never values.
 #[derive(Debug, thiserror::Error)]
@@ -111,13 +111,19 @@ pub(crate) fn parse_options() -> ParseOptions {
 }
 
 /// Rejects what OpenClaw's JSON5 parser rejects, at the line and column it reports.
+/// A text that passed lately is not checked again (see [`syntax_memo`]).
 pub(crate) fn check_syntax(text: &str, path: &Path) -> Result<(), ConfigError> {
+    if syntax_memo::passed(text) {
+        return Ok(());
+    }
     json5_syntax::check(text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
         line: e.line,
         column: e.column,
         message: e.redacted_message().to_owned(),
-    })
+    })?;
+    syntax_memo::remember(&[text.as_bytes()]);
+    Ok(())
 }
 
 /// Parses JSON5 text (BOM skipped) into a JSON value.

@@ -28,6 +28,7 @@ mod outline;
 pub mod plugin_entries;
 pub mod retry;
 pub mod splice;
+mod syntax_memo;
 pub mod warnings;
 
 pub use self::config::{

@@ -36,6 +36,7 @@ use super::model_splices::plan;
 use super::outline::{Outline, cut_top_level};
 use super::retry::{self, Attempt, Conflict, edit_with_retry};
 use super::splice::{Doc, Spliced, apply_splices};
+use super::syntax_memo;
 
 /// The model settings to put in place.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +172,10 @@ fn write_if_unchanged(
 ) -> Result<Attempt<EditOutcome>, EditError> {
     let pieces = edited.pieces();
     let written = retry::replace_if_unchanged(file, &pieces, Some(original.as_bytes()))?;
+    if let Attempt::Done(()) = written {
+        // It passes the check (see `edit_text`): the read that follows the switch skips it.
+        syntax_memo::remember(&pieces);
+    }
     Ok(match written {
         Attempt::Done(()) => Attempt::Done(EditOutcome::Written {
             file: file.to_path_buf(),
