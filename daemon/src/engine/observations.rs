@@ -72,15 +72,16 @@ impl Engine {
         self.observe_pools(model, at, observation);
         let day = self.settings.calendar.day_of(at);
         let clock_day = self.settings.calendar.day_of(self.clock.now());
-        let policy = self.policy.clone();
-        let today = self.today();
+        self.today();
+        // Borrowed beside the policy (not through `today()`): no copy of the policy per record.
+        let (policy, today) = (&self.policy, self.state.today.as_mut().expect("made above"));
         // While the wall clock is behind the quota day msclaw is in (it was set back), calls
         // stamped with that clock's day are calls of the current day.
         let late_clock = clock_day < today.day && day == clock_day;
         if day != today.day && !late_clock {
             return;
         }
-        let notices = today.observe(&policy, model, at, observation);
+        let notices = today.observe(policy, model, at, observation);
         for notice in notices {
             self.announce(notice);
         }
